@@ -1,0 +1,597 @@
+//! The ward IR: the checked, fully resolved form of a ward project.
+//!
+//! This crate is the one contract shared by the compiler (which produces it), the runtime (which
+//! serves it) and the conformance model (which predicts its behaviour). It holds plain data only:
+//! every name is resolved, every `R+` role range expanded, every template applied, every default
+//! made explicit and every auto-mask materialised, so no consumer ever re-interprets source text.
+//!
+//! Serialisation is deterministic: collections are `Vec`s in a fixed order chosen by the compiler
+//! or `BTreeMap`s, so the same sources always give byte-identical JSON.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The IR format version written by this crate.
+pub const IR_VERSION: u32 = 1;
+
+/// The names of the system columns, in record order (`deletedAt`/`deletedBy` only with soft delete).
+pub mod system {
+    pub const ID: &str = "id";
+    pub const CREATED_AT: &str = "createdAt";
+    pub const CREATED_BY: &str = "createdBy";
+    pub const MODIFIED_AT: &str = "modifiedAt";
+    pub const MODIFIED_BY: &str = "modifiedBy";
+    pub const DELETED_AT: &str = "deletedAt";
+    pub const DELETED_BY: &str = "deletedBy";
+
+    /// Every name a user may never declare as a column.
+    pub const ALL: [&str; 7] = [
+        ID,
+        CREATED_AT,
+        CREATED_BY,
+        MODIFIED_AT,
+        MODIFIED_BY,
+        DELETED_AT,
+        DELETED_BY,
+    ];
+}
+
+/// The pseudo-role every caller has, with or without a token.
+pub const ROLE_PUBLIC: &str = "public";
+/// The pseudo-role every caller with a valid token has.
+pub const ROLE_AUTHENTICATED: &str = "authenticated";
+
+/// A whole compiled project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ir {
+    /// Always [`IR_VERSION`].
+    pub version: u32,
+    /// Token verification and the claims each `(auth)NAME` value reads.
+    pub auth: Auth,
+    /// Declared roles, lowest first.
+    pub roles: Vec<String>,
+    /// Every table, in source order.
+    pub tables: Vec<Table>,
+    /// Hex SHA-256 over the IR's canonical JSON with this field empty; what `/healthz` reports.
+    pub hash: String,
+}
+
+impl Ir {
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+/// How tokens are verified and how claims map to auth values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub jwt: Jwt,
+    /// Auth value name → token claim name. Always holds `user-id`, `roles` and `org-id`.
+    pub claims: BTreeMap<String, String>,
+}
+
+impl Auth {
+    /// The claim that carries the caller's user id.
+    pub fn user_id_claim(&self) -> &str {
+        self.claims.get(CLAIM_USER_ID).map_or("sub", String::as_str)
+    }
+
+    /// The claim that carries the caller's roles.
+    pub fn roles_claim(&self) -> &str {
+        self.claims.get(CLAIM_ROLES).map_or("roles", String::as_str)
+    }
+}
+
+/// Auth value names that always exist.
+pub const CLAIM_USER_ID: &str = "user-id";
+pub const CLAIM_ROLES: &str = "roles";
+pub const CLAIM_ORG_ID: &str = "org-id";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Jwt {
+    pub key: JwtKey,
+    /// Verified when present.
+    pub issuer: Option<String>,
+    /// Verified when present.
+    pub audience: Option<String>,
+    /// Leeway for `exp` and `nbf`, in seconds.
+    pub leeway_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum JwtKey {
+    /// HS256 with the secret in this environment variable (falling back to the dev secret).
+    Secret { env: String },
+    /// A PEM public key file, relative to the project directory.
+    PublicKey {
+        path: String,
+        algorithm: JwtAlgorithm,
+    },
+    /// A JWKS file, relative to the project directory.
+    Jwks { path: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum JwtAlgorithm {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    pub name: String,
+    pub description: Option<String>,
+    pub id: IdKind,
+    /// Every column in record order: `id`, the declared columns, then the other system columns.
+    pub columns: Vec<Column>,
+    /// The column whose value labels references to this table.
+    pub display: Option<String>,
+    pub relations: Vec<Relation>,
+    /// Every index to create, explicit and implied (scope columns, references, `deletedAt`).
+    pub indexes: Vec<Index>,
+    pub firewall: Firewall,
+    pub access: Access,
+    pub guards: Guards,
+    /// One entry per masked column (explicit and auto), in column order.
+    pub masks: Vec<Mask>,
+    pub delete: DeleteMode,
+    pub batch: Batch,
+    pub page: Page,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn mask(&self, column: &str) -> Option<&Mask> {
+        self.masks.iter().find(|m| m.column == column)
+    }
+
+    /// Whether `column` is stamped by a firewall scope.
+    pub fn is_scope_column(&self, column: &str) -> bool {
+        self.firewall.scopes.iter().any(|s| s.column == column)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdKind {
+    /// UUIDv7 generated by the server.
+    Uuid,
+    /// Autoincrementing integer.
+    Integer,
+    /// Client-supplied text; required in every create.
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// System columns are managed by the server and never client-writable.
+    pub system: bool,
+    /// NOT NULL; must be given on create unless `default` is set.
+    pub required: bool,
+    pub default: Option<ColumnDefault>,
+    pub unique: bool,
+    pub min: Option<Number>,
+    pub max: Option<Number>,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub pattern: Option<String>,
+    /// Allowed values (an enum), typed like the column.
+    pub one_of: Vec<Literal>,
+    pub references: Option<Reference>,
+    pub searchable: bool,
+    /// The name this column had before (`was=`), for rename migrations.
+    pub was: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ColumnType {
+    Text,
+    Integer,
+    Float,
+    Boolean,
+    Datetime,
+    Date,
+    Uuid,
+    Json,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Text => "text",
+            ColumnType::Integer => "integer",
+            ColumnType::Float => "float",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Datetime => "datetime",
+            ColumnType::Date => "date",
+            ColumnType::Uuid => "uuid",
+            ColumnType::Json => "json",
+        }
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, ColumnType::Integer | ColumnType::Float)
+    }
+
+    /// Types whose values are strings in JSON and in conditions.
+    pub fn is_textual(self) -> bool {
+        matches!(
+            self,
+            ColumnType::Text | ColumnType::Uuid | ColumnType::Datetime | ColumnType::Date
+        )
+    }
+}
+
+/// A number bound (`min=`, `max=`), kept exact for integers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Number {
+    Integer(i64),
+    Float(f64),
+}
+
+impl Number {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::Integer(i) => i as f64,
+            Number::Float(f) => f,
+        }
+    }
+}
+
+/// A literal value, already checked against the type of the column it is used with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Literal {
+    Null,
+    Boolean(bool),
+    Integer(i64),
+    Float(f64),
+    /// Text, uuid, datetime (RFC 3339, UTC), date (`YYYY-MM-DD`) and json (JSON text) values.
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
+pub enum ColumnDefault {
+    Literal(Literal),
+    /// The request's timestamp (`(time)now`), for datetime and date columns.
+    Now,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    pub table: String,
+    pub on_delete: OnDelete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDelete {
+    Restrict,
+    Cascade,
+    SetNull,
+}
+
+/// `relation NAME has-many=TABLE via=COLUMN`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Relation {
+    pub name: String,
+    pub table: String,
+    pub via: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Index {
+    /// Deterministic: `ix_<table>_<col>_<col>` or `ux_…` for unique ones.
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Firewall {
+    /// Empty for `firewall none`.
+    pub scopes: Vec<Scope>,
+    /// Roles exempt from every scope of the table.
+    pub bypass: Vec<String>,
+    pub error_mode: ErrorMode,
+}
+
+/// `scope COLUMN (auth)NAME`: the row's COLUMN must equal the caller's auth value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    pub column: String,
+    /// The auth value name (a key of [`Auth::claims`]).
+    pub auth: String,
+    /// Roles exempt from this scope only.
+    pub bypass: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorMode {
+    /// 404 `NOT_FOUND`.
+    Hide,
+    /// 403 `FIREWALL_NOT_FOUND`.
+    Reveal,
+}
+
+/// One rule per operation; `None` means denied.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    pub list: Option<AccessRule>,
+    pub read: Option<AccessRule>,
+    pub create: Option<AccessRule>,
+    pub update: Option<AccessRule>,
+    pub delete: Option<AccessRule>,
+    pub restore: Option<AccessRule>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    List,
+    Read,
+    Create,
+    Update,
+    Delete,
+    Restore,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 6] = [
+        Operation::List,
+        Operation::Read,
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+        Operation::Restore,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::List => "list",
+            Operation::Read => "read",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+            Operation::Restore => "restore",
+        }
+    }
+}
+
+impl Access {
+    pub fn rule(&self, op: Operation) -> Option<&AccessRule> {
+        match op {
+            Operation::List => self.list.as_ref(),
+            Operation::Read => self.read.as_ref(),
+            Operation::Create => self.create.as_ref(),
+            Operation::Update => self.update.as_ref(),
+            Operation::Delete => self.delete.as_ref(),
+            Operation::Restore => self.restore.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRule {
+    /// Every role that some branch of `when` can grant (expanded, sorted by rank), for error
+    /// details and policy tools.
+    pub roles: Vec<String>,
+    /// Who, and on which rows: role leaves and conditions on the current row. For `create` it holds
+    /// only role leaves.
+    pub when: Condition,
+    /// Conditions on the incoming (create) or resulting (update) row.
+    pub check: Option<Condition>,
+}
+
+/// A condition tree. Role leaves depend only on the caller; comparisons on a row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Condition {
+    All {
+        of: Vec<Condition>,
+    },
+    Any {
+        of: Vec<Condition>,
+    },
+    Not {
+        of: Box<Condition>,
+    },
+    /// The caller has one of these roles (expanded; may include `public` / `authenticated`).
+    Role {
+        roles: Vec<String>,
+    },
+    Compare {
+        field: String,
+        op: CompareOp,
+        /// None for `is-null`/`not-null`, several for `in`/`not-in`, else one.
+        values: Vec<Value>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Like,
+    In,
+    NotIn,
+    IsNull,
+    NotNull,
+}
+
+impl CompareOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "eq",
+            CompareOp::Ne => "ne",
+            CompareOp::Gt => "gt",
+            CompareOp::Gte => "gte",
+            CompareOp::Lt => "lt",
+            CompareOp::Lte => "lte",
+            CompareOp::Like => "like",
+            CompareOp::In => "in",
+            CompareOp::NotIn => "not-in",
+            CompareOp::IsNull => "is-null",
+            CompareOp::NotNull => "not-null",
+        }
+    }
+}
+
+/// A value in a condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
+pub enum Value {
+    Literal(Literal),
+    /// The caller's auth value of this name (a key of [`Auth::claims`]); a caller without it
+    /// matches nothing.
+    Auth(String),
+    /// The request's timestamp.
+    Now,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Guards {
+    /// `guards open`: every non-system, non-scope column is createable and updatable.
+    pub open: bool,
+    /// Columns a create body may carry (materialised: includes `immutable` ones and, with `open`,
+    /// every writable column).
+    pub createable: Vec<String>,
+    /// Columns an update body may carry.
+    pub updatable: Vec<String>,
+    /// Createable, never updatable.
+    pub immutable: Vec<String>,
+    pub protected: Vec<Protected>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Protected {
+    pub column: String,
+    /// The actions of this table that may write it.
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mask {
+    pub column: String,
+    pub kind: MaskKind,
+    /// Roles that see the raw value (expanded).
+    pub show: Vec<String>,
+    /// A column holding a user id: that user sees the raw value.
+    pub owner: Option<String>,
+    /// Materialised by auto-masking rather than written.
+    pub auto: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaskKind {
+    Email,
+    Phone,
+    Ssn,
+    CreditCard,
+    Name,
+    Redact,
+    Hidden,
+}
+
+impl MaskKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            MaskKind::Email => "email",
+            MaskKind::Phone => "phone",
+            MaskKind::Ssn => "ssn",
+            MaskKind::CreditCard => "credit-card",
+            MaskKind::Name => "name",
+            MaskKind::Redact => "redact",
+            MaskKind::Hidden => "hidden",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeleteMode {
+    Soft,
+    Hard,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    /// `batch off` sets this to false.
+    pub enabled: bool,
+    /// Most records per batch request, 1…1000.
+    pub max: u32,
+    /// Whether `options.atomic` may be used.
+    pub atomic: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    pub default: u32,
+    pub max: u32,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            enabled: true,
+            max: 100,
+            atomic: true,
+        }
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            default: 50,
+            max: 100,
+        }
+    }
+}
+
+/// The JSON Schema of the IR, as checked in at `schemas/ir.schema.json`.
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(Ir)
+}

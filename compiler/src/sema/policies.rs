@@ -1,0 +1,510 @@
+//! Pass 3b, policies: firewall, guards, masking, batch, page, relations and indexes of one table.
+
+use ward_ir::{
+    Batch, Column, ColumnType, ErrorMode, Firewall, Guards, Index, Mask, MaskKind, Page, Protected,
+    Relation, Scope,
+};
+
+use super::names::{Origin, Resolved, Symbols, via};
+use crate::diagnostics::{Diags, Span, codes, suggest};
+use crate::syntax::ast::{self, Raw};
+
+/// Column lookup for one table, reporting unknown names once.
+pub struct Cols<'a> {
+    pub cols: &'a [Column],
+    /// Every declared name, including columns whose type was invalid (already reported).
+    pub known: Vec<&'a str>,
+}
+
+impl<'a> Cols<'a> {
+    pub fn find(&self, id: &ast::Ident, origin: Origin, diags: &mut Diags) -> Option<&'a Column> {
+        if let Some(c) = self.cols.iter().find(|c| c.name == id.name) {
+            return Some(c);
+        }
+        if !self.known.contains(&id.name.as_str()) {
+            let help = suggest(&id.name, self.cols.iter().map(|c| c.name.as_str()));
+            diags.push(via(codes::unknown_column(id.span, &id.name, help), origin));
+        }
+        None
+    }
+}
+
+pub fn firewall(
+    t: &ast::Table,
+    res: &Resolved,
+    cols: &Cols,
+    syms: &Symbols,
+    report_missing: bool,
+    diags: &mut Diags,
+) -> Firewall {
+    let mut out = Firewall {
+        scopes: Vec::new(),
+        bypass: Vec::new(),
+        error_mode: ErrorMode::Hide,
+    };
+    let Some((fw, origin)) = res.firewall else {
+        if report_missing {
+            diags.push(codes::missing_firewall(t.name.span, &t.name.name));
+        }
+        return out;
+    };
+    let ast::Firewall::Block {
+        span,
+        scopes,
+        bypass,
+        error_mode,
+    } = fw
+    else {
+        return out;
+    };
+    if scopes.is_empty() {
+        diags.push(via(codes::empty_firewall(*span), origin));
+    }
+    out.error_mode = error_mode.unwrap_or(ErrorMode::Hide);
+    out.bypass = syms.expand_all(bypass, origin, diags);
+    let mut seen: Vec<&ast::Ident> = Vec::new();
+    for s in scopes {
+        if let Some(first) = seen.iter().find(|i| i.name == s.column.name) {
+            diags.push(via(
+                codes::duplicate_name(s.column.span, "scope", &s.column.name, first.span),
+                origin,
+            ));
+            continue;
+        }
+        seen.push(&s.column);
+        let col_ok = match cols.find(&s.column, origin, diags) {
+            Some(c) if c.system => {
+                diags.push(via(
+                    codes::scope_column_type(s.column.span, &s.column.name, "a system column"),
+                    origin,
+                ));
+                false
+            }
+            Some(c) if !matches!(c.ty, ColumnType::Text | ColumnType::Uuid) => {
+                let what = format!("of type {}", c.ty.name());
+                diags.push(via(
+                    codes::scope_column_type(s.column.span, &s.column.name, &what),
+                    origin,
+                ));
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        let auth = match (&s.value.ann, &s.value.raw) {
+            (Some(a), Raw::Str(name)) if a.name == "auth" => syms
+                .claim(name, s.value.span, origin, diags)
+                .then(|| name.clone()),
+            _ => {
+                diags.push(via(codes::scope_value(s.value.span), origin));
+                None
+            }
+        };
+        let bypass = syms.expand_all(&s.bypass, origin, diags);
+        if let (true, Some(auth)) = (col_ok, auth) {
+            out.scopes.push(Scope {
+                column: s.column.name.clone(),
+                auth,
+                bypass,
+            });
+        }
+    }
+    out
+}
+
+pub fn guards(
+    t: &ast::Table,
+    res: &Resolved,
+    cols: &Cols,
+    fw: &Firewall,
+    writes: Option<Span>,
+    diags: &mut Diags,
+) -> Guards {
+    let mut out = Guards {
+        open: false,
+        createable: Vec::new(),
+        updatable: Vec::new(),
+        immutable: Vec::new(),
+        protected: Vec::new(),
+    };
+    let writable = |c: &Column| !c.system && !fw.scopes.iter().any(|s| s.column == c.name);
+    let Some((g, origin)) = res.guards else {
+        if let Some(rule) = writes {
+            diags.push(codes::missing_guards(t.name.span, &t.name.name, rule));
+        }
+        return out;
+    };
+    let (createable, updatable, immutable, protected) = match g {
+        ast::Guards::Open => {
+            out.open = true;
+            out.createable = cols
+                .cols
+                .iter()
+                .filter(|c| writable(c))
+                .map(|c| c.name.clone())
+                .collect();
+            out.updatable = out.createable.clone();
+            return out;
+        }
+        ast::Guards::Lists {
+            createable,
+            updatable,
+            immutable,
+            protected,
+        } => (createable, updatable, immutable, protected),
+    };
+    let check = |ids: &[ast::Ident], diags: &mut Diags| -> Vec<String> {
+        let mut names = Vec::new();
+        for id in ids {
+            let Some(c) = cols.find(id, origin, diags) else {
+                continue;
+            };
+            if !writable(c) {
+                let why = if c.system {
+                    "a system column"
+                } else {
+                    "a firewall scope column"
+                };
+                diags.push(via(
+                    codes::guard_system_column(id.span, &id.name, why),
+                    origin,
+                ));
+                continue;
+            }
+            names.push(c.name.clone());
+        }
+        names
+    };
+    let cr = check(createable, diags);
+    let up = check(updatable, diags);
+    let im = check(immutable, diags);
+    let prot_ids: Vec<ast::Ident> = protected.iter().map(|p| p.0.clone()).collect();
+    let pr = check(&prot_ids, diags);
+    for id in immutable {
+        if let Some(u) = updatable.iter().find(|u| u.name == id.name) {
+            diags.push(via(
+                codes::immutable_updatable(u.span, &id.name, id.span),
+                origin,
+            ));
+        }
+    }
+    for (id, actions) in protected {
+        let clash = createable
+            .iter()
+            .chain(updatable)
+            .chain(immutable)
+            .find(|x| x.name == id.name);
+        if let Some(other) = clash {
+            diags.push(via(
+                codes::protected_writable(other.span, &id.name, id.span),
+                origin,
+            ));
+        }
+        for a in actions {
+            diags.push(via(
+                codes::unknown_action(a.span, &a.name, &t.name.name),
+                origin,
+            ));
+        }
+    }
+    let ordered = |set: &[String]| -> Vec<String> {
+        cols.cols
+            .iter()
+            .filter(|c| set.contains(&c.name))
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let all_cr: Vec<String> = cr.iter().chain(im.iter()).cloned().collect();
+    out.createable = ordered(&all_cr);
+    out.updatable = ordered(&up);
+    out.immutable = ordered(&im);
+    for (id, actions) in protected {
+        if pr.contains(&id.name) && !out.protected.iter().any(|p| p.column == id.name) {
+            out.protected.push(Protected {
+                column: id.name.clone(),
+                actions: actions.iter().map(|a| a.name.clone()).collect(),
+            });
+        }
+    }
+    out
+}
+
+/// The mask kind and whether a column name looks sensitive (SPEC §2.7 auto-masking).
+fn sensitive(name: &str) -> Option<MaskKind> {
+    let n = name.to_lowercase();
+    let has = |w: &str| n.contains(w);
+    if has("email") {
+        Some(MaskKind::Email)
+    } else if has("phone") || has("mobile") {
+        Some(MaskKind::Phone)
+    } else if has("ssn") {
+        Some(MaskKind::Ssn)
+    } else if has("creditcard") {
+        Some(MaskKind::CreditCard)
+    } else if ["password", "secret", "token", "apikey", "api_key", "iban"]
+        .iter()
+        .any(|w| has(w))
+    {
+        Some(MaskKind::Redact)
+    } else {
+        None
+    }
+}
+
+pub fn masks(
+    t: &ast::Table,
+    res: &Resolved,
+    cols: &Cols,
+    syms: &Symbols,
+    diags: &mut Diags,
+) -> Vec<Mask> {
+    let mut explicit: Vec<Mask> = Vec::new();
+    let mut mentioned: Vec<&ast::Ident> = Vec::new();
+    if let Some((m, origin)) = res.masking {
+        for id in m.masks.iter().map(|m| &m.column).chain(&m.unmasked) {
+            if let Some(first) = mentioned.iter().find(|x| x.name == id.name) {
+                diags.push(via(
+                    codes::duplicate_name(id.span, "masking entry", &id.name, first.span),
+                    origin,
+                ));
+            } else {
+                mentioned.push(id);
+            }
+        }
+        for id in &m.unmasked {
+            cols.find(id, origin, diags);
+        }
+        for mk in &m.masks {
+            let col = cols.find(&mk.column, origin, diags);
+            let show = syms.expand_all(&mk.show, origin, diags);
+            let owner = mk
+                .owner
+                .as_ref()
+                .and_then(|o| match cols.find(o, origin, diags) {
+                    Some(c) if matches!(c.ty, ColumnType::Text | ColumnType::Uuid) => {
+                        Some(c.name.clone())
+                    }
+                    Some(c) => {
+                        diags.push(via(codes::owner_type(o.span, &o.name, c.ty.name()), origin));
+                        None
+                    }
+                    None => None,
+                });
+            if let (Some(col), Some(kind)) = (col, mk.kind) {
+                explicit.push(Mask {
+                    column: col.name.clone(),
+                    kind,
+                    show,
+                    owner,
+                    auto: false,
+                });
+            }
+        }
+    }
+    let highest: Vec<String> = syms.roles.last().cloned().into_iter().collect();
+    let mut out = Vec::new();
+    for c in cols.cols {
+        if let Some(m) = explicit.iter().find(|m| m.column == c.name) {
+            out.push(m.clone());
+            continue;
+        }
+        if c.system || mentioned.iter().any(|m| m.name == c.name) {
+            continue;
+        }
+        if let Some(kind) = sensitive(&c.name) {
+            let span = t
+                .columns
+                .iter()
+                .find(|x| x.name.name == c.name)
+                .map_or(t.name.span, |x| x.name.span);
+            diags.push(codes::auto_masked(
+                span,
+                &c.name,
+                kind.name(),
+                highest.first().map(String::as_str),
+            ));
+            out.push(Mask {
+                column: c.name.clone(),
+                kind,
+                show: highest.clone(),
+                owner: None,
+                auto: true,
+            });
+        }
+    }
+    out
+}
+
+pub fn batch(res: &Resolved, diags: &mut Diags) -> Batch {
+    let mut out = Batch::default();
+    match res.batch {
+        Some((ast::BatchAst::Off, _)) => out.enabled = false,
+        Some((ast::BatchAst::On { max, atomic }, origin)) => {
+            if let Some((n, span)) = max {
+                match u32::try_from(*n) {
+                    Ok(n) if (1..=1000).contains(&n) => out.max = n,
+                    _ => diags.push(via(codes::batch_max(*span, *n), origin)),
+                }
+            }
+            if let Some(a) = atomic {
+                out.atomic = *a;
+            }
+        }
+        None => {}
+    }
+    out
+}
+
+pub fn page(t: &ast::Table, diags: &mut Diags) -> Page {
+    let mut out = Page::default();
+    let Some(p) = &t.page else { return out };
+    let get = |v: Option<(i128, Span)>, diags: &mut Diags| -> Option<u32> {
+        let (n, span) = v?;
+        match u32::try_from(n) {
+            Ok(n) if (1..=1000).contains(&n) => Some(n),
+            _ => {
+                diags.push(codes::page_bounds(span, &format!("{n} is outside 1…1000")));
+                None
+            }
+        }
+    };
+    let default = get(p.default, diags);
+    let max = get(p.max, diags);
+    if let Some(m) = max {
+        out.max = m;
+    }
+    match default {
+        Some(d) => out.default = d,
+        None => out.default = out.default.min(out.max),
+    }
+    if out.default > out.max {
+        let span = p.default.map_or(p.span, |d| d.1);
+        diags.push(codes::page_bounds(
+            span,
+            &format!("default {} is above max {}", out.default, out.max),
+        ));
+    }
+    out
+}
+
+pub fn relations(
+    t: &ast::Table,
+    syms: &Symbols,
+    all: &[ast::Table],
+    diags: &mut Diags,
+) -> Vec<Relation> {
+    let mut out: Vec<Relation> = Vec::new();
+    let mut seen: Vec<&ast::Ident> = Vec::new();
+    for r in &t.relations {
+        if let Some(first) = seen.iter().find(|x| x.name == r.name.name) {
+            diags.push(codes::duplicate_name(
+                r.name.span,
+                "relation",
+                &r.name.name,
+                first.span,
+            ));
+            continue;
+        }
+        if let Some(c) = t.columns.iter().find(|c| c.name.name == r.name.name) {
+            diags.push(codes::duplicate_name(
+                r.name.span,
+                "column or relation",
+                &r.name.name,
+                c.name.span,
+            ));
+            continue;
+        }
+        seen.push(&r.name);
+        let (Some(target), Some(via_col)) = (&r.table, &r.via) else {
+            continue;
+        };
+        let Some(sym) = syms.tables.get(&target.name) else {
+            let help = suggest(&target.name, syms.tables.keys().map(String::as_str));
+            diags.push(codes::unknown_table(target.span, &target.name, help));
+            continue;
+        };
+        let Some(tt) = all.iter().find(|x| x.name.span == sym.span) else {
+            continue;
+        };
+        let Some(col) = tt.columns.iter().find(|c| c.name.name == via_col.name) else {
+            let help = suggest(
+                &via_col.name,
+                tt.columns.iter().map(|c| c.name.name.as_str()),
+            );
+            diags.push(codes::unknown_column(via_col.span, &via_col.name, help));
+            continue;
+        };
+        if col.references.as_ref().map(|x| x.name.as_str()) != Some(t.name.name.as_str()) {
+            diags.push(codes::relation_via(
+                via_col.span,
+                &via_col.name,
+                &target.name,
+                &t.name.name,
+                col.name.span,
+            ));
+            continue;
+        }
+        out.push(Relation {
+            name: r.name.name.clone(),
+            table: target.name.clone(),
+            via: via_col.name.clone(),
+        });
+    }
+    out
+}
+
+/// Explicit and implied indexes, deterministic and de-duplicated by name.
+pub fn indexes(
+    t: &ast::Table,
+    cols: &Cols,
+    fw: &Firewall,
+    soft: bool,
+    diags: &mut Diags,
+) -> Vec<Index> {
+    let mut out: Vec<Index> = Vec::new();
+    let mut add = |columns: Vec<String>, unique: bool| {
+        let name = format!(
+            "{}_{}_{}",
+            if unique { "ux" } else { "ix" },
+            t.name.name,
+            columns.join("_")
+        );
+        let covered = out
+            .iter()
+            .any(|i| i.name == name || (i.unique && !unique && i.columns == columns));
+        if !covered {
+            out.push(Index {
+                name,
+                columns,
+                unique,
+            });
+        }
+    };
+    for c in cols.cols.iter().filter(|c| !c.system) {
+        let decl = t.columns.iter().find(|x| x.name.name == c.name);
+        if c.unique {
+            add(vec![c.name.clone()], true);
+        }
+        if c.references.is_some() || decl.is_some_and(|d| d.index) {
+            add(vec![c.name.clone()], false);
+        }
+    }
+    for s in &fw.scopes {
+        add(vec![s.column.clone()], false);
+    }
+    for ix in &t.indexes {
+        let mut names = Vec::new();
+        for id in &ix.columns {
+            if let Some(c) = cols.find(id, None, diags) {
+                names.push(c.name.clone());
+            }
+        }
+        if names.len() == ix.columns.len() {
+            add(names, ix.unique);
+        }
+    }
+    if soft {
+        add(vec![ward_ir::system::DELETED_AT.to_owned()], false);
+    }
+    out
+}

@@ -1,0 +1,255 @@
+//! The typed syntax tree: what the files say, with spans, before any name is resolved.
+//!
+//! Shape errors (unknown nodes, argument counts, bad keywords) are already reported when this
+//! tree exists; names, types and policies are checked by `sema`.
+
+use ward_ir::{
+    ColumnType, DeleteMode, ErrorMode, IdKind, JwtAlgorithm, MaskKind, OnDelete, Operation,
+};
+
+use crate::diagnostics::Span;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A role argument: `member`, or `member+` (member and every higher role).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleRef {
+    pub name: String,
+    pub plus: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Raw {
+    Str(String),
+    Int(i128),
+    Float(f64),
+    Bool(bool),
+    Null,
+}
+
+impl Raw {
+    pub fn describe(&self) -> String {
+        match self {
+            Raw::Str(s) => format!("the string `{s}`"),
+            Raw::Int(i) => format!("the integer `{i}`"),
+            Raw::Float(f) => format!("the number `{f}`"),
+            Raw::Bool(b) => format!("`#{b}`"),
+            Raw::Null => "`#null`".to_owned(),
+        }
+    }
+}
+
+/// A value as written: a literal, optionally with a type annotation such as `(auth)` or `(time)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Val {
+    pub raw: Raw,
+    pub ann: Option<Ident>,
+    pub span: Span,
+}
+
+#[derive(Debug, Default)]
+pub struct Project {
+    pub auths: Vec<Auth>,
+    pub templates: Vec<Template>,
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug)]
+pub struct Auth {
+    pub span: Span,
+    pub roles: Vec<Ident>,
+    pub jwt: Option<Jwt>,
+    /// `NAME CLAIM` pairs.
+    pub claims: Vec<(Ident, Ident)>,
+}
+
+#[derive(Debug, Default)]
+pub struct Jwt {
+    pub keys: Vec<(JwtKeyAst, Span)>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum JwtKeyAst {
+    Secret(String),
+    PublicKey {
+        path: String,
+        algorithm: JwtAlgorithm,
+    },
+    Jwks(String),
+}
+
+#[derive(Debug)]
+pub struct Template {
+    pub name: Ident,
+    pub blocks: Blocks,
+}
+
+/// The policy blocks a template may hold and a table may hold or inherit.
+#[derive(Debug, Default, Clone)]
+pub struct Blocks {
+    pub firewall: Option<Firewall>,
+    pub access: Option<Access>,
+    pub guards: Option<Guards>,
+    pub masking: Option<Masking>,
+    pub delete: Option<(DeleteMode, Span)>,
+    pub batch: Option<BatchAst>,
+}
+
+#[derive(Debug)]
+pub struct Table {
+    pub name: Ident,
+    pub uses: Vec<Ident>,
+    pub id: Option<(IdKind, Span)>,
+    pub columns: Vec<Column>,
+    pub relations: Vec<Relation>,
+    pub indexes: Vec<IndexAst>,
+    pub page: Option<PageAst>,
+    pub description: Option<String>,
+    pub blocks: Blocks,
+}
+
+#[derive(Debug, Default)]
+pub struct Column {
+    pub name: Ident,
+    /// `None` when the type was missing or unknown (already reported).
+    pub ty: Option<(ColumnType, Span)>,
+    pub required: bool,
+    pub default: Option<Val>,
+    pub unique: bool,
+    pub min: Option<Val>,
+    pub max: Option<Val>,
+    pub min_length: Option<(i128, Span)>,
+    pub max_length: Option<(i128, Span)>,
+    pub pattern: Option<(String, Span)>,
+    pub references: Option<Ident>,
+    pub on_delete: Option<(OnDelete, Span)>,
+    pub searchable: Option<Span>,
+    pub display: Option<Span>,
+    pub index: bool,
+    pub was: Option<String>,
+    pub description: Option<String>,
+    pub one_of: Vec<Val>,
+}
+
+#[derive(Debug)]
+pub struct Relation {
+    pub name: Ident,
+    pub table: Option<Ident>,
+    pub via: Option<Ident>,
+}
+
+#[derive(Debug)]
+pub struct IndexAst {
+    pub columns: Vec<Ident>,
+    pub unique: bool,
+}
+
+#[derive(Debug)]
+pub struct PageAst {
+    pub span: Span,
+    pub default: Option<(i128, Span)>,
+    pub max: Option<(i128, Span)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Firewall {
+    None,
+    Block {
+        span: Span,
+        scopes: Vec<ScopeAst>,
+        bypass: Vec<RoleRef>,
+        error_mode: Option<ErrorMode>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ScopeAst {
+    pub column: Ident,
+    pub value: Val,
+    pub bypass: Vec<RoleRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub op: Operation,
+    /// The operation name's span.
+    pub span: Span,
+    pub roles: Vec<RoleRef>,
+    pub body: Vec<Cond>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareKind {
+    When,
+    Check,
+}
+
+#[derive(Debug, Clone)]
+pub enum Cond {
+    All(Vec<Cond>, Span),
+    Any(Vec<Cond>, Span),
+    Not(Vec<Cond>, Span),
+    Role(Vec<RoleRef>, Span),
+    Compare {
+        kind: CompareKind,
+        field: Ident,
+        op: Ident,
+        values: Vec<Val>,
+        span: Span,
+    },
+}
+
+impl Cond {
+    pub fn span(&self) -> Span {
+        match self {
+            Cond::All(_, s) | Cond::Any(_, s) | Cond::Not(_, s) | Cond::Role(_, s) => *s,
+            Cond::Compare { span, .. } => *span,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Guards {
+    Open,
+    Lists {
+        createable: Vec<Ident>,
+        updatable: Vec<Ident>,
+        immutable: Vec<Ident>,
+        protected: Vec<(Ident, Vec<Ident>)>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Masking {
+    pub masks: Vec<MaskAst>,
+    pub unmasked: Vec<Ident>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MaskAst {
+    pub column: Ident,
+    pub kind: Option<MaskKind>,
+    pub show: Vec<RoleRef>,
+    pub owner: Option<Ident>,
+}
+
+#[derive(Debug, Clone)]
+pub enum BatchAst {
+    Off,
+    On {
+        max: Option<(i128, Span)>,
+        atomic: Option<bool>,
+    },
+}

@@ -1,0 +1,292 @@
+//! The one public error type: every client-visible failure, mapped explicitly to the SPEC §5.4
+//! envelope and status. Internal causes are logged with a request id and never reach the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+/// The `layer` of the envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Auth,
+    Firewall,
+    Access,
+    Guards,
+    Validation,
+    Database,
+    Internal,
+}
+
+impl Layer {
+    fn name(self) -> &'static str {
+        match self {
+            Layer::Auth => "auth",
+            Layer::Firewall => "firewall",
+            Layer::Access => "access",
+            Layer::Guards => "guards",
+            Layer::Validation => "validation",
+            Layer::Database => "database",
+            Layer::Internal => "internal",
+        }
+    }
+}
+
+/// An error answered to the client. Opaque: built only through the constructors below.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    status: StatusCode,
+    layer: Layer,
+    code: &'static str,
+    message: String,
+    details: Option<Value>,
+    hint: Option<String>,
+}
+
+/// The one fixed NOT_FOUND body: it never echoes the id, so every cause looks the same.
+pub const NOT_FOUND_BODY: &str =
+    r#"{"error":"Record not found","layer":"firewall","code":"NOT_FOUND"}"#;
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        layer: Layer,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            layer,
+            code,
+            message: message.into(),
+            details: None,
+            hint: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn details(&self) -> Option<&Value> {
+        self.details.as_ref()
+    }
+
+    pub fn not_found() -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            Layer::Firewall,
+            "NOT_FOUND",
+            "Record not found",
+        )
+    }
+
+    pub fn firewall_not_found() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            Layer::Firewall,
+            "FIREWALL_NOT_FOUND",
+            "Record not found or outside your scope",
+        )
+    }
+
+    pub fn scope_missing(claim: &str) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            Layer::Firewall,
+            "FIREWALL_SCOPE_MISSING",
+            "Your token lacks a claim this table's firewall needs",
+        )
+        .with_details(json!({ "claim": claim }))
+    }
+
+    pub fn auth_missing() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            Layer::Auth,
+            "AUTH_MISSING",
+            "Authentication required",
+        )
+        .with_hint("Send an `Authorization: Bearer <token>` header")
+    }
+
+    pub fn auth_invalid(reason: &str) -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            Layer::Auth,
+            "AUTH_INVALID_TOKEN",
+            "Invalid token",
+        )
+        .with_details(json!({ "reason": reason }))
+    }
+
+    pub fn auth_expired() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            Layer::Auth,
+            "AUTH_EXPIRED",
+            "Token expired",
+        )
+    }
+
+    pub fn role_required(required: &[String], current: &[String]) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            Layer::Access,
+            "ACCESS_ROLE_REQUIRED",
+            "Your role does not allow this operation",
+        )
+        .with_details(json!({ "required": required, "current": current }))
+    }
+
+    pub fn condition_failed() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            Layer::Access,
+            "ACCESS_CONDITION_FAILED",
+            "This record does not allow this operation in its current state",
+        )
+    }
+
+    pub fn check_failed() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            Layer::Access,
+            "ACCESS_CHECK_FAILED",
+            "The resulting record is not allowed",
+        )
+    }
+
+    pub fn guard(code: &'static str, message: &str, details: Value) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, Layer::Guards, code, message).with_details(details)
+    }
+
+    pub fn validation(code: &'static str, message: impl Into<String>, details: Value) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, Layer::Validation, code, message)
+            .with_details(details)
+    }
+
+    pub fn bad_query(parameter: &str, message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Layer::Validation,
+            "VALIDATION_BAD_QUERY",
+            message,
+        )
+        .with_details(json!({ "parameter": parameter }))
+    }
+
+    pub fn not_queryable(parameter: &str, field: &str) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Layer::Validation,
+            "VALIDATION_FIELD_NOT_QUERYABLE",
+            "This field cannot be filtered or sorted on",
+        )
+        .with_details(json!({ "parameter": parameter, "field": field }))
+    }
+
+    pub fn invalid_json(message: &str) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Layer::Validation,
+            "INVALID_JSON",
+            message,
+        )
+    }
+
+    pub fn payload_too_large() -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Layer::Validation,
+            "PAYLOAD_TOO_LARGE",
+            "Request body exceeds 1 MiB",
+        )
+    }
+
+    pub fn upsert_not_allowed() -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Layer::Validation,
+            "UPSERT_NOT_ALLOWED",
+            "PUT (upsert) is not served for this table",
+        )
+    }
+
+    pub fn unique_violation() -> Self {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            Layer::Database,
+            "UNIQUE_VIOLATION",
+            "A record with this value already exists",
+        )
+    }
+
+    pub fn reference_violation(fields: Option<Vec<String>>) -> Self {
+        let e = ApiError::new(
+            StatusCode::CONFLICT,
+            Layer::Database,
+            "REFERENCE_VIOLATION",
+            "A referenced record does not exist or is still referenced",
+        );
+        match fields {
+            Some(f) => e.with_details(json!({ "fields": f })),
+            None => e,
+        }
+    }
+
+    /// Logs `cause` under a fresh request id; the client sees only the id.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let request_id = uuid::Uuid::now_v7().to_string();
+        tracing::error!(request_id = %request_id, "internal error: {cause}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Layer::Internal,
+            "INTERNAL",
+            "Internal error",
+        )
+        .with_details(json!({ "requestId": request_id }))
+    }
+
+    /// The envelope as JSON text.
+    pub fn body(&self) -> String {
+        if self.code == "NOT_FOUND" {
+            return NOT_FOUND_BODY.to_owned();
+        }
+        let mut m = Map::new();
+        m.insert("error".into(), Value::String(self.message.clone()));
+        m.insert("layer".into(), Value::String(self.layer.name().into()));
+        m.insert("code".into(), Value::String(self.code.into()));
+        if let Some(d) = &self.details {
+            m.insert("details".into(), d.clone());
+        }
+        if let Some(h) = &self.hint {
+            m.insert("hint".into(), Value::String(h.clone()));
+        }
+        Value::Object(m).to_string()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, self.body()).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
+    }
+}

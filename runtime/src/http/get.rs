@@ -1,0 +1,49 @@
+//! `GET /api/T/{id}`: one visible row; anything else is the fixed not-found answer.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::json;
+use ward_ir::Operation;
+
+use super::error::ApiError;
+use super::query;
+use super::request::{self, Shared};
+use crate::security::{self, audit, firewall};
+use crate::sql::{dml, predicate, value};
+use crate::store::row;
+
+pub async fn handle(
+    State(st): State<Shared>,
+    Path((table, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    request::finish(run(st, table, id, q, headers).await)
+}
+
+async fn run(
+    st: Shared,
+    table: String,
+    id: String,
+    q: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let snap = st.snapshot.clone();
+    let plan = request::plan(&snap, &table)?;
+    let caller = request::caller(&st, &headers)?;
+    let gate = security::gate(plan, Operation::Read, &caller)?;
+    let fields = query::parse_fields_only(plan, q.as_deref())?;
+    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let now = audit::now();
+    let cond = predicate::visibility(plan, &gate, &caller, &now, true).add(dml::id_eq(plan, &id));
+    let stmt = dml::select(plan, cond, &[], Some(1), 0);
+    let snap2 = snap.clone();
+    let rec = st
+        .store
+        .read(move |c| row::first_record(c, request::plan_in(&snap2, &table)?, &stmt))
+        .await?
+        .ok_or_else(|| firewall::not_found(&plan.def))?;
+    let out = request::output(plan, &caller, rec, fields.as_deref());
+    Ok(request::with_etag(&headers, &json!({ "data": out })))
+}

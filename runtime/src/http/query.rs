@@ -1,0 +1,346 @@
+//! The list grammar of SPEC §5.3, parsed and checked against the table and the caller. Anything
+//! malformed or unknown is a 400 naming the parameter; nothing is silently ignored.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value as Json, json};
+use ward_ir::{ColumnType, CompareOp, system};
+
+use super::error::ApiError;
+use crate::security::identity::Caller;
+use crate::security::masking::queryable;
+use crate::security::validation::normalize_datetime;
+use crate::snapshot::TablePlan;
+use crate::sql::filter::{Filter, SortKey};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub limit: u64,
+    pub offset: u64,
+    /// Sort values of the last row of the previous page.
+    pub after: Option<Vec<Json>>,
+    pub sort: Vec<SortKey>,
+    pub filters: Vec<Filter>,
+    /// The search text and the columns it runs over.
+    pub search: Option<(String, Vec<String>)>,
+    pub fields: Option<Vec<String>>,
+    pub total: bool,
+}
+
+fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|_| ApiError::bad_query("query", "Malformed query string"))
+}
+
+/// `GET /api/T/{id}` takes `fields` only.
+pub fn parse_fields_only(
+    plan: &TablePlan,
+    raw: Option<&str>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let mut fields = None;
+    for (k, v) in pairs(raw)? {
+        if k != "fields" || fields.is_some() {
+            return Err(ApiError::bad_query(
+                &k,
+                format!("Unexpected parameter `{k}`"),
+            ));
+        }
+        fields = Some(parse_fields(plan, &v)?);
+    }
+    Ok(fields)
+}
+
+fn parse_fields(plan: &TablePlan, v: &str) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    for f in v.split(',').map(str::trim) {
+        if plan.column(f).is_none() {
+            return Err(ApiError::bad_query(
+                "fields",
+                format!("Unknown field `{f}`"),
+            ));
+        }
+        out.push(f.to_owned());
+    }
+    Ok(out)
+}
+
+/// The signature a cursor is bound to.
+pub fn sort_signature(sort: &[SortKey]) -> String {
+    sort.iter()
+        .map(|k| {
+            if k.desc {
+                format!("-{}", k.column)
+            } else {
+                k.column.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn encode_cursor(sort: &[SortKey], values: Vec<Json>) -> String {
+    let doc = json!({ "s": sort_signature(sort), "v": values });
+    URL_SAFE_NO_PAD.encode(doc.to_string())
+}
+
+fn decode_cursor(sort: &[SortKey], raw: &str) -> Result<Vec<Json>, ApiError> {
+    let bad = || ApiError::bad_query("cursor", "Malformed cursor");
+    let bytes = URL_SAFE_NO_PAD
+        .decode(raw.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let doc: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if doc.get("s").and_then(Json::as_str) != Some(sort_signature(sort).as_str()) {
+        return Err(ApiError::bad_query(
+            "cursor",
+            "The cursor was made for another sort",
+        ));
+    }
+    match doc.get("v") {
+        Some(Json::Array(v)) if v.len() == sort.len() => Ok(v.clone()),
+        _ => Err(bad()),
+    }
+}
+
+pub fn parse_list(
+    plan: &TablePlan,
+    caller: &Caller,
+    raw: Option<&str>,
+) -> Result<ListQuery, ApiError> {
+    let page = plan.def.page;
+    let mut seen: Vec<String> = Vec::new();
+    let (mut limit, mut offset, mut total) = (u64::from(page.default), 0, false);
+    let (mut sort_raw, mut order, mut cursor, mut search, mut fields) =
+        (None, None, None, None, None);
+    let mut filters = Vec::new();
+    for (k, v) in pairs(raw)? {
+        let scalar = !k.contains('.') && plan.column(&k).is_none();
+        if scalar && seen.contains(&k) {
+            return Err(ApiError::bad_query(&k, format!("`{k}` is given twice")));
+        }
+        seen.push(k.clone());
+        match k.as_str() {
+            "limit" => {
+                let n: u64 = v.parse().map_err(|_| {
+                    ApiError::bad_query("limit", "`limit` must be a non-negative integer")
+                })?;
+                limit = n.clamp(1, u64::from(page.max.max(1)));
+            }
+            "offset" => {
+                offset = v.parse().map_err(|_| {
+                    ApiError::bad_query("offset", "`offset` must be a non-negative integer")
+                })?;
+            }
+            "total" => {
+                total = match v.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(ApiError::bad_query(
+                            "total",
+                            "`total` must be true or false",
+                        ));
+                    }
+                }
+            }
+            "sort" => sort_raw = Some(v),
+            "order" => order = Some(v),
+            "cursor" => cursor = Some(v),
+            "search" => search = Some(v),
+            "fields" => fields = Some(parse_fields(plan, &v)?),
+            "expand" | "deleted" => {
+                return Err(ApiError::bad_query(
+                    &k,
+                    format!("`{k}` is not supported yet"),
+                ));
+            }
+            _ => filters.push(parse_filter(plan, caller, &k, &v)?),
+        }
+    }
+    let sort = parse_sort(plan, caller, sort_raw.as_deref(), order.as_deref())?;
+    if cursor.is_some() && offset > 0 {
+        return Err(ApiError::bad_query(
+            "cursor",
+            "`cursor` and `offset` cannot be combined",
+        ));
+    }
+    let after = cursor.map(|c| decode_cursor(&sort, &c)).transpose()?;
+    let search = search.map(|s| {
+        let cols = plan
+            .searchable
+            .iter()
+            .filter(|c| queryable(plan, caller, c))
+            .cloned()
+            .collect();
+        (s, cols)
+    });
+    Ok(ListQuery {
+        limit,
+        offset,
+        after,
+        sort,
+        filters,
+        search,
+        fields,
+        total,
+    })
+}
+
+fn parse_sort(
+    plan: &TablePlan,
+    caller: &Caller,
+    raw: Option<&str>,
+    order: Option<&str>,
+) -> Result<Vec<SortKey>, ApiError> {
+    let order_desc = match order {
+        None => None,
+        Some("asc") => Some(false),
+        Some("desc") => Some(true),
+        Some(_) => return Err(ApiError::bad_query("order", "`order` must be asc or desc")),
+    };
+    let mut keys = Vec::new();
+    let raw_keys: Vec<&str> = match raw {
+        Some(r) => r.split(',').map(str::trim).collect(),
+        None if order_desc.is_some() => vec![system::CREATED_AT],
+        None => vec!["-createdAt"],
+    };
+    for k in &raw_keys {
+        let (name, signed_desc) = match k.strip_prefix('-') {
+            Some(n) => (n, Some(true)),
+            None => match k.strip_prefix('+') {
+                Some(n) => (n, Some(false)),
+                None => (*k, None),
+            },
+        };
+        if plan.column(name).is_none() {
+            return Err(ApiError::bad_query(
+                "sort",
+                format!("Unknown sort field `{name}`"),
+            ));
+        }
+        if !queryable(plan, caller, name) {
+            return Err(ApiError::not_queryable("sort", name));
+        }
+        if keys.iter().any(|x: &SortKey| x.column == name) {
+            return Err(ApiError::bad_query(
+                "sort",
+                format!("`{name}` is sorted twice"),
+            ));
+        }
+        let desc = match (signed_desc, order_desc) {
+            (Some(d), None) => d,
+            (None, o) if raw_keys.len() == 1 => o.unwrap_or(false),
+            (None, None) => false,
+            _ => {
+                return Err(ApiError::bad_query(
+                    "order",
+                    "`order` applies to a single sort field without a sign",
+                ));
+            }
+        };
+        keys.push(SortKey {
+            column: name.to_owned(),
+            desc,
+        });
+    }
+    if !keys.iter().any(|k| k.column == system::ID) {
+        let desc = keys.last().is_some_and(|k| k.desc);
+        keys.push(SortKey {
+            column: system::ID.to_owned(),
+            desc,
+        });
+    }
+    Ok(keys)
+}
+
+fn parse_op(s: &str) -> Option<CompareOp> {
+    Some(match s {
+        "eq" => CompareOp::Eq,
+        "ne" => CompareOp::Ne,
+        "gt" => CompareOp::Gt,
+        "gte" => CompareOp::Gte,
+        "lt" => CompareOp::Lt,
+        "lte" => CompareOp::Lte,
+        "like" => CompareOp::Like,
+        "in" => CompareOp::In,
+        "not-in" => CompareOp::NotIn,
+        "is" => CompareOp::IsNull,
+        _ => return None,
+    })
+}
+
+fn parse_filter(plan: &TablePlan, caller: &Caller, key: &str, v: &str) -> Result<Filter, ApiError> {
+    let (field, op) = match key.split_once('.') {
+        Some((f, o)) => (
+            f,
+            parse_op(o)
+                .ok_or_else(|| ApiError::bad_query(key, format!("Unknown operator `{o}`")))?,
+        ),
+        None => (key, CompareOp::Eq),
+    };
+    let col = plan
+        .column(field)
+        .ok_or_else(|| ApiError::bad_query(key, format!("Unknown parameter or field `{field}`")))?;
+    if !queryable(plan, caller, field) {
+        return Err(ApiError::not_queryable(key, field));
+    }
+    let ty = if field == system::ID {
+        crate::sql::value::id_type(plan.def.id)
+    } else {
+        col.ty
+    };
+    let bad = || ApiError::bad_query(key, format!("`{v}` is not a valid value for `{field}`"));
+    let (op, values) = match op {
+        CompareOp::IsNull => match v {
+            "null" => (CompareOp::IsNull, Vec::new()),
+            "not-null" => (CompareOp::NotNull, Vec::new()),
+            _ => return Err(ApiError::bad_query(key, "`is` takes null or not-null")),
+        },
+        CompareOp::In | CompareOp::NotIn => {
+            let vals = v
+                .split(',')
+                .map(|x| typed(ty, x).ok_or_else(bad))
+                .collect::<Result<Vec<_>, _>>()?;
+            (op, vals)
+        }
+        CompareOp::Like => {
+            if !ty.is_textual() {
+                return Err(ApiError::bad_query(
+                    key,
+                    format!("`like` does not apply to `{field}`"),
+                ));
+            }
+            (op, vec![Json::String(v.to_owned())])
+        }
+        _ => (op, vec![typed(ty, v).ok_or_else(bad)?]),
+    };
+    Ok(Filter {
+        column: field.to_owned(),
+        op,
+        values,
+    })
+}
+
+fn typed(ty: ColumnType, v: &str) -> Option<Json> {
+    match ty {
+        ColumnType::Text => Some(Json::String(v.to_owned())),
+        ColumnType::Integer => v.parse::<i64>().ok().map(Json::from),
+        ColumnType::Float => v
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Json::Number),
+        ColumnType::Boolean => match v {
+            "true" => Some(Json::Bool(true)),
+            "false" => Some(Json::Bool(false)),
+            _ => None,
+        },
+        ColumnType::Datetime => normalize_datetime(v).map(Json::String),
+        ColumnType::Date => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .ok()
+            .map(|d| Json::String(d.format("%Y-%m-%d").to_string())),
+        ColumnType::Uuid => uuid::Uuid::parse_str(v)
+            .ok()
+            .map(|u| Json::String(u.hyphenated().to_string())),
+        ColumnType::Json => None,
+    }
+}

@@ -1,0 +1,123 @@
+//! What every handler shares: table lookup, the caller, the body, and response shaping (masking,
+//! projection, ETag).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value as Json};
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use crate::security::identity::Caller;
+use crate::security::{masking, validation};
+use crate::snapshot::{Snapshot, TablePlan};
+use crate::store::row::Record;
+
+/// Request bodies above this answer 413.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The table named in the path; an unknown one answers the fixed NOT_FOUND body.
+pub fn plan<'a>(snap: &'a Snapshot, table: &str) -> Result<&'a TablePlan, ApiError> {
+    snap.table(table).ok_or_else(ApiError::not_found)
+}
+
+/// The same lookup inside store closures, where the table is known to exist.
+pub fn plan_in<'a>(snap: &'a Snapshot, table: &str) -> Result<&'a TablePlan, ApiError> {
+    snap.table(table)
+        .ok_or_else(|| ApiError::internal(format!("table `{table}` vanished from the snapshot")))
+}
+
+pub fn caller(state: &crate::State, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    state.verifier.authenticate(
+        headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
+    )
+}
+
+/// Reads a JSON object (or a form) body, at most [`BODY_LIMIT`] bytes.
+pub async fn body(
+    plan: &TablePlan,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Map<String, Json>, ApiError> {
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| ApiError::payload_too_large())?;
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| ApiError::invalid_json("The form body could not be parsed"))?;
+        return Ok(validation::coerce_form(plan, pairs));
+    }
+    match serde_json::from_slice::<Json>(&bytes) {
+        Ok(Json::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::invalid_json("The body must be a JSON object")),
+        Err(_) => Err(ApiError::invalid_json("The body is not valid JSON")),
+    }
+}
+
+/// A record as it leaves the server: masked for the caller, then projected.
+pub fn output(
+    plan: &TablePlan,
+    caller: &Caller,
+    mut rec: Record,
+    fields: Option<&[String]>,
+) -> Json {
+    masking::mask_record(plan, caller, &mut rec);
+    if let Some(f) = fields {
+        rec.retain(|k, _| f.iter().any(|x| x == k));
+    }
+    Json::Object(rec)
+}
+
+pub fn json(status: StatusCode, v: &Json) -> Response {
+    let mut res = (status, v.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// A 200 with a weak ETag, or 304 when `If-None-Match` already has it.
+pub fn with_etag(headers: &HeaderMap, v: &Json) -> Response {
+    let body = v.to_string();
+    let digest = Sha256::digest(body.as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let tag = format!("W/\"{hex}\"");
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|inm| {
+            inm.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.trim_start_matches("W/") == tag.trim_start_matches("W/"))
+        });
+    let mut res = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = (StatusCode::OK, body).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
+    };
+    if let Ok(h) = HeaderValue::from_str(&tag) {
+        res.headers_mut().insert(header::ETAG, h);
+    }
+    res
+}
+
+/// Turns a handler result into a response.
+pub fn finish(r: Result<Response, ApiError>) -> Response {
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+pub type Shared = Arc<crate::State>;

@@ -1,0 +1,158 @@
+//! ward's runtime: serves a checked [`ward_ir::Ir`] as a REST API on SQLite, with the security
+//! pipeline of SPEC §6 applied to every request.
+//!
+//! The CLI uses exactly this surface: [`App::open`], [`App::router`], [`serve`] and
+//! [`secret::hs256_secret`].
+
+#![forbid(unsafe_code)]
+
+pub mod http;
+pub mod secret;
+pub mod security;
+pub mod snapshot;
+pub mod sql;
+pub mod store;
+#[cfg(test)]
+mod test_support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use secret::SecretSource;
+use security::identity::Verifier;
+use snapshot::Snapshot;
+use store::Store;
+use ward_ir::JwtKey;
+
+/// How to serve a project.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The project directory (relative key paths and the dev secret live here).
+    pub project_dir: PathBuf,
+    /// `sqlite://path` or a plain path.
+    pub database_url: String,
+    /// Refuse to start without the configured secret instead of using the dev secret.
+    pub require_secret: bool,
+}
+
+/// Why the server could not start. Messages are meant for humans at a terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(String),
+    #[error(
+        "the database needs changes that could lose data; refusing to start. Steps:\n{}",
+        .0.iter().map(|s| format!("  - {s}")).collect::<Vec<_>>().join("\n")
+    )]
+    Migration(Vec<String>),
+    #[error("the JWT secret variable ${env} is not set (required by --require-secret)")]
+    MissingSecret { env: String },
+    #[error("the project does not verify tokens with an HS256 secret")]
+    NotHs256,
+    #[error("cannot use key file {path}: {reason}")]
+    KeyFile { path: PathBuf, reason: String },
+    #[error("the IR cannot be served: {0}")]
+    InvalidIr(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Shared by every request (opaque outside the crate).
+#[derive(Debug)]
+pub struct State {
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) store: Store,
+    pub(crate) verifier: Verifier,
+}
+
+/// An opened, migrated project, ready to serve.
+#[derive(Debug, Clone)]
+pub struct App {
+    state: Arc<State>,
+    secret_source: SecretSource,
+}
+
+impl App {
+    /// Opens the database, migrates it to `ir` and builds the serving snapshot.
+    pub fn open(ir: ward_ir::Ir, opts: &ServeOptions) -> Result<App, StartError> {
+        let (verifier, secret_source) = verifier(&ir, opts)?;
+        let snapshot = Snapshot::build(ir).map_err(StartError::InvalidIr)?;
+        let path = store::sqlite::database_path(&opts.database_url)?;
+        let store = store::sqlite::open(&path)?;
+        store::migrate::migrate(&store, &snapshot)?;
+        Ok(App {
+            state: Arc::new(State {
+                snapshot: Arc::new(snapshot),
+                store,
+                verifier,
+            }),
+            secret_source,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        http::router(self.state.clone())
+    }
+
+    pub fn ir_hash(&self) -> &str {
+        &self.state.snapshot.ir.hash
+    }
+
+    pub fn secret_source(&self) -> &SecretSource {
+        &self.secret_source
+    }
+}
+
+fn verifier(ir: &ward_ir::Ir, opts: &ServeOptions) -> Result<(Verifier, SecretSource), StartError> {
+    let read = |path: &str| {
+        let full = opts.project_dir.join(path);
+        std::fs::read(&full)
+            .map(|b| (b, full.clone()))
+            .map_err(|e| StartError::KeyFile {
+                path: full,
+                reason: e.to_string(),
+            })
+    };
+    match &ir.auth.jwt.key {
+        JwtKey::Secret { .. } => {
+            let (secret, source) =
+                secret::hs256_secret(ir, &opts.project_dir, opts.require_secret)?;
+            Ok((Verifier::hs256(ir, &secret), source))
+        }
+        JwtKey::PublicKey { path, algorithm } => {
+            let (pem, full) = read(path)?;
+            let v = Verifier::public_key(ir, &pem, *algorithm).map_err(|reason| {
+                StartError::KeyFile {
+                    path: full.clone(),
+                    reason,
+                }
+            })?;
+            Ok((v, SecretSource::KeyFile(full)))
+        }
+        JwtKey::Jwks { path } => {
+            let (json, full) = read(path)?;
+            let v = Verifier::jwks(ir, &json).map_err(|reason| StartError::KeyFile {
+                path: full.clone(),
+                reason,
+            })?;
+            Ok((v, SecretSource::KeyFile(full)))
+        }
+    }
+}
+
+/// Serves `app` on `listen` until ctrl-c, then finishes in-flight requests.
+pub async fn serve(app: App, listen: SocketAddr) -> Result<(), StartError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| StartError::Io(format!("cannot listen on {listen}: {e}")))?;
+    axum::serve(listener, app.router())
+        .with_graceful_shutdown(async {
+            // If the signal handler cannot be installed, serve until killed instead.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+        .await
+        .map_err(|e| StartError::Io(format!("server error: {e}")))
+}

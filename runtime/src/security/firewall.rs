@@ -1,0 +1,67 @@
+//! Layer 3, firewall: the `column = caller value` predicates every statement on a table carries,
+//! and the values stamped into scope columns on insert.
+
+use ward_ir::Table;
+
+use super::identity::Caller;
+use crate::http::error::ApiError;
+
+/// One `column = value` predicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeEq {
+    pub column: String,
+    pub value: String,
+}
+
+fn bypasses(caller: &Caller, roles: &[String]) -> bool {
+    !roles.is_empty() && caller.roles.iter().any(|r| roles.contains(r))
+}
+
+/// The predicates for reads, updates and deletes. A caller who needs a claim they lack gets 403
+/// `FIREWALL_SCOPE_MISSING`, never a silently empty result.
+pub fn predicates(table: &Table, caller: &Caller) -> Result<Vec<ScopeEq>, ApiError> {
+    let mut out = Vec::new();
+    if bypasses(caller, &table.firewall.bypass) {
+        return Ok(out);
+    }
+    for s in &table.firewall.scopes {
+        if bypasses(caller, &s.bypass) {
+            continue;
+        }
+        let value = caller
+            .auth_value(&s.auth)
+            .ok_or_else(|| ApiError::scope_missing(&s.auth))?;
+        out.push(ScopeEq {
+            column: s.column.clone(),
+            value: value.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// The values stamped into scope columns on insert: every scope, bypass or not, since a row must
+/// belong somewhere.
+pub fn stamps(table: &Table, caller: &Caller) -> Result<Vec<ScopeEq>, ApiError> {
+    table
+        .firewall
+        .scopes
+        .iter()
+        .map(|s| {
+            caller
+                .auth_value(&s.auth)
+                .map(|v| ScopeEq {
+                    column: s.column.clone(),
+                    value: v.to_owned(),
+                })
+                .ok_or_else(|| ApiError::scope_missing(&s.auth))
+        })
+        .collect()
+}
+
+/// The error for an id the caller cannot see, per the table's error mode.
+pub fn not_found(table: &Table) -> ApiError {
+    match table.firewall.error_mode {
+        ward_ir::ErrorMode::Hide => ApiError::not_found(),
+        ward_ir::ErrorMode::Reveal => ApiError::firewall_not_found(),
+    }
+}

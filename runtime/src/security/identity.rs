@@ -1,0 +1,262 @@
+//! Layer 1, auth: verifies the bearer token and builds the [`Caller`]. An invalid token is never
+//! downgraded to an anonymous caller.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use ward_ir::{Auth, CLAIM_ROLES, CLAIM_USER_ID, ROLE_AUTHENTICATED, ROLE_PUBLIC};
+
+use crate::http::error::ApiError;
+
+/// Who is calling.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Caller {
+    pub authenticated: bool,
+    pub user_id: Option<String>,
+    /// Declared roles from the token, in token order (unknown names dropped).
+    pub roles: Vec<String>,
+    /// Auth value name (`org-id`, `user-id`, …) → its value from the token.
+    pub auth_values: BTreeMap<String, String>,
+}
+
+impl Caller {
+    pub fn anonymous() -> Caller {
+        Caller::default()
+    }
+
+    /// Whether the caller holds one of `roles` (exact names, plus the two pseudo-roles).
+    pub fn has_any_role(&self, roles: &[String]) -> bool {
+        roles.iter().any(|r| {
+            r == ROLE_PUBLIC
+                || (r == ROLE_AUTHENTICATED && self.authenticated)
+                || self.roles.iter().any(|c| c == r)
+        })
+    }
+
+    pub fn auth_value(&self, name: &str) -> Option<&str> {
+        self.auth_values.get(name).map(String::as_str)
+    }
+}
+
+enum Keys {
+    Single(Box<DecodingKey>, Algorithm),
+    Jwks(JwkSet),
+}
+
+/// Token verification, built once at start from the IR.
+pub struct Verifier {
+    keys: Keys,
+    auth: Auth,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: u64,
+    declared_roles: Vec<String>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    pub fn hs256(ir: &ward_ir::Ir, secret: &[u8]) -> Verifier {
+        Verifier::new(
+            ir,
+            Keys::Single(Box::new(DecodingKey::from_secret(secret)), Algorithm::HS256),
+        )
+    }
+
+    pub fn public_key(
+        ir: &ward_ir::Ir,
+        pem: &[u8],
+        alg: ward_ir::JwtAlgorithm,
+    ) -> Result<Verifier, String> {
+        let (key, alg) = match alg {
+            ward_ir::JwtAlgorithm::RS256 => (DecodingKey::from_rsa_pem(pem), Algorithm::RS256),
+            ward_ir::JwtAlgorithm::ES256 => (DecodingKey::from_ec_pem(pem), Algorithm::ES256),
+            ward_ir::JwtAlgorithm::EdDSA => (DecodingKey::from_ed_pem(pem), Algorithm::EdDSA),
+        };
+        let key = key.map_err(|e| e.to_string())?;
+        Ok(Verifier::new(ir, Keys::Single(Box::new(key), alg)))
+    }
+
+    pub fn jwks(ir: &ward_ir::Ir, json: &[u8]) -> Result<Verifier, String> {
+        let set: JwkSet = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        if set.keys.is_empty() {
+            return Err("the JWKS holds no keys".into());
+        }
+        Ok(Verifier::new(ir, Keys::Jwks(set)))
+    }
+
+    fn new(ir: &ward_ir::Ir, keys: Keys) -> Verifier {
+        Verifier {
+            keys,
+            auth: ir.auth.clone(),
+            issuer: ir.auth.jwt.issuer.clone(),
+            audience: ir.auth.jwt.audience.clone(),
+            leeway: ir.auth.jwt.leeway_seconds,
+            declared_roles: ir.roles.clone(),
+        }
+    }
+
+    /// Builds the caller from the `Authorization` header value, if any.
+    pub fn authenticate(&self, header: Option<&[u8]>) -> Result<Caller, ApiError> {
+        let Some(raw) = header else {
+            return Ok(Caller::anonymous());
+        };
+        let raw = std::str::from_utf8(raw).map_err(|_| ApiError::auth_invalid("malformed"))?;
+        let token = match raw.split_once(' ') {
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
+            _ => return Err(ApiError::auth_invalid("scheme")),
+        };
+        if token.is_empty() {
+            return Err(ApiError::auth_invalid("malformed"));
+        }
+        let claims = self.verify(token)?;
+        Ok(self.caller(&claims))
+    }
+
+    fn verify(&self, token: &str) -> Result<Map<String, Value>, ApiError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| header_error(token))?;
+        let (key, alg): (&DecodingKey, Algorithm) = match &self.keys {
+            Keys::Single(k, a) => (k, *a),
+            Keys::Jwks(set) => return self.verify_jwks(set, token, header.kid.as_deref()),
+        };
+        self.decode(token, key, alg)
+    }
+
+    fn verify_jwks(
+        &self,
+        set: &JwkSet,
+        token: &str,
+        kid: Option<&str>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let jwk = match kid {
+            Some(k) => set.find(k),
+            None if set.keys.len() == 1 => set.keys.first(),
+            None => None,
+        }
+        .ok_or_else(|| ApiError::auth_invalid("unknown-key"))?;
+        let alg = jwk_algorithm(jwk).ok_or_else(|| ApiError::auth_invalid("algorithm"))?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|_| ApiError::auth_invalid("unknown-key"))?;
+        self.decode(token, &key, alg)
+    }
+
+    fn decode(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        alg: Algorithm,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let mut v = Validation::new(alg);
+        v.leeway = self.leeway;
+        v.validate_nbf = true;
+        match &self.issuer {
+            Some(i) => v.set_issuer(&[i]),
+            None => v.iss = None,
+        }
+        match &self.audience {
+            Some(a) => v.set_audience(&[a]),
+            None => v.validate_aud = false,
+        }
+        jsonwebtoken::decode::<Map<String, Value>>(token, key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::auth_expired(),
+                ErrorKind::InvalidSignature => ApiError::auth_invalid("signature"),
+                ErrorKind::InvalidAlgorithm
+                | ErrorKind::MissingAlgorithm
+                | ErrorKind::InvalidAlgorithmName => ApiError::auth_invalid("algorithm"),
+                ErrorKind::InvalidIssuer => ApiError::auth_invalid("issuer"),
+                ErrorKind::InvalidAudience => ApiError::auth_invalid("audience"),
+                ErrorKind::ImmatureSignature => ApiError::auth_invalid("not-yet-valid"),
+                ErrorKind::MissingRequiredClaim(_) => ApiError::auth_invalid("missing-claim"),
+                _ => ApiError::auth_invalid("malformed"),
+            })
+    }
+
+    fn caller(&self, claims: &Map<String, Value>) -> Caller {
+        let mut auth_values = BTreeMap::new();
+        for (name, claim) in &self.auth.claims {
+            if name == CLAIM_ROLES {
+                continue;
+            }
+            if let Some(v) = claims.get(claim).and_then(claim_text) {
+                auth_values.insert(name.clone(), v);
+            }
+        }
+        let roles_in_token: Vec<String> = match claims.get(self.auth.roles_claim()) {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut roles = Vec::new();
+        for r in roles_in_token {
+            if self.declared_roles.contains(&r) && !roles.contains(&r) {
+                roles.push(r);
+            }
+        }
+        Caller {
+            authenticated: true,
+            user_id: auth_values.get(CLAIM_USER_ID).cloned(),
+            roles,
+            auth_values,
+        }
+    }
+}
+
+/// A claim usable as an auth value: strings, and numbers in their JSON spelling.
+fn claim_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Why an unparsable header failed: an unsupported `alg` (e.g. `none`) is reported as such.
+fn header_error(token: &str) -> ApiError {
+    let alg = token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b).ok())
+        .and_then(|m| m.get("alg").cloned());
+    match alg {
+        Some(_) => ApiError::auth_invalid("algorithm"),
+        None => ApiError::auth_invalid("malformed"),
+    }
+}
+
+fn jwk_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
+    if let Some(a) = jwk.common.key_algorithm {
+        return match a {
+            KeyAlgorithm::RS256 => Some(Algorithm::RS256),
+            KeyAlgorithm::RS384 => Some(Algorithm::RS384),
+            KeyAlgorithm::RS512 => Some(Algorithm::RS512),
+            KeyAlgorithm::ES256 => Some(Algorithm::ES256),
+            KeyAlgorithm::ES384 => Some(Algorithm::ES384),
+            KeyAlgorithm::PS256 => Some(Algorithm::PS256),
+            KeyAlgorithm::EdDSA => Some(Algorithm::EdDSA),
+            _ => None,
+        };
+    }
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+        AlgorithmParameters::EllipticCurve(_) => Some(Algorithm::ES256),
+        AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
+        AlgorithmParameters::OctetKey(_) => None,
+    }
+}

@@ -1,0 +1,165 @@
+//! Layer 8, masking: applied to every outgoing record, and the rule that a column masked for the
+//! caller cannot be queried (no value oracle through filters, sorts or search).
+
+use serde_json::{Map, Value as Json};
+use ward_ir::{ColumnType, Mask, MaskKind};
+
+use super::identity::Caller;
+use crate::snapshot::TablePlan;
+
+const REDACTED: &str = "[REDACTED]";
+
+/// Whether the caller sees `mask`'s column raw on every row (owner exemptions are per row, so they
+/// do not make a column queryable).
+pub fn sees_raw_everywhere(mask: &Mask, caller: &Caller) -> bool {
+    caller.has_any_role(&mask.show)
+}
+
+/// Whether the caller may filter, sort or search on `column`.
+pub fn queryable(plan: &TablePlan, caller: &Caller, column: &str) -> bool {
+    plan.def
+        .mask(column)
+        .is_none_or(|m| sees_raw_everywhere(m, caller))
+}
+
+/// Masks one record in place.
+pub fn mask_record(plan: &TablePlan, caller: &Caller, record: &mut Map<String, Json>) {
+    for m in &plan.def.masks {
+        if sees_raw_everywhere(m, caller) {
+            continue;
+        }
+        if let (Some(owner_col), Some(uid)) = (&m.owner, &caller.user_id)
+            && record.get(owner_col).and_then(Json::as_str) == Some(uid.as_str())
+        {
+            continue;
+        }
+        if m.kind == MaskKind::Hidden {
+            record.remove(&m.column);
+            continue;
+        }
+        let ty = plan.column(&m.column).map_or(ColumnType::Text, |c| c.ty);
+        if let Some(v) = record.get_mut(&m.column) {
+            *v = mask_value(m.kind, ty, v);
+        }
+    }
+}
+
+/// The masked form of one value, exactly per SPEC §2.7.
+pub fn mask_value(kind: MaskKind, ty: ColumnType, v: &Json) -> Json {
+    let s = match v {
+        Json::Null => return Json::Null,
+        Json::String(s) => s.clone(),
+        _ if kind == MaskKind::Redact => return Json::Null,
+        other => other.to_string(),
+    };
+    let out = match kind {
+        MaskKind::Email => email(&s),
+        MaskKind::Phone | MaskKind::CreditCard => last4(&s),
+        MaskKind::Ssn => ssn(&s),
+        MaskKind::Name => Some(name(&s)),
+        MaskKind::Redact => {
+            return if ty == ColumnType::Text {
+                Json::String(REDACTED.into())
+            } else {
+                Json::Null
+            };
+        }
+        MaskKind::Hidden => None,
+    };
+    Json::String(out.unwrap_or_else(|| REDACTED.into()))
+}
+
+fn stars_after_first(s: &str) -> String {
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if i == 0 { c } else { '*' })
+        .collect()
+}
+
+fn email(s: &str) -> Option<String> {
+    let (local, domain) = s.rsplit_once('@')?;
+    if local.is_empty() || domain.is_empty() {
+        return None;
+    }
+    let masked_domain = match domain.rsplit_once('.') {
+        Some((head, tld)) if !head.is_empty() => format!("{}.{tld}", stars_after_first(head)),
+        _ => stars_after_first(domain),
+    };
+    Some(format!("{}@{masked_domain}", stars_after_first(local)))
+}
+
+fn digits(s: &str) -> Vec<char> {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+fn last4(s: &str) -> Option<String> {
+    let d = digits(s);
+    if d.len() <= 4 {
+        return None;
+    }
+    let keep = d.len() - 4;
+    Some(
+        d.iter()
+            .enumerate()
+            .map(|(i, c)| if i < keep { '*' } else { *c })
+            .collect(),
+    )
+}
+
+fn ssn(s: &str) -> Option<String> {
+    let d = digits(s);
+    if d.len() == 9 {
+        let tail: String = d.get(5..)?.iter().collect();
+        return Some(format!("***-**-{tail}"));
+    }
+    last4(s)
+}
+
+fn name(s: &str) -> String {
+    s.split_whitespace()
+        .map(stars_after_first)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(kind: MaskKind, s: &str) -> Json {
+        mask_value(kind, ColumnType::Text, &Json::String(s.into()))
+    }
+
+    #[test]
+    fn spec_examples() {
+        assert_eq!(m(MaskKind::Email, "paul@example.com"), "p***@e******.com");
+        assert_eq!(
+            m(MaskKind::Email, "jo@mail.example.co.uk"),
+            "j*@m**************.uk"
+        );
+        assert_eq!(m(MaskKind::Phone, "+1 (555) 123-4567"), "*******4567");
+        assert_eq!(m(MaskKind::Ssn, "123-45-6789"), "***-**-6789");
+        assert_eq!(m(MaskKind::Name, "John Doe"), "J*** D**");
+        assert_eq!(m(MaskKind::Redact, "x"), "[REDACTED]");
+        assert_eq!(
+            m(MaskKind::CreditCard, "4111 1111 1111 1111"),
+            "************1111"
+        );
+    }
+
+    #[test]
+    fn short_values_never_revealed() {
+        assert_eq!(m(MaskKind::Email, "nobody"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Phone, "1234"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Ssn, "12-34"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Ssn, "1234567"), "***4567");
+        assert_eq!(
+            mask_value(MaskKind::Email, ColumnType::Text, &Json::Null),
+            Json::Null
+        );
+        assert_eq!(
+            mask_value(MaskKind::Redact, ColumnType::Integer, &Json::from(5)),
+            Json::Null
+        );
+    }
+}

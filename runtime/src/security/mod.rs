@@ -1,0 +1,123 @@
+//! The security pipeline (SPEC §6). Each layer is a plain function in its own module, testable
+//! without HTTP or a database; this module is the one place that fixes their order:
+//!
+//! 1. auth (`identity`) → 2. access, role part (`access::authorize`, before any read) →
+//! 3. firewall (`firewall`: predicates for every statement, stamps for inserts) →
+//! 4. access, condition part (SQL for list/read; the loaded row for update/delete) →
+//! 5. guards (raw keys) → 6. validation → 7. access `check` on the resulting row →
+//! 8. audit stamps → database (firewall re-applied in the write's WHERE) → 9. masking.
+
+pub mod access;
+pub mod audit;
+pub mod firewall;
+pub mod guards;
+pub mod identity;
+pub mod masking;
+pub mod validation;
+
+#[cfg(test)]
+mod tests;
+
+use serde_json::{Map, Value as Json};
+use ward_ir::Operation;
+
+use crate::http::error::ApiError;
+use crate::snapshot::TablePlan;
+use access::Residual;
+use firewall::ScopeEq;
+use guards::WriteKind;
+use identity::Caller;
+
+/// What steps 2 and 3 leave for a statement on existing rows.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub scopes: Vec<ScopeEq>,
+    pub residual: Residual,
+}
+
+/// Steps 2–3 for list, read, update and delete: decided before anything is read.
+pub fn gate(plan: &TablePlan, op: Operation, caller: &Caller) -> Result<Gate, ApiError> {
+    let residual = access::authorize(&plan.def, op, caller)?;
+    let scopes = firewall::predicates(&plan.def, caller)?;
+    Ok(Gate { scopes, residual })
+}
+
+/// Steps 2–3 for create: the role part, then the scope stamps (which need every claim).
+pub fn create_gate(plan: &TablePlan, caller: &Caller) -> Result<Vec<ScopeEq>, ApiError> {
+    access::authorize(&plan.def, Operation::Create, caller)?;
+    firewall::stamps(&plan.def, caller)
+}
+
+/// Steps 5–8 for create: the full row to insert.
+pub fn prepare_create(
+    plan: &TablePlan,
+    caller: &Caller,
+    stamps: &[ScopeEq],
+    body: &Map<String, Json>,
+    now: &str,
+) -> Result<Map<String, Json>, ApiError> {
+    let keys: Vec<&str> = body.keys().map(String::as_str).collect();
+    guards::check(plan, WriteKind::Create, &keys)?;
+    let mut row = validation::validate(plan, WriteKind::Create, body, now)?;
+    for s in stamps {
+        row.insert(s.column.clone(), Json::String(s.value.clone()));
+    }
+    audit::stamp_create(&mut row, caller, now);
+    check(plan, Operation::Create, caller, &row, now)?;
+    Ok(row)
+}
+
+/// Steps 4–8 for update on the loaded (firewall-visible) row: the changed columns.
+pub fn prepare_update(
+    plan: &TablePlan,
+    caller: &Caller,
+    gate: &Gate,
+    current: &Map<String, Json>,
+    body: &Map<String, Json>,
+    now: &str,
+) -> Result<Map<String, Json>, ApiError> {
+    when(gate, caller, current, now)?;
+    let keys: Vec<&str> = body.keys().map(String::as_str).collect();
+    guards::check(plan, WriteKind::Update, &keys)?;
+    let mut changes = validation::validate(plan, WriteKind::Update, body, now)?;
+    audit::stamp_update(&mut changes, caller, now);
+    let mut resulting = current.clone();
+    resulting.extend(changes.clone());
+    check(plan, Operation::Update, caller, &resulting, now)?;
+    Ok(changes)
+}
+
+/// Step 4 for delete on the loaded row, then the audit stamps of a soft delete.
+pub fn prepare_delete(
+    caller: &Caller,
+    gate: &Gate,
+    current: &Map<String, Json>,
+    now: &str,
+) -> Result<Map<String, Json>, ApiError> {
+    when(gate, caller, current, now)?;
+    let mut changes = Map::new();
+    audit::stamp_soft_delete(&mut changes, caller, now);
+    Ok(changes)
+}
+
+fn when(gate: &Gate, caller: &Caller, row: &Map<String, Json>, now: &str) -> Result<(), ApiError> {
+    match gate.residual.condition() {
+        Some(c) if !access::holds(c, row, caller, now) => Err(ApiError::condition_failed()),
+        _ => Ok(()),
+    }
+}
+
+fn check(
+    plan: &TablePlan,
+    op: Operation,
+    caller: &Caller,
+    row: &Map<String, Json>,
+    now: &str,
+) -> Result<(), ApiError> {
+    match access::check_condition(&plan.def, op, caller) {
+        Some(Residual::Rows(c)) if !access::holds(&c, row, caller, now) => {
+            Err(ApiError::check_failed())
+        }
+        _ => Ok(()),
+    }
+}

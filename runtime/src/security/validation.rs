@@ -1,0 +1,237 @@
+//! Layer 6, validation: types, required, bounds, lengths, patterns and enums of body values,
+//! producing normalised typed values (UTC datetimes, lowercase UUIDs).
+
+use serde_json::{Map, Value as Json, json};
+use ward_ir::{Column, ColumnDefault, ColumnType, IdKind, system};
+
+use super::access::literal_json;
+use super::guards::WriteKind;
+use crate::http::error::ApiError;
+use crate::snapshot::TablePlan;
+
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+fn fail(code: &'static str, message: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: message.into(),
+    }
+}
+
+/// Whether a create body carries the id (client-supplied `id text`).
+pub fn client_id(plan: &TablePlan, kind: WriteKind) -> bool {
+    kind == WriteKind::Create && plan.def.id == IdKind::Text
+}
+
+/// Validates `body` (whose keys already passed the guards) and returns the values to write:
+/// the given fields, plus defaults for missing ones on create.
+pub fn validate(
+    plan: &TablePlan,
+    kind: WriteKind,
+    body: &Map<String, Json>,
+    now: &str,
+) -> Result<Map<String, Json>, ApiError> {
+    let mut out = Map::new();
+    let mut failures: Vec<(String, Failure)> = Vec::new();
+    for col in plan.columns() {
+        let is_client_id = col.name == system::ID && client_id(plan, kind);
+        if plan.is_managed(&col.name) && !is_client_id {
+            continue;
+        }
+        let required = col.required || is_client_id;
+        match body.get(&col.name) {
+            Some(v) => match value(plan, col, v, required) {
+                Ok(j) => {
+                    out.insert(col.name.clone(), j);
+                }
+                Err(f) => failures.push((col.name.clone(), f)),
+            },
+            None if kind == WriteKind::Create => match &col.default {
+                Some(ColumnDefault::Literal(l)) => {
+                    out.insert(col.name.clone(), literal_json(l));
+                }
+                Some(ColumnDefault::Now) => {
+                    let v = if col.ty == ColumnType::Date {
+                        now.get(..10).unwrap_or(now)
+                    } else {
+                        now
+                    };
+                    out.insert(col.name.clone(), Json::String(v.to_owned()));
+                }
+                None if required => failures.push((
+                    col.name.clone(),
+                    fail("VALIDATION_REQUIRED", format!("`{}` is required", col.name)),
+                )),
+                None => {}
+            },
+            None => {}
+        }
+    }
+    let Some((_, first)) = failures.first() else {
+        return Ok(out);
+    };
+    let code = first.code;
+    let message = if failures.len() == 1 {
+        first.message.clone()
+    } else {
+        format!("{} fields are invalid", failures.len())
+    };
+    let fields: Map<String, Json> = failures
+        .iter()
+        .map(|(name, f)| {
+            (
+                name.clone(),
+                json!({ "code": f.code, "message": f.message }),
+            )
+        })
+        .collect();
+    Err(ApiError::validation(
+        code,
+        message,
+        json!({ "fields": fields }),
+    ))
+}
+
+fn value(plan: &TablePlan, col: &Column, v: &Json, required: bool) -> Result<Json, Failure> {
+    if v.is_null() {
+        return if required {
+            Err(fail(
+                "VALIDATION_REQUIRED",
+                format!("`{}` is required", col.name),
+            ))
+        } else {
+            Ok(Json::Null)
+        };
+    }
+    let typed = typed(col.ty, v).ok_or_else(|| {
+        fail(
+            "VALIDATION_TYPE",
+            format!("`{}` must be a {}", col.name, col.ty.name()),
+        )
+    })?;
+    if let Some(n) = typed.as_f64() {
+        let below = col.min.is_some_and(|m| n < m.as_f64());
+        let above = col.max.is_some_and(|m| n > m.as_f64());
+        if below || above {
+            return Err(fail("VALIDATION_RANGE", range_message(col)));
+        }
+    }
+    if let Json::String(s) = &typed
+        && col.ty == ColumnType::Text
+    {
+        let len = s.chars().count() as u64;
+        if col.min_length.is_some_and(|m| len < m) || col.max_length.is_some_and(|m| len > m) {
+            return Err(fail("VALIDATION_LENGTH", length_message(col)));
+        }
+        if let Some(re) = plan.pattern(&col.name)
+            && !re.is_match(s)
+        {
+            return Err(fail(
+                "VALIDATION_PATTERN",
+                format!("`{}` does not match the required pattern", col.name),
+            ));
+        }
+    }
+    if !col.one_of.is_empty() && !col.one_of.iter().any(|l| literal_json(l) == typed) {
+        return Err(fail(
+            "VALIDATION_ENUM",
+            format!("`{}` must be one of the allowed values", col.name),
+        ));
+    }
+    Ok(typed)
+}
+
+fn range_message(col: &Column) -> String {
+    match (col.min, col.max) {
+        (Some(a), Some(b)) => format!(
+            "`{}` must be between {} and {}",
+            col.name,
+            a.as_f64(),
+            b.as_f64()
+        ),
+        (Some(a), None) => format!("`{}` must be at least {}", col.name, a.as_f64()),
+        (None, Some(b)) => format!("`{}` must be at most {}", col.name, b.as_f64()),
+        (None, None) => format!("`{}` is out of range", col.name),
+    }
+}
+
+fn length_message(col: &Column) -> String {
+    match (col.min_length, col.max_length) {
+        (Some(a), Some(b)) => format!("`{}` must be {a} to {b} characters long", col.name),
+        (Some(a), None) => format!("`{}` must be at least {a} characters long", col.name),
+        (None, Some(b)) => format!("`{}` must be at most {b} characters long", col.name),
+        (None, None) => format!("`{}` has an invalid length", col.name),
+    }
+}
+
+/// A JSON value as `ty`, normalised; `None` when it is not one.
+pub fn typed(ty: ColumnType, v: &Json) -> Option<Json> {
+    match ty {
+        ColumnType::Text => v.as_str().map(|s| Json::String(s.to_owned())),
+        ColumnType::Integer => match v {
+            Json::Number(n) => n.as_i64().map(Json::from).or_else(|| {
+                let f = n.as_f64()?;
+                (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(Json::from(f as i64))
+            }),
+            _ => None,
+        },
+        ColumnType::Float => match v {
+            Json::Number(n) => n
+                .as_f64()
+                .and_then(serde_json::Number::from_f64)
+                .map(Json::Number),
+            _ => None,
+        },
+        ColumnType::Boolean => v.as_bool().map(Json::Bool),
+        ColumnType::Datetime => v.as_str().and_then(normalize_datetime).map(Json::String),
+        ColumnType::Date => v
+            .as_str()
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            .map(|d| Json::String(d.format("%Y-%m-%d").to_string())),
+        ColumnType::Uuid => v
+            .as_str()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .map(|u| Json::String(u.hyphenated().to_string())),
+        ColumnType::Json => Some(v.clone()),
+    }
+}
+
+/// RFC 3339 in any offset → UTC with milliseconds, so that text order is time order.
+pub fn normalize_datetime(s: &str) -> Option<String> {
+    let dt = chrono::DateTime::parse_from_rfc3339(s).ok()?;
+    Some(
+        dt.with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string(),
+    )
+}
+
+/// Form bodies carry strings: coerce each by its column's type so validation sees JSON types.
+pub fn coerce_form(plan: &TablePlan, pairs: Vec<(String, String)>) -> Map<String, Json> {
+    let mut out = Map::new();
+    for (k, v) in pairs {
+        let ty = plan.column(&k).map(|c| c.ty);
+        let j = match ty {
+            Some(ColumnType::Text | ColumnType::Uuid | ColumnType::Datetime | ColumnType::Date)
+            | None => Json::String(v),
+            Some(_) if v.is_empty() => Json::Null,
+            Some(ColumnType::Integer) => v.parse::<i64>().map_or(Json::String(v), Json::from),
+            Some(ColumnType::Float) => v
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or(Json::String(v), Json::Number),
+            Some(ColumnType::Boolean) => match v.as_str() {
+                "true" | "1" | "on" => Json::Bool(true),
+                "false" | "0" | "off" => Json::Bool(false),
+                _ => Json::String(v),
+            },
+            Some(ColumnType::Json) => serde_json::from_str(&v).unwrap_or(Json::String(v)),
+        };
+        out.insert(k, j);
+    }
+    out
+}

@@ -1,0 +1,90 @@
+//! List filters, search and keyset (cursor) predicates as SQL.
+
+use sea_query::{Cond, Condition as SqlCond, Expr, ExprTrait};
+use serde_json::Value as Json;
+use ward_ir::{ColumnType, CompareOp};
+
+use super::predicate::compare;
+use super::value::to_db;
+use super::{col, never};
+use crate::snapshot::TablePlan;
+
+/// One `FIELD.OP=V` filter with typed values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub column: String,
+    pub op: CompareOp,
+    pub values: Vec<Json>,
+}
+
+/// One sort key; `id` always ends the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub column: String,
+    pub desc: bool,
+}
+
+fn ty(plan: &TablePlan, column: &str) -> ColumnType {
+    plan.column(column).map_or(ColumnType::Text, |c| c.ty)
+}
+
+pub fn filters(plan: &TablePlan, filters: &[Filter]) -> SqlCond {
+    filters.iter().fold(Cond::all(), |acc, f| {
+        let t = ty(plan, &f.column);
+        let vals = f.values.iter().map(|v| to_db(t, v)).collect();
+        acc.add(compare(&f.column, f.op, vals))
+    })
+}
+
+/// `search=TEXT`: any of the given columns contains TEXT.
+pub fn search(columns: &[String], text: &str) -> SqlCond {
+    if columns.is_empty() {
+        return Cond::all().add(never());
+    }
+    columns.iter().fold(Cond::any(), |acc, c| {
+        acc.add(compare(
+            c,
+            CompareOp::Like,
+            vec![sea_query::Value::String(Some(text.to_owned()))],
+        ))
+    })
+}
+
+/// Rows strictly after the row whose sort values are `after`, in `sort` order. SQLite sorts NULL
+/// first ascending and last descending; the predicates follow that.
+pub fn keyset(plan: &TablePlan, sort: &[SortKey], after: &[Json]) -> SqlCond {
+    let mut any = Cond::any();
+    for (i, key) in sort.iter().enumerate() {
+        let mut branch = Cond::all();
+        for (k, v) in sort.iter().zip(after).take(i) {
+            branch = branch.add(same(plan, &k.column, v));
+        }
+        let Some(v) = after.get(i) else {
+            return Cond::all().add(never());
+        };
+        branch = branch.add(beyond(plan, key, v));
+        any = any.add(branch);
+    }
+    any
+}
+
+fn same(plan: &TablePlan, column: &str, v: &Json) -> Expr {
+    if v.is_null() {
+        col(column).is_null()
+    } else {
+        col(column).eq(to_db(ty(plan, column), v))
+    }
+}
+
+fn beyond(plan: &TablePlan, key: &SortKey, v: &Json) -> Expr {
+    let c = col(&key.column);
+    match (key.desc, v.is_null()) {
+        (false, true) => c.is_not_null(),
+        (false, false) => c.gt(to_db(ty(plan, &key.column), v)),
+        (true, true) => never(),
+        (true, false) => c
+            .clone()
+            .lt(to_db(ty(plan, &key.column), v))
+            .or(c.is_null()),
+    }
+}

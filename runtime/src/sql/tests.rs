@@ -1,0 +1,96 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+//! The rendered SQL of every statement shape (SQLite dialect).
+
+use serde_json::json;
+use ward_ir::{CompareOp, Operation};
+
+use super::filter::{Filter, SortKey};
+use super::{ddl, dml, filter, predicate};
+use crate::security::gate;
+use crate::test_support::{caller, snapshot};
+
+#[test]
+fn select_with_firewall_residual_filters_and_keyset() {
+    let snap = snapshot();
+    let plan = snap.table("rooms").unwrap();
+    let m = caller(Some("m"), &["member"], Some("acme"));
+    let g = gate(plan, Operation::Update, &m).unwrap();
+    let cond = predicate::visibility(plan, &g, &m, "now", true).add(filter::filters(
+        plan,
+        &[Filter {
+            column: "status".into(),
+            op: CompareOp::Like,
+            values: vec![json!("50%_\\")],
+        }],
+    ));
+    let sort = [
+        SortKey {
+            column: "priority".into(),
+            desc: true,
+        },
+        SortKey {
+            column: "id".into(),
+            desc: true,
+        },
+    ];
+    let cond = cond.add(filter::keyset(plan, &sort, &[json!(3), json!("x")]));
+    let st = dml::select(plan, cond, &sort, Some(11), 0);
+    assert_eq!(
+        st.sql,
+        r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "status" LIKE ? ESCAPE '\' AND ("priority" < ? OR "priority" IS NULL OR ("priority" = ? AND ("id" < ? OR "id" IS NULL))) ORDER BY "priority" DESC, "id" DESC LIMIT ?"#
+    );
+    assert_eq!(st.values.0.len(), 7);
+    assert_eq!(
+        st.values.0[2].0,
+        sea_query::Value::String(Some("%50\\%\\_\\\\%".into()))
+    );
+}
+
+#[test]
+fn writes_carry_the_firewall() {
+    let snap = snapshot();
+    let plan = snap.table("rooms").unwrap();
+    let m = caller(Some("m"), &["member"], Some("acme"));
+    let g = gate(plan, Operation::Update, &m).unwrap();
+    let changes = json!({"status": "x", "modifiedAt": "t"});
+    let st = dml::update(
+        plan,
+        &json!("id1"),
+        changes.as_object().unwrap(),
+        predicate::visibility(plan, &g, &m, "now", true),
+    );
+    assert_eq!(
+        st.sql,
+        r#"UPDATE "rooms" SET "status" = ?, "modifiedAt" = ? WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "id" = ?"#
+    );
+    let st = dml::delete(plan, &json!("id1"), predicate::firewall(plan, &g));
+    assert_eq!(
+        st.sql,
+        r#"DELETE FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "id" = ?"#
+    );
+    let st = dml::insert(plan, json!({"id": "a", "status": "s"}).as_object().unwrap()).unwrap();
+    assert_eq!(
+        st.sql,
+        r#"INSERT INTO "rooms" ("id", "status") VALUES (?, ?)"#
+    );
+    let st = dml::count(plan, predicate::firewall(plan, &g));
+    assert_eq!(
+        st.sql,
+        r#"SELECT COUNT(*) FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL"#
+    );
+}
+
+#[test]
+fn ddl_is_strict_and_typed() {
+    let snap = snapshot();
+    let plan = snap.table("rooms").unwrap();
+    assert_eq!(
+        ddl::create_table(plan),
+        r#"CREATE TABLE "rooms" ( "id" TEXT NOT NULL PRIMARY KEY, "status" TEXT, "priority" INTEGER, "ownerId" TEXT, "org" TEXT, "createdAt" TEXT NOT NULL, "createdBy" TEXT, "modifiedAt" TEXT NOT NULL, "modifiedBy" TEXT, "deletedAt" TEXT, "deletedBy" TEXT ) STRICT"#
+    );
+    assert_eq!(
+        ddl::create_index("rooms", "ix_rooms_org", &["org".into()], false),
+        r#"CREATE INDEX IF NOT EXISTS "ix_rooms_org" ON "rooms" ("org")"#
+    );
+}

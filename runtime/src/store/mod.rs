@@ -1,0 +1,112 @@
+//! The SQLite store: one writer connection behind a mutex and a pool of readers, used from async
+//! handlers through `spawn_blocking`. It binds and runs statements built in `sql/`; it never
+//! builds SQL itself.
+
+pub mod migrate;
+pub mod row;
+pub mod sqlite;
+
+use std::sync::{Arc, Mutex};
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::http::error::ApiError;
+
+#[derive(Clone)]
+pub struct Store {
+    writer: Arc<Mutex<Connection>>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    pub(crate) fn new(writer: Connection, readers: r2d2::Pool<SqliteConnectionManager>) -> Store {
+        Store {
+            writer: Arc::new(Mutex::new(writer)),
+            readers,
+        }
+    }
+
+    /// Runs `f` on a pooled reader connection.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(ApiError::internal)?;
+            f(&conn)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Runs `f` in one immediate transaction on the writer; commits only when `f` succeeds.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, ApiError> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(db_error)?;
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Runs `f` with the writer connection itself (start-up work such as migrations).
+    pub(crate) fn with_writer<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        let mut conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut conn)
+    }
+}
+
+/// SQLite extended result codes that map to client errors.
+const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+const SQLITE_CONSTRAINT_FOREIGNKEY: i32 = 787;
+const SQLITE_CONSTRAINT_NOTNULL: i32 = 1299;
+/// `ON DELETE RESTRICT` fires as a trigger constraint; ward declares no triggers of its own.
+const SQLITE_CONSTRAINT_TRIGGER: i32 = 1811;
+
+/// Classifies a database error by its extended code; anything unexpected is internal.
+pub fn db_error(e: rusqlite::Error) -> ApiError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        match f.extended_code {
+            SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY => {
+                return ApiError::unique_violation();
+            }
+            SQLITE_CONSTRAINT_FOREIGNKEY | SQLITE_CONSTRAINT_TRIGGER => {
+                return ApiError::reference_violation(None);
+            }
+            SQLITE_CONSTRAINT_NOTNULL => {
+                return ApiError::validation(
+                    "VALIDATION_REQUIRED",
+                    "A required field is missing",
+                    serde_json::json!({}),
+                );
+            }
+            _ => {}
+        }
+    }
+    ApiError::internal(format!("{e:?}"))
+}

@@ -1,0 +1,141 @@
+#![allow(clippy::unwrap_used)]
+
+//! Shared test harness: an `App` in a tempdir served on an ephemeral port, plus token minting.
+
+#![allow(dead_code)]
+
+pub mod ir;
+
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+use ward_runtime::{App, ServeOptions};
+
+pub struct Server {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub secret: Vec<u8>,
+    pub client: reqwest::Client,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+    pub fn code(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .map(|_| self.json()["code"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    }
+}
+
+pub async fn start(ir: ward_ir::Ir) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ServeOptions {
+        project_dir: dir.path().to_path_buf(),
+        database_url: format!("sqlite://{}", dir.path().join(".ward/data.db").display()),
+        require_secret: false,
+    };
+    let (secret, _) = ward_runtime::secret::hs256_secret(&ir, dir.path(), false).unwrap();
+    let app = App::open(ir, &opts).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app.router()).await.unwrap();
+    });
+    Server {
+        base: format!("http://{addr}"),
+        dir,
+        secret,
+        client: reqwest::Client::new(),
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+impl Server {
+    pub fn sign(&self, claims: Value) -> String {
+        jsonwebtoken::encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(&self.secret),
+        )
+        .unwrap()
+    }
+
+    /// A valid token for `sub` with `roles` and, when given, an `org_id`.
+    pub fn token(&self, sub: &str, roles: &[&str], org: Option<&str>) -> String {
+        let mut c = json!({ "sub": sub, "roles": roles, "exp": now() + 3600 });
+        if let Some(o) = org {
+            c["org_id"] = json!(o);
+        }
+        self.sign(c)
+    }
+
+    pub async fn req(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut r = self.client.request(m, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let res = r.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        Resp {
+            status,
+            text,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.req("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.req("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.req("PATCH", path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.req("DELETE", path, Some(token), None).await
+    }
+
+    /// Creates a row and returns its id, asserting 201.
+    pub async fn create(&self, table: &str, token: &str, body: Value) -> Value {
+        let r = self.post(&format!("/api/{table}"), token, body).await;
+        assert_eq!(r.status, 201, "create failed: {}", r.text);
+        r.json()["data"]["id"].clone()
+    }
+}
+
+pub fn id_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

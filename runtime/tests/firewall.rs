@@ -1,0 +1,195 @@
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::ir::*;
+use common::*;
+use serde_json::json;
+use ward_ir::ColumnType;
+
+fn project() -> ward_ir::Ir {
+    let rooms = table("rooms")
+        .col(ward_ir::Column {
+            required: true,
+            ..column("name", ColumnType::Text)
+        })
+        .text("organizationId")
+        .scope("organizationId", "org-id", "")
+        .bypass("owner")
+        .crud("member+")
+        .createable(&["name"])
+        .updatable(&["name"])
+        .build();
+    let notes = table("notes")
+        .text("body")
+        .text("orgId")
+        .text("ownerId")
+        .scope("orgId", "org-id", "")
+        .scope("ownerId", "user-id", "admin+")
+        .reveal()
+        .crud("member+")
+        .createable(&["body"])
+        .updatable(&["body"])
+        .build();
+    ir(vec![rooms, notes])
+}
+
+#[tokio::test]
+async fn another_tenants_id_is_byte_identical_to_a_missing_one() {
+    let s = start(project()).await;
+    let alice = s.token("alice", &["member"], Some("acme"));
+    let bob = s.token("bob", &["member"], Some("globex"));
+    let id = id_str(&s.create("rooms", &alice, json!({"name": "A"})).await);
+
+    let foreign = s.get(&format!("/api/rooms/{id}"), &bob).await;
+    let missing = s
+        .get("/api/rooms/01890000-0000-7000-8000-000000000000", &bob)
+        .await;
+    let malformed = s.get("/api/rooms/not-a-uuid", &bob).await;
+    let unknown_table = s.get("/api/nosuch/1", &bob).await;
+    assert_eq!(foreign.status, 404);
+    assert_eq!(foreign.text, missing.text);
+    assert_eq!(foreign.text, malformed.text);
+    assert_eq!(foreign.text, unknown_table.text);
+    assert_eq!(foreign.json()["code"], "NOT_FOUND");
+    assert!(!foreign.text.contains(&id));
+
+    let p = s
+        .patch(&format!("/api/rooms/{id}"), &bob, json!({"name": "x"}))
+        .await;
+    assert_eq!((p.status, p.text.clone()), (404, missing.text.clone()));
+    let d = s.delete(&format!("/api/rooms/{id}"), &bob).await;
+    assert_eq!((d.status, d.text.clone()), (404, missing.text.clone()));
+
+    let list = s.get("/api/rooms", &bob).await.json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+    let list = s.get("/api/rooms", &alice).await.json();
+    assert_eq!(list["data"][0]["name"], "A");
+    // The row is untouched by bob's attempts.
+    let mine = s.get(&format!("/api/rooms/{id}"), &alice).await.json();
+    assert_eq!(mine["data"]["name"], "A");
+    assert!(mine["data"]["deletedAt"].is_null());
+}
+
+#[tokio::test]
+async fn scope_columns_are_stamped_and_never_client_set() {
+    let s = start(project()).await;
+    let alice = s.token("alice", &["member"], Some("acme"));
+    let r = s.post("/api/rooms", &alice, json!({"name": "A"})).await;
+    assert_eq!(r.status, 201);
+    let d = &r.json()["data"];
+    assert_eq!(d["organizationId"], "acme");
+    assert_eq!(d["createdBy"], "alice");
+    assert_eq!(d["modifiedBy"], "alice");
+    assert!(d["createdAt"].as_str().unwrap().ends_with('Z'));
+
+    let r = s
+        .post(
+            "/api/rooms",
+            &alice,
+            json!({"name": "B", "organizationId": "globex"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "GUARD_SYSTEM_MANAGED");
+    assert_eq!(r.json()["layer"], "guards");
+    assert_eq!(r.json()["details"]["fields"], json!(["organizationId"]));
+    let id = id_str(&d["id"]);
+    let r = s
+        .patch(
+            &format!("/api/rooms/{id}"),
+            &alice,
+            json!({"organizationId": "globex"}),
+        )
+        .await;
+    assert_eq!(r.json()["code"], "GUARD_SYSTEM_MANAGED");
+}
+
+#[tokio::test]
+async fn missing_scope_claim_is_403_for_every_operation() {
+    let s = start(project()).await;
+    let alice = s.token("alice", &["member"], Some("acme"));
+    let id = id_str(&s.create("rooms", &alice, json!({"name": "A"})).await);
+    let noorg = s.token("carol", &["member"], None);
+    for r in [
+        s.get("/api/rooms", &noorg).await,
+        s.get(&format!("/api/rooms/{id}"), &noorg).await,
+        s.post("/api/rooms", &noorg, json!({"name": "x"})).await,
+        s.patch(&format!("/api/rooms/{id}"), &noorg, json!({"name": "x"}))
+            .await,
+        s.delete(&format!("/api/rooms/{id}"), &noorg).await,
+    ] {
+        assert_eq!(r.status, 403, "{}", r.text);
+        assert_eq!(r.json()["code"], "FIREWALL_SCOPE_MISSING");
+        assert_eq!(r.json()["layer"], "firewall");
+    }
+}
+
+#[tokio::test]
+async fn table_bypass_sees_every_tenant_but_still_needs_the_claim_to_create() {
+    let s = start(project()).await;
+    let alice = s.token("alice", &["member"], Some("acme"));
+    s.create("rooms", &alice, json!({"name": "A"})).await;
+    let boss = s.token("boss", &["owner"], None);
+    let list = s.get("/api/rooms", &boss).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json()["data"].as_array().unwrap().len(), 1);
+    let r = s.post("/api/rooms", &boss, json!({"name": "B"})).await;
+    assert_eq!(r.json()["code"], "FIREWALL_SCOPE_MISSING");
+}
+
+#[tokio::test]
+async fn per_scope_bypass_and_reveal_mode() {
+    let s = start(project()).await;
+    let alice = s.token("alice", &["member"], Some("acme"));
+    let bob = s.token("bob", &["member"], Some("acme"));
+    let admin = s.token("ada", &["admin"], Some("acme"));
+    let other_admin = s.token("eve", &["admin"], Some("globex"));
+    let id = id_str(&s.create("notes", &alice, json!({"body": "hi"})).await);
+
+    // Bob shares the org but not the owner scope: reveal mode answers 403 FIREWALL_NOT_FOUND.
+    let r = s.get(&format!("/api/notes/{id}"), &bob).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["code"], "FIREWALL_NOT_FOUND");
+    let missing = s
+        .get("/api/notes/01890000-0000-7000-8000-000000000000", &bob)
+        .await;
+    assert_eq!(r.text, missing.text);
+    // Admins bypass the owner scope only, not the org scope.
+    assert_eq!(s.get(&format!("/api/notes/{id}"), &admin).await.status, 200);
+    assert_eq!(
+        s.get(&format!("/api/notes/{id}"), &other_admin)
+            .await
+            .status,
+        403
+    );
+    let list = s.get("/api/notes", &bob).await.json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+    let list = s.get("/api/notes", &admin).await.json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list["data"][0]["ownerId"], "alice");
+}
+
+#[tokio::test]
+async fn soft_deleted_rows_leave_the_firewall() {
+    let s = start(project()).await;
+    let alice = s.token("alice", &["member"], Some("acme"));
+    let id = id_str(&s.create("rooms", &alice, json!({"name": "A"})).await);
+    let d = s.delete(&format!("/api/rooms/{id}"), &alice).await;
+    assert_eq!(d.status, 200);
+    assert_eq!(d.json(), json!({"data": {"id": id, "deleted": true}}));
+    let g = s.get(&format!("/api/rooms/{id}"), &alice).await;
+    assert_eq!(g.status, 404);
+    assert_eq!(
+        s.delete(&format!("/api/rooms/{id}"), &alice).await.status,
+        404
+    );
+    assert_eq!(
+        s.patch(&format!("/api/rooms/{id}"), &alice, json!({"name": "z"}))
+            .await
+            .status,
+        404
+    );
+    let list = s.get("/api/rooms", &alice).await.json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+}

@@ -1,0 +1,62 @@
+//! One module per subcommand; this file only declares the command line and dispatches.
+
+mod check;
+mod compile;
+mod project;
+mod serve;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A check or test failed.
+pub fn exit_failure() -> ExitCode {
+    ExitCode::from(1)
+}
+
+/// A usage or I/O error.
+pub fn exit_usage() -> ExitCode {
+    ExitCode::from(2)
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ward",
+    version,
+    about = "Declarative, secure-by-default backend: KDL resources in, a checked REST API out"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Type-check a project and print diagnostics; exit 1 on any error.
+    Check(check::Args),
+    /// Write the checked IR as JSON.
+    Compile(compile::Args),
+    /// Serve a project as a REST API.
+    Serve(serve::Args),
+    /// Mint a token signed with the secret the project is served with.
+    Token(token::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Compile(args) => compile::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(args) => token::run(args),
+    }
+}
+
+/// The project directory argument shared by every command: defaults to the current directory.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProjectDir {
+    /// The project directory (every *.kdl file under it, except tests/ and hidden folders).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
