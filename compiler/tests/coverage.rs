@@ -96,10 +96,11 @@ fn cases_for(code: &str) -> Vec<String> {
     let mut out: Vec<String> = stderr
         .iter()
         .filter(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .lines()
-                .any(|l| l.trim() == code)
+            std::fs::read_to_string(p).unwrap().lines().any(|l| {
+                let header = l.trim_start();
+                header.starts_with(&format!("error[{code}]:"))
+                    || header.starts_with(&format!("warning[{code}]:"))
+            })
         })
         .map(|p| {
             let rel = p.strip_prefix(manifest().join("tests")).unwrap();

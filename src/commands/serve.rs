@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let app = App::open(ir, &options)?;
         eprintln!(
-            "ward: serving {tables} table(s) from {} on http://{} (ir {}, database {database_url}, jwt secret from {})",
+            "ward: serving {tables} table(s) from {} on http://{} (ir {}, database {database_url}, jwt: {})",
             dir.display(),
             args.listen,
             short_hash(app.ir_hash()),

@@ -62,8 +62,10 @@ impl miette::Diagnostic for Related {
 }
 
 impl miette::Diagnostic for Bound<'_> {
+    // The code is part of the severity marker (`error[E0021]:`, as rustc writes it), so miette's
+    // separate code header stays empty.
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        miette::Diagnostic::code(self.diag)
+        None
     }
     fn severity(&self) -> Option<miette::Severity> {
         miette::Diagnostic::severity(self.diag)
@@ -161,13 +163,18 @@ pub fn render_diagnostics(diags: &[Diagnostic], sources: &Sources, color: bool) 
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false)
-        .with_urls(false)
-        .without_syntax_highlighting();
     let mut out = String::new();
     for d in diags {
+        let mut theme = theme.clone();
+        let marker = format!("{}[{}]:", d.severity.name(), d.code);
+        theme.characters.error.clone_from(&marker);
+        theme.characters.warning = marker;
+        theme.characters.advice = "note:".to_owned();
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(100)
+            .with_links(false)
+            .with_urls(false)
+            .without_syntax_highlighting();
         let bound = bind(d, sources);
         let mut one = String::new();
         if handler.render_report(&mut one, &bound).is_err() {

@@ -38,7 +38,9 @@ pub struct ApiError {
     layer: Layer,
     code: &'static str,
     message: String,
-    details: Option<Value>,
+    // Boxed: errors travel through every `Result` of the request path, so the common Ok case
+    // should not pay for the rare details.
+    details: Option<Box<Value>>,
     hint: Option<String>,
 }
 
@@ -64,7 +66,7 @@ impl ApiError {
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -82,7 +84,7 @@ impl ApiError {
     }
 
     pub fn details(&self) -> Option<&Value> {
-        self.details.as_ref()
+        self.details.as_deref()
     }
 
     pub fn not_found() -> Self {
@@ -271,7 +273,7 @@ impl ApiError {
         m.insert("layer".into(), Value::String(self.layer.name().into()));
         m.insert("code".into(), Value::String(self.code.into()));
         if let Some(d) = &self.details {
-            m.insert("details".into(), d.clone());
+            m.insert("details".into(), Value::clone(d));
         }
         if let Some(h) = &self.hint {
             m.insert("hint".into(), Value::String(h.clone()));

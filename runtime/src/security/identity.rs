@@ -76,6 +76,14 @@ impl Verifier {
         pem: &[u8],
         alg: ward_ir::JwtAlgorithm,
     ) -> Result<Verifier, String> {
+        // `from_rsa_pem` also takes a private key, which could then verify nothing: refuse it here
+        // rather than answer 401 to every token.
+        if String::from_utf8_lossy(pem).contains("PRIVATE KEY-----") {
+            return Err(
+                "this is a private key; configure its public key (`openssl pkey -in KEY -pubout`)"
+                    .into(),
+            );
+        }
         let (key, alg) = match alg {
             ward_ir::JwtAlgorithm::RS256 => (DecodingKey::from_rsa_pem(pem), Algorithm::RS256),
             ward_ir::JwtAlgorithm::ES256 => (DecodingKey::from_ec_pem(pem), Algorithm::ES256),

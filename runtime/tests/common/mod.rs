@@ -36,13 +36,30 @@ impl Resp {
 }
 
 pub async fn start(ir: ward_ir::Ir) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = ServeOptions {
-        project_dir: dir.path().to_path_buf(),
-        database_url: format!("sqlite://{}", dir.path().join(".ward/data.db").display()),
+    start_in(tempfile::tempdir().unwrap(), ir).await
+}
+
+/// The options `start` serves a project in `dir` with.
+pub fn serve_options(dir: &std::path::Path) -> ServeOptions {
+    ServeOptions {
+        project_dir: dir.to_path_buf(),
+        database_url: format!("sqlite://{}", dir.join(".ward/data.db").display()),
         require_secret: false,
+    }
+}
+
+/// Like [`start`], in a project directory the caller prepared (e.g. with key files). `secret` is
+/// empty unless the IR verifies with an HS256 secret.
+pub async fn start_in(dir: tempfile::TempDir, ir: ward_ir::Ir) -> Server {
+    let opts = serve_options(dir.path());
+    let secret = match ir.auth.jwt.key {
+        ward_ir::JwtKey::Secret { .. } => {
+            ward_runtime::secret::hs256_secret(&ir, dir.path(), false)
+                .unwrap()
+                .0
+        }
+        _ => Vec::new(),
     };
-    let (secret, _) = ward_runtime::secret::hs256_secret(&ir, dir.path(), false).unwrap();
     let app = App::open(ir, &opts).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,0 +1,322 @@
+//! The `ward` binary end to end: exit codes, output, and a served example answering over HTTP.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn ward(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(args)
+        .env_remove("WARD_JWT_SECRET")
+        .env_remove("WARD_DATABASE_URL")
+        .env_remove("WARD_LISTEN")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A copy of the tasks example in a fresh directory, so tests never write into the repository.
+fn tasks_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tasks/tasks.kdl");
+    std::fs::copy(example, dir.path().join("tasks.kdl")).unwrap();
+    dir
+}
+
+fn broken_project() -> tempfile::TempDir {
+    let dir = tasks_project();
+    let path = dir.path().join("tasks.kdl");
+    let source = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, source.replace("scope ownerId", "scope ownerid")).unwrap();
+    dir
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn check_accepts_the_example() {
+    let dir = tasks_project();
+    let out = ward(&["check", arg(dir.path())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("ok: 1 table(s)"));
+}
+
+#[test]
+fn check_reports_a_broken_file_with_code_span_and_help() {
+    let dir = broken_project();
+    let out = ward(&["check", arg(dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("E0021"), "{stderr}");
+    assert!(
+        stderr.contains("tasks.kdl:"),
+        "the span names the file: {stderr}"
+    );
+    assert!(
+        stderr.contains("scope ownerid"),
+        "the source line is shown: {stderr}"
+    );
+    assert!(stderr.contains("did you mean `ownerId`?"), "{stderr}");
+    assert!(stderr.contains("failed: 1 error(s)"), "{stderr}");
+}
+
+#[test]
+fn check_json_is_machine_readable() {
+    let dir = broken_project();
+    let out = ward(&["check", arg(dir.path()), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["errors"], 1);
+    let first = &report["diagnostics"][0];
+    assert_eq!(first["code"], "E0021");
+    assert_eq!(first["file"], "tasks.kdl");
+    assert!(first["line"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn deny_warnings_turns_warnings_into_failure() {
+    let dir = tasks_project();
+    let path = dir.path().join("tasks.kdl");
+    let source = std::fs::read_to_string(&path).unwrap();
+    // An email column without a mask is auto-masked with a warning.
+    std::fs::write(
+        &path,
+        source.replace(
+            "column ownerId text",
+            "column ownerId text\n    column contactEmail text",
+        ),
+    )
+    .unwrap();
+    assert_eq!(ward(&["check", arg(dir.path())]).status.code(), Some(0));
+    let out = ward(&["check", arg(dir.path()), "--deny-warnings"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("W0001"));
+}
+
+#[test]
+fn compile_writes_deterministic_ir() {
+    let dir = tasks_project();
+    let first = ward(&["compile", arg(dir.path())]);
+    assert_eq!(first.status.code(), Some(0));
+    let ir: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(ir["version"], 1);
+    assert_eq!(ir["tables"][0]["name"], "tasks");
+    let out_file = dir.path().join("ir.json");
+    let second = ward(&["compile", arg(dir.path()), "-o", arg(&out_file)]);
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(std::fs::read(&out_file).unwrap(), first.stdout);
+}
+
+#[test]
+fn compile_of_a_broken_project_fails_with_diagnostics() {
+    let dir = broken_project();
+    let out = ward(&["compile", arg(dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("E0021"));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(
+        ward(&["check", "/nonexistent/ward/project"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(ward(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        ward(&["token", "--sub", "a", "--ttl", "5w"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn help_lists_only_working_commands() {
+    let help = text(&ward(&["--help"]).stdout);
+    for command in ["check", "compile", "serve", "token"] {
+        assert!(help.contains(command), "{help}");
+    }
+    for later in ["dev", "migrate", "explain", "diff", "openapi"] {
+        assert!(
+            !help.lines().any(|l| l.trim_start().starts_with(later)),
+            "`{later}` is listed but not built yet: {help}"
+        );
+    }
+}
+
+struct Served {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path) -> Served {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["serve", arg(dir), "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("WARD_JWT_SECRET")
+        .env_remove("WARD_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let served = Served { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if http(served.port, "GET", "/healthz", None, None).0 == 200 {
+            return served;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("ward serve did not answer /healthz within 20 s");
+}
+
+/// A minimal HTTP/1.1 client: the test must not depend on the server's own stack.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    request.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn token(dir: &Path, sub: &str) -> String {
+    let out = ward(&[
+        "token",
+        "--project",
+        arg(dir),
+        "--sub",
+        sub,
+        "--roles",
+        "member",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn serve_and_token_walk_through_the_readme() {
+    let project = tasks_project();
+    let dir: PathBuf = project.path().to_path_buf();
+    let served = serve(&dir);
+    let (status, health) = http(served.port, "GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+    let ir: serde_json::Value =
+        serde_json::from_slice(&ward(&["compile", arg(&dir)]).stdout).unwrap();
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["ir"], ir["hash"], "healthz reports the served IR");
+    assert!(
+        dir.join(".ward/data.db").is_file(),
+        "default database location"
+    );
+
+    let alice = token(&dir, "alice");
+    let bob = token(&dir, "bob");
+    let (status, created) = http(
+        served.port,
+        "POST",
+        "/api/tasks",
+        Some(&alice),
+        Some(r#"{"title":"Buy milk"}"#),
+    );
+    assert_eq!(status, 201, "{created}");
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let id = created["data"]["id"].as_str().unwrap();
+    assert_eq!(created["data"]["ownerId"], "alice");
+
+    let (_, list) = http(served.port, "GET", "/api/tasks", Some(&bob), None);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["data"], serde_json::json!([]));
+
+    let (status, theirs) = http(
+        served.port,
+        "GET",
+        &format!("/api/tasks/{id}"),
+        Some(&bob),
+        None,
+    );
+    let (_, nobody) = http(
+        served.port,
+        "GET",
+        "/api/tasks/019aaaaa-0000-7000-8000-000000000000",
+        Some(&bob),
+        None,
+    );
+    assert_eq!(status, 404);
+    assert_eq!(
+        theirs, nobody,
+        "another user's id answers like a missing one"
+    );
+}
+
+#[test]
+fn serve_refuses_a_broken_project() {
+    let dir = broken_project();
+    let out = ward(&["serve", arg(dir.path()), "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("E0021"));
+}
+
+#[test]
+fn require_secret_refuses_the_dev_secret() {
+    let dir = tasks_project();
+    let out = ward(&[
+        "serve",
+        arg(dir.path()),
+        "--require-secret",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("WARD_JWT_SECRET"),
+        "{}",
+        text(&out.stderr)
+    );
+}
