@@ -1,10 +1,15 @@
 //! ward's conformance suite: checks that a served API enforces exactly the policy its resources
-//! declare. The suite lives in `tests/`; this library holds what the tests share.
+//! declare.
 //!
-//! For now it holds a model-based test of the `tasks` example (row isolation, no existence oracle,
-//! guards); the general reference model and generators come with the conformance issue.
+//! - [`target`]: a project served on a fresh database, called in-process, with tokens for any caller;
+//! - [`cases`]: the declarative test cases of a project's `tests/*.kdl` (SPEC §9.3).
+//!
+//! The suite's own property tests live in `tests/`.
 
 #![forbid(unsafe_code)]
+
+pub mod cases;
+pub mod target;
 
 use std::path::PathBuf;
 

@@ -9,6 +9,7 @@
 pub mod http;
 pub mod secret;
 pub mod security;
+mod seed;
 pub mod snapshot;
 pub mod sql;
 pub mod store;
@@ -101,6 +102,17 @@ impl App {
 
     pub fn secret_source(&self) -> &SecretSource {
         &self.secret_source
+    }
+
+    /// Inserts a test fixture row owned by the caller `owner_claims` describes (empty: nobody);
+    /// see [`seed`]. Returns the stored row, unmasked. For `ward test`, never served over HTTP.
+    pub async fn seed(
+        &self,
+        table: &str,
+        owner_claims: &serde_json::Map<String, serde_json::Value>,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        seed::seed(&self.state, table, owner_claims, values).await
     }
 }
 

@@ -68,6 +68,27 @@ impl Snapshot {
                 }
             }
         }
+        // `expand=` follows relations at request time; a relation that does not lead back here
+        // would silently embed the wrong rows.
+        for plan in tables.values() {
+            for r in &plan.def.relations {
+                let points_back = tables
+                    .get(&r.table)
+                    .and_then(|child| child.column(&r.via))
+                    .and_then(|c| c.references.as_ref())
+                    .is_some_and(|to| to.table == plan.name());
+                if !points_back {
+                    return Err(format!(
+                        "relation `{}.{}`: `{}.{}` is not a reference back to `{}`",
+                        plan.name(),
+                        r.name,
+                        r.table,
+                        r.via,
+                        plan.name()
+                    ));
+                }
+            }
+        }
         Ok(Snapshot { ir, tables })
     }
 

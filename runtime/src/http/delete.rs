@@ -1,19 +1,21 @@
-//! `DELETE /api/T/{id}`: soft (stamp `deletedAt`, cascading to soft-deletable children) or hard
-//! (a real DELETE; foreign keys follow `on-delete`).
+//! `DELETE /api/T/{id}`: soft (stamp `deletedAt`, cascading recursively to soft-deletable
+//! children, refused while a live row references it with `restrict`; see `cascade`) or hard (a
+//! real DELETE; foreign keys follow `on-delete`).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use rusqlite::Connection;
 use serde_json::{Map, Value as Json, json};
-use ward_ir::{OnDelete, Operation, system};
+use ward_ir::Operation;
 
+use super::cascade;
 use super::error::ApiError;
 use super::request::{self, Shared};
 use crate::security::identity::Caller;
 use crate::security::{self, audit, firewall};
 use crate::snapshot::{Snapshot, TablePlan};
-use crate::sql::{dml, filter::Filter, predicate, value};
+use crate::sql::{dml, predicate, value};
 use crate::store::row;
 
 pub async fn handle(
@@ -46,19 +48,7 @@ async fn run(
             let load = dml::select(plan, dml::by_id(plan, &id2).add(visible), &[], Some(1), 0);
             let current = row::first_record(tx, plan, &load)?
                 .ok_or_else(|| firewall::not_found(&plan.def))?;
-            let changes = security::prepare_delete(&caller, &gate, &current, &now)?;
-            let cond = predicate::visibility(plan, &gate, &caller, &now, true);
-            let n = if plan.soft {
-                let n = row::execute(tx, &dml::update(plan, &id2, &changes, cond))?;
-                cascade(tx, &snap2, &caller, plan, &id2, &changes)?;
-                n
-            } else {
-                row::execute(tx, &dml::delete(plan, &id2, cond))?
-            };
-            if n == 0 {
-                return Err(ApiError::condition_failed());
-            }
-            Ok(())
+            apply(tx, &snap2, &caller, plan, &gate, &id2, &current, &now)
         })
         .await?;
     Ok(request::json(
@@ -67,46 +57,32 @@ async fn run(
     ))
 }
 
-/// Soft delete cascades to the soft-deletable child rows whose reference says `cascade`, each
-/// under its own table's firewall (rows the caller cannot see are left alone).
-fn cascade(
+/// Step 4 and the write for one loaded, firewall-visible row: `when`, then the soft delete (with
+/// its cascade) or the hard DELETE, each repeating the firewall and `when` in its WHERE. Shared
+/// with batch deletes, which must not fork the pipeline.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply(
     tx: &Connection,
     snap: &Snapshot,
     caller: &Caller,
-    parent: &TablePlan,
+    plan: &TablePlan,
+    gate: &security::Gate,
     id: &Json,
-    changes: &Map<String, Json>,
+    current: &Map<String, Json>,
+    now: &str,
 ) -> Result<(), ApiError> {
-    for child in snap.tables() {
-        if !child.soft {
-            continue;
-        }
-        let Ok(scopes) = firewall::predicates(&child.def, caller) else {
-            continue;
-        };
-        let gate = security::Gate {
-            scopes,
-            residual: security::access::Residual::True,
-        };
-        for c in child.columns() {
-            let cascades = c
-                .references
-                .as_ref()
-                .is_some_and(|r| r.table == parent.name() && r.on_delete == OnDelete::Cascade);
-            if !cascades {
-                continue;
-            }
-            let by_parent = Filter {
-                column: c.name.clone(),
-                op: ward_ir::CompareOp::Eq,
-                values: vec![id.clone()],
-            };
-            let cond = predicate::firewall(child, &gate)
-                .add(crate::sql::filter::filters(child, &[by_parent]));
-            let mut stamp = changes.clone();
-            stamp.retain(|k, _| k != system::ID);
-            row::execute(tx, &dml::update_where(child, &stamp, cond))?;
-        }
+    let changes = security::prepare_delete(caller, gate, current, now)?;
+    let cond = predicate::visibility(plan, gate, caller, now, true);
+    let n = if plan.soft {
+        row::execute(tx, &dml::update(plan, id, &changes, cond))?
+    } else {
+        row::execute(tx, &dml::delete(plan, id, cond))?
+    };
+    if n == 0 {
+        return Err(ApiError::condition_failed());
+    }
+    if plan.soft {
+        cascade::soft_delete(tx, snap, caller, plan, id, &changes)?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub enum Layer {
     Access,
     Guards,
     Validation,
+    Batch,
     Database,
     Internal,
 }
@@ -25,6 +26,7 @@ impl Layer {
             Layer::Access => "access",
             Layer::Guards => "guards",
             Layer::Validation => "validation",
+            Layer::Batch => "batch",
             Layer::Database => "database",
             Layer::Internal => "internal",
         }
@@ -228,6 +230,55 @@ impl ApiError {
         )
     }
 
+    pub fn batch_disabled() -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Layer::Batch,
+            "BATCH_DISABLED",
+            "Batch endpoints are disabled for this table",
+        )
+    }
+
+    pub fn batch_size_exceeded(max: u32, actual: usize) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Layer::Batch,
+            "BATCH_SIZE_EXCEEDED",
+            format!("A batch may carry at most {max} records"),
+        )
+        .with_details(json!({ "max": max, "actual": actual }))
+    }
+
+    pub fn batch_atomic_not_allowed() -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Layer::Batch,
+            "BATCH_ATOMIC_NOT_ALLOWED",
+            "Atomic batches are not allowed for this table",
+        )
+    }
+
+    pub fn batch_missing_ids(indices: &[usize]) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Layer::Batch,
+            "BATCH_MISSING_IDS",
+            "Every record of this batch needs an `id`",
+        )
+        .with_details(json!({ "indices": indices }))
+    }
+
+    /// An atomic batch stopped at record `index`; `reason` is that record's own error.
+    pub fn batch_atomic_failed(index: usize, reason: &ApiError) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Layer::Batch,
+            "BATCH_ATOMIC_FAILED",
+            "The atomic batch failed; nothing was written",
+        )
+        .with_details(json!({ "failedAt": index, "reason": reason.envelope() }))
+    }
+
     pub fn unique_violation() -> Self {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -268,6 +319,15 @@ impl ApiError {
         if self.code == "NOT_FOUND" {
             return NOT_FOUND_BODY.to_owned();
         }
+        self.envelope().to_string()
+    }
+
+    /// The envelope as a JSON value (batch responses embed it per record).
+    pub fn envelope(&self) -> Value {
+        if self.code == "NOT_FOUND" {
+            // The same fixed body, field for field: nothing about the id or the cause.
+            return json!({ "error": "Record not found", "layer": "firewall", "code": "NOT_FOUND" });
+        }
         let mut m = Map::new();
         m.insert("error".into(), Value::String(self.message.clone()));
         m.insert("layer".into(), Value::String(self.layer.name().into()));
@@ -278,7 +338,7 @@ impl ApiError {
         if let Some(h) = &self.hint {
             m.insert("hint".into(), Value::String(h.clone()));
         }
-        Value::Object(m).to_string()
+        Value::Object(m)
     }
 }
 

@@ -1,11 +1,13 @@
-//! `GET /api/T/{id}`: one visible row; anything else is the fixed not-found answer.
+//! `GET /api/T/{id}`: one visible row (with labels, `fields` and `expand`); anything else is the
+//! fixed not-found answer.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::json;
+use serde_json::{Value as Json, json};
 use ward_ir::Operation;
 
+use super::embed::{self, Ctx};
 use super::error::ApiError;
 use super::query;
 use super::request::{self, Shared};
@@ -33,17 +35,28 @@ async fn run(
     let plan = request::plan(&snap, &table)?;
     let caller = request::caller(&st, &headers)?;
     let gate = security::gate(plan, Operation::Read, &caller)?;
-    let fields = query::parse_fields_only(plan, q.as_deref())?;
+    let shape = query::parse_get(plan, q.as_deref())?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     let now = audit::now();
     let cond = predicate::visibility(plan, &gate, &caller, &now, true).add(dml::id_eq(plan, &id));
     let stmt = dml::select(plan, cond, &[], Some(1), 0);
     let snap2 = snap.clone();
-    let rec = st
+    let out = st
         .store
-        .read(move |c| row::first_record(c, request::plan_in(&snap2, &table)?, &stmt))
-        .await?
-        .ok_or_else(|| firewall::not_found(&plan.def))?;
-    let out = request::output(plan, &caller, rec, fields.as_deref());
+        .read(move |c| {
+            let plan = request::plan_in(&snap2, &table)?;
+            let rec =
+                row::first_record(c, plan, &stmt)?.ok_or_else(|| firewall::not_found(&plan.def))?;
+            let ctx = Ctx {
+                conn: c,
+                snap: &snap2,
+                caller: &caller,
+                now: &now,
+            };
+            Ok(embed::render(ctx, plan, vec![rec], &shape)?
+                .pop()
+                .unwrap_or(Json::Null))
+        })
+        .await?;
     Ok(request::with_etag(&headers, &json!({ "data": out })))
 }

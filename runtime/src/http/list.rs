@@ -1,4 +1,5 @@
-//! `GET /api/T`: a page of visible rows.
+//! `GET /api/T`: a page of visible rows (or, with `?deleted=only`, of the caller's soft-deleted
+//! rows), with labels and expansions.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -6,11 +7,14 @@ use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::Operation;
 
+use super::embed::{self, Ctx};
 use super::error::ApiError;
 use super::query::{self, ListQuery};
 use super::request::{self, Shared};
+use crate::security::identity::Caller;
 use crate::security::{self, audit};
-use crate::sql::{dml, filter, predicate};
+use crate::snapshot::TablePlan;
+use crate::sql::{dml, filter, predicate, related};
 use crate::store::row;
 
 pub async fn handle(
@@ -31,12 +35,22 @@ async fn run(
     let snap = st.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
     let caller = request::caller(&st, &headers)?;
-    let gate = security::gate(plan, Operation::List, &caller)?;
+    // Deleted rows are governed by the `restore` rule, not `list` (SPEC §5.3).
+    let op = if query::wants_deleted(q.as_deref()) {
+        Operation::Restore
+    } else {
+        Operation::List
+    };
+    let gate = security::gate(plan, op, &caller)?;
     let lq: ListQuery = query::parse_list(plan, &caller, q.as_deref())?;
     let now = audit::now();
 
-    let mut cond = predicate::visibility(plan, &gate, &caller, &now, true)
-        .add(filter::filters(plan, &lq.filters));
+    let mut cond = if lq.deleted_only {
+        deleted_visibility(plan, &gate, &caller, &now)
+    } else {
+        predicate::visibility(plan, &gate, &caller, &now, true)
+    }
+    .add(filter::filters(plan, &lq.filters));
     if let Some((text, cols)) = &lq.search {
         cond = cond.add(filter::search(cols, text));
     }
@@ -47,47 +61,78 @@ async fn run(
     let stmt = dml::select(plan, cond, &lq.sort, Some(lq.limit + 1), lq.offset);
 
     let snap2 = snap.clone();
-    let (mut rows, total) = st
+    let (limit, sort, shape) = (lq.limit, lq.sort.clone(), lq.shape());
+    let page = st
         .store
         .read(move |c| {
             let plan = request::plan_in(&snap2, &table)?;
-            let rows = row::records(c, plan, &stmt)?;
+            let mut rows = row::records(c, plan, &stmt)?;
             let total = count_stmt.map(|s| row::scalar(c, &s)).transpose()?;
-            Ok((rows, total))
+            let has_more = rows.len() as u64 > limit;
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            // The cursor holds raw sort values: every sort key is queryable for this caller, so
+            // none of them is masked for them.
+            let next_cursor = match rows.last() {
+                Some(last) if has_more => {
+                    let values = sort
+                        .iter()
+                        .map(|k| last.get(&k.column).cloned().unwrap_or(Json::Null))
+                        .collect();
+                    Some(query::encode_cursor(&sort, values))
+                }
+                _ => None,
+            };
+            let ctx = Ctx {
+                conn: c,
+                snap: &snap2,
+                caller: &caller,
+                now: &now,
+            };
+            let data = embed::render(ctx, plan, rows, &shape)?;
+            Ok(Page {
+                data,
+                has_more,
+                next_cursor,
+                total,
+            })
         })
         .await?;
 
-    let has_more = rows.len() as u64 > lq.limit;
-    rows.truncate(usize::try_from(lq.limit).unwrap_or(usize::MAX));
-    let next_cursor = match rows.last() {
-        Some(last) if has_more => {
-            let values = lq
-                .sort
-                .iter()
-                .map(|k| last.get(&k.column).cloned().unwrap_or(Json::Null))
-                .collect();
-            Some(query::encode_cursor(&lq.sort, values))
-        }
-        _ => None,
-    };
-    let count = rows.len();
-    let data: Vec<Json> = rows
-        .into_iter()
-        .map(|r| request::output(plan, &caller, r, lq.fields.as_deref()))
-        .collect();
     let mut pagination = Map::new();
     pagination.insert("limit".into(), json!(lq.limit));
     pagination.insert("offset".into(), json!(lq.offset));
-    pagination.insert("count".into(), json!(count));
-    pagination.insert("hasMore".into(), json!(has_more));
-    if let Some(c) = next_cursor {
+    pagination.insert("count".into(), json!(page.data.len()));
+    pagination.insert("hasMore".into(), json!(page.has_more));
+    if let Some(c) = page.next_cursor {
         pagination.insert("nextCursor".into(), json!(c));
     }
-    if let Some(t) = total {
+    if let Some(t) = page.total {
         pagination.insert("total".into(), json!(t));
     }
     Ok(request::with_etag(
         &headers,
-        &json!({ "data": data, "pagination": pagination }),
+        &json!({ "data": page.data, "pagination": pagination }),
     ))
+}
+
+struct Page {
+    data: Vec<Json>,
+    has_more: bool,
+    next_cursor: Option<String>,
+    total: Option<i64>,
+}
+
+/// `?deleted=only`: the soft-deleted rows inside the caller's scopes that the `restore` rule's
+/// conditions allow.
+fn deleted_visibility(
+    plan: &TablePlan,
+    gate: &security::Gate,
+    caller: &Caller,
+    now: &str,
+) -> sea_query::Condition {
+    let cond = related::deleted_in_scope(plan, gate);
+    match gate.residual.condition() {
+        Some(r) => cond.add(predicate::condition(plan, r, caller, now)),
+        None => cond,
+    }
 }

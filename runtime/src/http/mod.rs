@@ -1,20 +1,27 @@
 //! HTTP: the router. One file per verb; this module only wires them together.
 
+pub mod batch;
+mod batch_create;
+mod batch_rows;
+mod cascade;
 pub mod create;
 pub mod delete;
+pub mod embed;
 pub mod error;
 pub mod get;
 pub mod list;
 pub mod query;
 pub mod references;
 pub mod request;
+pub mod restore;
 pub mod update;
+pub mod upsert;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 
 use error::ApiError;
@@ -24,12 +31,25 @@ pub(crate) fn router(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/api/{table}", get(list::handle).post(create::handle))
+        // `batch` is a reserved path segment: a static segment wins over `{id}` in axum's router.
+        .route(
+            "/api/{table}/batch",
+            post(batch::create)
+                .patch(batch::update)
+                .put(batch::upsert)
+                .delete(batch::delete)
+                .fallback(not_found),
+        )
         .route(
             "/api/{table}/{id}",
             get(get::handle)
                 .patch(update::handle)
                 .delete(delete::handle)
-                .put(upsert),
+                .put(upsert::handle),
+        )
+        .route(
+            "/api/{table}/{id}/restore",
+            post(restore::handle).fallback(not_found),
         )
         .fallback(not_found)
         .with_state(state)
@@ -40,14 +60,6 @@ async fn health(State(st): State<Shared>) -> Response {
         StatusCode::OK,
         &json!({ "status": "ok", "ir": st.snapshot.ir.hash }),
     )
-}
-
-/// Upsert needs `id text` and `guards open` (SPEC §5.6); not served yet for any table.
-async fn upsert(State(st): State<Shared>, Path((table, _id)): Path<(String, String)>) -> Response {
-    match request::plan(&st.snapshot, &table) {
-        Ok(_) => ApiError::upsert_not_allowed().into_response(),
-        Err(e) => e.into_response(),
-    }
 }
 
 async fn not_found() -> Response {

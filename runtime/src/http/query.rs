@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value as Json, json};
 use ward_ir::{ColumnType, CompareOp, system};
 
+use super::embed::{self, Expand, Shape};
 use super::error::ApiError;
 use crate::security::identity::Caller;
 use crate::security::masking::queryable;
@@ -25,6 +26,20 @@ pub struct ListQuery {
     pub search: Option<(String, Vec<String>)>,
     pub fields: Option<Vec<String>>,
     pub total: bool,
+    /// `expand=`: references and relations to embed.
+    pub expand: Vec<Expand>,
+    /// `deleted=only`: list the soft-deleted rows (under the `restore` rule) instead.
+    pub deleted_only: bool,
+}
+
+impl ListQuery {
+    /// The projection and expansions of the page's records.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            fields: self.fields.clone(),
+            expand: self.expand.clone(),
+        }
+    }
 }
 
 fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
@@ -32,22 +47,33 @@ fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
         .map_err(|_| ApiError::bad_query("query", "Malformed query string"))
 }
 
-/// `GET /api/T/{id}` takes `fields` only.
-pub fn parse_fields_only(
-    plan: &TablePlan,
-    raw: Option<&str>,
-) -> Result<Option<Vec<String>>, ApiError> {
-    let mut fields = None;
+/// `GET /api/T/{id}` (and other single-record reads): `fields` and `expand`, each at most once.
+pub fn parse_get(plan: &TablePlan, raw: Option<&str>) -> Result<Shape, ApiError> {
+    let mut shape = Shape::default();
+    let mut expand_seen = false;
     for (k, v) in pairs(raw)? {
-        if k != "fields" || fields.is_some() {
-            return Err(ApiError::bad_query(
-                &k,
-                format!("Unexpected parameter `{k}`"),
-            ));
+        match k.as_str() {
+            "fields" if shape.fields.is_none() => shape.fields = Some(parse_fields(plan, &v)?),
+            "expand" if !expand_seen => {
+                expand_seen = true;
+                shape.expand = embed::parse_expand(plan, &v)?;
+            }
+            _ => {
+                return Err(ApiError::bad_query(
+                    &k,
+                    format!("Unexpected parameter `{k}`"),
+                ));
+            }
         }
-        fields = Some(parse_fields(plan, &v)?);
     }
-    Ok(fields)
+    Ok(shape)
+}
+
+/// Whether the query asks for `deleted=only`, read before anything else: it decides which access
+/// rule (`restore` instead of `list`) the role check runs against. Malformed values are left to
+/// [`parse_list`], after the role check.
+pub fn wants_deleted(raw: Option<&str>) -> bool {
+    pairs(raw).is_ok_and(|p| p.iter().any(|(k, v)| k == "deleted" && v == "only"))
 }
 
 fn parse_fields(plan: &TablePlan, v: &str) -> Result<Vec<String>, ApiError> {
@@ -111,6 +137,7 @@ pub fn parse_list(
     let (mut limit, mut offset, mut total) = (u64::from(page.default), 0, false);
     let (mut sort_raw, mut order, mut cursor, mut search, mut fields) =
         (None, None, None, None, None);
+    let (mut expand, mut deleted_only) = (Vec::new(), false);
     let mut filters = Vec::new();
     for (k, v) in pairs(raw)? {
         let scalar = !k.contains('.') && plan.column(&k).is_none();
@@ -147,12 +174,8 @@ pub fn parse_list(
             "cursor" => cursor = Some(v),
             "search" => search = Some(v),
             "fields" => fields = Some(parse_fields(plan, &v)?),
-            "expand" | "deleted" => {
-                return Err(ApiError::bad_query(
-                    &k,
-                    format!("`{k}` is not supported yet"),
-                ));
-            }
+            "expand" => expand = embed::parse_expand(plan, &v)?,
+            "deleted" => deleted_only = parse_deleted(plan, &v)?,
             _ => filters.push(parse_filter(plan, caller, &k, &v)?),
         }
     }
@@ -182,7 +205,26 @@ pub fn parse_list(
         search,
         fields,
         total,
+        expand,
+        deleted_only,
     })
+}
+
+/// `deleted=only` is the one value; a table that deletes hard keeps no deleted rows to list.
+fn parse_deleted(plan: &TablePlan, v: &str) -> Result<bool, ApiError> {
+    if v != "only" {
+        return Err(ApiError::bad_query(
+            "deleted",
+            "`deleted` takes the value `only`",
+        ));
+    }
+    if !plan.soft {
+        return Err(ApiError::bad_query(
+            "deleted",
+            "This table deletes rows for good; there are no deleted rows to list",
+        ));
+    }
+    Ok(true)
 }
 
 fn parse_sort(
@@ -288,7 +330,8 @@ fn parse_filter(plan: &TablePlan, caller: &Caller, key: &str, v: &str) -> Result
     } else {
         col.ty
     };
-    let bad = || ApiError::bad_query(key, format!("`{v}` is not a valid value for `{field}`"));
+    // The value is not echoed: error bodies never repeat what a query probed for.
+    let bad = || ApiError::bad_query(key, format!("Not a valid value for `{field}`"));
     let (op, values) = match op {
         CompareOp::IsNull => match v {
             "null" => (CompareOp::IsNull, Vec::new()),

@@ -5,15 +5,19 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::json;
+use rusqlite::Connection;
+use serde_json::{Map, Value as Json, json};
 use ward_ir::Operation;
 
+use super::embed;
 use super::error::ApiError;
 use super::references;
 use super::request::{self, Shared};
-use crate::security::{self, audit, firewall};
+use crate::security::identity::Caller;
+use crate::security::{self, Gate, audit, firewall};
+use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, value};
-use crate::store::row;
+use crate::store::row::{self, Record};
 
 pub async fn handle(
     State(st): State<Shared>,
@@ -41,7 +45,7 @@ async fn run(
 
     let snap2 = snap.clone();
     let caller2 = caller.clone();
-    let rec = st
+    let out = st
         .store
         .write(move |tx| {
             let plan = request::plan_in(&snap2, &table)?;
@@ -49,17 +53,44 @@ async fn run(
             let load = dml::select(plan, dml::by_id(plan, &id).add(visible), &[], Some(1), 0);
             let current = row::first_record(tx, plan, &load)?
                 .ok_or_else(|| firewall::not_found(&plan.def))?;
-            let changes = security::prepare_update(plan, &caller2, &gate, &current, &body, &now)?;
-            references::check(tx, &snap2, &caller2, plan, &changes, &now)?;
-            let cond = predicate::visibility(plan, &gate, &caller2, &now, true);
-            if row::execute(tx, &dml::update(plan, &id, &changes, cond))? == 0 {
-                return Err(ApiError::condition_failed());
-            }
+            apply(
+                tx, &snap2, &caller2, plan, &gate, &id, &current, &body, &now,
+            )?;
             let reload = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
-            row::first_record(tx, plan, &reload)?
-                .ok_or_else(|| ApiError::internal("updated row not found"))
+            let rec = row::first_record(tx, plan, &reload)?
+                .ok_or_else(|| ApiError::internal("updated row not found"))?;
+            let ctx = embed::Ctx {
+                conn: tx,
+                snap: &snap2,
+                caller: &caller2,
+                now: &now,
+            };
+            embed::render_one(ctx, plan, rec)
         })
         .await?;
-    let out = request::output(plan, &caller, rec, None);
     Ok(request::json(StatusCode::OK, &json!({ "data": out })))
+}
+
+/// Steps 4–8 and the write for one loaded, firewall-visible row: `when`, guards, validation,
+/// `check`, references, then the UPDATE (which repeats the firewall and `when` in its WHERE).
+/// Shared with batch updates and upsert, which must not fork the pipeline.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply(
+    conn: &Connection,
+    snap: &Snapshot,
+    caller: &Caller,
+    plan: &TablePlan,
+    gate: &Gate,
+    id: &Json,
+    current: &Record,
+    body: &Map<String, Json>,
+    now: &str,
+) -> Result<(), ApiError> {
+    let changes = security::prepare_update(plan, caller, gate, current, body, now)?;
+    references::check(conn, snap, caller, plan, &changes, now)?;
+    let cond = predicate::visibility(plan, gate, caller, now, true);
+    if row::execute(conn, &dml::update(plan, id, &changes, cond))? == 0 {
+        return Err(ApiError::condition_failed());
+    }
+    Ok(())
 }

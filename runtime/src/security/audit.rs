@@ -47,3 +47,10 @@ pub fn stamp_soft_delete(values: &mut Map<String, Json>, caller: &Caller, now: &
     values.insert(system::DELETED_BY.into(), who(caller));
     stamp_update(values, caller, now);
 }
+
+/// A restore clears the soft-delete stamps and counts as a modification.
+pub fn stamp_restore(values: &mut Map<String, Json>, caller: &Caller, now: &str) {
+    values.insert(system::DELETED_AT.into(), Json::Null);
+    values.insert(system::DELETED_BY.into(), Json::Null);
+    stamp_update(values, caller, now);
+}

@@ -188,7 +188,8 @@ impl Verifier {
             })
     }
 
-    fn caller(&self, claims: &Map<String, Value>) -> Caller {
+    /// The caller a set of (already trusted) claims describes.
+    pub(crate) fn caller(&self, claims: &Map<String, Value>) -> Caller {
         let mut auth_values = BTreeMap::new();
         for (name, claim) in &self.auth.claims {
             if name == CLAIM_ROLES {

@@ -22,17 +22,41 @@ pub fn queryable(plan: &TablePlan, caller: &Caller, column: &str) -> bool {
         .is_none_or(|m| sees_raw_everywhere(m, caller))
 }
 
+/// Whether `mask` leaves its column raw on this (still unmasked) record for the caller: a `show`
+/// role, or the row's owner.
+fn shows(mask: &Mask, caller: &Caller, record: &Map<String, Json>) -> bool {
+    if sees_raw_everywhere(mask, caller) {
+        return true;
+    }
+    matches!((&mask.owner, &caller.user_id), (Some(owner_col), Some(uid))
+        if record.get(owner_col).and_then(Json::as_str) == Some(uid.as_str()))
+}
+
+/// Whether the caller sees `column` of this (still unmasked) record raw. Labels and expansions of
+/// a reference column follow it: a caller who may not see the reference may not see where it
+/// points either.
+pub fn sees_raw(
+    plan: &TablePlan,
+    caller: &Caller,
+    column: &str,
+    record: &Map<String, Json>,
+) -> bool {
+    plan.def
+        .mask(column)
+        .is_none_or(|m| shows(m, caller, record))
+}
+
 /// Masks one record in place.
 pub fn mask_record(plan: &TablePlan, caller: &Caller, record: &mut Map<String, Json>) {
-    for m in &plan.def.masks {
-        if sees_raw_everywhere(m, caller) {
-            continue;
-        }
-        if let (Some(owner_col), Some(uid)) = (&m.owner, &caller.user_id)
-            && record.get(owner_col).and_then(Json::as_str) == Some(uid.as_str())
-        {
-            continue;
-        }
+    // Decide every mask on the raw record first: an owner column that is itself masked must not
+    // change the decision for the masks after it.
+    let apply: Vec<&Mask> = plan
+        .def
+        .masks
+        .iter()
+        .filter(|m| !shows(m, caller, record))
+        .collect();
+    for m in apply {
         if m.kind == MaskKind::Hidden {
             record.remove(&m.column);
             continue;

@@ -3,7 +3,7 @@
 //!
 //! 1. auth (`identity`) → 2. access, role part (`access::authorize`, before any read) →
 //! 3. firewall (`firewall`: predicates for every statement, stamps for inserts) →
-//! 4. access, condition part (SQL for list/read; the loaded row for update/delete) →
+//! 4. access, condition part (SQL for list/read; the loaded row for update/delete/restore) →
 //! 5. guards (raw keys) → 6. validation → 7. access `check` on the resulting row →
 //! 8. audit stamps → database (firewall re-applied in the write's WHERE) → 9. masking.
 
@@ -97,6 +97,19 @@ pub fn prepare_delete(
     when(gate, caller, current, now)?;
     let mut changes = Map::new();
     audit::stamp_soft_delete(&mut changes, caller, now);
+    Ok(changes)
+}
+
+/// Step 4 for restore on the loaded soft-deleted row, then the stamps that bring it back.
+pub fn prepare_restore(
+    caller: &Caller,
+    gate: &Gate,
+    current: &Map<String, Json>,
+    now: &str,
+) -> Result<Map<String, Json>, ApiError> {
+    when(gate, caller, current, now)?;
+    let mut changes = Map::new();
+    audit::stamp_restore(&mut changes, caller, now);
     Ok(changes)
 }
 

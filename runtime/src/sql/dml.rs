@@ -14,6 +14,12 @@ pub fn id_eq(plan: &TablePlan, id: &Json) -> Expr {
     col(system::ID).eq(to_db(id_type(plan.def.id), id))
 }
 
+/// `id IN (…)`: a batch reads all its rows with one statement.
+pub fn ids_in(plan: &TablePlan, ids: &[Json]) -> Expr {
+    let ty = id_type(plan.def.id);
+    col(system::ID).is_in(ids.iter().map(|id| to_db(ty, id)))
+}
+
 pub fn by_id(plan: &TablePlan, id: &Json) -> SqlCond {
     Cond::all().add(id_eq(plan, id))
 }
@@ -79,6 +85,43 @@ pub fn insert(plan: &TablePlan, row: &Map<String, Json>) -> Result<Stmt, String>
     q.into_table(tbl(plan.name())).columns(cols);
     q.values(vals).map_err(|e| e.to_string())?;
     Ok(render(&q))
+}
+
+/// Bound values per statement, under SQLite's default limit of 32,766 variables.
+const MAX_BOUND: usize = 30_000;
+
+/// Multi-row INSERTs of `rows` (chunked under the bound-value limit), over the union of their
+/// columns: a column a row lacks has no default (validation filled those), so NULL is what a
+/// single-row INSERT would have stored. With `returning_id` each statement returns the new ids.
+pub fn insert_many(
+    plan: &TablePlan,
+    rows: &[&Map<String, Json>],
+    returning_id: bool,
+) -> Result<Vec<Stmt>, String> {
+    let cols: Vec<&ward_ir::Column> = plan
+        .columns()
+        .iter()
+        .filter(|c| rows.iter().any(|r| r.contains_key(&c.name)))
+        .collect();
+    let per_stmt = (MAX_BOUND / cols.len().max(1)).max(1);
+    let mut out = Vec::new();
+    for chunk in rows.chunks(per_stmt) {
+        let mut q = Query::insert();
+        q.into_table(tbl(plan.name()))
+            .columns(cols.iter().map(|c| tbl(&c.name)));
+        for r in chunk {
+            let vals: Vec<Expr> = cols
+                .iter()
+                .map(|c| to_db(c.ty, r.get(&c.name).unwrap_or(&Json::Null)).into())
+                .collect();
+            q.values(vals).map_err(|e| e.to_string())?;
+        }
+        if returning_id {
+            q.returning_col(tbl(system::ID));
+        }
+        out.push(render(&q));
+    }
+    Ok(out)
 }
 
 /// UPDATE of `changes` on the row `id` that still satisfies `cond`.

@@ -5,6 +5,7 @@ pub mod ddl;
 pub mod dml;
 pub mod filter;
 pub mod predicate;
+pub mod related;
 pub mod value;
 
 #[cfg(test)]

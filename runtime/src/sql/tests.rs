@@ -94,3 +94,45 @@ fn ddl_is_strict_and_typed() {
         r#"CREATE INDEX IF NOT EXISTS "ix_rooms_org" ON "rooms" ("org")"#
     );
 }
+
+#[test]
+fn batch_statements() {
+    let snap = snapshot();
+    let plan = snap.table("rooms").unwrap();
+    let m = caller(Some("m"), &["member"], Some("acme"));
+    let g = gate(plan, Operation::Update, &m).unwrap();
+    let ids = [json!("a"), json!("b")];
+    let st = dml::select(
+        plan,
+        predicate::firewall(plan, &g).add(dml::ids_in(plan, &ids)),
+        &[],
+        None,
+        0,
+    );
+    assert_eq!(
+        st.sql,
+        r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "id" IN (?, ?)"#
+    );
+    // The union of the rows' columns; a column a row lacks is bound as NULL.
+    let a = json!({"id": "a", "status": "s"});
+    let b = json!({"id": "b", "priority": 3});
+    let rows = [a.as_object().unwrap(), b.as_object().unwrap()];
+    let st = dml::insert_many(plan, &rows, false).unwrap();
+    assert_eq!(st.len(), 1);
+    assert_eq!(
+        st[0].sql,
+        r#"INSERT INTO "rooms" ("id", "status", "priority") VALUES (?, ?, ?), (?, ?, ?)"#
+    );
+    assert_eq!(st[0].values.0.len(), 6);
+    assert_eq!(st[0].values.0[2].0, sea_query::Value::BigInt(None));
+    let st = dml::insert_many(plan, &rows, true).unwrap();
+    assert!(st[0].sql.ends_with(r#"RETURNING "id""#), "{}", st[0].sql);
+    // Chunked under SQLite's bound-value limit: 3000 rows of 11 columns need two statements.
+    let wide = json!({"id": "x", "status": "s", "priority": 1, "ownerId": "o", "org": "g",
+                      "createdAt": "t", "createdBy": "u", "modifiedAt": "t", "modifiedBy": "u",
+                      "deletedAt": null, "deletedBy": null});
+    let many: Vec<_> = (0..3000).map(|_| wide.as_object().unwrap()).collect();
+    let st = dml::insert_many(plan, &many, false).unwrap();
+    assert_eq!(st.len(), 2);
+    assert!(st.iter().all(|s| s.values.0.len() <= 30_000));
+}

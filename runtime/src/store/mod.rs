@@ -54,15 +54,25 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, ApiError> + Send + 'static,
     {
+        self.write_mut(|tx| f(tx)).await
+    }
+
+    /// Like [`Store::write`], with the transaction mutable so that `f` can open savepoints (a
+    /// non-atomic batch isolates each record's write in one).
+    pub async fn write_mut<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Transaction<'_>) -> Result<R, ApiError> + Send + 'static,
+    {
         let writer = self.writer.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let tx = conn
+            let mut tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db_error)?;
-            let out = f(&tx)?;
+            let out = f(&mut tx)?;
             tx.commit().map_err(db_error)?;
             Ok(out)
         })
@@ -80,6 +90,26 @@ impl Store {
     }
 }
 
+/// Runs `f` in a savepoint of `tx`: its changes are kept when it succeeds and undone when it
+/// fails, so one record of a non-atomic batch either fully happens or changes nothing.
+pub fn isolated<R>(
+    tx: &mut Transaction<'_>,
+    f: impl FnOnce(&Connection) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
+    let sp = tx.savepoint().map_err(db_error)?;
+    match f(&sp) {
+        Ok(r) => {
+            sp.commit().map_err(db_error)?;
+            Ok(r)
+        }
+        Err(e) => {
+            // `finish` on a savepoint that was not committed rolls back to it and releases it.
+            sp.finish().map_err(db_error)?;
+            Err(e)
+        }
+    }
+}
+
 /// SQLite extended result codes that map to client errors.
 const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
 const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
@@ -87,6 +117,11 @@ const SQLITE_CONSTRAINT_FOREIGNKEY: i32 = 787;
 const SQLITE_CONSTRAINT_NOTNULL: i32 = 1299;
 /// `ON DELETE RESTRICT` fires as a trigger constraint; ward declares no triggers of its own.
 const SQLITE_CONSTRAINT_TRIGGER: i32 = 1811;
+
+/// Whether `e` is a primary key conflict (an upsert's INSERT met a row it must not overwrite).
+pub fn is_primary_key_conflict(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY)
+}
 
 /// Classifies a database error by its extended code; anything unexpected is internal.
 pub fn db_error(e: rusqlite::Error) -> ApiError {

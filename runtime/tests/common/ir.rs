@@ -208,6 +208,44 @@ impl T {
         });
         self
     }
+    /// A `references=TABLE on-delete=…` column of the target's id type (uuid unless given).
+    pub fn reference(self, name: &str, target: &str, on_delete: OnDelete) -> T {
+        self.reference_typed(name, target, on_delete, ColumnType::Uuid)
+    }
+    pub fn reference_typed(
+        self,
+        name: &str,
+        target: &str,
+        on_delete: OnDelete,
+        ty: ColumnType,
+    ) -> T {
+        self.col(Column {
+            references: Some(Reference {
+                table: target.into(),
+                on_delete,
+            }),
+            ..column(name, ty)
+        })
+    }
+    /// `relation NAME has-many=TABLE via=COLUMN`.
+    pub fn relation(mut self, name: &str, table: &str, via: &str) -> T {
+        self.t.relations.push(Relation {
+            name: name.into(),
+            table: table.into(),
+            via: via.into(),
+        });
+        self
+    }
+    /// `display=#true` on an existing column.
+    pub fn display(mut self, col: &str) -> T {
+        self.t.display = Some(col.into());
+        self
+    }
+    /// `delete soft` (the default), spelled out.
+    pub fn soft(mut self) -> T {
+        self.t.delete = DeleteMode::Soft;
+        self
+    }
     pub fn hard(mut self) -> T {
         self.t.delete = DeleteMode::Hard;
         self
@@ -216,7 +254,44 @@ impl T {
         self.t.page = Page { default, max };
         self
     }
+    /// `guards open`: every non-system, non-scope column is createable and updatable (the lists
+    /// are materialised in `build`, as the compiler does).
+    pub fn open_guards(mut self) -> T {
+        self.t.guards.open = true;
+        self
+    }
+    /// `batch max=N atomic=…`.
+    pub fn batch(mut self, max: u32, atomic: bool) -> T {
+        self.t.batch = Batch {
+            enabled: true,
+            max,
+            atomic,
+        };
+        self
+    }
+    /// `batch off`.
+    pub fn batch_off(mut self) -> T {
+        self.t.batch.enabled = false;
+        self
+    }
     pub fn build(mut self) -> Table {
+        if self.t.guards.open {
+            let scopes: Vec<String> = self
+                .t
+                .firewall
+                .scopes
+                .iter()
+                .map(|s| s.column.clone())
+                .collect();
+            let writable: Vec<String> = self
+                .cols
+                .iter()
+                .filter(|c| !scopes.contains(&c.name))
+                .map(|c| c.name.clone())
+                .collect();
+            self.t.guards.createable = writable.clone();
+            self.t.guards.updatable = writable;
+        }
         let id_ty = match self.t.id {
             IdKind::Uuid => ColumnType::Uuid,
             IdKind::Integer => ColumnType::Integer,

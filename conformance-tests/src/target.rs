@@ -1,0 +1,185 @@
+//! A project served for testing: a fresh database, the axum router called in-process, and tokens
+//! minted for any caller.
+//!
+//! Tokens: whatever key the project verifies with in production, the suite serves it with an
+//! HS256 secret of its own (issuer, audience, claim names and leeway unchanged), so that it can
+//! mint tokens for every declared role. Key handling itself is covered by the runtime's own tests.
+
+use axum::body::Body;
+use axum::http::Request;
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Map, Value, json};
+use tower::ServiceExt;
+use ward_ir::{Ir, JwtKey};
+use ward_runtime::{App, ServeOptions};
+
+use crate::cases::{TokenKind, User};
+
+/// An environment variable nobody sets, so the runtime falls back to the per-project dev secret in
+/// the target's own temporary directory.
+const UNSET_SECRET_ENV: &str = "WARD_CONFORMANCE_SECRET_NEVER_SET";
+
+/// Far enough ahead for any test run, fixed so that tokens are reproducible within a run.
+const VALID_UNTIL: i64 = 4_102_444_800; // 2100-01-01
+
+pub struct Target {
+    app: App,
+    router: axum::Router,
+    secret: Vec<u8>,
+    ir: Ir,
+    _dir: tempfile::TempDir,
+}
+
+/// One HTTP exchange.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub status: u16,
+    pub text: String,
+    /// `Value::Null` when the body is not JSON.
+    pub json: Value,
+}
+
+impl Target {
+    /// Serves `ir` on a fresh SQLite database in a temporary directory.
+    pub fn open(ir: &Ir) -> Result<Target, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        let mut ir = ir.clone();
+        ir.auth.jwt.key = JwtKey::Secret {
+            env: UNSET_SECRET_ENV.to_owned(),
+        };
+        let (secret, _) = ward_runtime::secret::hs256_secret(&ir, dir.path(), false)
+            .map_err(|e| e.to_string())?;
+        let options = ServeOptions {
+            project_dir: dir.path().to_path_buf(),
+            database_url: format!("sqlite://{}", dir.path().join("data.db").display()),
+            require_secret: false,
+        };
+        let app = App::open(ir.clone(), &options).map_err(|e| e.to_string())?;
+        Ok(Target {
+            router: app.router(),
+            app,
+            secret,
+            ir,
+            _dir: dir,
+        })
+    }
+
+    pub fn ir(&self) -> &Ir {
+        &self.ir
+    }
+
+    /// The claims a token for `user` carries, named as the project's `claims` block says.
+    pub fn claims(&self, user: &User) -> Map<String, Value> {
+        let auth = &self.ir.auth;
+        let mut claims = Map::new();
+        claims.insert(auth.user_id_claim().to_owned(), json!(user.sub));
+        claims.insert(auth.roles_claim().to_owned(), json!(user.roles));
+        for (name, value) in &user.claims {
+            let claim = auth.claims.get(name).map_or(name.as_str(), String::as_str);
+            claims.insert(claim.to_owned(), json!(value));
+        }
+        if let Some(issuer) = &auth.jwt.issuer {
+            claims.insert("iss".into(), json!(issuer));
+        }
+        if let Some(audience) = &auth.jwt.audience {
+            claims.insert("aud".into(), json!(audience));
+        }
+        claims.insert("exp".into(), json!(VALID_UNTIL));
+        claims
+    }
+
+    pub fn token(&self, user: &User) -> String {
+        self.token_of_kind(user, TokenKind::Valid)
+    }
+
+    /// A token for `user`, valid or broken in the way `kind` says.
+    pub fn token_of_kind(&self, user: &User, kind: TokenKind) -> String {
+        let mut claims = self.claims(user);
+        let sign = |claims: &Map<String, Value>, secret: &[u8]| {
+            jsonwebtoken::encode(
+                &Header::default(),
+                claims,
+                &EncodingKey::from_secret(secret),
+            )
+            .unwrap_or_default()
+        };
+        match kind {
+            TokenKind::Valid => sign(&claims, &self.secret),
+            TokenKind::Expired => {
+                claims.insert("exp".into(), json!(chrono_now() - 3600));
+                sign(&claims, &self.secret)
+            }
+            TokenKind::Forged => sign(&claims, b"a key the server never saw"),
+            TokenKind::Malformed => "not-a-jwt".to_owned(),
+            TokenKind::AlgNone => {
+                use base64::Engine as _;
+                let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+                let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+                let payload = b64.encode(Value::Object(claims).to_string());
+                format!("{header}.{payload}.")
+            }
+        }
+    }
+
+    /// Sends one request through the router, exactly as the server would receive it.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Exchange {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(text) => {
+                request = request.header("content-type", "application/json");
+                Body::from(text)
+            }
+            None => Body::empty(),
+        };
+        let request = match request.body(body) {
+            Ok(request) => request,
+            Err(err) => {
+                return Exchange {
+                    status: 0,
+                    text: format!("the test built an invalid request: {err}"),
+                    json: Value::Null,
+                };
+            }
+        };
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Exchange {
+            status,
+            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// Inserts a fixture row as `owner` would own it (see [`App::seed`]).
+    pub async fn seed(
+        &self,
+        table: &str,
+        owner: Option<&User>,
+        values: Map<String, Value>,
+    ) -> Result<Value, String> {
+        let claims = owner.map(|u| self.claims(u)).unwrap_or_default();
+        self.app.seed(table, &claims, values).await
+    }
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

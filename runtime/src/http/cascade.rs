@@ -1,0 +1,234 @@
+//! What a soft delete and a restore do beyond their own row (SPEC §2.8, docs/decisions.md):
+//!
+//! - a soft delete cascades, level by level, to the rows whose reference says `on-delete=cascade`,
+//!   each child table under its own firewall for the caller (rows the caller cannot see are left
+//!   alone), with the parent's stamps; then a row still alive that points at a deleted row through
+//!   an `on-delete=restrict` reference refuses the whole delete, as the foreign key would on a hard
+//!   delete;
+//! - a restore brings back the rows that cascade deleted with it (same `deletedAt` and
+//!   `deletedBy`) that the caller's firewall covers, and never brings back a row pointing at a
+//!   soft-deleted row.
+//!
+//! Both walk id sets, never single rows, and remember every row they touched, so reference cycles
+//! end.
+
+use std::collections::{HashSet, VecDeque};
+
+use rusqlite::Connection;
+use sea_query::Cond;
+use serde_json::{Map, Value as Json};
+use ward_ir::{OnDelete, system};
+
+use super::error::ApiError;
+use crate::security::identity::Caller;
+use crate::security::{Gate, access::Residual, firewall};
+use crate::snapshot::{Snapshot, TablePlan};
+use crate::sql::{dml, predicate, related};
+use crate::store::row;
+
+fn key(table: &str, id: &Json) -> (String, String) {
+    (table.to_owned(), id.to_string())
+}
+
+/// The `(child table, column)` pairs whose column references `parent` with `on_delete`.
+fn referencing<'a>(
+    snap: &'a Snapshot,
+    parent: &str,
+    on_delete: OnDelete,
+) -> Vec<(&'a TablePlan, &'a str)> {
+    let mut out = Vec::new();
+    for child in snap.tables() {
+        for c in child.columns() {
+            if c.references
+                .as_ref()
+                .is_some_and(|r| r.table == parent && r.on_delete == on_delete)
+            {
+                out.push((child, c.name.as_str()));
+            }
+        }
+    }
+    out
+}
+
+/// The caller's firewall on `plan` as a gate without access residual; `None` when the caller lacks
+/// a scope claim (then no row of the table is theirs to touch).
+fn firewall_gate(plan: &TablePlan, caller: &Caller) -> Option<Gate> {
+    firewall::predicates(&plan.def, caller)
+        .ok()
+        .map(|scopes| Gate {
+            scopes,
+            residual: Residual::True,
+        })
+}
+
+/// After the root row of `plan` was soft-deleted with `stamps`: the cascade, then the `restrict`
+/// check over every row deleted.
+pub fn soft_delete(
+    tx: &Connection,
+    snap: &Snapshot,
+    caller: &Caller,
+    plan: &TablePlan,
+    id: &Json,
+    stamps: &Map<String, Json>,
+) -> Result<(), ApiError> {
+    let mut stamps = stamps.clone();
+    stamps.remove(system::ID);
+    let mut seen: HashSet<(String, String)> = HashSet::from([key(plan.name(), id)]);
+    let mut deleted: Vec<(&TablePlan, Vec<Json>)> = vec![(plan, vec![id.clone()])];
+    let mut queue: VecDeque<usize> = VecDeque::from([0]);
+    while let Some(at) = queue.pop_front() {
+        let (parent, ids) = match deleted.get(at) {
+            Some((p, ids)) => (*p, ids.clone()),
+            None => continue,
+        };
+        for (child, column) in referencing(snap, parent.name(), OnDelete::Cascade) {
+            // A hard-delete child cannot be soft-deleted, and deleting it for good would make the
+            // parent's restore lossy: it stays, and the restrict check below does not count it.
+            if !child.soft {
+                continue;
+            }
+            let Some(gate) = firewall_gate(child, caller) else {
+                continue;
+            };
+            let mut found = Vec::new();
+            for chunk in ids.chunks(related::IN_CHUNK) {
+                let cond =
+                    predicate::firewall(child, &gate).add(related::column_in(child, column, chunk));
+                found.extend(row::ids(tx, child, &related::select_ids(child, cond))?);
+            }
+            found.retain(|f| seen.insert(key(child.name(), f)));
+            if found.is_empty() {
+                continue;
+            }
+            for chunk in found.chunks(related::IN_CHUNK) {
+                let cond = predicate::firewall(child, &gate).add(related::column_in(
+                    child,
+                    system::ID,
+                    chunk,
+                ));
+                row::execute(tx, &dml::update_where(child, &stamps, cond))?;
+            }
+            deleted.push((child, found));
+            queue.push_back(deleted.len() - 1);
+        }
+    }
+    for (parent, ids) in &deleted {
+        restrict_check(tx, snap, parent, ids)?;
+    }
+    Ok(())
+}
+
+/// A live row (any row of a hard-delete table, a not-deleted row of a soft one) that references a
+/// row of `ids` through `on-delete=restrict` refuses the delete. Like the foreign key it mirrors,
+/// the check sees every row, whatever the caller's firewall.
+fn restrict_check(
+    tx: &Connection,
+    snap: &Snapshot,
+    parent: &TablePlan,
+    ids: &[Json],
+) -> Result<(), ApiError> {
+    for (child, column) in referencing(snap, parent.name(), OnDelete::Restrict) {
+        for chunk in ids.chunks(related::IN_CHUNK) {
+            let mut cond = Cond::all().add(related::column_in(child, column, chunk));
+            if child.soft {
+                cond = cond.add(related::column_eq(child, system::DELETED_AT, &Json::Null));
+            }
+            if row::any_row(tx, &dml::exists(child, cond))? {
+                return Err(ApiError::reference_violation(None));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows among `ids` of `plan` that reference a soft-deleted row, and the columns doing so.
+fn dangling(
+    tx: &Connection,
+    snap: &Snapshot,
+    plan: &TablePlan,
+    ids: &[Json],
+) -> Result<(HashSet<String>, Vec<String>), ApiError> {
+    let (mut rows, mut columns) = (HashSet::new(), Vec::new());
+    for (column, target) in &plan.references {
+        let Some(tplan) = snap.table(target).filter(|t| t.soft) else {
+            continue;
+        };
+        for chunk in ids.chunks(related::IN_CHUNK) {
+            let found = row::ids(tx, plan, &related::dangling(plan, chunk, column, tplan))?;
+            if !found.is_empty() && !columns.contains(column) {
+                columns.push(column.clone());
+            }
+            rows.extend(found.iter().map(Json::to_string));
+        }
+    }
+    Ok((rows, columns))
+}
+
+/// After the root row of `plan` was restored: restore, level by level, the cascade children deleted
+/// together with it (`deletedAt`/`deletedBy` equal to the root's) inside the caller's firewall,
+/// skipping any that would point at a soft-deleted row; then refuse the whole restore (409
+/// `REFERENCE_VIOLATION` naming the columns) if the root itself points at one.
+#[allow(clippy::too_many_arguments)]
+pub fn restore(
+    tx: &Connection,
+    snap: &Snapshot,
+    caller: &Caller,
+    plan: &TablePlan,
+    id: &Json,
+    deleted_at: &Json,
+    deleted_by: &Json,
+    stamps: &Map<String, Json>,
+) -> Result<(), ApiError> {
+    let mut stamps = stamps.clone();
+    stamps.remove(system::ID);
+    let mut seen: HashSet<(String, String)> = HashSet::from([key(plan.name(), id)]);
+    let mut queue: VecDeque<(&TablePlan, Vec<Json>)> = VecDeque::from([(plan, vec![id.clone()])]);
+    while let Some((parent, ids)) = queue.pop_front() {
+        for (child, column) in referencing(snap, parent.name(), OnDelete::Cascade) {
+            if !child.soft {
+                continue;
+            }
+            let Some(gate) = firewall_gate(child, caller) else {
+                continue;
+            };
+            let same_cascade = |chunk: &[Json]| {
+                related::deleted_in_scope(child, &gate)
+                    .add(related::column_in(child, column, chunk))
+                    .add(related::column_eq(child, system::DELETED_AT, deleted_at))
+                    .add(related::column_eq(child, system::DELETED_BY, deleted_by))
+            };
+            let mut found = Vec::new();
+            for chunk in ids.chunks(related::IN_CHUNK) {
+                found.extend(row::ids(
+                    tx,
+                    child,
+                    &related::select_ids(child, same_cascade(chunk)),
+                )?);
+            }
+            // Not marked as seen when skipped: another parent restored later may make it valid.
+            found.retain(|f| !seen.contains(&key(child.name(), f)));
+            let (bad, _) = dangling(tx, snap, child, &found)?;
+            found.retain(|f| !bad.contains(&f.to_string()));
+            if found.is_empty() {
+                continue;
+            }
+            for chunk in found.chunks(related::IN_CHUNK) {
+                let cond = related::deleted_in_scope(child, &gate).add(related::column_in(
+                    child,
+                    system::ID,
+                    chunk,
+                ));
+                row::execute(tx, &dml::update_where(child, &stamps, cond))?;
+            }
+            seen.extend(found.iter().map(|f| key(child.name(), f)));
+            queue.push_back((child, found));
+        }
+    }
+    // Checked last, so that a row the cascade itself brought back (a reference cycle) counts as
+    // alive.
+    let (_, columns) = dangling(tx, snap, plan, std::slice::from_ref(id))?;
+    if !columns.is_empty() {
+        return Err(ApiError::reference_violation(Some(columns)));
+    }
+    Ok(())
+}

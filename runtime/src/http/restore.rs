@@ -1,0 +1,87 @@
+//! `POST /api/T/{id}/restore`: bring a soft-deleted row back. The `restore` rule's role part is
+//! decided before any read; the row must be soft-deleted and inside the caller's firewall scopes
+//! (the one operation, with `?deleted=only`, that reaches past the soft-delete filter), else the
+//! fixed not-found answer; its `when` runs on the deleted row. A table that deletes hard has
+//! nothing to restore: not found.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value as Json, json};
+use ward_ir::{Operation, system};
+
+use super::cascade;
+use super::embed::{self, Ctx};
+use super::error::ApiError;
+use super::request::{self, Shared};
+use crate::security::{self, audit, firewall};
+use crate::sql::{dml, predicate, related, value};
+use crate::store::row;
+
+pub async fn handle(
+    State(st): State<Shared>,
+    Path((table, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    request::finish(run(st, table, id, headers).await)
+}
+
+async fn run(
+    st: Shared,
+    table: String,
+    id: String,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let snap = st.snapshot.clone();
+    let plan = request::plan(&snap, &table)?;
+    let caller = request::caller(&st, &headers)?;
+    let gate = security::gate(plan, Operation::Restore, &caller)?;
+    if !plan.soft {
+        return Err(firewall::not_found(&plan.def));
+    }
+    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let now = audit::now();
+
+    let snap2 = snap.clone();
+    let out = st
+        .store
+        .write(move |tx| {
+            let plan = request::plan_in(&snap2, &table)?;
+            let in_scope = related::deleted_in_scope(plan, &gate);
+            let load = dml::select(plan, dml::by_id(plan, &id).add(in_scope), &[], Some(1), 0);
+            let current = row::first_record(tx, plan, &load)?
+                .ok_or_else(|| firewall::not_found(&plan.def))?;
+            let changes = security::prepare_restore(&caller, &gate, &current, &now)?;
+            // The UPDATE repeats the scopes, the deleted state and the `when` residual.
+            let mut cond = related::deleted_in_scope(plan, &gate);
+            if let Some(r) = gate.residual.condition() {
+                cond = cond.add(predicate::condition(plan, r, &caller, &now));
+            }
+            if row::execute(tx, &dml::update(plan, &id, &changes, cond))? == 0 {
+                return Err(ApiError::condition_failed());
+            }
+            let field = |name: &str| current.get(name).cloned().unwrap_or(Json::Null);
+            cascade::restore(
+                tx,
+                &snap2,
+                &caller,
+                plan,
+                &id,
+                &field(system::DELETED_AT),
+                &field(system::DELETED_BY),
+                &changes,
+            )?;
+            let reload = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
+            let rec = row::first_record(tx, plan, &reload)?
+                .ok_or_else(|| ApiError::internal("restored row not found"))?;
+            let ctx = Ctx {
+                conn: tx,
+                snap: &snap2,
+                caller: &caller,
+                now: &now,
+            };
+            embed::render_one(ctx, plan, rec)
+        })
+        .await?;
+    Ok(request::json(StatusCode::OK, &json!({ "data": out })))
+}

@@ -1,0 +1,194 @@
+//! `PUT /api/T/{id}`: upsert (SPEC §5.6), served only for tables with `id text` and `guards open`.
+//!
+//! Everything is decided inside the one writer transaction, so nothing can change between the
+//! visibility check and the write: a firewall-visible row is updated (update access, `when`,
+//! `check`); any other id is created (create access, `check`) by a plain INSERT. A row that exists
+//! but is invisible (another tenant, soft-deleted) makes that INSERT fail on the primary key, which
+//! answers NOT_FOUND: an upsert never overwrites a row the caller cannot see.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use rusqlite::Connection;
+use serde_json::{Map, Value as Json, json};
+use ward_ir::{IdKind, Operation, system};
+
+use super::error::ApiError;
+use super::request::{self, Shared};
+use super::{create, references, update};
+use crate::security::access::Residual;
+use crate::security::firewall::{self, ScopeEq};
+use crate::security::guards::{self, WriteKind};
+use crate::security::identity::Caller;
+use crate::security::{self, Gate, audit};
+use crate::snapshot::{Snapshot, TablePlan};
+use crate::sql::{dml, predicate, value};
+use crate::store::row::{self, Record};
+
+pub async fn handle(
+    State(st): State<Shared>,
+    Path((table, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    request::finish(run(st, table, id, headers, body).await)
+}
+
+/// Whether PUT is served for the table: the client must be able to name the id and to write
+/// every column either way.
+pub fn allowed(plan: &TablePlan) -> bool {
+    plan.def.id == IdKind::Text && plan.def.guards.open
+}
+
+/// The role part and firewall of an upsert, decided before anything is read. Which of the two
+/// applies to a record is only known once its row is looked up.
+#[derive(Debug, Clone)]
+pub struct Gates {
+    /// Scopes only: what "the row exists for this caller" means.
+    visible: Gate,
+    update: Result<Gate, ApiError>,
+    create: Result<Vec<ScopeEq>, ApiError>,
+}
+
+impl Gates {
+    /// A caller who may neither update nor create gets the update rule's answer (401/403) at once.
+    pub fn new(plan: &TablePlan, caller: &Caller) -> Result<Gates, ApiError> {
+        let update = security::gate(plan, Operation::Update, caller);
+        let create = security::create_gate(plan, caller);
+        if let (Err(e), Err(_)) = (&update, &create) {
+            return Err(e.clone());
+        }
+        // Either gate succeeding means every needed claim is present, so this cannot fail here.
+        let scopes = firewall::predicates(&plan.def, caller)?;
+        Ok(Gates {
+            visible: Gate {
+                scopes,
+                residual: Residual::True,
+            },
+            update,
+            create,
+        })
+    }
+
+    /// The firewall condition that decides between update and create.
+    pub fn visibility(&self, plan: &TablePlan) -> sea_query::Condition {
+        predicate::firewall(plan, &self.visible)
+    }
+}
+
+async fn run(
+    st: Shared,
+    table: String,
+    id: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let snap = st.snapshot.clone();
+    let plan = request::plan(&snap, &table)?;
+    if !allowed(plan) {
+        return Err(ApiError::upsert_not_allowed());
+    }
+    let caller = request::caller(&st, &headers)?;
+    let gates = Gates::new(plan, &caller)?;
+    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let mut body = request::body(plan, &headers, body).await?;
+    match body.get(system::ID) {
+        Some(given) if *given != id => return Err(id_mismatch(plan, &body)),
+        Some(_) => {
+            body.remove(system::ID);
+        }
+        None => {}
+    }
+    let now = audit::now();
+
+    let snap2 = snap.clone();
+    let caller2 = caller.clone();
+    let (created, rec) = st
+        .store
+        .write(move |tx| {
+            let plan = request::plan_in(&snap2, &table)?;
+            let load = dml::select(
+                plan,
+                gates.visibility(plan).add(dml::id_eq(plan, &id)),
+                &[],
+                Some(1),
+                0,
+            );
+            let current = row::first_record(tx, plan, &load)?;
+            let created = apply(
+                tx,
+                &snap2,
+                &caller2,
+                plan,
+                &gates,
+                &id,
+                current.as_ref(),
+                &body,
+                &now,
+            )?;
+            let reload = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
+            let rec = row::first_record(tx, plan, &reload)?
+                .ok_or_else(|| ApiError::internal("upserted row not found"))?;
+            Ok((created, rec))
+        })
+        .await?;
+    let out = request::output(plan, &caller, rec, None);
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(request::json(status, &json!({ "data": out })))
+}
+
+/// A body `id` other than the path's is a client trying to set a system column: the guards'
+/// answer, listing it with any other system or scope key of the body.
+fn id_mismatch(plan: &TablePlan, body: &Map<String, Json>) -> ApiError {
+    let keys: Vec<&str> = body.keys().map(String::as_str).collect();
+    // On update `id` is system-managed, so the guards always answer GUARD_SYSTEM_MANAGED here.
+    match guards::check(plan, WriteKind::Update, &keys) {
+        Err(e) => e,
+        Ok(()) => ApiError::guard(
+            "GUARD_SYSTEM_MANAGED",
+            "System and scope columns are set by the server",
+            json!({ "fields": [system::ID] }),
+        ),
+    }
+}
+
+/// One upsert inside the writer transaction. `current` is the firewall-visible row with this id,
+/// if any; `body` carries no `id`. Returns whether the row was created.
+///
+/// A caller who may not create gets NOT_FOUND for an id they cannot see, exactly as PATCH would
+/// answer, so a missing create grant does not tell invisible ids from nonexistent ones.
+#[allow(clippy::too_many_arguments)]
+pub fn apply(
+    conn: &Connection,
+    snap: &Snapshot,
+    caller: &Caller,
+    plan: &TablePlan,
+    gates: &Gates,
+    id: &Json,
+    current: Option<&Record>,
+    body: &Map<String, Json>,
+    now: &str,
+) -> Result<bool, ApiError> {
+    if let Some(current) = current {
+        let gate = gates.update.as_ref().map_err(Clone::clone)?;
+        update::apply(conn, snap, caller, plan, gate, id, current, body, now)?;
+        return Ok(false);
+    }
+    let Ok(stamps) = &gates.create else {
+        return Err(firewall::not_found(&plan.def));
+    };
+    let mut body = body.clone();
+    body.insert(system::ID.into(), id.clone());
+    let values = create::prepare(plan, caller, stamps, &body, now)?;
+    references::check(conn, snap, caller, plan, &values, now)?;
+    let insert = dml::insert(plan, &values).map_err(ApiError::internal)?;
+    if !row::insert_new(conn, &insert)? {
+        return Err(firewall::not_found(&plan.def));
+    }
+    Ok(true)
+}
