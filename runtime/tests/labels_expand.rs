@@ -446,3 +446,62 @@ async fn unknown_expansions_name_the_parameter() {
         }
     }
 }
+
+#[tokio::test]
+async fn batch_and_upsert_responses_carry_labels_too() {
+    let Fixture { s, member, .. } = fixture().await;
+    let ty = id_str(
+        &s.create("room_types", &member, json!({"name": "Suite"}))
+            .await,
+    );
+    let user = id_str(
+        &s.create("users", &member, json!({"fullName": "John Doe"}))
+            .await,
+    );
+    let r = s
+        .post(
+            "/api/rooms/batch",
+            &member,
+            json!({"records": [
+                {"name": "A", "roomTypeId": ty, "owner_id": user},
+                {"name": "B"}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let success = &r.json()["success"];
+    assert_eq!(success[0]["roomType_label"], "Suite");
+    assert_eq!(success[0]["owner_label"], "J*** D**", "labels are masked");
+    assert_eq!(success[1]["roomType_label"], Value::Null);
+
+    // Upsert: a text-id table with open guards that references room_types.
+    let pages = table("pages")
+        .id(ward_ir::IdKind::Text)
+        .text("title")
+        .reference("roomTypeId", "room_types", OnDelete::SetNull)
+        .crud("member+")
+        .open_guards()
+        .build();
+    let types = table("room_types")
+        .text("name")
+        .display("name")
+        .crud("member+")
+        .createable(&["name"])
+        .build();
+    let s = start(ir(vec![types, pages])).await;
+    let member = s.token("m", &["member"], None);
+    let ty = id_str(
+        &s.create("room_types", &member, json!({"name": "Suite"}))
+            .await,
+    );
+    let r = s
+        .req(
+            "PUT",
+            "/api/pages/home",
+            Some(&member),
+            Some(json!({"title": "Home", "roomTypeId": ty})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["data"]["roomType_label"], "Suite");
+}

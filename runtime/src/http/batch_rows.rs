@@ -14,6 +14,7 @@ use rusqlite::{Connection, Transaction};
 use serde_json::{Value as Json, json};
 
 use super::batch::{Ctx, Item, RowAccess as Access};
+use super::embed;
 use super::error::ApiError;
 use super::{delete, update, upsert};
 use crate::security::firewall;
@@ -169,7 +170,8 @@ fn deleted(ctx: &Ctx<'_>, id: Json) -> Json {
     })
 }
 
-/// The written rows, read back with one query and masked for the caller, in record order.
+/// The written rows, read back with one query and rendered for the caller (masked, with labels,
+/// one label query per reference for the whole batch), in record order.
 pub fn reload(
     conn: &Connection,
     ctx: &Ctx<'_>,
@@ -195,13 +197,28 @@ pub fn reload(
             }
         }
     }
+    let records = written
+        .iter()
+        .map(|id| {
+            rows.get(&id.to_string())
+                .cloned()
+                .ok_or_else(|| ApiError::internal("written row not found"))
+        })
+        .collect::<Result<Vec<Record>, ApiError>>()?;
+    let embed_ctx = embed::Ctx {
+        conn,
+        snap: ctx.snap,
+        caller: ctx.caller,
+        now: ctx.now,
+    };
+    let mut rendered =
+        embed::render(embed_ctx, plan, records, &embed::Shape::default())?.into_iter();
     ids.into_iter()
         .map(|r| match r {
-            Ok(id) => rows
-                .get(&id.to_string())
-                .cloned()
-                .map(|rec| Ok(super::request::output(plan, ctx.caller, rec, None)))
-                .ok_or_else(|| ApiError::internal("written row not found")),
+            Ok(_) => rendered
+                .next()
+                .map(Ok)
+                .ok_or_else(|| ApiError::internal("rendered rows out of step")),
             Err(e) => Ok(Err(e)),
         })
         .collect()

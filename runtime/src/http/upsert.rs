@@ -14,6 +14,7 @@ use rusqlite::Connection;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{IdKind, Operation, system};
 
+use super::embed;
 use super::error::ApiError;
 use super::request::{self, Shared};
 use super::{create, references, update};
@@ -130,16 +131,21 @@ async fn run(
             let reload = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
             let rec = row::first_record(tx, plan, &reload)?
                 .ok_or_else(|| ApiError::internal("upserted row not found"))?;
-            Ok((created, rec))
+            let ctx = embed::Ctx {
+                conn: tx,
+                snap: &snap2,
+                caller: &caller2,
+                now: &now,
+            };
+            Ok((created, embed::render_one(ctx, plan, rec)?))
         })
         .await?;
-    let out = request::output(plan, &caller, rec, None);
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(request::json(status, &json!({ "data": out })))
+    Ok(request::json(status, &json!({ "data": rec })))
 }
 
 /// A body `id` other than the path's is a client trying to set a system column: the guards'
