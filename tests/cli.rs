@@ -320,3 +320,57 @@ fn require_secret_refuses_the_dev_secret() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn ward_test_runs_generated_and_declarative_cases() {
+    let dir = tasks_project();
+    let out = ward(&["test", arg(dir.path()), "--cases", "4", "--seed", "7"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("Generated cases (seed 7)"), "{stdout}");
+    assert!(stdout.contains("7-no-existence-oracle"), "{stdout}");
+    assert!(stdout.contains("all held"), "{stdout}");
+
+    // The same seed replays the same requests.
+    let again = text(&ward(&["test", arg(dir.path()), "--cases", "4", "--seed", "7"]).stdout);
+    let requests = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("request(s)"))
+            .map(str::to_owned)
+    };
+    assert_eq!(requests(&stdout), requests(&again));
+}
+
+#[test]
+fn ward_test_fails_on_a_broken_declarative_case() {
+    let dir = tasks_project();
+    std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/wrong.kdl"),
+        r#"test "strangers see tasks" {
+    user alice roles=member
+    user bob roles=member
+    seed tasks as=alice { title "secret"; }
+    request GET "/api/tasks" as=bob {
+        expect count=1
+    }
+}
+"#,
+    )
+    .unwrap();
+    let out = ward(&["test", arg(dir.path()), "--cases", "2"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  tests/wrong.kdl:1 strangers see tasks"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("expected 1 rows in `data`, got 0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("declarative: 0 passed, 1 failed"),
+        "{stdout}"
+    );
+}

@@ -9,9 +9,19 @@
 #![forbid(unsafe_code)]
 
 pub mod cases;
+pub mod engine;
+pub mod invariants;
+pub mod model;
+pub mod request;
+pub mod scenario;
+pub mod strategies;
+pub mod suite;
 pub mod target;
+pub mod transcript;
 
 use std::path::PathBuf;
+
+pub use suite::{Config, Failure, Report, check_project, check_random_projects};
 
 /// The repository's `examples/` folder.
 pub fn examples_dir() -> PathBuf {

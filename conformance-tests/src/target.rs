@@ -68,6 +68,11 @@ impl Target {
         &self.ir
     }
 
+    /// The served app (for read-only state dumps).
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
     /// The claims a token for `user` carries, named as the project's `claims` block says.
     pub fn claims(&self, user: &User) -> Map<String, Value> {
         let auth = &self.ir.auth;

@@ -38,3 +38,13 @@ fn run_example(name: &str) {
 fn tasks() {
     run_example("tasks");
 }
+
+#[test]
+fn rooms() {
+    run_example("rooms");
+}
+
+#[test]
+fn pets() {
+    run_example("pets");
+}

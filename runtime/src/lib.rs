@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod http;
+pub mod mutation;
 pub mod secret;
 pub mod security;
 mod seed;
@@ -113,6 +114,15 @@ impl App {
         values: serde_json::Map<String, serde_json::Value>,
     ) -> Result<serde_json::Value, String> {
         seed::seed(&self.state, table, owner_claims, values).await
+    }
+
+    /// Every stored row of `table`, soft-deleted ones included, unmasked (see [`seed`]): for the
+    /// conformance suite's state comparison. Read-only, never served over HTTP.
+    pub async fn dump_rows(
+        &self,
+        table: &str,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
+        seed::dump(&self.state, table).await
     }
 }
 

@@ -68,18 +68,28 @@ pub fn hs256_secret(
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    write_private(&path, &secret)?;
-    eprintln!(
-        "warning: ${env} is not set; created a development JWT secret in {} (use --require-secret in production)",
-        path.display()
-    );
-    Ok((secret.into_bytes(), SecretSource::DevFile(path)))
+    match write_private(&path, &secret) {
+        Ok(()) => Ok((secret.into_bytes(), SecretSource::DevFile(path))),
+        // Another process (`ward token` beside `ward serve`) created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let existing = std::fs::read_to_string(&path)
+                .map_err(|e| StartError::Io(format!("cannot read {}: {e}", path.display())))?;
+            Ok((
+                existing.trim().as_bytes().to_vec(),
+                SecretSource::DevFile(path),
+            ))
+        }
+        Err(e) => Err(StartError::Io(format!(
+            "cannot write {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
-    let io = |e: std::io::Error| StartError::Io(format!("cannot write {}: {e}", path.display()));
+/// Creates `path` readable by its owner only; fails with `AlreadyExists` rather than overwrite.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::create_dir_all(dir)?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -88,6 +98,6 @@ fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(io)?;
-    std::io::Write::write_all(&mut f, contents.as_bytes()).map_err(io)
+    let mut f = opts.open(path)?;
+    std::io::Write::write_all(&mut f, contents.as_bytes())
 }

@@ -80,3 +80,27 @@ pub(crate) async fn seed(
         .await
         .map_err(|e| e.body())
 }
+
+/// Every stored row of `table` (soft-deleted ones included), unmasked, in storage order: what the
+/// conformance suite compares with its model's state. Read-only; never served over HTTP.
+pub(crate) async fn dump(
+    state: &Arc<State>,
+    table: &str,
+) -> Result<Vec<Map<String, Json>>, String> {
+    let snapshot = state.snapshot.clone();
+    if snapshot.table(table).is_none() {
+        return Err(format!("unknown table `{table}`"));
+    }
+    let table = table.to_owned();
+    state
+        .store
+        .read(move |conn| {
+            let plan = snapshot
+                .table(&table)
+                .ok_or_else(|| ApiError::internal("table vanished"))?;
+            let stmt = dml::select(plan, sea_query::Cond::all(), &[], None, 0);
+            row::records(conn, plan, &stmt)
+        })
+        .await
+        .map_err(|e| e.body())
+}

@@ -4,6 +4,7 @@ mod check;
 mod compile;
 mod project;
 mod serve;
+mod test;
 mod token;
 
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ enum Command {
     Compile(compile::Args),
     /// Serve a project as a REST API.
     Serve(serve::Args),
+    /// Run the conformance suite against the project's own resources, then its tests/*.kdl cases.
+    Test(test::Args),
     /// Mint a token signed with the secret the project is served with.
     Token(token::Args),
 }
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Test(args) => test::run(args),
         Command::Token(args) => token::run(args),
     }
 }

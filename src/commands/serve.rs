@@ -52,6 +52,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("could not start the async runtime")?;
     runtime.block_on(async move {
         let app = App::open(ir, &options)?;
+        if let ward_runtime::SecretSource::DevFile(path) = app.secret_source() {
+            eprintln!(
+                "warning: the JWT secret variable is not set; signing with the development secret in {} (use --require-secret in production)",
+                path.display()
+            );
+        }
         eprintln!(
             "ward: serving {tables} table(s) from {} on http://{} (ir {}, database {database_url}, jwt: {})",
             dir.display(),

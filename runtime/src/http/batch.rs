@@ -22,6 +22,7 @@ use ward_ir::{IdKind, Operation, system};
 use super::error::ApiError;
 use super::request::{self, Shared};
 use super::{batch_create, batch_rows, upsert};
+use crate::mutation::{self, Mutation};
 use crate::security::firewall::ScopeEq;
 use crate::security::identity::Caller;
 use crate::security::{self, Gate, audit, masking};
@@ -119,7 +120,9 @@ impl Ctx<'_> {
     ) -> Result<Result<T, ApiError>, ApiError> {
         match r {
             Err(e) if e.status() == StatusCode::INTERNAL_SERVER_ERROR => Err(e),
-            Err(e) if self.atomic => Err(ApiError::batch_atomic_failed(index, &e)),
+            Err(e) if self.atomic && !mutation::active(Mutation::BatchAtomicPartialCommit) => {
+                Err(ApiError::batch_atomic_failed(index, &e))
+            }
             other => Ok(other),
         }
     }
@@ -210,6 +213,19 @@ fn parse(
         )));
     };
     let atomic = atomic_option(body.remove("options"))?;
+    // The whole shape comes first (docs/errors.md): a malformed entry is INVALID_JSON even in an
+    // oversized batch.
+    let well_formed = |v: &Json| match kind {
+        Kind::Delete => v.is_string() || v.is_number(),
+        _ => v.is_object(),
+    };
+    if let Some(i) = list.iter().position(|v| !well_formed(v)) {
+        return Err(ApiError::invalid_json(&if kind == Kind::Delete {
+            format!("ids[{i}] must be a string or a number")
+        } else {
+            format!("records[{i}] must be a JSON object")
+        }));
+    }
     let batch = &plan.def.batch;
     if list.len() > batch.max as usize {
         return Err(ApiError::batch_size_exceeded(batch.max, list.len()));
@@ -341,7 +357,9 @@ fn masked_input(plan: &TablePlan, caller: &Caller, raw: &Json) -> Json {
     let mut rec = rec.clone();
     let mut owners = Vec::new();
     for m in &plan.def.masks {
+        // Several masks may share an owner column: keep its value as sent, taken once.
         if let Some(col) = &m.owner
+            && !owners.iter().any(|(c, _): &(String, Json)| c == col)
             && let Some(v) = rec.get_mut(col)
         {
             owners.push((col.clone(), std::mem::replace(v, Json::Null)));

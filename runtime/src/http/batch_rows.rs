@@ -17,6 +17,7 @@ use super::batch::{Ctx, Item, RowAccess as Access};
 use super::embed;
 use super::error::ApiError;
 use super::{delete, update, upsert};
+use crate::mutation::{self, Mutation};
 use crate::security::firewall;
 use crate::sql::{Stmt, dml, predicate};
 use crate::store;
@@ -211,8 +212,12 @@ pub fn reload(
         caller: ctx.caller,
         now: ctx.now,
     };
-    let mut rendered =
-        embed::render(embed_ctx, plan, records, &embed::Shape::default())?.into_iter();
+    let mut rendered = if mutation::active(Mutation::BatchResponseUnmasked) {
+        records.into_iter().map(Json::Object).collect()
+    } else {
+        embed::render(embed_ctx, plan, records, &embed::Shape::default())?
+    }
+    .into_iter();
     ids.into_iter()
         .map(|r| match r {
             Ok(_) => rendered

@@ -12,6 +12,7 @@ use ward_ir::Operation;
 use super::cascade;
 use super::error::ApiError;
 use super::request::{self, Shared};
+use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::security::{self, audit, firewall};
 use crate::snapshot::{Snapshot, TablePlan};
@@ -72,7 +73,8 @@ pub(crate) fn apply(
     now: &str,
 ) -> Result<(), ApiError> {
     let changes = security::prepare_delete(caller, gate, current, now)?;
-    let cond = predicate::visibility(plan, gate, caller, now, true);
+    let with_when = !mutation::active(Mutation::DeleteSkipWhen);
+    let cond = predicate::visibility(plan, gate, caller, now, with_when);
     let n = if plan.soft {
         row::execute(tx, &dml::update(plan, id, &changes, cond))?
     } else {

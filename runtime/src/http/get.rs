@@ -11,6 +11,7 @@ use super::embed::{self, Ctx};
 use super::error::ApiError;
 use super::query;
 use super::request::{self, Shared};
+use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall};
 use crate::sql::{dml, predicate, value};
 use crate::store::row;
@@ -40,11 +41,19 @@ async fn run(
     let now = audit::now();
     let cond = predicate::visibility(plan, &gate, &caller, &now, true).add(dml::id_eq(plan, &id));
     let stmt = dml::select(plan, cond, &[], Some(1), 0);
+    let oracle = mutation::active(Mutation::FirewallNotFoundOracle)
+        .then(|| dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0));
     let snap2 = snap.clone();
     let out = st
         .store
         .read(move |c| {
             let plan = request::plan_in(&snap2, &table)?;
+            if let Some(o) = &oracle
+                && row::first_record(c, plan, &stmt)?.is_none()
+                && row::first_record(c, plan, o)?.is_some()
+            {
+                return Err(ApiError::firewall_not_found());
+            }
             let rec =
                 row::first_record(c, plan, &stmt)?.ok_or_else(|| firewall::not_found(&plan.def))?;
             let ctx = Ctx {

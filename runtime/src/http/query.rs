@@ -8,6 +8,7 @@ use ward_ir::{ColumnType, CompareOp, system};
 
 use super::embed::{self, Expand, Shape};
 use super::error::ApiError;
+use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::security::masking::queryable;
 use crate::security::validation::normalize_datetime;
@@ -322,7 +323,7 @@ fn parse_filter(plan: &TablePlan, caller: &Caller, key: &str, v: &str) -> Result
     let col = plan
         .column(field)
         .ok_or_else(|| ApiError::bad_query(key, format!("Unknown parameter or field `{field}`")))?;
-    if !queryable(plan, caller, field) {
+    if !queryable(plan, caller, field) && !mutation::active(Mutation::MaskingFilterMaskedColumn) {
         return Err(ApiError::not_queryable(key, field));
     }
     let ty = if field == system::ID {

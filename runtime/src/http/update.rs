@@ -40,7 +40,9 @@ async fn run(
     let caller = request::caller(&st, &headers)?;
     let gate = security::gate(plan, Operation::Update, &caller)?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
-    let body = request::body(plan, &headers, body).await?;
+    // Read now, judged after the row: an unparsable body to an invisible id is still not found,
+    // and a row failing `when` still answers 403 (docs/errors.md, order of checks).
+    let body = request::body(plan, &headers, body).await;
     let now = audit::now();
 
     let snap2 = snap.clone();
@@ -53,6 +55,13 @@ async fn run(
             let load = dml::select(plan, dml::by_id(plan, &id).add(visible), &[], Some(1), 0);
             let current = row::first_record(tx, plan, &load)?
                 .ok_or_else(|| firewall::not_found(&plan.def))?;
+            if body.is_err()
+                && let Some(c) = gate.residual.condition()
+                && !crate::security::access::holds(c, &current, &caller2, &now)
+            {
+                return Err(ApiError::condition_failed());
+            }
+            let body = body?;
             apply(
                 tx, &snap2, &caller2, plan, &gate, &id, &current, &body, &now,
             )?;

@@ -18,6 +18,7 @@ use super::embed;
 use super::error::ApiError;
 use super::request::{self, Shared};
 use super::{create, references, update};
+use crate::mutation::{self, Mutation};
 use crate::security::access::Residual;
 use crate::security::firewall::{self, ScopeEq};
 use crate::security::guards::{self, WriteKind};
@@ -194,6 +195,13 @@ pub fn apply(
     references::check(conn, snap, caller, plan, &values, now)?;
     let insert = dml::insert(plan, &values).map_err(ApiError::internal)?;
     if !row::insert_new(conn, &insert)? {
+        if mutation::active(Mutation::UpsertOverwriteInvisible) {
+            return row::execute(
+                conn,
+                &dml::update(plan, id, &values, sea_query::Cond::all()),
+            )
+            .map(|_| false);
+        }
         return Err(firewall::not_found(&plan.def));
     }
     Ok(true)

@@ -6,6 +6,7 @@ use ward_ir::{AccessRule, CompareOp, Condition, Literal, Operation, Value};
 
 use super::identity::Caller;
 use crate::http::error::ApiError;
+use crate::mutation::{self, Mutation};
 
 /// What remains of a rule once the caller's roles are known.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +42,12 @@ pub fn authorize(
     match rule.map(|r| partial(&r.when, caller)) {
         Some(Partial::True) => Ok(Residual::True),
         Some(Partial::Rows(c)) => Ok(Residual::Rows(c)),
+        _ if mutation::active(Mutation::AccessReadSkipRole) && op == Operation::Read => {
+            Ok(Residual::True)
+        }
+        _ if mutation::active(Mutation::AccessCreateSkipRole) && op == Operation::Create => {
+            Ok(Residual::True)
+        }
         Some(Partial::False) | None => Err(deny(rule, caller)),
     }
 }

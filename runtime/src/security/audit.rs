@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json};
 use ward_ir::system;
 
 use super::identity::Caller;
+use crate::mutation::{self, Mutation};
 
 static LAST: Mutex<Option<DateTime<Utc>>> = Mutex::new(None);
 
@@ -34,6 +35,9 @@ fn who(caller: &Caller) -> Json {
 pub fn stamp_create(values: &mut Map<String, Json>, caller: &Caller, now: &str) {
     values.insert(system::CREATED_AT.into(), Json::String(now.into()));
     values.insert(system::CREATED_BY.into(), who(caller));
+    if mutation::active(Mutation::AuditCreatedByNull) {
+        values.insert(system::CREATED_BY.into(), Json::Null);
+    }
     stamp_update(values, caller, now);
 }
 

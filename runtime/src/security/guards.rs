@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::http::error::ApiError;
+use crate::mutation::{self, Mutation};
 use crate::snapshot::TablePlan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,7 @@ pub fn check(plan: &TablePlan, kind: WriteKind, keys: &[&str]) -> Result<(), Api
         .iter()
         .copied()
         .filter(|k| plan.is_managed(k) && !(client_id && *k == ward_ir::system::ID))
+        .filter(|k| !planted_pass(plan, kind, k))
         .collect();
     if !managed.is_empty() {
         return Err(ApiError::guard(
@@ -80,6 +82,7 @@ pub fn check(plan: &TablePlan, kind: WriteKind, keys: &[&str]) -> Result<(), Api
         .iter()
         .copied()
         .filter(|k| !(allowed.iter().any(|c| c == k) || (client_id && *k == ward_ir::system::ID)))
+        .filter(|k| !planted_pass(plan, kind, k))
         .collect();
     if !denied.is_empty() {
         return Err(ApiError::guard(code, message, json!({ "fields": denied })));
@@ -97,4 +100,14 @@ pub fn check(plan: &TablePlan, kind: WriteKind, keys: &[&str]) -> Result<(), Api
         ));
     }
     Ok(())
+}
+
+/// Planted bugs (`crate::mutation`): a system or scope key the guards wrongly let through.
+fn planted_pass(plan: &TablePlan, kind: WriteKind, key: &str) -> bool {
+    mutation::active(Mutation::GuardsCreateSystemField)
+        && kind == WriteKind::Create
+        && key == ward_ir::system::CREATED_BY
+        || mutation::active(Mutation::GuardsUpdateScopeColumn)
+            && kind == WriteKind::Update
+            && plan.def.is_scope_column(key)
 }

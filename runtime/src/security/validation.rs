@@ -7,6 +7,7 @@ use ward_ir::{Column, ColumnDefault, ColumnType, IdKind, system};
 use super::access::literal_json;
 use super::guards::WriteKind;
 use crate::http::error::ApiError;
+use crate::mutation::{self, Mutation};
 use crate::snapshot::TablePlan;
 
 struct Failure {
@@ -38,7 +39,10 @@ pub fn validate(
     let mut failures: Vec<(String, Failure)> = Vec::new();
     for col in plan.columns() {
         let is_client_id = col.name == system::ID && client_id(plan, kind);
-        if plan.is_managed(&col.name) && !is_client_id {
+        let planted = mutation::active(Mutation::GuardsUpdateScopeColumn)
+            && kind == WriteKind::Update
+            && plan.def.is_scope_column(&col.name);
+        if plan.is_managed(&col.name) && !is_client_id && !planted {
             continue;
         }
         let required = col.required || is_client_id;
@@ -47,7 +51,12 @@ pub fn validate(
                 Ok(j) => {
                     out.insert(col.name.clone(), j);
                 }
-                Err(f) => failures.push((col.name.clone(), f)),
+                Err(mut f) => {
+                    if mutation::active(Mutation::ValidationErrorEchoesValue) {
+                        f.message = format!("{} (got {v})", f.message);
+                    }
+                    failures.push((col.name.clone(), f));
+                }
             },
             None if kind == WriteKind::Create => match &col.default {
                 Some(ColumnDefault::Literal(l)) => {

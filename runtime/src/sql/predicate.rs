@@ -5,6 +5,7 @@ use ward_ir::{ColumnType, CompareOp, Condition, system};
 
 use super::value::to_db;
 use super::{col, never};
+use crate::mutation::{self, Mutation};
 use crate::security::Gate;
 use crate::security::access::resolve;
 use crate::security::identity::Caller;
@@ -32,7 +33,7 @@ pub fn firewall(plan: &TablePlan, gate: &Gate) -> SqlCond {
     for s in &gate.scopes {
         c = c.add(col(&s.column).eq(s.value.as_str()));
     }
-    if plan.soft {
+    if plan.soft && !mutation::active(Mutation::DeleteSoftDeletedVisible) {
         c = c.add(col(system::DELETED_AT).is_null());
     }
     c

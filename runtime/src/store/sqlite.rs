@@ -50,7 +50,11 @@ pub fn open(path: &Path) -> Result<Store, StartError> {
         .map_err(|e| fail(&e))?;
     configure(&writer).map_err(|e| fail(&e))?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    let manager = SqliteConnectionManager::file(path).with_init(|c| configure(c));
+    // Readers are `query_only`: a read path that tried to write would fail loudly instead.
+    let manager = SqliteConnectionManager::file(path).with_init(|c| {
+        configure(c)?;
+        c.pragma_update(None, "query_only", true)
+    });
     let readers = r2d2::Pool::builder()
         .max_size(u32::try_from(cores).unwrap_or(2).max(2))
         .build(manager)

@@ -1,0 +1,335 @@
+//! Runs a [`Scenario`] against a fresh [`Target`] and a fresh [`Model`]: resolves symbolic ids
+//! against the rows created so far (the same for both), sends each request, and compares the
+//! answer with the model's prediction, the stored rows with the model's state, and the exchange
+//! with the standalone invariants of SPEC §9.1.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use ward_ir::{IdKind, Ir};
+
+use crate::invariants::{self, Exchange as Seen};
+use crate::model::{Model, Row};
+use crate::request::{ApiRequest, encode};
+use crate::scenario::{Body, CallerSpec, IdRef, Route, Scenario, Step, ValueSpec};
+use crate::target::Target;
+use crate::transcript::{self, Transcript};
+
+/// What a run counted, for the summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    pub requests: u64,
+    /// table → operation → requests.
+    pub per_table_op: BTreeMap<String, BTreeMap<String, u64>>,
+    /// invariant → exchanges it was checked on.
+    pub invariants: BTreeMap<String, u64>,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.requests += other.requests;
+        for (t, ops) in &other.per_table_op {
+            let mine = self.per_table_op.entry(t.clone()).or_default();
+            for (op, n) in ops {
+                *mine.entry(op.clone()).or_default() += n;
+            }
+        }
+        for (i, n) in &other.invariants {
+            *self.invariants.entry(i.clone()).or_default() += n;
+        }
+    }
+}
+
+/// A failed run: what went wrong, and the transcript up to it.
+#[derive(Debug, Clone)]
+pub struct RunFailure {
+    pub message: String,
+    pub transcript: String,
+}
+
+/// Runs one scenario on a fresh database; the transcript of a passing run is returned too.
+pub async fn run(ir: &Ir, scenario: &Scenario, counts: &mut Counts) -> Result<String, RunFailure> {
+    let mut run = Run {
+        ir,
+        scenario,
+        target: Target::open(ir).map_err(|e| RunFailure {
+            message: format!("cannot serve the project: {e}"),
+            transcript: String::new(),
+        })?,
+        model: Model::new(ir),
+        transcript: Transcript::default(),
+        fresh: 0,
+    };
+    for (i, c) in scenario.callers.iter().enumerate() {
+        run.transcript
+            .line(format!("# caller {i}: {}", transcript::caller(c)));
+    }
+    match run.all(counts).await {
+        Ok(()) => Ok(run.transcript.into_text()),
+        Err(message) => Err(RunFailure {
+            message,
+            transcript: run.transcript.into_text(),
+        }),
+    }
+}
+
+struct Run<'a> {
+    ir: &'a Ir,
+    scenario: &'a Scenario,
+    target: Target,
+    model: Model,
+    transcript: Transcript,
+    fresh: u64,
+}
+
+impl Run<'_> {
+    async fn all(&mut self, counts: &mut Counts) -> Result<(), String> {
+        for (i, seed) in self.scenario.seeds.iter().enumerate() {
+            let user = match self.scenario.callers.get(seed.owner) {
+                Some(CallerSpec::User(u)) => u.clone(),
+                _ => {
+                    return Err(format!(
+                        "seed {i}: its owner is not a user with a valid token"
+                    ));
+                }
+            };
+            let values: Map<String, Value> = seed
+                .values
+                .iter()
+                .map(|(k, v)| (k.clone(), self.value(&seed.table, k, v)))
+                .collect();
+            let observed = self
+                .target
+                .seed(&seed.table, Some(&user), values.clone())
+                .await;
+            self.transcript.line(format!(
+                "# seed {} as {}: {} → {}",
+                seed.table,
+                user.name,
+                Value::Object(values.clone()),
+                match &observed {
+                    Ok(row) => row.to_string(),
+                    Err(e) => format!("refused: {e}"),
+                }
+            ));
+            self.model
+                .seed(&seed.table, Some(&user), &values, &observed)
+                .map_err(|e| format!("seed {i}: {e}"))?;
+            let dump = self.dump().await?;
+            self.model
+                .reconcile(&dump)
+                .map_err(|e| format!("after seed {i}: {e}"))?;
+        }
+        for (i, step) in self.scenario.steps.iter().enumerate() {
+            self.step(step, counts)
+                .await
+                .map_err(|e| format!("step {i} ({} {}): {e}", step.method, step.table))?;
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self, step: &Step, counts: &mut Counts) -> Result<(), String> {
+        let req = self.resolve(step)?;
+        let token = self.token(&req.caller);
+        let before = self.dump().await?;
+        let observed = self
+            .target
+            .call(&req.method, &req.uri(), token.as_deref(), req.body.clone())
+            .await;
+        self.transcript.exchange(&req, &observed);
+        counts.requests += 1;
+        *counts
+            .per_table_op
+            .entry(step.table.clone())
+            .or_default()
+            .entry(operation(step))
+            .or_default() += 1;
+        let prediction = self.model.apply(&req, &observed);
+        prediction
+            .check(&observed)
+            .map_err(|e| format!("the answer differs from the model: {e}"))?;
+        let after = self.dump().await?;
+        self.model
+            .reconcile(&after)
+            .map_err(|e| format!("the stored rows differ from the model: {e}"))?;
+        let seen = Seen {
+            ir: self.ir,
+            table: &step.table,
+            step,
+            req: &req,
+            observed: &observed,
+            before: &before,
+            after: &after,
+        };
+        let checked = invariants::check(&seen, &self.target, token.as_deref(), &mut self.fresh)
+            .await
+            .map_err(|e| format!("invariant violated: {e}"))?;
+        for name in checked {
+            *counts.invariants.entry(name.to_owned()).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    fn token(&self, caller: &CallerSpec) -> Option<String> {
+        match caller {
+            CallerSpec::Anonymous => None,
+            CallerSpec::User(u) => Some(self.target.token(u)),
+            CallerSpec::Broken(u, kind) => Some(self.target.token_of_kind(u, *kind)),
+        }
+    }
+
+    async fn dump(&self) -> Result<BTreeMap<String, Vec<Row>>, String> {
+        let mut out = BTreeMap::new();
+        for t in &self.ir.tables {
+            let rows = self
+                .target
+                .app()
+                .dump_rows(&t.name)
+                .await
+                .map_err(|e| format!("cannot read table {}: {e}", t.name))?;
+            out.insert(t.name.clone(), rows);
+        }
+        Ok(out)
+    }
+
+    fn resolve(&mut self, step: &Step) -> Result<ApiRequest, String> {
+        let caller = self
+            .scenario
+            .callers
+            .get(step.caller)
+            .cloned()
+            .ok_or_else(|| format!("no caller {}", step.caller))?;
+        let t = encode(&step.table);
+        let path = match &step.route {
+            Route::Collection => format!("/api/{t}"),
+            Route::Batch => format!("/api/{t}/batch"),
+            Route::Row(id) => format!("/api/{t}/{}", encode(&self.id_text(&step.table, id))),
+            Route::Restore(id) => {
+                format!(
+                    "/api/{t}/{}/restore",
+                    encode(&self.id_text(&step.table, id))
+                )
+            }
+        };
+        let query = step
+            .query
+            .iter()
+            .map(|(k, v)| {
+                let field = k.split('.').next().unwrap_or(k);
+                let v = match self.value(&step.table, field, v) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let body = step.body.as_ref().map(|b| match b {
+            Body::Object(fields) => Value::Object(self.object(&step.table, fields)).to_string(),
+            Body::Records { records, atomic } => {
+                let records: Vec<Value> = records
+                    .iter()
+                    .map(|r| Value::Object(self.object(&step.table, r)))
+                    .collect();
+                batch_body("records", records, *atomic)
+            }
+            Body::Ids { ids, atomic } => {
+                let ids: Vec<Value> = ids.iter().map(|i| self.id(&step.table, i)).collect();
+                batch_body("ids", ids, *atomic)
+            }
+            Body::Raw(text) => text.clone(),
+        });
+        Ok(ApiRequest {
+            caller,
+            method: step.method.clone(),
+            path,
+            query,
+            body,
+        })
+    }
+
+    fn object(&mut self, table: &str, fields: &[(String, ValueSpec)]) -> Map<String, Value> {
+        fields
+            .iter()
+            .map(|(k, v)| (k.clone(), self.value(table, k, v)))
+            .collect()
+    }
+
+    /// A value in a body or query of `table`, under key `field`: an id is of the table the field
+    /// references (or of `table` itself for `id`).
+    fn value(&mut self, table: &str, field: &str, v: &ValueSpec) -> Value {
+        match v {
+            ValueSpec::Json(j) => j.clone(),
+            ValueSpec::Id(id) => {
+                let target = self
+                    .ir
+                    .table(table)
+                    .and_then(|t| t.column(field))
+                    .and_then(|c| c.references.as_ref())
+                    .map_or(table.to_owned(), |r| r.table.clone());
+                self.id(&target, id)
+            }
+        }
+    }
+
+    /// An id of `table` as JSON: a string, or a number for `id integer`.
+    fn id(&mut self, table: &str, id: &IdRef) -> Value {
+        match id {
+            IdRef::Literal(s) => Value::String(s.clone()),
+            IdRef::Created { table: of, n } if !self.model.created(of).is_empty() => {
+                let ids = self.model.created(of);
+                ids[n % ids.len()].clone()
+            }
+            IdRef::Created { table: of, .. } => self.fresh_id(of),
+            IdRef::Fresh => self.fresh_id(table),
+        }
+    }
+
+    fn fresh_id(&mut self, table: &str) -> Value {
+        self.fresh += 1;
+        match self.ir.table(table).map_or(IdKind::Uuid, |t| t.id) {
+            IdKind::Uuid => Value::String(uuid::Uuid::now_v7().hyphenated().to_string()),
+            // Far above anything autoincrement reaches in a test.
+            IdKind::Integer => Value::from(1_000_000_000 + self.fresh),
+            IdKind::Text => Value::String(format!("fresh-{}", self.fresh)),
+        }
+    }
+
+    fn id_text(&mut self, table: &str, id: &IdRef) -> String {
+        match self.id(table, id) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        }
+    }
+}
+
+fn batch_body(key: &str, list: Vec<Value>, atomic: Option<bool>) -> String {
+    let mut m = Map::new();
+    m.insert(key.into(), Value::Array(list));
+    if let Some(a) = atomic {
+        m.insert("options".into(), serde_json::json!({ "atomic": a }));
+    }
+    Value::Object(m).to_string()
+}
+
+/// The operation a step exercises, for the summary.
+pub fn operation(step: &Step) -> String {
+    let deleted = step
+        .query
+        .iter()
+        .any(|(k, v)| k == "deleted" && *v == ValueSpec::Json(Value::from("only")));
+    match (&step.route, step.method.as_str()) {
+        (Route::Collection, "GET") if deleted => "list-deleted",
+        (Route::Collection, "GET") => "list",
+        (Route::Collection, _) => "create",
+        (Route::Row(_), "GET") => "read",
+        (Route::Row(_), "PATCH") => "update",
+        (Route::Row(_), "PUT") => "upsert",
+        (Route::Row(_), _) => "delete",
+        (Route::Restore(_), _) => "restore",
+        (Route::Batch, "POST") => "batch-create",
+        (Route::Batch, "PATCH") => "batch-update",
+        (Route::Batch, "PUT") => "batch-upsert",
+        (Route::Batch, _) => "batch-delete",
+    }
+    .to_owned()
+}

@@ -1,0 +1,132 @@
+//! Routes (SPEC §5.1, docs/http-api.md): which operation a request is, the route-level answers
+//! that come before the token (unknown table, `BATCH_DISABLED`, `UPSERT_NOT_ALLOWED`), and the
+//! body limits.
+
+use serde_json::{Map, Value};
+
+use super::errors::Fail;
+use super::{Cx, State, batch, list, write};
+use crate::request::ApiRequest;
+
+pub enum Outcome {
+    /// The model does not predict this answer.
+    Unpredicted,
+    /// Only the status is predicted (axum's own 405 for an unrouted method).
+    Status(u16),
+    Done(Result<(u16, Value), Fail>),
+}
+
+/// Bodies above this answer 413.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+enum Path {
+    Collection(String),
+    Batch(String),
+    Row(String, String),
+    Restore(String, String),
+    Unknown,
+}
+
+fn decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_path(path: &str) -> Path {
+    let Some(rest) = path.strip_prefix("/api/") else {
+        return Path::Unknown;
+    };
+    let parts: Vec<String> = rest.split('/').map(decode).collect();
+    match parts.as_slice() {
+        [t] => Path::Collection(t.clone()),
+        [t, b] if b == "batch" => Path::Batch(t.clone()),
+        [t, id] => Path::Row(t.clone(), id.clone()),
+        [t, id, r] if r == "restore" => Path::Restore(t.clone(), id.clone()),
+        _ => Path::Unknown,
+    }
+}
+
+/// The request body as a JSON object: 413 over the limit, `INVALID_JSON` otherwise malformed.
+pub fn object_body(body: Option<&str>) -> Result<Map<String, Value>, Fail> {
+    let text = body.unwrap_or("");
+    if text.len() > BODY_LIMIT {
+        return Err(Fail::payload_too_large());
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(Fail::invalid_json()),
+    }
+}
+
+pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<Fail>) -> Outcome {
+    let method = req.method.as_str();
+    let path = parse_path(&req.path);
+    let table_name = match &path {
+        Path::Collection(t) | Path::Batch(t) | Path::Row(t, _) | Path::Restore(t, _) => t.clone(),
+        Path::Unknown => return Outcome::Done(Err(Fail::not_found())),
+    };
+    let Some(table) = cx.table(&table_name).cloned() else {
+        return Outcome::Done(Err(Fail::not_found()));
+    };
+    // Route-level answers: they depend on the table alone, so they come before the token.
+    match (&path, method) {
+        (Path::Collection(_), "GET" | "POST") => {}
+        (Path::Batch(_), "GET") => return Outcome::Done(Err(Fail::not_found())),
+        (Path::Batch(_), "POST" | "PATCH" | "PUT" | "DELETE") => {
+            if !table.batch.enabled {
+                return Outcome::Done(Err(Fail::batch_disabled()));
+            }
+            if method == "PUT" && !write::upsert_allowed(&table) {
+                return Outcome::Done(Err(Fail::upsert_not_allowed()));
+            }
+        }
+        (Path::Batch(_), _) => return Outcome::Done(Err(Fail::not_found())),
+        (Path::Row(..), "PUT") if !write::upsert_allowed(&table) => {
+            return Outcome::Done(Err(Fail::upsert_not_allowed()));
+        }
+        (Path::Row(..), "GET" | "PATCH" | "PUT" | "DELETE") => {}
+        (Path::Restore(..), "POST") => {}
+        (Path::Restore(..), _) => return Outcome::Done(Err(Fail::not_found())),
+        _ => return Outcome::Status(405),
+    }
+    if let Some(f) = auth {
+        return Outcome::Done(Err(f));
+    }
+    let body = req.body.as_deref();
+    let done = match (&path, method) {
+        (Path::Collection(_), "GET") => match list::list(cx, st, &table, &req.query) {
+            Some(r) => r,
+            None => return Outcome::Unpredicted,
+        },
+        (Path::Collection(_), _) => write::create(cx, st, &table, body),
+        (Path::Batch(_), _) => batch::batch(cx, st, &table, method, body),
+        (Path::Row(_, id), "GET") => match list::read(cx, st, &table, id, &req.query) {
+            Some(r) => r,
+            None => return Outcome::Unpredicted,
+        },
+        (Path::Row(_, id), "PATCH") => write::update(cx, st, &table, id, body),
+        (Path::Row(_, id), "PUT") => write::upsert(cx, st, &table, id, body),
+        (Path::Row(_, id), _) => write::delete(cx, st, &table, id),
+        (Path::Restore(_, id), _) => write::restore(cx, st, &table, id),
+        (Path::Unknown, _) => Err(Fail::not_found()),
+    };
+    Outcome::Done(done)
+}

@@ -1,0 +1,103 @@
+//! The interface between the generators (`strategies/`) and the engine: a scenario is a set of
+//! callers and a sequence of symbolic requests against one compiled project.
+//!
+//! Requests are symbolic where the server decides values: an id is "the 2nd row created in
+//! `rooms`", resolved by the engine at run time against the rows actually created so far. The
+//! model and the server then see the same concrete request ([`crate::request::ApiRequest`]).
+
+use serde_json::Value;
+
+use crate::cases::{TokenKind, User};
+
+/// Who sends a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallerSpec {
+    /// No `Authorization` header.
+    Anonymous,
+    /// A valid token for this user.
+    User(User),
+    /// A broken token carrying this user's claims (expired, forged, `alg: none`, malformed).
+    Broken(User, TokenKind),
+}
+
+/// An id in a request, resolved by the engine when the step runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdRef {
+    /// The `n`-th row (modulo the count, from 0) that any successful request or seed created in
+    /// `table`, whoever owns it and whether or not it was deleted since; resolves to `Fresh` when
+    /// the table has no rows yet.
+    Created { table: String, n: usize },
+    /// An id of the table's id type that no row has ever had.
+    Fresh,
+    /// Exactly this text (client-chosen ids of `id text` tables, malformed ids).
+    Literal(String),
+}
+
+/// A JSON value in a body or query, possibly an id resolved at run time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueSpec {
+    Json(Value),
+    /// Resolves to the id as JSON (a string, or a number for `id integer` tables).
+    Id(IdRef),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A JSON object; keys in this order.
+    Object(Vec<(String, ValueSpec)>),
+    /// `{"records": [...], "options": {"atomic": b}}` (`atomic` omitted when `None`).
+    Records {
+        records: Vec<Vec<(String, ValueSpec)>>,
+        atomic: Option<bool>,
+    },
+    /// `{"ids": [...], "options": {"atomic": b}}`.
+    Ids {
+        ids: Vec<IdRef>,
+        atomic: Option<bool>,
+    },
+    /// Sent as is (invalid JSON, wrong shapes, oversized bodies).
+    Raw(String),
+}
+
+/// What a request addresses under `/api/TABLE`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// `/api/T`
+    Collection,
+    /// `/api/T/{id}`
+    Row(IdRef),
+    /// `/api/T/{id}/restore`
+    Restore(IdRef),
+    /// `/api/T/batch`
+    Batch,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Index into [`Scenario::callers`].
+    pub caller: usize,
+    /// `GET`, `POST`, `PATCH`, `PUT` or `DELETE`.
+    pub method: String,
+    pub table: String,
+    pub route: Route,
+    /// Query parameters in order, values possibly ids.
+    pub query: Vec<(String, ValueSpec)>,
+    pub body: Option<Body>,
+}
+
+/// Fixture rows inserted before the steps, as their owner would own them (like `seed` in
+/// `tests/*.kdl`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seed {
+    pub table: String,
+    /// Index into [`Scenario::callers`]; must be a `CallerSpec::User`.
+    pub owner: usize,
+    pub values: Vec<(String, ValueSpec)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub callers: Vec<CallerSpec>,
+    pub seeds: Vec<Seed>,
+    pub steps: Vec<Step>,
+}

@@ -1,0 +1,293 @@
+//! Random scenarios against a compiled project: fixture rows, then a weighted sequence of requests
+//! over every endpoint of every table, valid often enough that state builds up and adversarial
+//! often enough that every layer of the pipeline is probed.
+
+use std::sync::Arc;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use serde_json::json;
+use ward_ir::{IdKind, Ir, Table};
+
+use super::Choices;
+use super::bodies::{self, RAW_BODIES, Record, Write, id_ref, plain_columns, record};
+use super::callers::callers;
+use super::queries::{get_query, list_query};
+use crate::scenario::{Body, CallerSpec, IdRef, Route, Scenario, Seed, Step, ValueSpec};
+
+/// Decisions drawn per step and per seed (unused ones cost nothing).
+const STEP_CHOICES: usize = 96;
+const SEED_CHOICES: usize = 24;
+/// Batch bodies malformed in shape, not in JSON syntax.
+const BAD_BATCH_SHAPES: [&str; 5] = [
+    "{\"records\": {}}",
+    "{\"ids\": [true]}",
+    "{\"records\": [1]}",
+    "{\"records\": [], \"options\": {\"atomic\": \"yes\"}}",
+    "{\"records\": [], \"extra\": 1}",
+];
+
+/// Scenarios of up to `max_steps` steps for `ir`, with the callers of [`callers`].
+pub fn scenario(ir: &Ir, max_steps: usize) -> impl Strategy<Value = Scenario> + use<> {
+    let ir = Arc::new(ir.clone());
+    let max_seeds = 3 * ir.tables.len();
+    (
+        vec(vec(any::<u32>(), SEED_CHOICES), 0..=max_seeds),
+        vec(vec(any::<u32>(), STEP_CHOICES), 0..=max_steps),
+    )
+        .prop_map(move |(seeds, steps)| build(&ir, &seeds, &steps))
+}
+
+fn build(ir: &Ir, seeds: &[Vec<u32>], steps: &[Vec<u32>]) -> Scenario {
+    let callers = callers(ir);
+    let mut out = Scenario {
+        callers,
+        seeds: Vec::new(),
+        steps: Vec::new(),
+    };
+    if ir.tables.is_empty() {
+        return out;
+    }
+    let mut counts = vec![0usize; ir.tables.len()];
+    for (k, raw) in seeds.iter().enumerate() {
+        if let Some(s) = seed(ir, &out.callers, &mut counts, k, &mut Choices::new(raw)) {
+            out.seeds.push(s);
+        }
+    }
+    for raw in steps {
+        let s = step(ir, &out.callers, &mut Choices::new(raw));
+        out.steps.push(s);
+    }
+    out
+}
+
+/// A fixture row owned by a user who has every claim the table's scopes stamp; references point
+/// only at earlier seeds, so that every seed is insertable.
+fn seed(
+    ir: &Ir,
+    callers: &[CallerSpec],
+    counts: &mut [usize],
+    k: usize,
+    d: &mut Choices,
+) -> Option<Seed> {
+    let ti = d.below(ir.tables.len());
+    let t = &ir.tables[ti];
+    let owners: Vec<usize> = callers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c {
+            CallerSpec::User(u)
+                if t.firewall.scopes.iter().all(|s| {
+                    s.auth == ward_ir::CLAIM_USER_ID || u.claims.contains_key(&s.auth)
+                }) =>
+            {
+                Some(i)
+            }
+            _ => None,
+        })
+        .collect();
+    let owner = *d.pick(&owners)?;
+    let mut values = Vec::new();
+    if t.id == IdKind::Text {
+        values.push(("id".to_owned(), ValueSpec::Json(json!(format!("s{k}")))));
+    }
+    for c in plain_columns(t) {
+        let needed = c.required && c.default.is_none();
+        if !needed && !d.chance(70) {
+            continue;
+        }
+        let v = match &c.references {
+            Some(r) => {
+                let target = ir.tables.iter().position(|x| x.name == r.table)?;
+                match counts[target] {
+                    0 if needed => return None,
+                    0 => continue,
+                    n => ValueSpec::Id(IdRef::Created {
+                        table: r.table.clone(),
+                        n: d.below(n),
+                    }),
+                }
+            }
+            // Unique columns get a value of their own per seed so that seeds never collide.
+            None if c.unique => match c.ty {
+                ward_ir::ColumnType::Text if c.pattern.is_none() && c.one_of.is_empty() => {
+                    ValueSpec::Json(json!(format!("u{k}")))
+                }
+                _ if needed => return None,
+                _ => continue,
+            },
+            None => ValueSpec::Json(super::values::valid(d, c)),
+        };
+        values.push((c.name.clone(), v));
+    }
+    counts[ti] += 1;
+    Some(Seed {
+        table: t.name.clone(),
+        owner,
+        values,
+    })
+}
+
+fn caller(d: &mut Choices, callers: &[CallerSpec]) -> usize {
+    let users: Vec<usize> = (0..callers.len())
+        .filter(|i| matches!(callers[*i], CallerSpec::User(_)))
+        .collect();
+    let others: Vec<usize> = (0..callers.len())
+        .filter(|i| !matches!(callers[*i], CallerSpec::User(_)))
+        .collect();
+    match d.weighted(&[35, 50, 15]) {
+        // The first users of each organisation hold the highest role: requests that pass the
+        // role check are the ones that reach the deeper layers.
+        0 => [0, 4][d.below(2)].min(users.len().saturating_sub(1)),
+        2 if !others.is_empty() => others[d.below(others.len())],
+        _ => users.get(d.below(users.len())).copied().unwrap_or(0),
+    }
+}
+
+fn atomic(d: &mut Choices) -> Option<bool> {
+    [None, Some(false), Some(true)][d.weighted(&[4, 3, 3])]
+}
+
+/// Single-record body: mostly a record, sometimes bytes that are not a JSON object.
+fn single_body(d: &mut Choices, t: &Table, op: Write) -> Body {
+    if d.chance(6) {
+        return Body::Raw(RAW_BODIES[d.below(RAW_BODIES.len())].to_owned());
+    }
+    Body::Object(record(d, t, op, 35))
+}
+
+fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
+    let caller = caller(d, callers);
+    let kind = d.weighted(&[16, 9, 20, 12, 7, 5, 6, 6, 4, 3, 4, 2]);
+    let mut t = &ir.tables[d.below(ir.tables.len())];
+    // Upserts mostly go where they are served (`id text` and `guards open`), else nearly all of
+    // them would stop at 405.
+    let upserts: Vec<&Table> = ir
+        .tables
+        .iter()
+        .filter(|t| t.id == IdKind::Text && t.guards.open)
+        .collect();
+    if matches!(kind, 6 | 9) && !upserts.is_empty() && !d.chance(25) {
+        t = upserts[d.below(upserts.len())];
+    }
+    let mut s = Step {
+        caller,
+        method: "GET".to_owned(),
+        table: t.name.clone(),
+        route: Route::Collection,
+        query: Vec::new(),
+        body: None,
+    };
+    match kind {
+        0 => s.query = list_query(d, t),
+        1 => {
+            s.route = Route::Row(id_ref(d, t));
+            s.query = get_query(d, t);
+        }
+        2 => {
+            s.method = "POST".into();
+            s.body = Some(single_body(d, t, Write::Create));
+        }
+        3 => {
+            s.method = "PATCH".into();
+            s.route = Route::Row(id_ref(d, t));
+            s.body = Some(single_body(d, t, Write::Update));
+        }
+        4 => {
+            s.method = "DELETE".into();
+            s.route = Route::Row(id_ref(d, t));
+        }
+        5 => {
+            s.method = "POST".into();
+            s.route = Route::Restore(id_ref(d, t));
+        }
+        6 => upsert(d, t, &mut s),
+        7..=10 => batch(d, t, kind, &mut s),
+        _ => {
+            // Routes that exist for no method but the ones above.
+            let (method, route) = match d.below(3) {
+                0 => ("GET", Route::Batch),
+                1 => ("GET", Route::Restore(id_ref(d, t))),
+                _ => ("DELETE", Route::Restore(id_ref(d, t))),
+            };
+            s.method = method.into();
+            s.route = route;
+        }
+    }
+    s
+}
+
+fn upsert(d: &mut Choices, t: &Table, s: &mut Step) {
+    s.method = "PUT".into();
+    let id = if t.id == IdKind::Text && d.chance(60) {
+        IdRef::Literal(bodies::TEXT_IDS[d.below(bodies::TEXT_IDS.len())].to_owned())
+    } else {
+        id_ref(d, t)
+    };
+    let body = match single_body(d, t, Write::Upsert) {
+        Body::Object(mut rec) => {
+            // The body may repeat the path id (allowed) or name another one (refused).
+            match d.weighted(&[8, 1, 1]) {
+                1 => rec.insert(0, ("id".to_owned(), ValueSpec::Id(id.clone()))),
+                2 => rec.insert(0, ("id".to_owned(), ValueSpec::Id(IdRef::Fresh))),
+                _ => {}
+            }
+            Body::Object(rec)
+        }
+        raw => raw,
+    };
+    s.route = Route::Row(id);
+    s.body = Some(body);
+}
+
+fn batch(d: &mut Choices, t: &Table, kind: usize, s: &mut Step) {
+    s.route = Route::Batch;
+    s.method = ["POST", "PATCH", "PUT", "DELETE"][kind - 7].to_owned();
+    if d.chance(5) {
+        s.body = Some(Body::Raw(
+            BAD_BATCH_SHAPES[d.below(BAD_BATCH_SHAPES.len())].to_owned(),
+        ));
+        return;
+    }
+    let max = t.batch.max as usize;
+    let size = match d.weighted(&[6, 1, 2, 2]) {
+        0 => 1 + d.below(max.clamp(1, 3)),
+        1 => 0,
+        2 => max,
+        _ => max + 1,
+    };
+    // Over-limit batches of large tables are refused before any record is read: keep them cheap.
+    let cheap = size > 12;
+    let atomic = atomic(d);
+    if kind == 10 {
+        let ids = (0..size).map(|_| id_ref(d, t)).collect();
+        s.body = Some(Body::Ids { ids, atomic });
+        return;
+    }
+    let op = [Write::Create, Write::Update, Write::Upsert][kind - 7];
+    let mut records: Vec<Record> = Vec::with_capacity(size);
+    for _ in 0..size {
+        let mut rec = if cheap {
+            Record::new()
+        } else {
+            record(d, t, op, 20)
+        };
+        if op != Write::Create && !d.chance(8) {
+            let id = if op == Write::Upsert && t.id == IdKind::Text && d.chance(60) {
+                ValueSpec::Json(json!(bodies::TEXT_IDS[d.below(bodies::TEXT_IDS.len())]))
+            } else {
+                ValueSpec::Id(id_ref(d, t))
+            };
+            rec.retain(|(k, _)| k != "id");
+            rec.insert(0, ("id".to_owned(), id));
+        } else if op != Write::Create && d.chance(50) {
+            // A missing id, spelled as `null` rather than absent.
+            rec.insert(
+                0,
+                ("id".to_owned(), ValueSpec::Json(serde_json::Value::Null)),
+            );
+        }
+        records.push(rec);
+    }
+    s.body = Some(Body::Records { records, atomic });
+}

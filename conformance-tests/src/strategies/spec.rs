@@ -1,0 +1,372 @@
+//! The plain description of a generated project, and its KDL rendering.
+
+use std::fmt::Write as _;
+
+use ward_ir::{ColumnType, DeleteMode, IdKind, MaskKind, OnDelete, Operation};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectSpec {
+    /// Declared roles, lowest first.
+    pub roles: Vec<String>,
+    /// Extra `claims` entries: auth value name → token claim.
+    pub claims: Vec<(String, String)>,
+    pub tables: Vec<TableSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    pub name: String,
+    pub id: IdKind,
+    /// Declared columns, scope columns included.
+    pub columns: Vec<ColumnSpec>,
+    /// `(name, child table, via column)`.
+    pub relations: Vec<(String, String, String)>,
+    /// `None` is `firewall none`.
+    pub firewall: Option<FirewallSpec>,
+    pub access: Vec<(Operation, RuleSpec)>,
+    pub guards: GuardsSpec,
+    pub masks: Vec<MaskSpec>,
+    pub unmasked: Vec<String>,
+    pub delete: DeleteMode,
+    pub batch: BatchSpec,
+    /// `page default=D max=M`.
+    pub page: Option<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub ty: ColumnType,
+    pub required: bool,
+    /// KDL text of the default (`"active"`, `3`, `(time)now`).
+    pub default: Option<String>,
+    pub unique: bool,
+    pub index: bool,
+    /// KDL text of the bounds.
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub pattern: Option<String>,
+    /// KDL text of each allowed value.
+    pub one_of: Vec<String>,
+    pub references: Option<(String, OnDelete)>,
+    pub searchable: bool,
+    pub display: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirewallSpec {
+    pub scopes: Vec<ScopeSpec>,
+    /// Role arguments (`admin`, `member+`).
+    pub bypass: Vec<String>,
+    pub reveal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopeSpec {
+    pub column: String,
+    pub auth: String,
+    pub bypass: Vec<String>,
+}
+
+/// `OP ROLES… { BODY; check … }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSpec {
+    pub roles: Vec<String>,
+    pub body: Vec<CondSpec>,
+    /// `(field, op, KDL values)`.
+    pub checks: Vec<(String, String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CondSpec {
+    Role(Vec<String>),
+    /// `when FIELD OP VALUES…` (KDL text of each value).
+    When(String, String, Vec<String>),
+    Any(Vec<CondSpec>),
+    All(Vec<CondSpec>),
+    Not(Vec<CondSpec>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GuardsSpec {
+    Open,
+    Lists {
+        createable: Vec<String>,
+        updatable: Vec<String>,
+        immutable: Vec<String>,
+        protected: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskSpec {
+    pub column: String,
+    pub kind: MaskKind,
+    pub show: Vec<String>,
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchSpec {
+    Default,
+    Off,
+    Max { max: u32, atomic: Option<bool> },
+}
+
+impl ProjectSpec {
+    /// The project as one KDL v2 resource file.
+    pub fn kdl(&self) -> String {
+        let mut out = String::new();
+        out.push_str("auth {\n");
+        if !self.roles.is_empty() {
+            let _ = writeln!(out, "    roles {}", self.roles.join(" "));
+        }
+        if !self.claims.is_empty() {
+            out.push_str("    claims {\n");
+            for (name, claim) in &self.claims {
+                let _ = writeln!(out, "        {name} {}", quote(claim));
+            }
+            out.push_str("    }\n");
+        }
+        out.push_str("}\n");
+        for t in &self.tables {
+            t.kdl(&mut out);
+        }
+        out
+    }
+}
+
+impl TableSpec {
+    fn kdl(&self, out: &mut String) {
+        let _ = writeln!(out, "\ntable {} {{", self.name);
+        let id = match self.id {
+            IdKind::Uuid => "uuid",
+            IdKind::Integer => "integer",
+            IdKind::Text => "text",
+        };
+        let _ = writeln!(out, "    id {id}");
+        for c in &self.columns {
+            c.kdl(out);
+        }
+        for (name, child, via) in &self.relations {
+            let _ = writeln!(out, "    relation {name} has-many={child} via={via}");
+        }
+        match &self.firewall {
+            None => out.push_str("    firewall none\n"),
+            Some(f) => {
+                out.push_str("    firewall {\n");
+                for s in &f.scopes {
+                    let _ = write!(out, "        scope {} (auth){}", s.column, s.auth);
+                    if s.bypass.is_empty() {
+                        out.push('\n');
+                    } else {
+                        let _ = writeln!(out, " {{ bypass {} }}", s.bypass.join(" "));
+                    }
+                }
+                if !f.bypass.is_empty() {
+                    let _ = writeln!(out, "        bypass {}", f.bypass.join(" "));
+                }
+                if f.reveal {
+                    out.push_str("        error-mode reveal\n");
+                }
+                out.push_str("    }\n");
+            }
+        }
+        if !self.access.is_empty() {
+            out.push_str("    access {\n");
+            for (op, rule) in &self.access {
+                rule.kdl(op.name(), out);
+            }
+            out.push_str("    }\n");
+        }
+        self.guards.kdl(out);
+        if !self.masks.is_empty() || !self.unmasked.is_empty() {
+            out.push_str("    masking {\n");
+            for m in &self.masks {
+                let _ = write!(out, "        mask {} {}", m.column, m.kind.name());
+                if let Some(owner) = &m.owner {
+                    let _ = write!(out, " owner={owner}");
+                }
+                match m.show.as_slice() {
+                    [] => out.push('\n'),
+                    [one] => {
+                        let _ = writeln!(out, " show={one}");
+                    }
+                    many => {
+                        let _ = writeln!(out, " {{ show {} }}", many.join(" "));
+                    }
+                }
+            }
+            for u in &self.unmasked {
+                let _ = writeln!(out, "        unmasked {u}");
+            }
+            out.push_str("    }\n");
+        }
+        if self.delete == DeleteMode::Hard {
+            out.push_str("    delete hard\n");
+        } else {
+            out.push_str("    delete soft\n");
+        }
+        match &self.batch {
+            BatchSpec::Default => {}
+            BatchSpec::Off => out.push_str("    batch off\n"),
+            BatchSpec::Max { max, atomic } => {
+                let _ = write!(out, "    batch max={max}");
+                if let Some(a) = atomic {
+                    let _ = write!(out, " atomic={}", if *a { "#true" } else { "#false" });
+                }
+                out.push('\n');
+            }
+        }
+        if let Some((def, max)) = self.page {
+            let _ = writeln!(out, "    page default={def} max={max}");
+        }
+        out.push_str("}\n");
+    }
+}
+
+impl ColumnSpec {
+    fn kdl(&self, out: &mut String) {
+        let _ = write!(out, "    column {} {}", self.name, self.ty.name());
+        if self.required {
+            out.push_str(" required=#true");
+        }
+        if let Some(d) = &self.default {
+            let _ = write!(out, " default={d}");
+        }
+        if self.unique {
+            out.push_str(" unique=#true");
+        }
+        if self.index {
+            out.push_str(" index=#true");
+        }
+        for (key, v) in [("min", &self.min), ("max", &self.max)] {
+            if let Some(v) = v {
+                let _ = write!(out, " {key}={v}");
+            }
+        }
+        for (key, v) in [
+            ("min-length", self.min_length),
+            ("max-length", self.max_length),
+        ] {
+            if let Some(v) = v {
+                let _ = write!(out, " {key}={v}");
+            }
+        }
+        if let Some(p) = &self.pattern {
+            let _ = write!(out, " pattern={}", quote(p));
+        }
+        if let Some((table, on)) = &self.references {
+            let on = match on {
+                OnDelete::Restrict => "restrict",
+                OnDelete::Cascade => "cascade",
+                OnDelete::SetNull => "set-null",
+            };
+            let _ = write!(out, " references={table} on-delete={on}");
+        }
+        if self.searchable && self.ty == ColumnType::Text {
+            out.push_str(" searchable=#true");
+        }
+        if self.display {
+            out.push_str(" display=#true");
+        }
+        if self.one_of.is_empty() {
+            out.push('\n');
+        } else {
+            let _ = writeln!(out, " {{ one-of {} }}", self.one_of.join(" "));
+        }
+    }
+}
+
+impl RuleSpec {
+    fn kdl(&self, op: &str, out: &mut String) {
+        let _ = write!(out, "        {op}");
+        for r in &self.roles {
+            let _ = write!(out, " {r}");
+        }
+        if self.body.is_empty() && self.checks.is_empty() {
+            out.push('\n');
+            return;
+        }
+        out.push_str(" {\n");
+        for c in &self.body {
+            c.kdl(3, out);
+        }
+        for (f, o, v) in &self.checks {
+            let _ = writeln!(out, "            check {f} {o} {}", v.join(" "));
+        }
+        out.push_str("        }\n");
+    }
+}
+
+impl CondSpec {
+    fn kdl(&self, depth: usize, out: &mut String) {
+        let pad = "    ".repeat(depth);
+        let (name, inner) = match self {
+            CondSpec::Role(roles) => {
+                let _ = writeln!(out, "{pad}role {}", roles.join(" "));
+                return;
+            }
+            CondSpec::When(f, o, v) => {
+                let _ = write!(out, "{pad}when {f} {o}");
+                for x in v {
+                    let _ = write!(out, " {x}");
+                }
+                out.push('\n');
+                return;
+            }
+            CondSpec::Any(of) => ("any", of),
+            CondSpec::All(of) => ("all", of),
+            CondSpec::Not(of) => ("not", of),
+        };
+        let _ = writeln!(out, "{pad}{name} {{");
+        for c in inner {
+            c.kdl(depth + 1, out);
+        }
+        let _ = writeln!(out, "{pad}}}");
+    }
+}
+
+impl GuardsSpec {
+    fn kdl(&self, out: &mut String) {
+        match self {
+            GuardsSpec::Open => out.push_str("    guards open\n"),
+            GuardsSpec::Lists {
+                createable,
+                updatable,
+                immutable,
+                protected,
+            } => {
+                out.push_str("    guards {\n");
+                for (key, cols) in [
+                    ("createable", createable),
+                    ("updatable", updatable),
+                    ("immutable", immutable),
+                    ("protected", protected),
+                ] {
+                    if !cols.is_empty() {
+                        let _ = writeln!(out, "        {key} {}", cols.join(" "));
+                    }
+                }
+                out.push_str("    }\n");
+            }
+        }
+    }
+}
+
+/// A KDL quoted string.
+pub(super) fn quote(text: &str) -> String {
+    let mut out = String::from("\"");
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
