@@ -28,7 +28,7 @@ pub enum Mutation {
     FirewallNotFoundOracle,
     GuardsCreateSystemField,
     GuardsUpdateScopeColumn,
-    ValidationErrorEchoesValue,
+    ErrorLeaksStoredRow,
     MaskingFilterMaskedColumn,
     BatchResponseUnmasked,
     BatchAtomicPartialCommit,
@@ -62,7 +62,7 @@ impl Mutation {
         Mutation::FirewallNotFoundOracle,
         Mutation::GuardsCreateSystemField,
         Mutation::GuardsUpdateScopeColumn,
-        Mutation::ValidationErrorEchoesValue,
+        Mutation::ErrorLeaksStoredRow,
         Mutation::MaskingFilterMaskedColumn,
         Mutation::BatchResponseUnmasked,
         Mutation::BatchAtomicPartialCommit,
@@ -85,7 +85,7 @@ impl Mutation {
             Mutation::FirewallNotFoundOracle => "firewall-not-found-oracle",
             Mutation::GuardsCreateSystemField => "guards-create-system-field",
             Mutation::GuardsUpdateScopeColumn => "guards-update-scope-column",
-            Mutation::ValidationErrorEchoesValue => "validation-error-echoes-value",
+            Mutation::ErrorLeaksStoredRow => "masking-error-leaks-row",
             Mutation::MaskingFilterMaskedColumn => "masking-filter-masked-column",
             Mutation::BatchResponseUnmasked => "batch-response-unmasked",
             Mutation::BatchAtomicPartialCommit => "batch-atomic-partial-commit",
@@ -107,7 +107,7 @@ impl Mutation {
             | Mutation::FirewallWriteNoScope
             | Mutation::FirewallNotFoundOracle => "firewall",
             Mutation::GuardsCreateSystemField | Mutation::GuardsUpdateScopeColumn => "guards",
-            Mutation::ValidationErrorEchoesValue => "validation",
+            Mutation::ErrorLeaksStoredRow => "masking",
             Mutation::MaskingFilterMaskedColumn => "masking",
             Mutation::BatchResponseUnmasked | Mutation::BatchAtomicPartialCommit => "batch",
             Mutation::DeleteSkipWhen | Mutation::DeleteSoftDeletedVisible => "delete",
@@ -143,8 +143,8 @@ impl Mutation {
             Mutation::GuardsUpdateScopeColumn => {
                 "guards let a scope column through on update and the row changes tenant"
             }
-            Mutation::ValidationErrorEchoesValue => {
-                "validation error messages echo the raw (possibly masked) value"
+            Mutation::ErrorLeaksStoredRow => {
+                "ACCESS_CONDITION_FAILED carries the stored row, unmasked, in its details"
             }
             Mutation::MaskingFilterMaskedColumn => {
                 "filters on a column masked for the caller are accepted (value oracle)"

@@ -132,7 +132,13 @@ pub fn prepare_restore(
 
 fn when(gate: &Gate, caller: &Caller, row: &Map<String, Json>, now: &str) -> Result<(), ApiError> {
     match gate.residual.condition() {
-        Some(c) if !access::holds(c, row, caller, now) => Err(ApiError::condition_failed()),
+        Some(c) if !access::holds(c, row, caller, now) => {
+            if mutation::active(Mutation::ErrorLeaksStoredRow) {
+                let leak = serde_json::json!({ "record": row });
+                return Err(ApiError::condition_failed().with_details(leak));
+            }
+            Err(ApiError::condition_failed())
+        }
         _ => Ok(()),
     }
 }

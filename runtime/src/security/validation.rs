@@ -51,12 +51,7 @@ pub fn validate(
                 Ok(j) => {
                     out.insert(col.name.clone(), j);
                 }
-                Err(mut f) => {
-                    if mutation::active(Mutation::ValidationErrorEchoesValue) {
-                        f.message = format!("{} (got {v})", f.message);
-                    }
-                    failures.push((col.name.clone(), f));
-                }
+                Err(f) => failures.push((col.name.clone(), f)),
             },
             None if kind == WriteKind::Create => match &col.default {
                 Some(ColumnDefault::Literal(l)) => {
