@@ -322,6 +322,61 @@ fn require_secret_refuses_the_dev_secret() {
 }
 
 #[test]
+fn a_short_environment_secret_is_refused() {
+    let dir = tasks_project();
+    let out = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["serve", arg(dir.path()), "--listen", "127.0.0.1:0"])
+        .env("WARD_JWT_SECRET", "too-short")
+        .env_remove("WARD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("WARD_JWT_SECRET") && stderr.contains("32 bytes"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_empty_dev_secret_is_refused_not_used() {
+    let dir = tasks_project();
+    std::fs::create_dir_all(dir.path().join(".ward")).unwrap();
+    std::fs::write(dir.path().join(".ward/dev-secret"), " \n").unwrap();
+    let out = ward(&["token", "--project", arg(dir.path()), "--sub", "mallory"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("dev-secret") && stderr.contains("delete"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no token signed with an empty key");
+}
+
+#[test]
+fn an_overflowing_token_lifetime_is_a_usage_error() {
+    let dir = tasks_project();
+    for ttl in ["9223372036854775807s", "18446744073709551615"] {
+        let out = ward(&[
+            "token",
+            "--project",
+            arg(dir.path()),
+            "--sub",
+            "alice",
+            "--ttl",
+            ttl,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{ttl}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("too long"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
 fn ward_test_runs_generated_and_declarative_cases() {
     let dir = tasks_project();
     let out = ward(&["test", arg(dir.path()), "--cases", "4", "--seed", "7"]);

@@ -50,6 +50,14 @@ pub enum StartError {
     Migration(Vec<String>),
     #[error("the JWT secret variable ${env} is not set (required by --require-secret)")]
     MissingSecret { env: String },
+    #[error(
+        "the JWT secret in ${env} is {len} byte(s) long; HS256 needs a secret of at least 32 bytes (256 bits)"
+    )]
+    WeakSecret { env: String, len: usize },
+    #[error(
+        "the development secret {path} is empty or shorter than 32 bytes; delete it and ward will create a new one"
+    )]
+    WeakDevSecret { path: PathBuf },
     #[error("the project does not verify tokens with an HS256 secret")]
     NotHs256,
     #[error("cannot use key file {path}: {reason}")]

@@ -150,6 +150,32 @@ async fn issuer_and_audience_are_verified_when_configured() {
 }
 
 #[tokio::test]
+async fn a_configured_issuer_and_audience_are_required_claims() {
+    let s = start(project(Some("https://auth.example.com"), Some("my-app"))).await;
+    let cases = [
+        (
+            json!({"sub": "u", "exp": now() + 60, "aud": "my-app"}),
+            "issuer",
+        ),
+        (
+            json!({"sub": "u", "exp": now() + 60, "iss": "https://auth.example.com"}),
+            "audience",
+        ),
+        // A claim of the wrong type is not "present" either.
+        (
+            json!({"sub": "u", "exp": now() + 60, "iss": 7, "aud": "my-app"}),
+            "issuer",
+        ),
+    ];
+    for (claims, reason) in cases {
+        let (st, b) = code_of(&s, &s.sign(claims.clone())).await;
+        assert_eq!(st, 401, "{claims}");
+        assert_eq!(b["code"], "AUTH_INVALID_TOKEN", "{claims}");
+        assert_eq!(b["details"]["reason"], reason, "{claims}");
+    }
+}
+
+#[tokio::test]
 async fn roles_claim_may_be_a_single_string_and_healthz_needs_no_token() {
     let s = start(project(None, None)).await;
     let t = s.sign(json!({"sub": "u", "roles": "member", "exp": now() + 60}));

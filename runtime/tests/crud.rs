@@ -157,6 +157,41 @@ async fn bodies_limits_and_json_errors() {
 }
 
 #[tokio::test]
+async fn form_bodies_are_detected_by_media_type_case_insensitively() {
+    let s = start(project()).await;
+    let t = s.token("u", &["member"], None);
+    for content_type in [
+        "Application/X-WWW-Form-Urlencoded",
+        "application/x-www-form-urlencoded ; charset=UTF-8",
+        "APPLICATION/X-WWW-FORM-URLENCODED;charset=utf-8",
+    ] {
+        let r = s
+            .client
+            .post(format!("{}/api/items", s.base))
+            .bearer_auth(&t)
+            .header("content-type", content_type)
+            .body("name=formed&count=7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{content_type}");
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(b["data"]["count"], json!(7), "{content_type}");
+    }
+    // Only the exact media type is a form: a longer one is read as JSON.
+    let r = s
+        .client
+        .post(format!("{}/api/items", s.base))
+        .bearer_auth(&t)
+        .header("content-type", "application/x-www-form-urlencodedx")
+        .body("name=formed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+#[tokio::test]
 async fn etag_and_if_none_match() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);

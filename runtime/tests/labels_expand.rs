@@ -505,3 +505,97 @@ async fn batch_and_upsert_responses_carry_labels_too() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["data"]["roomType_label"], "Suite");
 }
+
+/// `users.received has-many=messages via=recipientId`, with `recipientId` masked for members.
+fn messages_project(owner: Option<&str>) -> ward_ir::Ir {
+    let users = table("users")
+        .text("name")
+        .crud("member+")
+        .createable(&["name"])
+        .relation("received", "messages", "recipientId")
+        .build();
+    let messages = table("messages")
+        .text("body")
+        .text("senderId")
+        .reference("recipientId", "users", OnDelete::SetNull)
+        .mask("recipientId", MaskKind::Redact, "admin+", owner)
+        .crud("member+")
+        .createable(&["body", "senderId", "recipientId"])
+        .build();
+    ir(vec![users, messages])
+}
+
+/// `(parent name, child bodies)` of `GET /api/users?expand=received`, sorted.
+async fn received(s: &Server, token: &str) -> Vec<(String, Vec<String>)> {
+    let r = s.get("/api/users?expand=received&sort=name", token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let mut bodies: Vec<String> = u["_expand"]["received"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["body"].as_str().unwrap().to_owned())
+                .collect();
+            bodies.sort();
+            (u["name"].as_str().unwrap().to_owned(), bodies)
+        })
+        .collect()
+}
+
+async fn seed_messages(s: &Server, token: &str) {
+    let ann = id_str(&s.create("users", token, json!({"name": "ann"})).await);
+    let bob = id_str(&s.create("users", token, json!({"name": "bob"})).await);
+    for (body, sender, to) in [
+        ("a1", "mia", &ann),
+        ("a2", "zed", &ann),
+        ("b1", "mia", &bob),
+    ] {
+        s.create(
+            "messages",
+            token,
+            json!({"body": body, "senderId": sender, "recipientId": to}),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_relation_via_a_masked_column_embeds_nothing_the_caller_cannot_query() {
+    let s = start(messages_project(None)).await;
+    let admin = s.token("root", &["admin"], None);
+    let member = s.token("mia", &["member"], None);
+    seed_messages(&s, &admin).await;
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        received(&s, &admin).await,
+        [("ann".into(), v(&["a1", "a2"])), ("bob".into(), v(&["b1"]))]
+    );
+    assert_eq!(
+        received(&s, &member).await,
+        [("ann".into(), v(&[])), ("bob".into(), v(&[]))],
+        "grouping by a masked recipient would tell who received what"
+    );
+}
+
+#[tokio::test]
+async fn a_relation_via_an_owner_masked_column_embeds_only_the_callers_rows() {
+    let s = start(messages_project(Some("senderId"))).await;
+    let admin = s.token("root", &["admin"], None);
+    let member = s.token("mia", &["member"], None);
+    seed_messages(&s, &admin).await;
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        received(&s, &member).await,
+        [("ann".into(), v(&["a1"])), ("bob".into(), v(&["b1"]))],
+        "mia sees the recipients of her own messages only"
+    );
+    let nobody = s.token("nobody", &["member"], None);
+    assert_eq!(
+        received(&s, &nobody).await,
+        [("ann".into(), v(&[])), ("bob".into(), v(&[]))]
+    );
+}

@@ -85,3 +85,26 @@ async fn masks_apply_to_every_outgoing_record() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_value_too_short_to_mask_is_redacted() {
+    // SPEC §2.7: masking never reveals a short value whole. These masks would hide no character.
+    let s = start(project()).await;
+    let alice = s.token("alice", &["member"], None);
+    let bob = s.token("bob", &["member"], None);
+    let created = s
+        .post(
+            "/api/people",
+            &alice,
+            json!({"email": "a@b.io", "fullName": "J D"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    // The owner still sees their own email raw; the name is not theirs to see.
+    assert_eq!(created.json()["data"]["email"], "a@b.io");
+    assert_eq!(created.json()["data"]["fullName"], "[REDACTED]");
+    let id = id_str(&created.json()["data"]["id"]);
+    let b = s.get(&format!("/api/people/{id}"), &bob).await.json();
+    assert_eq!(b["data"]["email"], "[REDACTED]");
+    assert_eq!(b["data"]["fullName"], "[REDACTED]");
+}

@@ -329,3 +329,39 @@ async fn batch_upsert_creates_and_updates_in_order() {
     assert_eq!(r.json()["details"]["failedAt"], 1);
     assert_eq!(s.get("/api/tags/z", &alice).await.status, 404);
 }
+
+#[tokio::test]
+async fn put_onto_an_invisible_id_is_not_found_even_when_a_unique_value_also_clashes() {
+    let codes = table("codes")
+        .id(IdKind::Text)
+        .col(Column {
+            unique: true,
+            ..column("code", ColumnType::Text)
+        })
+        .text("org")
+        .scope("org", "org-id", "")
+        .crud("member+")
+        .open_guards()
+        .build();
+    let s = start(ir(vec![codes])).await;
+    let acme = s.token("alice", &["member"], Some("acme"));
+    let globex = s.token("gus", &["member"], Some("globex"));
+    let r = put(&s, "/api/codes/k1", &acme, json!({"code": "X"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // The same id and the same unique value, from another tenant: the id decides, as it would
+    // without the clash; the constraint SQLite happens to check first must not.
+    let clash = put(&s, "/api/codes/k1", &globex, json!({"code": "X"})).await;
+    let plain = put(&s, "/api/codes/k1", &globex, json!({"code": "Y"})).await;
+    assert_eq!((clash.status, clash.code()), (404, "NOT_FOUND".into()));
+    assert_eq!(clash.text, plain.text);
+
+    // A fresh id with the clashing value is a plain unique violation.
+    let fresh = put(&s, "/api/codes/k2", &globex, json!({"code": "X"})).await;
+    assert_eq!(
+        (fresh.status, fresh.code()),
+        (409, "UNIQUE_VIOLATION".into())
+    );
+    let mine = s.get("/api/codes/k1", &acme).await;
+    assert_eq!(mine.json()["data"]["code"], "X", "never overwritten");
+}

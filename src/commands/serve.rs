@@ -73,7 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn default_database(dir: &Path) -> anyhow::Result<String> {
     let state = dir.join(".ward");
-    std::fs::create_dir_all(&state)
+    // Private: it holds the database and the dev secret.
+    ward_runtime::secret::create_private_dir(&state)
         .with_context(|| format!("could not create {}", state.display()))?;
     let path: PathBuf = state.join("data.db");
     Ok(format!("sqlite://{}", path.display()))

@@ -71,7 +71,17 @@ fn build_claims(ir: &Ir, args: &Args) -> anyhow::Result<Map<String, Value>> {
     let now = chrono::Utc::now().timestamp();
     let mut claims: BTreeMap<String, Value> = BTreeMap::new();
     claims.insert("iat".into(), now.into());
-    claims.insert("exp".into(), (now + i64::try_from(args.ttl)?).into());
+    // A huge `--ttl` must be a clear error, not an overflowed (or panicking) expiry.
+    let exp = i64::try_from(args.ttl)
+        .ok()
+        .and_then(|ttl| now.checked_add(ttl))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--ttl of {} seconds is too long: the expiry time would overflow",
+                args.ttl
+            )
+        })?;
+    claims.insert("exp".into(), exp.into());
     if let Some(issuer) = &ir.auth.jwt.issuer {
         claims.insert("iss".into(), issuer.clone().into());
     }

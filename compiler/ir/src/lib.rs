@@ -40,6 +40,13 @@ pub mod system {
     ];
 }
 
+/// The list parameters of `GET /api/T` (SPEC §5.3). Any other query parameter is a filter on a
+/// column, so no column may be named like one of these: the name alone decides what a parameter
+/// is, never whether the table has such a column.
+pub const RESERVED_QUERY_PARAMETERS: [&str; 10] = [
+    "sort", "order", "limit", "offset", "cursor", "search", "fields", "total", "expand", "deleted",
+];
+
 /// The pseudo-role every caller has, with or without a token.
 pub const ROLE_PUBLIC: &str = "public";
 /// The pseudo-role every caller with a valid token has.

@@ -811,6 +811,24 @@ pub fn relation_via(span: Span, via: &str, target: &str, this: &str, col: Span) 
     ))
 }
 
+/// E0063: a column named like a list query parameter.
+///
+/// Why: `sort`, `order`, `limit`, `offset`, `cursor`, `search`, `fields`, `total`, `expand` and
+/// `deleted` are parameters of `GET /api/T`; `?total=…` could not filter on a column `total`.
+/// Bad: `column total integer`
+/// Fix: `column totalAmount integer`
+pub fn reserved_column(span: Span, name: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0063",
+        span,
+        format!("`{name}` is a list query parameter and cannot name a column"),
+        "reserved",
+    )
+    .with_help(format!(
+        "`?{name}=` is a list parameter, so a filter on this column could not be written; rename the column"
+    ))
+}
+
 /// E0099: a part of the language that is specified but not supported yet (`view`, `action`, `on`).
 ///
 /// Why: these nodes are not typos, but they are not served yet.

@@ -104,6 +104,10 @@ pub fn columns(
             diags.push(codes::system_column(c.name.span, &c.name.name));
             continue;
         }
+        if ward_ir::RESERVED_QUERY_PARAMETERS.contains(&c.name.name.as_str()) {
+            diags.push(codes::reserved_column(c.name.span, &c.name.name));
+            continue;
+        }
         if let Some(first) = seen.iter().find(|i| i.name == c.name.name) {
             diags.push(codes::duplicate_name(
                 c.name.span,

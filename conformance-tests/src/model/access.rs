@@ -146,8 +146,9 @@ fn compare(
     for v in values {
         match resolve(v, who, now) {
             Some(r) => rights.push(r),
-            // A condition on an auth value the caller lacks is false (docs/decisions.md).
-            None => return Some(false),
+            // A condition on an auth value the caller lacks is unknown (docs/decisions.md), so
+            // `not { … }` around it stays unknown and never grants.
+            None => return None,
         }
     }
     if left.is_null() {
@@ -216,11 +217,10 @@ pub fn order(a: &Value, b: &Value) -> Option<Ordering> {
     }
 }
 
-/// The `check` of `op`'s rule on the incoming or resulting row.
-pub fn check(table: &Table, op: Operation, row: &Row, who: &Who, now: &str) -> Result<(), Fail> {
-    // The row holds this request's timestamp as a sentinel: judge it by the model's clock.
-    let row: Row = row
-        .iter()
+/// A row just written, as conditions judge it: it holds this request's timestamp as a sentinel,
+/// judged by the model's clock.
+fn judged(row: &Row, now: &str) -> Row {
+    row.iter()
         .map(|(k, v)| {
             let v = match v.as_str() {
                 Some(s) if s.starts_with("\u{1}now") => Value::String(now.to_owned()),
@@ -231,9 +231,24 @@ pub fn check(table: &Table, op: Operation, row: &Row, who: &Who, now: &str) -> R
             };
             (k.clone(), v)
         })
-        .collect();
+        .collect()
+}
+
+/// The `check` of `op`'s rule on the incoming or resulting row.
+pub fn check(table: &Table, op: Operation, row: &Row, who: &Who, now: &str) -> Result<(), Fail> {
+    let row = judged(row, now);
     match table.access.rule(op).and_then(|r| r.check.as_ref()) {
         Some(c) if !holds(c, &row, who, now) => Err(Fail::check_failed()),
         _ => Ok(()),
+    }
+}
+
+/// Whether the caller's `read` rule shows a row they just wrote: its role part, then its row
+/// conditions on the row. A write answers with the whole row only then, as a SELECT policy
+/// governs RETURNING in PostgREST (docs/decisions.md); otherwise a write would be a read.
+pub fn may_read(table: &Table, row: &Row, who: &Who, now: &str) -> bool {
+    match authorize(table, Operation::Read, who) {
+        Ok(residual) => residual.admits(&judged(row, now), who, now),
+        Err(_) => false,
     }
 }

@@ -78,7 +78,12 @@ pub fn mask_value(kind: MaskKind, ty: ColumnType, v: &Value) -> Value {
         MaskKind::Redact => return Value::Null,
         MaskKind::Hidden => None,
     };
-    Value::String(masked.unwrap_or_else(|| REDACTED.to_owned()))
+    // SPEC §2.7: masking never reveals a value whole, so a mask that would hide no character
+    // (`a@b.io`, a one-letter name) gives `[REDACTED]`.
+    match masked {
+        Some(m) if m != text => Value::String(m),
+        _ => Value::String(REDACTED.to_owned()),
+    }
 }
 
 /// The first character, then one `*` per further character.
@@ -224,5 +229,21 @@ mod tests {
         assert_eq!(label_key("owner_id"), "owner_label");
         assert_eq!(label_key("room"), "room_label");
         assert_eq!(label_key("Id"), "Id_label");
+    }
+
+    #[test]
+    fn a_mask_that_hides_nothing_redacts() {
+        assert_eq!(m(MaskKind::Email, "a@b.io"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Email, "a@b"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Email, "ab@b.io"), "a*@b.io");
+        assert_eq!(m(MaskKind::Name, "J"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Name, "J D"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Name, ""), "[REDACTED]");
+        assert_eq!(m(MaskKind::Name, "Jo D"), "J* D");
+        assert_eq!(m(MaskKind::Phone, "*1234"), "[REDACTED]");
+        assert_eq!(
+            mask_value(MaskKind::Name, ColumnType::Integer, &Value::from(7)),
+            "[REDACTED]"
+        );
     }
 }

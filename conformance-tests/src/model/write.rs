@@ -31,9 +31,16 @@ pub fn find<'s>(st: &'s State, table: &str, id: &Value) -> Option<&'s Row> {
         .find(|r| r.get(system::ID) == Some(id))
 }
 
+/// The `data` of a write's answer (create, update, upsert, restore, batch successes): the row as
+/// the caller reads it, or only `{"id"}` when their `read` rule would not show it, so that a write
+/// never serves as a read (docs/decisions.md).
 pub fn render(cx: &Cx<'_>, st: &State, table: &Table, id: &Value) -> Value {
     find(st, &table.name, id).map_or(Value::Null, |row| {
-        masking::render(cx.ir, &st.rows, table, &cx.who, &cx.clock, row, None)
+        if access::may_read(table, row, &cx.who, &cx.clock) {
+            masking::render(cx.ir, &st.rows, table, &cx.who, &cx.clock, row, None)
+        } else {
+            json!({ "id": id })
+        }
     })
 }
 

@@ -10,15 +10,19 @@ use super::spec::{ColumnSpec, CondSpec};
 
 /// A random `when FIELD OP VALUE…` over `cols` (plus `createdBy`/`createdAt`), well-typed.
 pub(super) fn condition(d: &mut Choices, cols: &[ColumnSpec], custom: bool) -> Option<CondSpec> {
-    let mut fields: Vec<(&str, ColumnType, &[String])> = vec![
-        ("createdBy", ColumnType::Text, &[]),
-        ("createdAt", ColumnType::Datetime, &[]),
+    // The flag says whether the column's values can lie within milliseconds of the request's
+    // time (stamped or defaulted to it): `(time)now` is never compared with those, since the
+    // model judges `now` by its own clock a few milliseconds after the server did, and the
+    // answer would be a coin flip (docs/decisions.md, "Conformance").
+    let mut fields: Vec<(&str, ColumnType, &[String], bool)> = vec![
+        ("createdBy", ColumnType::Text, &[], false),
+        ("createdAt", ColumnType::Datetime, &[], true),
     ];
-    fields.extend(
-        cols.iter()
-            .map(|c| (c.name.as_str(), c.ty, c.one_of.as_slice())),
-    );
-    let (field, ty, one_of) = fields[d.below(fields.len())];
+    fields.extend(cols.iter().map(|c| {
+        let near_now = c.default.as_deref() == Some("(time)now");
+        (c.name.as_str(), c.ty, c.one_of.as_slice(), near_now)
+    }));
+    let (field, ty, one_of, near_now) = fields[d.below(fields.len())];
     let ops: &[&str] = match ty {
         ColumnType::Json => &["is-null", "not-null"],
         ColumnType::Boolean => &["eq", "ne", "is-null", "not-null"],
@@ -57,6 +61,8 @@ pub(super) fn condition(d: &mut Choices, cols: &[ColumnSpec], custom: bool) -> O
             },
             ColumnType::Float => ["0.5", "10.0", "99.5"][d.below(3)].to_owned(),
             ColumnType::Boolean => ["#true", "#false"][d.below(2)].to_owned(),
+            ColumnType::Datetime if near_now => "\"2026-01-01T00:00:00Z\"".to_owned(),
+            ColumnType::Date if near_now => "\"2026-06-01\"".to_owned(),
             ColumnType::Datetime => ["(time)now", "\"2026-01-01T00:00:00Z\""][d.below(2)].into(),
             ColumnType::Date => ["(time)now", "\"2026-06-01\""][d.below(2)].to_owned(),
             ColumnType::Uuid => "\"00000000-0000-4000-8000-000000000001\"".to_owned(),

@@ -16,6 +16,7 @@ use serde_json::{Value as Json, json};
 use super::batch::{Ctx, Item, RowAccess as Access};
 use super::embed;
 use super::error::ApiError;
+use super::written;
 use super::{delete, update, upsert};
 use crate::mutation::{self, Mutation};
 use crate::security::firewall;
@@ -215,7 +216,8 @@ pub fn reload(
     let mut rendered = if mutation::active(Mutation::BatchResponseUnmasked) {
         records.into_iter().map(Json::Object).collect()
     } else {
-        embed::render(embed_ctx, plan, records, &embed::Shape::default())?
+        // Each success entry shows only what the caller's `read` rule shows (docs/decisions.md).
+        written::render(embed_ctx, plan, records)?
     }
     .into_iter();
     ids.into_iter()

@@ -12,6 +12,7 @@ use super::embed;
 use super::error::ApiError;
 use super::references;
 use super::request::{self, Shared};
+use super::written;
 use crate::security::firewall::ScopeEq;
 use crate::security::identity::Caller;
 use crate::security::{self, audit};
@@ -59,7 +60,8 @@ async fn run(
                 caller: &caller2,
                 now: &now,
             };
-            embed::render_one(ctx, plan, rec)
+            // Only what the caller's `read` rule shows (docs/decisions.md).
+            written::render_one(ctx, plan, rec)
         })
         .await?;
     Ok(request::json(StatusCode::CREATED, &json!({ "data": out })))

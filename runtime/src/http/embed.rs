@@ -287,13 +287,30 @@ fn relation(
         .filter_map(|r| r.get(system::ID).cloned())
         .collect();
     let mut groups: HashMap<String, Vec<Json>> = HashMap::new();
+    // Grouping children by `via` filters on it: a caller who may not query a masked `via` would
+    // learn from the groups which children belong to which parent. They get only the rows whose
+    // `via` they see raw — their own under an `owner=` exemption, else none.
+    let owned_only = match child.def.mask(via) {
+        Some(mask) if !masking::queryable(child, ctx.caller, via) => {
+            match (&mask.owner, &ctx.caller.user_id) {
+                (Some(owner), Some(uid)) => {
+                    Some(related::column_eq(child, owner, &Json::String(uid.clone())))
+                }
+                _ => return Ok(vec![Json::Array(Vec::new()); records.len()]),
+            }
+        }
+        _ => None,
+    };
     if let (false, Ok(gate)) = (
         parents.is_empty(),
         security::gate(child, Operation::List, ctx.caller),
     ) {
         for chunk in parents.chunks(related::IN_CHUNK) {
-            let cond = predicate::visibility(child, &gate, ctx.caller, ctx.now, true)
+            let mut cond = predicate::visibility(child, &gate, ctx.caller, ctx.now, true)
                 .add(related::column_in(child, via, chunk));
+            if let Some(owned) = &owned_only {
+                cond = cond.add(owned.clone());
+            }
             let stmt = related::first_children(child, via, cond, RELATION_LIMIT);
             let rows = row::records(ctx.conn, child, &stmt)?;
             let owners: Vec<String> = rows

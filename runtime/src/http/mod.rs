@@ -16,6 +16,7 @@ pub mod request;
 pub mod restore;
 pub mod update;
 pub mod upsert;
+mod written;
 
 use axum::Router;
 use axum::extract::State;

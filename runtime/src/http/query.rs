@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value as Json, json};
-use ward_ir::{ColumnType, CompareOp, system};
+use ward_ir::{ColumnType, CompareOp, RESERVED_QUERY_PARAMETERS, system};
 
 use super::embed::{self, Expand, Shape};
 use super::error::ApiError;
@@ -13,7 +13,41 @@ use crate::security::identity::Caller;
 use crate::security::masking::queryable;
 use crate::security::validation::normalize_datetime;
 use crate::snapshot::TablePlan;
-use crate::sql::filter::{Filter, SortKey};
+use crate::sql::filter::{Filter, MAX_FILTER_VALUES, MAX_FILTERS, MAX_IN_VALUES, SortKey};
+
+/// Most items in one `fields`, `sort` or `expand` list. Each is bounded by the table's columns or
+/// relations anyway; the cap refuses an absurd list before any of it is looked up.
+pub const MAX_LIST_ITEMS: usize = 100;
+
+/// The comma-separated items of `param`, at most [`MAX_LIST_ITEMS`].
+fn items<'v>(param: &str, v: &'v str) -> Result<Vec<&'v str>, ApiError> {
+    if v.split(',').nth(MAX_LIST_ITEMS).is_some() {
+        return Err(ApiError::bad_query(
+            param,
+            format!("`{param}` takes at most {MAX_LIST_ITEMS} items"),
+        ));
+    }
+    Ok(v.split(',').map(str::trim).collect())
+}
+
+/// A count parameter: ASCII digits only, at most `i64::MAX` (what SQLite can bind), so an
+/// oversized value is the client's 400 rather than a failing statement.
+fn non_negative(param: &str, v: &str) -> Result<u64, ApiError> {
+    let bad = || {
+        ApiError::bad_query(
+            param,
+            format!(
+                "`{param}` must be a non-negative integer of at most {}",
+                i64::MAX
+            ),
+        )
+    };
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: i64 = v.parse().map_err(|_| bad())?;
+    u64::try_from(n).map_err(|_| bad())
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
@@ -57,6 +91,7 @@ pub fn parse_get(plan: &TablePlan, raw: Option<&str>) -> Result<Shape, ApiError>
             "fields" if shape.fields.is_none() => shape.fields = Some(parse_fields(plan, &v)?),
             "expand" if !expand_seen => {
                 expand_seen = true;
+                items("expand", &v)?;
                 shape.expand = embed::parse_expand(plan, &v)?;
             }
             _ => {
@@ -79,7 +114,7 @@ pub fn wants_deleted(raw: Option<&str>) -> bool {
 
 fn parse_fields(plan: &TablePlan, v: &str) -> Result<Vec<String>, ApiError> {
     let mut out = Vec::new();
-    for f in v.split(',').map(str::trim) {
+    for f in items("fields", v)? {
         if plan.column(f).is_none() {
             return Err(ApiError::bad_query(
                 "fields",
@@ -139,25 +174,20 @@ pub fn parse_list(
     let (mut sort_raw, mut order, mut cursor, mut search, mut fields) =
         (None, None, None, None, None);
     let (mut expand, mut deleted_only) = (Vec::new(), false);
-    let mut filters = Vec::new();
+    let mut filters: Vec<Filter> = Vec::new();
     for (k, v) in pairs(raw)? {
-        let scalar = !k.contains('.') && plan.column(&k).is_none();
+        // Reserved by name alone (the compiler rejects columns named like them): whether the
+        // table happens to have such a column must never change what a parameter means.
+        let scalar = RESERVED_QUERY_PARAMETERS.contains(&k.as_str());
         if scalar && seen.contains(&k) {
             return Err(ApiError::bad_query(&k, format!("`{k}` is given twice")));
         }
         seen.push(k.clone());
         match k.as_str() {
             "limit" => {
-                let n: u64 = v.parse().map_err(|_| {
-                    ApiError::bad_query("limit", "`limit` must be a non-negative integer")
-                })?;
-                limit = n.clamp(1, u64::from(page.max.max(1)));
+                limit = non_negative("limit", &v)?.clamp(1, u64::from(page.max.max(1)));
             }
-            "offset" => {
-                offset = v.parse().map_err(|_| {
-                    ApiError::bad_query("offset", "`offset` must be a non-negative integer")
-                })?;
-            }
+            "offset" => offset = non_negative("offset", &v)?,
             "total" => {
                 total = match v.as_str() {
                     "true" => true,
@@ -175,9 +205,27 @@ pub fn parse_list(
             "cursor" => cursor = Some(v),
             "search" => search = Some(v),
             "fields" => fields = Some(parse_fields(plan, &v)?),
-            "expand" => expand = embed::parse_expand(plan, &v)?,
+            "expand" => {
+                items("expand", &v)?;
+                expand = embed::parse_expand(plan, &v)?;
+            }
             "deleted" => deleted_only = parse_deleted(plan, &v)?,
-            _ => filters.push(parse_filter(plan, caller, &k, &v)?),
+            _ => {
+                if filters.len() == MAX_FILTERS {
+                    return Err(ApiError::bad_query(
+                        &k,
+                        format!("At most {MAX_FILTERS} filters per request"),
+                    ));
+                }
+                filters.push(parse_filter(plan, caller, &k, &v)?);
+                // Every value is bound: keep the statement under SQLite's variable limit.
+                if filters.iter().map(|f| f.values.len()).sum::<usize>() > MAX_FILTER_VALUES {
+                    return Err(ApiError::bad_query(
+                        &k,
+                        format!("At most {MAX_FILTER_VALUES} filter values per request"),
+                    ));
+                }
+            }
         }
     }
     let sort = parse_sort(plan, caller, sort_raw.as_deref(), order.as_deref())?;
@@ -242,7 +290,7 @@ fn parse_sort(
     };
     let mut keys = Vec::new();
     let raw_keys: Vec<&str> = match raw {
-        Some(r) => r.split(',').map(str::trim).collect(),
+        Some(r) => items("sort", r)?,
         None if order_desc.is_some() => vec![system::CREATED_AT],
         None => vec!["-createdAt"],
     };
@@ -340,6 +388,12 @@ fn parse_filter(plan: &TablePlan, caller: &Caller, key: &str, v: &str) -> Result
             _ => return Err(ApiError::bad_query(key, "`is` takes null or not-null")),
         },
         CompareOp::In | CompareOp::NotIn => {
+            if v.split(',').nth(MAX_IN_VALUES).is_some() {
+                return Err(ApiError::bad_query(
+                    key,
+                    format!("`{key}` takes at most {MAX_IN_VALUES} values"),
+                ));
+            }
             let vals = v
                 .split(',')
                 .map(|x| typed(ty, x).ok_or_else(bad))

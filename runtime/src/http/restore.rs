@@ -11,9 +11,10 @@ use serde_json::{Value as Json, json};
 use ward_ir::{Operation, system};
 
 use super::cascade;
-use super::embed::{self, Ctx};
+use super::embed::Ctx;
 use super::error::ApiError;
 use super::request::{self, Shared};
+use super::written;
 use crate::security::{self, audit, firewall};
 use crate::sql::{dml, predicate, related, value};
 use crate::store::row;
@@ -80,7 +81,8 @@ async fn run(
                 caller: &caller,
                 now: &now,
             };
-            embed::render_one(ctx, plan, rec)
+            // Only what the caller's `read` rule shows (docs/decisions.md).
+            written::render_one(ctx, plan, rec)
         })
         .await?;
     Ok(request::json(StatusCode::OK, &json!({ "data": out })))

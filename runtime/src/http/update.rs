@@ -13,6 +13,7 @@ use super::embed;
 use super::error::ApiError;
 use super::references;
 use super::request::{self, Shared};
+use super::written;
 use crate::security::identity::Caller;
 use crate::security::{self, Gate, audit, firewall};
 use crate::snapshot::{Snapshot, TablePlan};
@@ -74,7 +75,8 @@ async fn run(
                 caller: &caller2,
                 now: &now,
             };
-            embed::render_one(ctx, plan, rec)
+            // Only what the caller's `read` rule shows (docs/decisions.md).
+            written::render_one(ctx, plan, rec)
         })
         .await?;
     Ok(request::json(StatusCode::OK, &json!({ "data": out })))

@@ -17,7 +17,7 @@ use ward_ir::{IdKind, Operation, system};
 use super::embed;
 use super::error::ApiError;
 use super::request::{self, Shared};
-use super::{create, references, update};
+use super::{create, references, update, written};
 use crate::mutation::{self, Mutation};
 use crate::security::access::Residual;
 use crate::security::firewall::{self, ScopeEq};
@@ -138,7 +138,8 @@ async fn run(
                 caller: &caller2,
                 now: &now,
             };
-            Ok((created, embed::render_one(ctx, plan, rec)?))
+            // Only what the caller's `read` rule shows (docs/decisions.md).
+            Ok((created, written::render_one(ctx, plan, rec)?))
         })
         .await?;
     let status = if created {
@@ -193,8 +194,13 @@ pub fn apply(
     body.insert(system::ID.into(), id.clone());
     let values = create::prepare(plan, caller, stamps, &body, now)?;
     references::check(conn, snap, caller, plan, &values, now)?;
-    let insert = dml::insert(plan, &values).map_err(ApiError::internal)?;
-    if !row::insert_new(conn, &insert)? {
+    // An id that exists but was not visible above belongs to someone else (another tenant, or
+    // soft-deleted): never overwrite it, and answer as for a missing row. Looked up before the
+    // INSERT so the answer does not depend on which constraint SQLite checks first (a body that
+    // also repeats a unique value would otherwise answer UNIQUE_VIOLATION for the same id), and
+    // after validation so that an invalid body answers the same for every id.
+    let by_id = dml::select(plan, dml::by_id(plan, id), &[], Some(1), 0);
+    if row::first_record(conn, plan, &by_id)?.is_some() {
         if mutation::active(Mutation::UpsertOverwriteInvisible) {
             return row::execute(
                 conn,
@@ -202,6 +208,10 @@ pub fn apply(
             )
             .map(|_| false);
         }
+        return Err(firewall::not_found(&plan.def));
+    }
+    let insert = dml::insert(plan, &values).map_err(ApiError::internal)?;
+    if !row::insert_new(conn, &insert)? {
         return Err(firewall::not_found(&plan.def));
     }
     Ok(true)

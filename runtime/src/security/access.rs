@@ -120,6 +120,23 @@ fn partial(c: &Condition, caller: &Caller) -> Partial {
     }
 }
 
+/// Whether the caller's `read` rule shows `row`, a row they just wrote: the role part, then the
+/// rule's row conditions on the row. A write answers with the whole row only then, as a SELECT
+/// policy governs RETURNING in PostgREST, so that a write never works as a read
+/// (docs/decisions.md). The firewall needs no check here: the write was inside the caller's scopes.
+pub fn may_read(
+    table: &ward_ir::Table,
+    caller: &Caller,
+    row: &Map<String, Json>,
+    now: &str,
+) -> bool {
+    match authorize(table, Operation::Read, caller) {
+        Ok(Residual::True) => true,
+        Ok(Residual::Rows(c)) => holds(&c, row, caller, now),
+        Err(_) => false,
+    }
+}
+
 /// Evaluates a role-free condition on a typed record, with SQL's three-valued logic so that the
 /// answer matches what the same condition compiled into a WHERE clause would select.
 pub fn holds(c: &Condition, row: &Map<String, Json>, caller: &Caller, now: &str) -> bool {
@@ -171,12 +188,13 @@ fn compare(
         CompareOp::NotNull => return Some(!left.is_null()),
         _ => {}
     }
-    // A missing auth value makes the comparison false (SPEC decision), not unknown.
+    // A missing auth value makes the comparison unknown, as SQL NULL would (docs/decisions.md):
+    // unknown never grants and `not unknown` stays unknown, so `not { … }` cannot widen access.
     let mut rights = Vec::with_capacity(values.len());
     for v in values {
         match resolve(v, caller, now) {
             Some(j) => rights.push(j),
-            None => return Some(false),
+            None => return None,
         }
     }
     if left.is_null() {

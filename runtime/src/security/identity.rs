@@ -173,14 +173,24 @@ impl Verifier {
         if mutation::active(Mutation::AuthAcceptExpired) {
             v.validate_exp = false;
         }
+        // jsonwebtoken compares `iss`/`aud` only when the token carries them, so a configured
+        // issuer or audience must also be a required claim, or omitting it would bypass the check.
+        let mut required = vec!["exp"];
         match &self.issuer {
-            Some(i) => v.set_issuer(&[i]),
+            Some(i) => {
+                v.set_issuer(&[i]);
+                required.push("iss");
+            }
             None => v.iss = None,
         }
         match &self.audience {
-            Some(a) => v.set_audience(&[a]),
+            Some(a) => {
+                v.set_audience(&[a]);
+                required.push("aud");
+            }
             None => v.validate_aud = false,
         }
+        v.set_required_spec_claims(&required);
         jsonwebtoken::decode::<Map<String, Value>>(token, key, &v)
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
@@ -192,6 +202,13 @@ impl Verifier {
                 ErrorKind::InvalidIssuer => ApiError::auth_invalid("issuer"),
                 ErrorKind::InvalidAudience => ApiError::auth_invalid("audience"),
                 ErrorKind::ImmatureSignature => ApiError::auth_invalid("not-yet-valid"),
+                // A missing issuer or audience is reported like a wrong one.
+                ErrorKind::MissingRequiredClaim(c) if c == "iss" => {
+                    ApiError::auth_invalid("issuer")
+                }
+                ErrorKind::MissingRequiredClaim(c) if c == "aud" => {
+                    ApiError::auth_invalid("audience")
+                }
                 ErrorKind::MissingRequiredClaim(_) => ApiError::auth_invalid("missing-claim"),
                 _ => ApiError::auth_invalid("malformed"),
             })

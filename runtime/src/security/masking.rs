@@ -90,7 +90,12 @@ pub fn mask_value(kind: MaskKind, ty: ColumnType, v: &Json) -> Json {
         }
         MaskKind::Hidden => None,
     };
-    Json::String(out.unwrap_or_else(|| REDACTED.into()))
+    // A value so short that its mask hides no character (`a@b.io`, a one-letter name) would be
+    // shown whole: SPEC §2.7 says masking never does that, so it is redacted instead.
+    match out {
+        Some(masked) if masked != s => Json::String(masked),
+        _ => Json::String(REDACTED.into()),
+    }
 }
 
 fn stars_after_first(s: &str) -> String {
@@ -177,6 +182,19 @@ mod tests {
         assert_eq!(m(MaskKind::Phone, "1234"), "[REDACTED]");
         assert_eq!(m(MaskKind::Ssn, "12-34"), "[REDACTED]");
         assert_eq!(m(MaskKind::Ssn, "1234567"), "***4567");
+        // A mask that would hide no character redacts instead.
+        assert_eq!(m(MaskKind::Email, "a@b.io"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Email, "a@b"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Email, "ab@b.io"), "a*@b.io");
+        assert_eq!(m(MaskKind::Name, "J"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Name, "J D"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Name, ""), "[REDACTED]");
+        assert_eq!(m(MaskKind::Name, "Jo D"), "J* D");
+        assert_eq!(m(MaskKind::Phone, "*1234"), "[REDACTED]");
+        assert_eq!(
+            mask_value(MaskKind::Name, ColumnType::Integer, &Json::from(7)),
+            "[REDACTED]"
+        );
         assert_eq!(
             mask_value(MaskKind::Email, ColumnType::Text, &Json::Null),
             Json::Null

@@ -9,6 +9,15 @@ use super::value::to_db;
 use super::{col, never};
 use crate::snapshot::TablePlan;
 
+/// Most filters in one list request.
+pub const MAX_FILTERS: usize = 100;
+/// Most values of one `in`/`not-in` filter (one `IN (…)` chunk's worth).
+pub const MAX_IN_VALUES: usize = 1000;
+/// Most filter values in one request, all bound into one statement: far below SQLite's limit of
+/// 32,766 variables, with room for the visibility, search and cursor predicates beside them, so a
+/// list never fails as a 500 on the number of its parameters.
+pub const MAX_FILTER_VALUES: usize = 10_000;
+
 /// One `FIELD.OP=V` filter with typed values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {

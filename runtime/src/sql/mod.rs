@@ -40,7 +40,15 @@ pub(crate) fn tbl(name: &str) -> Alias {
     Alias::new(name)
 }
 
-/// A predicate that never holds (a condition on an auth value the caller lacks).
+/// A predicate that never holds (an empty `any`, a page past the last row).
 pub(crate) fn never() -> Expr {
     Expr::value(1).eq(0)
+}
+
+/// A predicate that is SQL NULL, i.e. unknown: a comparison with an auth value the caller lacks.
+/// Unknown never selects a row and `NOT unknown` is still unknown, so wrapping the comparison in
+/// `not { … }` cannot widen what the caller sees, as `1=0` would (docs/decisions.md).
+pub(crate) fn unknown() -> Expr {
+    // A bound NULL compared with anything is NULL; no SQL text is made by hand.
+    Expr::value(sea_query::Value::Int(None)).eq(1)
 }

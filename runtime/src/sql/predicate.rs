@@ -4,7 +4,7 @@ use sea_query::{Cond, Condition as SqlCond, Expr, ExprTrait, LikeExpr};
 use ward_ir::{ColumnType, CompareOp, Condition, system};
 
 use super::value::to_db;
-use super::{col, never};
+use super::{col, never, unknown};
 use crate::mutation::{self, Mutation};
 use crate::security::Gate;
 use crate::security::access::resolve;
@@ -64,7 +64,8 @@ pub fn condition(plan: &TablePlan, c: &Condition, caller: &Caller, now: &str) ->
             for v in values {
                 match resolve(v, caller, now) {
                     Some(j) => vals.push(j),
-                    None => return Cond::all().add(never()),
+                    // Unknown, not false: `not { … }` around it must not match every row.
+                    None => return Cond::all().add(unknown()),
                 }
             }
             let db: Vec<sea_query::Value> = vals.iter().map(|j| to_db(ty, j)).collect();

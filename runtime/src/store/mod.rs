@@ -33,7 +33,9 @@ impl Store {
         }
     }
 
-    /// Runs `f` on a pooled reader connection.
+    /// Runs `f` on a pooled reader connection, in one deferred read transaction: under WAL every
+    /// statement `f` runs sees the snapshot of its first read, so a page, its `total`, its labels
+    /// and its expansions agree with each other even while writers commit in between.
     pub async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
@@ -41,8 +43,15 @@ impl Store {
     {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = pool.get().map_err(ApiError::internal)?;
-            f(&conn)
+            let mut conn = pool.get().map_err(ApiError::internal)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .map_err(db_error)?;
+            let out = f(&tx)?;
+            // Nothing was written (readers are `query_only`); ending the transaction releases the
+            // snapshot. On an error above, dropping `tx` rolls it back just the same.
+            tx.commit().map_err(db_error)?;
+            Ok(out)
         })
         .await
         .map_err(ApiError::internal)?
@@ -144,4 +153,38 @@ pub fn db_error(e: rusqlite::Error) -> ApiError {
         }
     }
     ApiError::internal(format!("{e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[tokio::test]
+    async fn a_read_sees_one_snapshot_while_a_writer_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.db");
+        let store = super::sqlite::open(&path).unwrap();
+        store.with_writer(|c| c.execute_batch("CREATE TABLE t (x INTEGER)").unwrap());
+        let count = |c: &rusqlite::Connection| -> i64 {
+            c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                .unwrap()
+        };
+        let (before, after) = store
+            .read(move |c| {
+                let before = count(c);
+                // Another connection commits between the two statements of this read.
+                let other = rusqlite::Connection::open(&path).unwrap();
+                other.execute("INSERT INTO t (x) VALUES (1)", []).unwrap();
+                Ok((before, count(c)))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (before, after),
+            (0, 0),
+            "both statements see the first snapshot"
+        );
+        let now = store.read(move |c| Ok(count(c))).await.unwrap();
+        assert_eq!(now, 1, "the next read sees the commit");
+    }
 }

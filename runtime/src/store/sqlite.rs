@@ -35,6 +35,25 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Creates an empty database file readable by its owner only (unix), whatever the umask, unless
+/// one exists: SQLite would create it 0644, and it creates the `-wal` and `-shm` files with the
+/// permissions of the database file, so they stay private too. SQLite accepts an empty file as a
+/// new database.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn open(path: &Path) -> Result<Store, StartError> {
     let fail = |e: &dyn std::fmt::Display| {
         StartError::Database(format!("cannot open {}: {e}", path.display()))
@@ -42,8 +61,9 @@ pub fn open(path: &Path) -> Result<Store, StartError> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        crate::secret::create_private_dir(dir).map_err(|e| fail(&e))?;
     }
+    create_private_file(path).map_err(|e| fail(&e))?;
     let writer = Connection::open(path).map_err(|e| fail(&e))?;
     writer
         .pragma_update(None, "journal_mode", "WAL")
@@ -60,4 +80,32 @@ pub fn open(path: &Path) -> Result<Store, StartError> {
         .build(manager)
         .map_err(|e| fail(&e))?;
     Ok(Store::new(writer, readers))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_database_directory_and_files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".ward");
+        let path = state.join("data.db");
+        let store = super::open(&path).unwrap();
+        store.with_writer(|c| {
+            c.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+                .unwrap();
+        });
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        let mut files = 0;
+        for entry in std::fs::read_dir(&state).unwrap() {
+            let p = entry.unwrap().path();
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+            files += 1;
+        }
+        assert!(files >= 2, "the database and its WAL files were checked");
+    }
 }

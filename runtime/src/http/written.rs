@@ -1,0 +1,48 @@
+//! The `data` of a write's answer (create, update, upsert, restore, batch successes). A row the
+//! caller's `read` rule would not show (role part or row conditions) is answered as `{"id"}`
+//! only: otherwise `PATCH {}` would read rows for a caller with `update` but not `read`. This is
+//! PostgREST's rule that the SELECT policy applies to RETURNING (docs/decisions.md).
+
+use serde_json::{Value as Json, json};
+use ward_ir::system;
+
+use super::embed::{self, Ctx};
+use super::error::ApiError;
+use crate::security::access;
+use crate::snapshot::TablePlan;
+use crate::store::row::Record;
+
+/// One written record, rendered for the caller if they may read it.
+pub(crate) fn render_one(ctx: Ctx<'_>, plan: &TablePlan, record: Record) -> Result<Json, ApiError> {
+    Ok(render(ctx, plan, vec![record])?.pop().unwrap_or(Json::Null))
+}
+
+/// Written records in order: the readable ones rendered together (one label query per reference
+/// for all of them), the others reduced to their id.
+pub(crate) fn render(
+    ctx: Ctx<'_>,
+    plan: &TablePlan,
+    records: Vec<Record>,
+) -> Result<Vec<Json>, ApiError> {
+    let mut slots: Vec<Option<Json>> = Vec::with_capacity(records.len());
+    let mut shown = Vec::with_capacity(records.len());
+    for rec in records {
+        if access::may_read(&plan.def, ctx.caller, &rec, ctx.now) {
+            slots.push(None);
+            shown.push(rec);
+        } else {
+            let id = rec.get(system::ID).cloned().unwrap_or(Json::Null);
+            slots.push(Some(json!({ "id": id })));
+        }
+    }
+    let mut rendered = embed::render(ctx, plan, shown, &embed::Shape::default())?.into_iter();
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Some(id_only) => Ok(id_only),
+            None => rendered
+                .next()
+                .ok_or_else(|| ApiError::internal("rendered rows out of step")),
+        })
+        .collect()
+}
