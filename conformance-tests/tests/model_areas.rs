@@ -3,12 +3,12 @@
 //! checked), and the statuses the server answered are asserted too, so each test reads as an
 //! executable example of the policy.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
-use ward_conformance::cases::{TokenKind, User};
-use ward_conformance::engine::{self, Counts};
-use ward_conformance::scenario::{Body, CallerSpec, IdRef, Route, Scenario, Seed, Step, ValueSpec};
+use ward_conformance::cases::TokenKind;
+use ward_conformance::scenario::{Body, CallerSpec, IdRef, Route, Seed, Step, ValueSpec};
+
+mod common;
+use common::*;
 
 const PROJECT: &str = r#"
 auth {
@@ -100,19 +100,6 @@ const FORGED: usize = 7;
 const NONE_ALG: usize = 8;
 const MALFORMED: usize = 9;
 
-fn user(name: &str, roles: &[&str], org: Option<&str>) -> User {
-    let mut claims = BTreeMap::new();
-    if let Some(o) = org {
-        claims.insert("org-id".to_owned(), o.to_owned());
-    }
-    User {
-        name: name.into(),
-        sub: name.into(),
-        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-        claims,
-    }
-}
-
 fn callers() -> Vec<CallerSpec> {
     let alice = user("alice", &["admin"], Some("a"));
     vec![
@@ -129,76 +116,9 @@ fn callers() -> Vec<CallerSpec> {
     ]
 }
 
-fn fields(v: Value) -> Vec<(String, ValueSpec)> {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), ValueSpec::Json(v.clone())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn seed(table: &str, owner: usize, values: Value) -> Seed {
-    Seed {
-        table: table.into(),
-        owner,
-        values: fields(values),
-    }
-}
-
-fn req(caller: usize, method: &str, table: &str, route: Route) -> Step {
-    Step {
-        caller,
-        method: method.into(),
-        table: table.into(),
-        route,
-        query: Vec::new(),
-        body: None,
-    }
-}
-
-fn with_body(mut s: Step, body: Value) -> Step {
-    s.body = Some(Body::Object(fields(body)));
-    s
-}
-
-fn with_query(mut s: Step, query: &[(&str, &str)]) -> Step {
-    s.query = query
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), ValueSpec::Json(json!(v))))
-        .collect();
-    s
-}
-
-fn row(table: &str, n: usize) -> IdRef {
-    IdRef::Created {
-        table: table.into(),
-        n,
-    }
-}
-
-/// Runs the scenario; panics with the transcript on any disagreement; returns the statuses.
+/// Runs the scenario (see `common::run`); returns the statuses.
 fn run(seeds: Vec<Seed>, steps: Vec<Step>) -> Vec<u16> {
-    let ir = ward_conformance::suite::compile(PROJECT).expect("the test project compiles");
-    let scenario = Scenario {
-        callers: callers(),
-        seeds,
-        steps,
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut counts = Counts::default();
-    match rt.block_on(engine::run(&ir, &scenario, &mut counts)) {
-        Ok(transcript) => transcript
-            .lines()
-            .filter_map(|l| l.strip_prefix("< "))
-            .filter_map(|l| l.get(..3).and_then(|s| s.parse().ok()))
-            .collect(),
-        Err(f) => panic!("{}\n--- transcript ---\n{}", f.message, f.transcript),
-    }
+    statuses(&common::run(PROJECT, callers(), seeds, steps))
 }
 
 fn team(name: &str) -> Value {

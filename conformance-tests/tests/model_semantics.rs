@@ -4,12 +4,11 @@
 //! model side by side (state compared after every step, invariants checked), and the answers are
 //! asserted too, so a shared mistake cannot pass.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
-use ward_conformance::cases::User;
-use ward_conformance::engine::{self, Counts};
-use ward_conformance::scenario::{Body, CallerSpec, IdRef, Route, Scenario, Seed, Step, ValueSpec};
+use ward_conformance::scenario::{Body, CallerSpec, IdRef, Route, Seed, Step};
+
+mod common;
+use common::*;
 
 const PROJECT: &str = r#"
 auth {
@@ -116,19 +115,6 @@ const NOORG: usize = 1; // no role, no org claim
 const MIA: usize = 2; // member, org a
 const ADA: usize = 3; // admin, org a
 
-fn user(name: &str, roles: &[&str], org: Option<&str>) -> User {
-    let mut claims = BTreeMap::new();
-    if let Some(o) = org {
-        claims.insert("org-id".to_owned(), o.to_owned());
-    }
-    User {
-        name: name.into(),
-        sub: name.into(),
-        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-        claims,
-    }
-}
-
 fn callers() -> Vec<CallerSpec> {
     vec![
         CallerSpec::User(user("anna", &[], Some("a"))),
@@ -136,79 +122,6 @@ fn callers() -> Vec<CallerSpec> {
         CallerSpec::User(user("mia", &["member"], Some("a"))),
         CallerSpec::User(user("ada", &["admin"], Some("a"))),
     ]
-}
-
-fn fields(v: Value) -> Vec<(String, ValueSpec)> {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), ValueSpec::Json(v.clone())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn seed(table: &str, owner: usize, values: Value) -> Seed {
-    Seed {
-        table: table.into(),
-        owner,
-        values: fields(values),
-    }
-}
-
-fn req(caller: usize, method: &str, table: &str, route: Route) -> Step {
-    Step {
-        caller,
-        method: method.into(),
-        table: table.into(),
-        route,
-        query: Vec::new(),
-        body: None,
-    }
-}
-
-fn with_body(mut s: Step, body: Value) -> Step {
-    s.body = Some(Body::Object(fields(body)));
-    s
-}
-
-fn row(table: &str, n: usize) -> IdRef {
-    IdRef::Created {
-        table: table.into(),
-        n,
-    }
-}
-
-/// Runs the scenario; panics with the transcript on any disagreement; returns each answer's
-/// status and body.
-fn run(seeds: Vec<Seed>, steps: Vec<Step>) -> Vec<(u16, Value)> {
-    let ir = ward_conformance::suite::compile(PROJECT).expect("the test project compiles");
-    let scenario = Scenario {
-        callers: callers(),
-        seeds,
-        steps,
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut counts = Counts::default();
-    match rt.block_on(engine::run(&ir, &scenario, &mut counts)) {
-        Ok(transcript) => transcript
-            .lines()
-            .filter_map(|l| l.strip_prefix("< "))
-            .filter_map(|l| {
-                let status = l.get(..3)?.parse().ok()?;
-                let body = l.get(4..).and_then(|b| serde_json::from_str(b).ok());
-                Some((status, body.unwrap_or(Value::Null)))
-            })
-            .collect(),
-        Err(f) => panic!("{}\n--- transcript ---\n{}", f.message, f.transcript),
-    }
-}
-
-fn statuses(answers: &[(u16, Value)]) -> Vec<u16> {
-    answers.iter().map(|(s, _)| *s).collect()
 }
 
 #[test]
@@ -240,6 +153,11 @@ fn not_around_a_missing_auth_value_grants_nothing() {
 }
 
 /// `data` is `{"id"}` and nothing else.
+/// Runs the scenario (see `common::run`).
+fn run(seeds: Vec<Seed>, steps: Vec<Step>) -> Vec<(u16, Value)> {
+    common::run(PROJECT, callers(), seeds, steps)
+}
+
 fn id_only(data: &Value) -> bool {
     data.as_object()
         .is_some_and(|o| o.len() == 1 && o.get("id").is_some_and(|id| !id.is_null()))
