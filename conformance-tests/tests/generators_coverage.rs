@@ -61,7 +61,7 @@ fn generated_projects_cover_the_language() {
         let mut bump = |k: String| *seen.entry(k).or_default() += 1;
         for t in &ir.tables {
             bump(format!("id {:?}", t.id));
-            bump(format!("delete {:?}", t.delete));
+            bump(format!("delete-mode={:?}", t.delete));
             bump(format!("scopes {}", t.firewall.scopes.len()));
             if t.firewall.scopes.iter().any(|s| !s.bypass.is_empty()) {
                 bump("scope bypass".into());
@@ -111,7 +111,7 @@ fn generated_projects_cover_the_language() {
             for c in &t.columns {
                 bump(format!("type {}", c.ty.name()));
                 if let Some(r) = &c.references {
-                    bump(format!("on-delete {:?}", r.on_delete));
+                    bump(format!("on-delete={:?}", r.on_delete));
                 }
                 if c.pattern.is_some() {
                     bump("pattern".into());
@@ -144,8 +144,8 @@ fn generated_projects_cover_the_language() {
         "id Uuid",
         "id Integer",
         "id Text",
-        "delete Soft",
-        "delete Hard",
+        "delete-mode=Soft",
+        "delete-mode=Hard",
         "scopes 0",
         "scopes 1",
         "scopes 2",
@@ -172,9 +172,9 @@ fn generated_projects_cover_the_language() {
         "page",
         "display",
         "relation",
-        "on-delete Restrict",
-        "on-delete Cascade",
-        "on-delete SetNull",
+        "on-delete=Restrict",
+        "on-delete=Cascade",
+        "on-delete=SetNull",
         "pattern",
         "one-of",
         "type text",

@@ -4,7 +4,7 @@
 //! compared after every step, every invariant checked); the answers are asserted as well.
 
 use serde_json::{Value, json};
-use ward_conformance::scenario::{CallerSpec, IdRef, Route, Step};
+use ward_conformance::scenario::{CallerSpec, IdRef, Route, Step, ValueSpec};
 
 mod common;
 use common::*;
@@ -142,4 +142,46 @@ fn an_update_whose_result_fails_check_writes_nothing() {
     assert_eq!(statuses(&answers), vec![403, 403, 200]);
     assert_eq!(answers[0].1["code"], "ACCESS_CHECK_FAILED");
     assert_eq!(answers[1].1["code"], "ACCESS_CHECK_FAILED");
+}
+
+#[test]
+fn oversized_and_malformed_list_queries_are_refused_alike() {
+    let list = |query: Vec<(String, String)>| {
+        let mut s = req(BOB, "GET", "notes", Route::Collection);
+        s.query = query
+            .into_iter()
+            .map(|(k, v)| (k, ValueSpec::Json(json!(v))))
+            .collect();
+        s
+    };
+    let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    let many = |n: usize| vec![pair("body.ne", "x"); n];
+    let values = |n: usize| vec!["v"; n].join(",");
+    let answers = run(
+        PROJECT,
+        callers(),
+        Vec::new(),
+        vec![
+            list(vec![pair("limit", "+5")]),
+            list(vec![pair("offset", "9223372036854775808")]),
+            list(vec![pair("limit", "5"), pair("limit", "6")]),
+            list(many(101)),
+            list(vec![pair("body.in", &values(1001))]),
+            list(vec![pair("fields", &vec!["body"; 101].join(","))]),
+            // Within the bounds: a filter may repeat, and 100 filters are fine.
+            list(vec![pair("body.ne", "a"), pair("body.ne", "b")]),
+            list(many(100)),
+            list(vec![
+                pair("body.in", &values(1000)),
+                pair("offset", "9223372036854775807"),
+            ]),
+        ],
+    );
+    assert_eq!(
+        statuses(&answers),
+        vec![400, 400, 400, 400, 400, 400, 200, 200, 200]
+    );
+    assert_eq!(answers[0].1["details"]["parameter"], "limit");
+    assert_eq!(answers[1].1["details"]["parameter"], "offset");
+    assert_eq!(answers[4].1["details"]["parameter"], "body.in");
 }

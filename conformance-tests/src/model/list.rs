@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value, json};
-use ward_ir::{ColumnType, CompareOp, IdKind, Operation, Table, system};
+use ward_ir::{ColumnType, CompareOp, IdKind, Operation, RESERVED_QUERY_PARAMETERS, Table, system};
 
 use super::access::{self, like, order};
 use super::errors::Fail;
@@ -107,6 +107,35 @@ fn list_page(
     Ok((200, json!({ "data": data, "pagination": pagination })))
 }
 
+/// The bounds on one list request (docs/decisions.md, "List requests are bounded").
+const MAX_FILTERS: usize = 100;
+const MAX_IN_VALUES: usize = 1000;
+const MAX_FILTER_VALUES: usize = 10_000;
+const MAX_LIST_ITEMS: usize = 100;
+
+/// `limit` and `offset`: plain digits, no sign, at most `i64::MAX`.
+fn count(param: &str, v: &str) -> Result<u64, Fail> {
+    let n: u64 = v
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| v.parse().ok())
+        .flatten()
+        .ok_or_else(|| Fail::bad_query(param))?;
+    if n > i64::MAX as u64 {
+        return Err(Fail::bad_query(param));
+    }
+    Ok(n)
+}
+
+/// The comma-separated items of a `fields`/`sort`/`expand` list, refused past the cap.
+fn items<'v>(param: &str, v: &'v str) -> Result<Vec<&'v str>, Fail> {
+    let items: Vec<&str> = v.split(',').map(str::trim).collect();
+    if items.len() > MAX_LIST_ITEMS {
+        return Err(Fail::bad_query(param));
+    }
+    Ok(items)
+}
+
 fn parse(cx: &Cx<'_>, table: &Table, query: &[(String, String)]) -> Result<Query, Fail> {
     let mut q = Query {
         limit: table.page.default as usize,
@@ -121,21 +150,18 @@ fn parse(cx: &Cx<'_>, table: &Table, query: &[(String, String)]) -> Result<Query
     let (mut sort, mut order_param) = (None, None);
     let mut seen: Vec<&str> = Vec::new();
     for (k, v) in query {
-        let scalar = !k.contains('.') && table.column(k).is_none();
+        // Parameters are reserved by name; filters on the same field may repeat (they AND).
+        let scalar = RESERVED_QUERY_PARAMETERS.contains(&k.as_str());
         if scalar && seen.contains(&k.as_str()) {
             return Err(Fail::bad_query(k));
         }
         seen.push(k);
         match k.as_str() {
             "limit" => {
-                let n: u64 = v.parse().map_err(|_| Fail::bad_query("limit"))?;
                 let max = u64::from(table.page.max.max(1));
-                q.limit = usize::try_from(n.clamp(1, max)).unwrap_or(1);
+                q.limit = usize::try_from(count("limit", v)?.clamp(1, max)).unwrap_or(1);
             }
-            "offset" => {
-                let n: u64 = v.parse().map_err(|_| Fail::bad_query("offset"))?;
-                q.offset = usize::try_from(n).unwrap_or(usize::MAX);
-            }
+            "offset" => q.offset = usize::try_from(count("offset", v)?).unwrap_or(usize::MAX),
             "total" => {
                 q.total = match v.as_str() {
                     "true" => true,
@@ -153,7 +179,15 @@ fn parse(cx: &Cx<'_>, table: &Table, query: &[(String, String)]) -> Result<Query
                 }
                 q.deleted_only = true;
             }
-            _ => q.filters.push(filter(cx, table, k, v)?),
+            _ => {
+                if q.filters.len() == MAX_FILTERS {
+                    return Err(Fail::bad_query(k));
+                }
+                q.filters.push(filter(cx, table, k, v)?);
+                if q.filters.iter().map(|f| f.values.len()).sum::<usize>() > MAX_FILTER_VALUES {
+                    return Err(Fail::bad_query(k));
+                }
+            }
         }
     }
     q.sort = sort_keys(cx, table, sort.as_deref(), order_param.as_deref())?;
@@ -161,8 +195,8 @@ fn parse(cx: &Cx<'_>, table: &Table, query: &[(String, String)]) -> Result<Query
 }
 
 fn fields(table: &Table, v: &str) -> Result<Vec<String>, Fail> {
-    v.split(',')
-        .map(str::trim)
+    items("fields", v)?
+        .into_iter()
         .map(|f| {
             table
                 .column(f)
@@ -185,7 +219,7 @@ fn sort_keys(
         Some(_) => return Err(Fail::bad_query("order")),
     };
     let keys: Vec<&str> = match raw {
-        Some(r) => r.split(',').map(str::trim).collect(),
+        Some(r) => items("sort", r)?,
         None if order_desc.is_some() => vec![system::CREATED_AT],
         None => vec!["-createdAt"],
     };
@@ -247,6 +281,9 @@ fn filter(cx: &Cx<'_>, table: &Table, key: &str, v: &str) -> Result<Filter, Fail
             "not-null" => (CompareOp::NotNull, Vec::new()),
             _ => return Err(bad()),
         },
+        CompareOp::In | CompareOp::NotIn if v.split(',').count() > MAX_IN_VALUES => {
+            return Err(bad());
+        }
         CompareOp::In | CompareOp::NotIn => (
             op,
             v.split(',')
