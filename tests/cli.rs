@@ -166,6 +166,11 @@ impl Drop for Served {
 }
 
 fn serve(dir: &Path) -> Served {
+    serve_with(dir, &[], Stdio::null())
+}
+
+/// `ward serve DIR` with `extra` arguments, its stderr going to `stderr`.
+fn serve_with(dir: &Path, extra: &[&str], stderr: Stdio) -> Served {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -173,10 +178,11 @@ fn serve(dir: &Path) -> Served {
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_ward"))
         .args(["serve", arg(dir), "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
         .env_remove("WARD_JWT_SECRET")
         .env_remove("WARD_DATABASE_URL")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let served = Served { child, port };
@@ -428,4 +434,155 @@ fn ward_test_fails_on_a_broken_declarative_case() {
         stdout.contains("declarative: 0 passed, 1 failed"),
         "{stdout}"
     );
+}
+
+/// The Postgres test database, or `None` after printing why the test does not run.
+fn postgres_url() -> Option<String> {
+    match std::env::var("WARD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "skipped: WARD_TEST_POSTGRES_URL is not set, so this Postgres test does not run"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `sql` on `url`'s database from a thread of its own (the statement is made from a
+/// generated schema name only).
+fn postgres(url: &str, sql: String) {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client.batch_execute(&sql).await.unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+}
+
+/// A schema of its own in the Postgres test database, dropped with the value.
+struct Schema {
+    base: String,
+    name: String,
+}
+
+impl Schema {
+    fn create(base: &str) -> Schema {
+        let name = format!("ward_cli_{}", uuid::Uuid::new_v4().simple());
+        postgres(base, format!("CREATE SCHEMA {name}"));
+        Schema {
+            base: base.to_owned(),
+            name,
+        }
+    }
+
+    /// The test URL with a password the server (trust auth) ignores, and this schema first on
+    /// the search path.
+    fn url_with_password(&self) -> String {
+        let with_password =
+            self.base
+                .replacen("postgres://postgres@", "postgres://postgres:s3cret-pw@", 1);
+        let sep = if with_password.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!("{with_password}{sep}options=-csearch_path%3D{}", self.name)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        postgres(
+            &self.base,
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+    }
+}
+
+#[test]
+fn serve_on_postgres_answers_and_never_prints_the_password() {
+    let Some(base) = postgres_url() else { return };
+    let schema = Schema::create(&base);
+    let url = schema.url_with_password();
+    let project = tasks_project();
+    let log = project.path().join("serve.log");
+    let served = serve_with(
+        project.path(),
+        &["--database", &url],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    let alice = token(project.path(), "alice");
+    let (status, body) = http(
+        served.port,
+        "POST",
+        "/api/tasks",
+        Some(&alice),
+        Some(r#"{"title": "on postgres"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = http(served.port, "GET", "/api/tasks", Some(&alice), None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("on postgres"), "{body}");
+    drop(served);
+    let printed = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        printed.contains("database postgres://postgres@"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("s3cret-pw"),
+        "the password was printed: {printed}"
+    );
+}
+
+#[test]
+fn serve_refuses_an_unreachable_database_at_once() {
+    let dir = tasks_project();
+    let started = Instant::now();
+    let out = ward(&[
+        "serve",
+        arg(dir.path()),
+        "--database",
+        "postgres://ward:pw@127.0.0.1:1/ward",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to postgres://ward@127.0.0.1:1/ward"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(":pw@"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn ward_test_runs_on_postgres() {
+    let Some(base) = postgres_url() else { return };
+    let dir = tasks_project();
+    let out = ward(&[
+        "test",
+        arg(dir.path()),
+        "--cases",
+        "4",
+        "--seed",
+        "7",
+        "--database",
+        &base,
+    ]);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("on postgres"), "{stderr}");
+    assert!(stdout.contains("all held"), "{stdout}");
 }

@@ -12,7 +12,7 @@ use crate::invariants::{self, Exchange as Seen};
 use crate::model::{Model, Row};
 use crate::request::{ApiRequest, encode};
 use crate::scenario::{Body, CallerSpec, IdRef, Route, Scenario, Step, ValueSpec};
-use crate::target::Target;
+use crate::target::{Database, Target};
 use crate::transcript::{self, Transcript};
 
 /// What a run counted, for the summary.
@@ -48,11 +48,16 @@ pub struct RunFailure {
 }
 
 /// Runs one scenario on a fresh database; the transcript of a passing run is returned too.
-pub async fn run(ir: &Ir, scenario: &Scenario, counts: &mut Counts) -> Result<String, RunFailure> {
+pub async fn run(
+    ir: &Ir,
+    scenario: &Scenario,
+    counts: &mut Counts,
+    database: &Database,
+) -> Result<String, RunFailure> {
     let mut run = Run {
         ir,
         scenario,
-        target: Target::open(ir).map_err(|e| RunFailure {
+        target: Target::open(ir, database).await.map_err(|e| RunFailure {
             message: format!("cannot serve the project: {e}"),
             transcript: String::new(),
         })?,
@@ -64,11 +69,14 @@ pub async fn run(ir: &Ir, scenario: &Scenario, counts: &mut Counts) -> Result<St
         run.transcript
             .line(format!("# caller {i}: {}", transcript::caller(c)));
     }
-    match run.all(counts).await {
-        Ok(()) => Ok(run.transcript.into_text()),
-        Err(message) => Err(RunFailure {
+    let outcome = run.all(counts).await;
+    let transcript = run.transcript.into_text();
+    let closed = run.target.close().await;
+    match (outcome, closed) {
+        (Ok(()), Ok(())) => Ok(transcript),
+        (Err(message), _) | (Ok(()), Err(message)) => Err(RunFailure {
             message,
-            transcript: run.transcript.into_text(),
+            transcript,
         }),
     }
 }

@@ -16,6 +16,7 @@ use ward_ir::Ir;
 use crate::engine::{self, Counts};
 use crate::scenario::Scenario;
 use crate::strategies;
+use crate::target::Database;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -23,6 +24,8 @@ pub struct Config {
     /// `None`: a fresh random seed, reported in [`Report::seed`].
     pub seed: Option<u64>,
     pub max_steps: usize,
+    /// Where each case's fresh database lives.
+    pub database: Database,
 }
 
 impl Default for Config {
@@ -31,6 +34,7 @@ impl Default for Config {
             cases: 64,
             seed: None,
             max_steps: 24,
+            database: Database::Sqlite,
         }
     }
 }
@@ -177,7 +181,7 @@ fn run(strategy: proptest::strategy::BoxedStrategy<Case>, config: &Config) -> Re
             .as_ref()
             .map_err(|e| TestCaseError::fail(e.clone()))?;
         let mut mine = Counts::default();
-        let outcome = rt.block_on(engine::run(ir, &case.scenario, &mut mine));
+        let outcome = rt.block_on(engine::run(ir, &case.scenario, &mut mine, &config.database));
         counts.borrow_mut().add(&mine);
         outcome
             .map(|_| ())
@@ -201,7 +205,12 @@ fn run(strategy: proptest::strategy::BoxedStrategy<Case>, config: &Config) -> Re
                 let replay = match &case.ir {
                     Ok(ir) => {
                         let mut ignored = Counts::default();
-                        rt.block_on(engine::run(ir, &case.scenario, &mut ignored))
+                        rt.block_on(engine::run(
+                            ir,
+                            &case.scenario,
+                            &mut ignored,
+                            &config.database,
+                        ))
                     }
                     Err(e) => Err(engine::RunFailure {
                         message: e.clone(),

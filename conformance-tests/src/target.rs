@@ -28,6 +28,81 @@ pub struct Target {
     secret: Vec<u8>,
     ir: Ir,
     _dir: tempfile::TempDir,
+    schema: Option<PgSchema>,
+}
+
+/// Where targets keep their data: a fresh SQLite file per target (the default), or a fresh
+/// schema per target in a Postgres database, dropped when the target closes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Database {
+    #[default]
+    Sqlite,
+    Postgres {
+        url: String,
+    },
+}
+
+impl Database {
+    /// SQLite, or Postgres for a `postgres://` / `postgresql://` URL.
+    pub fn from_url(url: Option<&str>) -> Database {
+        match url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Database::Postgres { url: u.to_owned() }
+            }
+            _ => Database::Sqlite,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Database::Sqlite => "sqlite",
+            Database::Postgres { .. } => "postgres",
+        }
+    }
+}
+
+/// A target's own schema, on an admin connection kept to drop it.
+struct PgSchema {
+    admin: tokio_postgres::Client,
+    name: String,
+}
+
+impl PgSchema {
+    async fn create(url: &str) -> Result<(PgSchema, String), String> {
+        let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("cannot connect to the Postgres test database: {e}"))?;
+        tokio::spawn(conn);
+        // The name is generated here, never taken from input.
+        let name = format!("ward_case_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .map_err(|e| format!("cannot create schema {name}: {e}"))?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let served = format!("{url}{sep}options=-csearch_path%3D{name}");
+        Ok((PgSchema { admin, name }, served))
+    }
+
+    async fn drop_schema(&self) -> Result<(), String> {
+        self.admin
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
+            .await
+            .map_err(|e| format!("cannot drop schema {}: {e}", self.name))
+    }
+}
+
+impl Drop for Target {
+    /// A target that was not closed (its run panicked) still drops its schema, if the runtime
+    /// lives on long enough to run the task.
+    fn drop(&mut self) {
+        if let (Some(schema), Ok(rt)) = (self.schema.take(), tokio::runtime::Handle::try_current())
+        {
+            rt.spawn(async move {
+                let _ = schema.drop_schema().await;
+            });
+        }
+    }
 }
 
 /// One HTTP exchange.
@@ -40,8 +115,8 @@ pub struct Exchange {
 }
 
 impl Target {
-    /// Serves `ir` on a fresh SQLite database in a temporary directory.
-    pub fn open(ir: &Ir) -> Result<Target, String> {
+    /// Serves `ir` on a fresh database: SQLite in a temporary directory, or a new schema.
+    pub async fn open(ir: &Ir, database: &Database) -> Result<Target, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
         let mut ir = ir.clone();
         ir.auth.jwt.key = JwtKey::Secret {
@@ -49,19 +124,46 @@ impl Target {
         };
         let (secret, _) = ward_runtime::secret::hs256_secret(&ir, dir.path(), false)
             .map_err(|e| e.to_string())?;
+        let (schema, database_url) = match database {
+            Database::Sqlite => (
+                None,
+                format!("sqlite://{}", dir.path().join("data.db").display()),
+            ),
+            Database::Postgres { url } => {
+                let (schema, served) = PgSchema::create(url).await?;
+                (Some(schema), served)
+            }
+        };
         let options = ServeOptions {
             project_dir: dir.path().to_path_buf(),
-            database_url: format!("sqlite://{}", dir.path().join("data.db").display()),
+            database_url,
             require_secret: false,
         };
-        let app = App::open(ir.clone(), &options).map_err(|e| e.to_string())?;
+        let app = match App::open(ir.clone(), &options).await {
+            Ok(app) => app,
+            Err(e) => {
+                if let Some(s) = &schema {
+                    s.drop_schema().await?;
+                }
+                return Err(e.to_string());
+            }
+        };
         Ok(Target {
             router: app.router(),
             app,
             secret,
             ir,
             _dir: dir,
+            schema,
         })
+    }
+
+    /// Releases the target's database (drops a Postgres schema).
+    pub async fn close(mut self) -> Result<(), String> {
+        match self.schema.take() {
+            Some(schema) => schema.drop_schema().await,
+            None => Ok(()),
+        }
     }
 
     pub fn ir(&self) -> &Ir {

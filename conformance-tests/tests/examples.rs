@@ -1,8 +1,17 @@
 //! Every example project compiles and passes its own declarative cases (`tests/*.kdl`).
 
 use ward_conformance::cases::{load_project_cases, run_files};
+use ward_conformance::target::Database;
 
 fn run_example(name: &str) {
+    run_example_on(name, &Database::Sqlite);
+    match std::env::var("WARD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => run_example_on(name, &Database::Postgres { url }),
+        _ => eprintln!("skipped on Postgres: WARD_TEST_POSTGRES_URL is not set"),
+    }
+}
+
+fn run_example_on(name: &str, database: &Database) {
     let dir = ward_conformance::examples_dir().join(name);
     let sources = ward_compiler::Sources::load(&dir).expect("example readable");
     let ir = ward_compiler::compile(&sources)
@@ -15,7 +24,7 @@ fn run_example(name: &str) {
         .build()
         .expect("runtime");
     let outcomes = runtime
-        .block_on(run_files(&ir, &files))
+        .block_on(run_files(&ir, &files, database))
         .expect("targets open");
     let mut failures = Vec::new();
     let mut total = 0;
@@ -24,8 +33,12 @@ fn run_example(name: &str) {
             total += 1;
             if let Some(failure) = &case.failure {
                 failures.push(format!(
-                    "{}:{} `{}`: {failure}\n{}",
-                    file.name, case.line, case.name, case.transcript
+                    "{} on {}:{} `{}`: {failure}\n{}",
+                    file.name,
+                    database.name(),
+                    case.line,
+                    case.name,
+                    case.transcript
                 ));
             }
         }

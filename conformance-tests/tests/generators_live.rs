@@ -85,7 +85,9 @@ async fn scenarios_run_against_the_server() {
             .new_tree(&mut runner)
             .expect("scenario")
             .current();
-        let target = Target::open(&ir).expect("target");
+        let target = Target::open(&ir, &ward_conformance::target::Database::Sqlite)
+            .await
+            .expect("target");
         let mut ids = Ids {
             rows: BTreeMap::new(),
             fresh: 0,

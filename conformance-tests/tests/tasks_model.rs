@@ -100,7 +100,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn new() -> Harness {
+    async fn new() -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let source = ward_conformance::examples_dir().join("tasks/tasks.kdl");
         std::fs::copy(&source, dir.path().join("tasks.kdl")).expect("copy example");
@@ -115,7 +115,7 @@ impl Harness {
         };
         let (secret, _) =
             ward_runtime::secret::hs256_secret(&ir, dir.path(), false).expect("secret");
-        let app = App::open(ir, &options).expect("app opens");
+        let app = App::open(ir, &options).await.expect("app opens");
         let mut tokens = BTreeMap::new();
         for user in USERS {
             tokens.insert(user.to_string(), mint(&secret, user, &["member"]));
@@ -196,7 +196,7 @@ fn refusal(caller: &Caller) -> Option<(StatusCode, &'static str)> {
 }
 
 async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
-    let harness = Harness::new();
+    let harness = Harness::new().await;
     let mut tasks: Vec<Task> = Vec::new();
     // The exact bytes of a not-found answer, learned from the first fresh id and then required of
     // every invisible and nonexistent id alike.

@@ -1,5 +1,5 @@
-//! ward's runtime: serves a checked [`ward_ir::Ir`] as a REST API on SQLite, with the security
-//! pipeline of SPEC §6 applied to every request.
+//! ward's runtime: serves a checked [`ward_ir::Ir`] as a REST API on SQLite or Postgres, with the
+//! security pipeline of SPEC §6 applied to every request.
 //!
 //! The CLI uses exactly this surface: [`App::open`], [`App::router`], [`serve`] and
 //! [`secret::hs256_secret`].
@@ -32,7 +32,7 @@ use ward_ir::JwtKey;
 pub struct ServeOptions {
     /// The project directory (relative key paths and the dev secret live here).
     pub project_dir: PathBuf,
-    /// `sqlite://path` or a plain path.
+    /// `postgres://…`, `sqlite://path` or a plain path.
     pub database_url: String,
     /// Refuse to start without the configured secret instead of using the dev secret.
     pub require_secret: bool,
@@ -85,15 +85,15 @@ pub struct App {
 
 impl App {
     /// Opens the database, migrates it to `ir` and builds the serving snapshot.
-    pub fn open(ir: ward_ir::Ir, opts: &ServeOptions) -> Result<App, StartError> {
+    pub async fn open(ir: ward_ir::Ir, opts: &ServeOptions) -> Result<App, StartError> {
         let (verifier, secret_source) = verifier(&ir, opts)?;
-        let snapshot = Snapshot::build(ir).map_err(StartError::InvalidIr)?;
-        let path = store::sqlite::database_path(&opts.database_url)?;
-        let store = store::sqlite::open(&path)?;
-        store::migrate::migrate(&store, &snapshot)?;
+        let store = Store::open(&opts.database_url).await?;
+        let snapshot =
+            Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
+        store::migrate::migrate(&store, &snapshot).await?;
         Ok(App {
             state: Arc::new(State {
-                snapshot: Arc::new(snapshot),
+                snapshot,
                 store,
                 verifier,
             }),

@@ -5,10 +5,14 @@ use std::collections::HashMap;
 
 use ward_ir::{Column, DeleteMode, Ir, Table, system};
 
+use crate::sql::Dialect;
+
 /// Per-table plan.
 #[derive(Debug)]
 pub struct TablePlan {
     pub def: Table,
+    /// The dialect every statement on this table is rendered in (the store's).
+    pub dialect: Dialect,
     /// `delete soft`: rows with `deletedAt` set are outside the firewall.
     pub soft: bool,
     /// Column name → position in `def.columns`.
@@ -52,10 +56,10 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Builds the snapshot, rejecting an IR the runtime cannot serve safely.
-    pub fn build(ir: Ir) -> Result<Snapshot, String> {
+    pub fn build(ir: Ir, dialect: Dialect) -> Result<Snapshot, String> {
         let mut tables = HashMap::new();
         for t in &ir.tables {
-            let plan = plan_table(t)?;
+            let plan = plan_table(t, dialect)?;
             tables.insert(t.name.clone(), plan);
         }
         for plan in tables.values() {
@@ -104,7 +108,7 @@ impl Snapshot {
     }
 }
 
-fn plan_table(t: &Table) -> Result<TablePlan, String> {
+fn plan_table(t: &Table, dialect: Dialect) -> Result<TablePlan, String> {
     let soft = t.delete == DeleteMode::Soft;
     let index: HashMap<String, usize> = t
         .columns
@@ -154,6 +158,7 @@ fn plan_table(t: &Table) -> Result<TablePlan, String> {
     }
     Ok(TablePlan {
         def: t.clone(),
+        dialect,
         patterns,
         soft,
         searchable: t

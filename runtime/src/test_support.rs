@@ -18,6 +18,10 @@ fn rule(roles: &[&str], when: Value) -> Value {
 /// `rooms`: scoped by `org` (bypass: owner), `status`, `priority`; update needs member with
 /// `ownerId = (auth)user-id`, or admin.
 pub fn snapshot() -> Snapshot {
+    snapshot_for(crate::sql::Dialect::Sqlite)
+}
+
+pub fn snapshot_for(dialect: crate::sql::Dialect) -> Snapshot {
     let role = |r: &[&str]| json!({"kind": "role", "roles": r});
     let owner_is_me = json!({"kind": "compare", "field": "ownerId", "op": "eq", "values": [{"kind": "auth", "value": "user-id"}]});
     let table = json!({
@@ -47,7 +51,7 @@ pub fn snapshot() -> Snapshot {
                     "claims": {"user-id": "sub", "roles": "roles", "org-id": "org_id"}},
                     "roles": ["viewer", "member", "admin", "owner"], "tables": [table], "hash": "h"});
     let ir: ward_ir::Ir = serde_json::from_value(ir).expect("fixture IR");
-    Snapshot::build(ir).expect("fixture snapshot")
+    Snapshot::build(ir, dialect).expect("fixture snapshot")
 }
 
 pub fn caller(

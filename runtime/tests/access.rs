@@ -2,6 +2,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::json;
@@ -73,7 +75,7 @@ fn project() -> ward_ir::Ir {
 
 const MISSING: &str = "/api/rooms/01890000-0000-7000-8000-000000000000";
 
-#[tokio::test]
+#[backends]
 async fn role_is_checked_before_any_read() {
     let s = start(project()).await;
     let viewer = s.token("v", &["viewer"], None);
@@ -100,7 +102,7 @@ async fn role_is_checked_before_any_read() {
     assert_eq!(r.json()["details"]["required"], json!([]));
 }
 
-#[tokio::test]
+#[backends]
 async fn read_conditions_hide_rows_in_list_and_get() {
     let s = start(project()).await;
     let admin = s.token("a", &["admin"], None);
@@ -134,7 +136,7 @@ async fn read_conditions_hide_rows_in_list_and_get() {
     assert_eq!(hidden.text, s.get(MISSING, &member).await.text);
 }
 
-#[tokio::test]
+#[backends]
 async fn update_when_condition_and_check() {
     let s = start(project()).await;
     let admin = s.token("a", &["admin"], None);
@@ -170,7 +172,7 @@ async fn update_when_condition_and_check() {
     assert_eq!(after["data"]["priority"], 1);
 }
 
-#[tokio::test]
+#[backends]
 async fn create_check_writes_nothing_when_it_fails() {
     let s = start(project()).await;
     let admin = s.token("a", &["admin"], None);
@@ -187,7 +189,7 @@ async fn create_check_writes_nothing_when_it_fails() {
     assert_eq!(r.json()["code"], "ACCESS_ROLE_REQUIRED");
 }
 
-#[tokio::test]
+#[backends]
 async fn delete_condition_on_the_loaded_row() {
     let s = start(project()).await;
     let admin = s.token("a", &["admin"], None);

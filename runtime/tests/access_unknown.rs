@@ -5,6 +5,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::json;
@@ -49,7 +51,7 @@ fn project() -> ward_ir::Ir {
     ir(vec![docs])
 }
 
-#[tokio::test]
+#[backends]
 async fn not_around_a_missing_auth_value_never_widens() {
     let s = start(project()).await;
     let in_a = s.token("a1", &[], Some("a"));

@@ -2,6 +2,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use base64::Engine;
 use common::ir::*;
 use common::*;
@@ -28,7 +30,7 @@ async fn code_of(s: &Server, token: &str) -> (u16, serde_json::Value) {
     (r.status, r.json())
 }
 
-#[tokio::test]
+#[backends]
 async fn missing_token_is_401_unless_public() {
     let s = start(project(None, None)).await;
     let r = s.req("GET", "/api/things", None, None).await;
@@ -50,7 +52,7 @@ async fn missing_token_is_401_unless_public() {
     assert_eq!(r.json()["code"], "AUTH_MISSING");
 }
 
-#[tokio::test]
+#[backends]
 async fn bad_tokens_are_401_with_reasons_even_on_public_operations() {
     let s = start(project(None, None)).await;
     let good = s.token("u", &["member"], None);
@@ -128,7 +130,7 @@ async fn bad_tokens_are_401_with_reasons_even_on_public_operations() {
     assert_eq!(b["details"]["reason"], "scheme");
 }
 
-#[tokio::test]
+#[backends]
 async fn issuer_and_audience_are_verified_when_configured() {
     let s = start(project(Some("https://auth.example.com"), Some("my-app"))).await;
     let ok = s.sign(
@@ -149,7 +151,7 @@ async fn issuer_and_audience_are_verified_when_configured() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn a_configured_issuer_and_audience_are_required_claims() {
     let s = start(project(Some("https://auth.example.com"), Some("my-app"))).await;
     let cases = [
@@ -175,7 +177,7 @@ async fn a_configured_issuer_and_audience_are_required_claims() {
     }
 }
 
-#[tokio::test]
+#[backends]
 async fn roles_claim_may_be_a_single_string_and_healthz_needs_no_token() {
     let s = start(project(None, None)).await;
     let t = s.sign(json!({"sub": "u", "roles": "member", "exp": now() + 60}));
@@ -185,7 +187,7 @@ async fn roles_claim_may_be_a_single_string_and_healthz_needs_no_token() {
     assert_eq!(h.json(), json!({"status": "ok", "ir": "test-hash"}));
 }
 
-#[tokio::test]
+#[backends]
 async fn dev_secret_is_reused_and_require_secret_refuses() {
     let ir = project(None, None);
     let dir = tempfile::tempdir().unwrap();

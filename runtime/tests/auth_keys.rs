@@ -5,6 +5,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use base64::Engine;
 use common::ir::*;
 use common::*;
@@ -202,29 +204,30 @@ async fn check_pem_key(case: &PemCase) {
     }
 }
 
-#[tokio::test]
+#[backends]
 async fn rs256_public_key() {
     check_pem_key(&RSA).await;
 }
 
-#[tokio::test]
+#[backends]
 async fn es256_public_key() {
     check_pem_key(&EC).await;
 }
 
-#[tokio::test]
+#[backends]
 async fn eddsa_public_key() {
     check_pem_key(&ED).await;
 }
 
-#[tokio::test]
+#[backends]
 async fn the_secret_source_names_the_key_file() {
     let dir = project_dir(PEM_PATH, &fixture("rsa.pub.pem"));
     let ir = project(JwtKey::PublicKey {
         path: PEM_PATH.into(),
         algorithm: JwtAlgorithm::RS256,
     });
-    let app = App::open(ir, &serve_options(dir.path())).unwrap();
+    let db = common::db::TestDb::new(dir.path());
+    let app = App::open(ir, &db.options(dir.path())).await.unwrap();
     assert_eq!(
         app.secret_source(),
         &SecretSource::KeyFile(dir.path().join(PEM_PATH))
@@ -241,7 +244,7 @@ async fn jwks_server(jwks: &[u8]) -> Server {
     .await
 }
 
-#[tokio::test]
+#[backends]
 async fn jwks_verifies_by_kid() {
     let s = jwks_server(&fixture("jwks.json")).await;
     let rsa = RSA.key("rsa.pem");
@@ -282,7 +285,7 @@ async fn jwks_verifies_by_kid() {
     assert_rejected(&s, &unsigned(Some("rsa-1")), "algorithm", "alg none").await;
 }
 
-#[tokio::test]
+#[backends]
 async fn a_single_key_jwks_needs_no_kid() {
     let mut set: Value = serde_json::from_slice(&fixture("jwks.json")).unwrap();
     set["keys"]
@@ -297,7 +300,7 @@ async fn a_single_key_jwks_needs_no_kid() {
     assert_rejected(&s, &unknown, "unknown-key", "another kid").await;
 }
 
-#[tokio::test]
+#[backends]
 async fn jwks_symmetric_keys_are_never_used() {
     // `c2VjcmV0` is "secret": whoever reads the JWKS could sign with it.
     let set = json!({"keys": [
@@ -314,12 +317,19 @@ async fn jwks_symmetric_keys_are_never_used() {
 
 /// `App::open` with `key` in a project where `path` holds `contents` (or nothing) fails, naming
 /// the file; returns the message.
-fn assert_start_fails(key: JwtKey, path: &str, contents: Option<&[u8]>, what: &str) -> String {
+async fn assert_start_fails(
+    key: JwtKey,
+    path: &str,
+    contents: Option<&[u8]>,
+    what: &str,
+) -> String {
     let dir = match contents {
         Some(c) => project_dir(path, c),
         None => tempfile::tempdir().unwrap(),
     };
-    let err = App::open(project(key), &serve_options(dir.path())).unwrap_err();
+    let err = App::open(project(key), &serve_options(dir.path()))
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     let full = dir.path().join(path);
     assert!(
@@ -343,12 +353,12 @@ fn jwks_key() -> JwtKey {
     }
 }
 
-#[test]
-fn missing_or_unreadable_key_files_fail_at_start() {
+#[tokio::test]
+async fn missing_or_unreadable_key_files_fail_at_start() {
     for case in all_cases() {
-        assert_start_fails(pem_key(case.algorithm), PEM_PATH, None, "missing PEM");
+        assert_start_fails(pem_key(case.algorithm), PEM_PATH, None, "missing PEM").await;
     }
-    assert_start_fails(jwks_key(), JWKS_PATH, None, "missing JWKS");
+    assert_start_fails(jwks_key(), JWKS_PATH, None, "missing JWKS").await;
 
     // A directory where the file should be cannot be read.
     for (key, path) in [
@@ -357,34 +367,36 @@ fn missing_or_unreadable_key_files_fail_at_start() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(path)).unwrap();
-        let err = App::open(project(key), &serve_options(dir.path())).unwrap_err();
+        let err = App::open(project(key), &serve_options(dir.path()))
+            .await
+            .unwrap_err();
         let full = dir.path().join(path).display().to_string();
         assert!(err.to_string().contains(&full), "{err}");
     }
 }
 
-#[test]
-fn unusable_key_files_fail_at_start() {
+#[tokio::test]
+async fn unusable_key_files_fail_at_start() {
     for case in all_cases() {
         let key = || pem_key(case.algorithm);
-        assert_start_fails(key(), PEM_PATH, Some(b"not a key"), "garbage");
-        assert_start_fails(key(), PEM_PATH, Some(b""), "empty");
+        assert_start_fails(key(), PEM_PATH, Some(b"not a key"), "garbage").await;
+        assert_start_fails(key(), PEM_PATH, Some(b""), "empty").await;
         // The private key is not what the server is configured with.
         let private = fixture(case.private);
-        let msg = assert_start_fails(key(), PEM_PATH, Some(&private), "private key");
+        let msg = assert_start_fails(key(), PEM_PATH, Some(&private), "private key").await;
         assert!(msg.contains("private key"), "{msg}");
         // A public key of another kind than the configured algorithm.
         for other in all_cases() {
             if other.alg != case.alg {
                 let what = format!("{} as {:?}", other.public, case.algorithm);
-                assert_start_fails(key(), PEM_PATH, Some(&fixture(other.public)), &what);
+                assert_start_fails(key(), PEM_PATH, Some(&fixture(other.public)), &what).await;
             }
         }
     }
-    assert_start_fails(jwks_key(), JWKS_PATH, Some(b"not json"), "garbage JWKS");
-    assert_start_fails(jwks_key(), JWKS_PATH, Some(b"{}"), "no keys field");
+    assert_start_fails(jwks_key(), JWKS_PATH, Some(b"not json"), "garbage JWKS").await;
+    assert_start_fails(jwks_key(), JWKS_PATH, Some(b"{}"), "no keys field").await;
     let empty = br#"{"keys": []}"#;
-    assert_start_fails(jwks_key(), JWKS_PATH, Some(empty), "empty JWKS");
+    assert_start_fails(jwks_key(), JWKS_PATH, Some(empty), "empty JWKS").await;
     let pem = fixture("rsa.pub.pem");
-    assert_start_fails(jwks_key(), JWKS_PATH, Some(&pem), "PEM as JWKS");
+    assert_start_fails(jwks_key(), JWKS_PATH, Some(&pem), "PEM as JWKS").await;
 }

@@ -5,11 +5,13 @@
 mod batch_support;
 mod common;
 
+use ward_test_macros::backends;
+
 use batch_support::*;
 use common::*;
 use serde_json::{Value, json};
 
-#[tokio::test]
+#[backends]
 async fn create_batch_all_succeed_with_one_timestamp_and_masking() {
     let c = setup().await;
     let r = c
@@ -49,7 +51,7 @@ async fn create_batch_all_succeed_with_one_timestamp_and_masking() {
     assert!(c.rows("items", &c.bob).await.is_empty());
 }
 
-#[tokio::test]
+#[backends]
 async fn create_batch_partial_failures_change_exactly_the_successes() {
     let c = setup().await;
     let r = c
@@ -115,7 +117,7 @@ async fn create_batch_partial_failures_change_exactly_the_successes() {
     assert!(c.rows("items", &c.bob).await.is_empty());
 }
 
-#[tokio::test]
+#[backends]
 async fn unique_conflicts_inside_a_batch_fail_only_the_later_record() {
     let c = setup().await;
     c.s.create("items", &c.alice, json!({"name": "old", "code": "X"}))
@@ -151,7 +153,7 @@ async fn unique_conflicts_inside_a_batch_fail_only_the_later_record() {
     assert_eq!(c.names("items", &c.alice).await, ["n1", "n4", "old"]);
 }
 
-#[tokio::test]
+#[backends]
 async fn atomic_batches_roll_back_everything() {
     let c = setup().await;
     c.s.create("items", &c.alice, json!({"name": "keep", "code": "K"}))
@@ -239,7 +241,7 @@ async fn atomic_batches_roll_back_everything() {
     assert_eq!(c.names("items", &c.alice).await, ["keep", "lk", "y", "z"]);
 }
 
-#[tokio::test]
+#[backends]
 async fn configuration_codes() {
     let c = setup().await;
     for m in ["POST", "PATCH", "PUT", "DELETE"] {
@@ -302,7 +304,7 @@ async fn configuration_codes() {
     assert_eq!((r.status, r.code()), (404, "NOT_FOUND".into()));
 }
 
-#[tokio::test]
+#[backends]
 async fn body_shapes_and_empty_batches() {
     let c = setup().await;
     for body in [
@@ -348,7 +350,7 @@ async fn body_shapes_and_empty_batches() {
     assert_eq!(r.status, 200);
 }
 
-#[tokio::test]
+#[backends]
 async fn the_role_check_happens_once_before_the_body() {
     let c = setup().await;
     let viewer = c.s.token("v", &["viewer"], Some("acme"));
@@ -374,7 +376,7 @@ async fn the_role_check_happens_once_before_the_body() {
     assert_eq!(r.code(), "FIREWALL_SCOPE_MISSING");
 }
 
-#[tokio::test]
+#[backends]
 async fn integer_ids_are_matched_to_their_records() {
     let c = setup().await;
     c.s.create("counters", &c.alice, json!({"name": "first"}))
@@ -409,7 +411,7 @@ async fn integer_ids_are_matched_to_their_records() {
     assert_eq!(r.json()["success"][1]["name"], "y");
 }
 
-#[tokio::test]
+#[backends]
 async fn a_record_may_reference_one_created_earlier_in_the_batch() {
     let c = setup().await;
     let r = c

@@ -6,11 +6,13 @@
 mod batch_support;
 mod common;
 
+use ward_test_macros::backends;
+
 use batch_support::*;
 use common::*;
 use serde_json::json;
 
-#[tokio::test]
+#[backends]
 async fn update_batches_apply_the_pipeline_per_record() {
     let c = setup().await;
     let a =
@@ -91,7 +93,7 @@ async fn update_batches_apply_the_pipeline_per_record() {
     assert_eq!(admin_view.json()["data"]["ssn"], "123-45-6789");
 }
 
-#[tokio::test]
+#[backends]
 async fn delete_batches() {
     let c = setup().await;
     let a = c.s.create("items", &c.alice, json!({"name": "a"})).await;

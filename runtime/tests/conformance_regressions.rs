@@ -4,6 +4,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::*;
 use serde_json::json;
 
@@ -65,7 +67,7 @@ async fn raw(s: &Server, method: &str, path: &str, token: &str, body: &str) -> R
 
 /// PATCH reads the row and its `when` before the body (docs/errors.md, order of checks): an
 /// unparsable body to an invisible id is the fixed not-found, and to a row failing `when` is 403.
-#[tokio::test]
+#[backends]
 async fn patch_judges_the_row_before_the_body() {
     let s = server().await;
     let bob = s.token("bob", &["member"], Some("a"));
@@ -101,7 +103,7 @@ async fn patch_judges_the_row_before_the_body() {
 
 /// A batch body's shape is checked before its size (docs/errors.md): a non-object record makes
 /// even an oversized batch `INVALID_JSON`.
-#[tokio::test]
+#[backends]
 async fn batch_shape_before_size() {
     let s = server().await;
     let bob = s.token("bob", &["member"], Some("a"));
@@ -151,7 +153,7 @@ async fn batch_shape_before_size() {
 
 /// A failed batch record is echoed as sent (masked): an owner column shared by two masks kept
 /// its value, not `null`.
-#[tokio::test]
+#[backends]
 async fn batch_echo_keeps_a_shared_owner_column() {
     let sources = ward_compiler::Sources::single(
         "project.kdl",

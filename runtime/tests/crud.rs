@@ -2,6 +2,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::json;
@@ -69,7 +71,7 @@ fn project() -> ward_ir::Ir {
     ir(vec![items, types, parts, counters, slugs])
 }
 
-#[tokio::test]
+#[backends]
 async fn record_shape_and_round_trip() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -116,7 +118,7 @@ async fn record_shape_and_round_trip() {
     assert!(u.json()["data"]["modifiedAt"].as_str() >= d["modifiedAt"].as_str());
 }
 
-#[tokio::test]
+#[backends]
 async fn bodies_limits_and_json_errors() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -156,7 +158,7 @@ async fn bodies_limits_and_json_errors() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn form_bodies_are_detected_by_media_type_case_insensitively() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -191,7 +193,7 @@ async fn form_bodies_are_detected_by_media_type_case_insensitively() {
     assert_eq!(r.status().as_u16(), 400);
 }
 
-#[tokio::test]
+#[backends]
 async fn etag_and_if_none_match() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -223,7 +225,7 @@ async fn etag_and_if_none_match() {
     assert_eq!(changed.status().as_u16(), 200);
 }
 
-#[tokio::test]
+#[backends]
 async fn put_is_not_an_upsert_yet_and_unknown_tables_are_not_found() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -242,7 +244,7 @@ async fn put_is_not_an_upsert_yet_and_unknown_tables_are_not_found() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn unique_violation() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -253,7 +255,7 @@ async fn unique_violation() {
     assert_eq!(r.json()["layer"], "database");
 }
 
-#[tokio::test]
+#[backends]
 async fn references_to_missing_or_invisible_rows_are_the_same_violation() {
     let s = start(project()).await;
     let acme = s.token("a", &["member"], Some("acme"));
@@ -309,7 +311,7 @@ async fn references_to_missing_or_invisible_rows_are_the_same_violation() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn integer_and_text_ids() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);

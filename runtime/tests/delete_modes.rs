@@ -5,6 +5,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::{Value, json};
@@ -108,7 +110,7 @@ fn rows(v: &Value) -> Vec<Value> {
     v["data"].as_array().cloned().unwrap_or_default()
 }
 
-#[tokio::test]
+#[backends]
 async fn soft_delete_cascades_recursively_under_each_childs_firewall() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -183,7 +185,7 @@ async fn soft_delete_cascades_recursively_under_each_childs_firewall() {
     }
 }
 
-#[tokio::test]
+#[backends]
 async fn cascade_cycles_end() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -210,7 +212,7 @@ async fn cascade_cycles_end() {
     assert_eq!(s.get(&format!("/api/nodes/{d}"), &t).await.status, 200);
 }
 
-#[tokio::test]
+#[backends]
 async fn soft_delete_honours_restrict_and_leaves_set_null_children() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -242,7 +244,7 @@ async fn soft_delete_honours_restrict_and_leaves_set_null_children() {
     assert_eq!(m.json()["data"]["accountId"], json!(acc));
 }
 
-#[tokio::test]
+#[backends]
 async fn hard_delete_follows_the_foreign_keys() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -273,7 +275,7 @@ async fn hard_delete_follows_the_foreign_keys() {
     assert_eq!(r.status, 403, "no restore rule: {}", r.text);
 }
 
-#[tokio::test]
+#[backends]
 async fn unique_violation_on_create_and_update() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);

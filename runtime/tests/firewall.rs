@@ -2,6 +2,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::json;
@@ -34,7 +36,7 @@ fn project() -> ward_ir::Ir {
     ir(vec![rooms, notes])
 }
 
-#[tokio::test]
+#[backends]
 async fn another_tenants_id_is_byte_identical_to_a_missing_one() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -71,7 +73,7 @@ async fn another_tenants_id_is_byte_identical_to_a_missing_one() {
     assert!(mine["data"]["deletedAt"].is_null());
 }
 
-#[tokio::test]
+#[backends]
 async fn scope_columns_are_stamped_and_never_client_set() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -105,7 +107,7 @@ async fn scope_columns_are_stamped_and_never_client_set() {
     assert_eq!(r.json()["code"], "GUARD_SYSTEM_MANAGED");
 }
 
-#[tokio::test]
+#[backends]
 async fn missing_scope_claim_is_403_for_every_operation() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -125,7 +127,7 @@ async fn missing_scope_claim_is_403_for_every_operation() {
     }
 }
 
-#[tokio::test]
+#[backends]
 async fn table_bypass_sees_every_tenant_but_still_needs_the_claim_to_create() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -138,7 +140,7 @@ async fn table_bypass_sees_every_tenant_but_still_needs_the_claim_to_create() {
     assert_eq!(r.json()["code"], "FIREWALL_SCOPE_MISSING");
 }
 
-#[tokio::test]
+#[backends]
 async fn per_scope_bypass_and_reveal_mode() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -170,7 +172,7 @@ async fn per_scope_bypass_and_reveal_mode() {
     assert_eq!(list["data"][0]["ownerId"], "alice");
 }
 
-#[tokio::test]
+#[backends]
 async fn soft_deleted_rows_leave_the_firewall() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));

@@ -2,6 +2,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::json;
@@ -46,7 +48,7 @@ fn max(n: i64) -> Option<Number> {
     Some(Number::Integer(n))
 }
 
-#[tokio::test]
+#[backends]
 async fn guard_precedence_and_details() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], Some("o"));
@@ -91,7 +93,7 @@ async fn guard_precedence_and_details() {
     assert_eq!(r.json()["code"], "GUARD_SYSTEM_MANAGED");
 }
 
-#[tokio::test]
+#[backends]
 async fn validation_codes_and_details() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], Some("o"));

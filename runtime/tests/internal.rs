@@ -5,11 +5,13 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::json;
 
-#[tokio::test]
+#[backends]
 async fn a_broken_database_answers_internal_without_leaking() {
     let t = table("secrets")
         .text("name")
@@ -25,9 +27,7 @@ async fn a_broken_database_answers_internal_without_leaking() {
     let id = id_str(&created);
 
     // Pull the table out from under the running server, as a failed disk or an operator would.
-    let db = rusqlite::Connection::open(s.dir.path().join(".ward/data.db")).unwrap();
-    db.execute_batch("DROP TABLE secrets").unwrap();
-    drop(db);
+    s.db.raw("DROP TABLE secrets");
 
     for r in [
         s.get("/api/secrets", &token).await,
@@ -46,6 +46,8 @@ async fn a_broken_database_answers_internal_without_leaking() {
             "insert",
             "no such table",
             "sqlite",
+            "postgres",
+            "relation",
             "hunter2",
             "secrets",
         ] {

@@ -6,6 +6,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::{Value, json};
@@ -123,7 +125,7 @@ async fn fixture() -> Fixture {
     }
 }
 
-#[tokio::test]
+#[backends]
 async fn labels_on_every_response_masked_for_the_caller() {
     let Fixture {
         s, member, admin, ..
@@ -190,7 +192,7 @@ async fn labels_on_every_response_masked_for_the_caller() {
     assert_eq!(b.json()["data"]["room_label"], "R1");
 }
 
-#[tokio::test]
+#[backends]
 async fn labels_and_expansions_of_invisible_targets_are_null() {
     let Fixture {
         s,
@@ -291,7 +293,7 @@ fn ids(v: &Value) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test]
+#[backends]
 async fn relations_embed_the_first_hundred_visible_children_per_parent() {
     let Fixture {
         s, member, admin, ..
@@ -392,7 +394,7 @@ async fn relations_embed_the_first_hundred_visible_children_per_parent() {
     assert_eq!(first.as_object().unwrap().len(), 2);
 }
 
-#[tokio::test]
+#[backends]
 async fn expansions_follow_the_callers_access() {
     let Fixture { s, member, .. } = fixture().await;
     let room = id_str(&s.create("rooms", &member, json!({"name": "r"})).await);
@@ -427,7 +429,7 @@ async fn expansions_follow_the_callers_access() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn unknown_expansions_name_the_parameter() {
     let Fixture { s, member, .. } = fixture().await;
     let room = id_str(&s.create("rooms", &member, json!({"name": "r"})).await);
@@ -447,7 +449,7 @@ async fn unknown_expansions_name_the_parameter() {
     }
 }
 
-#[tokio::test]
+#[backends]
 async fn batch_and_upsert_responses_carry_labels_too() {
     let Fixture { s, member, .. } = fixture().await;
     let ty = id_str(
@@ -563,7 +565,7 @@ async fn seed_messages(s: &Server, token: &str) {
     }
 }
 
-#[tokio::test]
+#[backends]
 async fn a_relation_via_a_masked_column_embeds_nothing_the_caller_cannot_query() {
     let s = start(messages_project(None)).await;
     let admin = s.token("root", &["admin"], None);
@@ -581,7 +583,7 @@ async fn a_relation_via_a_masked_column_embeds_nothing_the_caller_cannot_query()
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn a_relation_via_an_owner_masked_column_embeds_only_the_callers_rows() {
     let s = start(messages_project(Some("senderId"))).await;
     let admin = s.token("root", &["admin"], None);

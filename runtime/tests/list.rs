@@ -2,6 +2,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use std::collections::HashMap;
 
 use common::ir::*;
@@ -53,7 +55,7 @@ async fn seed(s: &Server, t: &str) {
     }
 }
 
-#[tokio::test]
+#[backends]
 async fn limits_sort_filters_and_pagination() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -126,7 +128,7 @@ async fn limits_sort_filters_and_pagination() {
     assert_eq!(r["data"][0].as_object().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[backends]
 async fn malformed_queries_name_the_parameter() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -174,7 +176,7 @@ async fn malformed_queries_name_the_parameter() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn oversized_counts_and_lists_are_400_naming_the_parameter() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -248,7 +250,7 @@ async fn oversized_counts_and_lists_are_400_naming_the_parameter() {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
-#[tokio::test]
+#[backends]
 async fn list_parameters_are_reserved_by_name_not_by_the_tables_columns() {
     // The compiler refuses such columns; an IR that has one anyway must not change the grammar.
     let t = table("things")
@@ -273,7 +275,7 @@ async fn list_parameters_are_reserved_by_name_not_by_the_tables_columns() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn like_escapes_wildcards() {
     let s = start(project()).await;
     let t = s.token("u", &["member"], None);
@@ -311,7 +313,7 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
+#[backends]
 async fn cursor_walk_sees_every_row_once_under_concurrent_inserts() {
     let s = std::sync::Arc::new(start(project()).await);
     let t = s.token("u", &["member"], None);

@@ -2,6 +2,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::json;
@@ -33,7 +35,7 @@ fn project() -> ward_ir::Ir {
     ir(vec![t])
 }
 
-#[tokio::test]
+#[backends]
 async fn masks_apply_to_every_outgoing_record() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], None);
@@ -86,7 +88,7 @@ async fn masks_apply_to_every_outgoing_record() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn a_value_too_short_to_mask_is_redacted() {
     // SPEC §2.7: masking never reveals a short value whole. These masks would hide no character.
     let s = start(project()).await;

@@ -7,6 +7,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use base64::Engine;
 use common::ir::*;
 use common::*;
@@ -133,7 +135,7 @@ impl Session {
     }
 }
 
-#[tokio::test]
+#[backends]
 async fn no_response_of_a_member_session_carries_a_masked_value() {
     let s = start(project()).await;
     let admin = s.token("ada", &["admin"], Some("acme"));

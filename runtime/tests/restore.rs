@@ -6,6 +6,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::{Value, json};
@@ -84,7 +86,7 @@ async fn restore(s: &Server, path: &str, token: Option<&str>) -> Resp {
     s.req("POST", &format!("{path}/restore"), token, None).await
 }
 
-#[tokio::test]
+#[backends]
 async fn restore_needs_the_role_before_any_read() {
     let s = start(project()).await;
     let member = s.token("m", &["member"], Some("acme"));
@@ -106,7 +108,7 @@ async fn restore_needs_the_role_before_any_read() {
     assert_eq!((r.status, r.code()), (403, "FIREWALL_SCOPE_MISSING".into()));
 }
 
-#[tokio::test]
+#[backends]
 async fn only_soft_deleted_rows_in_scope_can_be_restored() {
     let s = start(project()).await;
     let member = s.token("m", &["member"], Some("acme"));
@@ -152,7 +154,7 @@ async fn only_soft_deleted_rows_in_scope_can_be_restored() {
     assert_eq!(again.text, missing.text);
 }
 
-#[tokio::test]
+#[backends]
 async fn restore_when_condition_is_checked_on_the_deleted_row() {
     let s = start(project()).await;
     let member = s.token("m", &["member"], Some("acme"));
@@ -168,7 +170,7 @@ async fn restore_when_condition_is_checked_on_the_deleted_row() {
     assert_eq!(s.get(&format!("/api/docs/{id}"), &member).await.status, 404);
 }
 
-#[tokio::test]
+#[backends]
 async fn restore_brings_back_what_the_same_cascade_deleted_and_the_caller_can_see() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -242,7 +244,7 @@ async fn restore_brings_back_what_the_same_cascade_deleted_and_the_caller_can_se
     assert!(c["data"]["deletedBy"].is_null());
 }
 
-#[tokio::test]
+#[backends]
 async fn hard_delete_tables_have_nothing_to_restore() {
     let s = start(project()).await;
     let admin = s.token("ada", &["admin"], Some("acme"));
@@ -256,7 +258,7 @@ async fn hard_delete_tables_have_nothing_to_restore() {
     assert_eq!(r.json()["details"]["parameter"], "deleted");
 }
 
-#[tokio::test]
+#[backends]
 async fn deleted_only_lists_deleted_rows_under_the_restore_rule() {
     let s = start(project()).await;
     let member = s.token("m", &["member"], Some("acme"));

@@ -4,6 +4,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::{Value, json};
@@ -76,7 +78,7 @@ async fn put(s: &Server, path: &str, token: &str, body: Value) -> Resp {
     s.req("PUT", path, Some(token), Some(body)).await
 }
 
-#[tokio::test]
+#[backends]
 async fn only_text_id_tables_with_open_guards_serve_put() {
     let s = start(project()).await;
     let t = s.token("alice", &["member"], Some("acme"));
@@ -99,7 +101,7 @@ async fn only_text_id_tables_with_open_guards_serve_put() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn create_then_update() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -137,7 +139,7 @@ async fn create_then_update() {
     assert_eq!(all.as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[backends]
 async fn another_tenants_row_is_never_overwritten() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -187,7 +189,7 @@ async fn another_tenants_row_is_never_overwritten() {
     assert_eq!(g["data"]["label"], "mine");
 }
 
-#[tokio::test]
+#[backends]
 async fn guards_and_conditions() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -236,7 +238,7 @@ async fn guards_and_conditions() {
     );
 }
 
-#[tokio::test]
+#[backends]
 async fn create_and_update_grants_are_separate() {
     let s = start(project()).await;
     let admin = s.token("ada", &["admin"], None);
@@ -282,7 +284,7 @@ async fn create_and_update_grants_are_separate() {
     assert_eq!(labels, ["2", "3"]);
 }
 
-#[tokio::test]
+#[backends]
 async fn batch_upsert_creates_and_updates_in_order() {
     let s = start(project()).await;
     let alice = s.token("alice", &["member"], Some("acme"));
@@ -330,7 +332,7 @@ async fn batch_upsert_creates_and_updates_in_order() {
     assert_eq!(s.get("/api/tags/z", &alice).await.status, 404);
 }
 
-#[tokio::test]
+#[backends]
 async fn put_onto_an_invisible_id_is_not_found_even_when_a_unique_value_also_clashes() {
     let codes = table("codes")
         .id(IdKind::Text)

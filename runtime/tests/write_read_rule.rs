@@ -6,6 +6,8 @@
 
 mod common;
 
+use ward_test_macros::backends;
+
 use common::ir::*;
 use common::*;
 use serde_json::{Value, json};
@@ -46,7 +48,7 @@ fn id_only(id: &Value) -> Value {
     json!({ "id": id })
 }
 
-#[tokio::test]
+#[backends]
 async fn single_writes_answer_only_what_the_read_rule_shows() {
     let s = start(project()).await;
     let viewer = s.token("v", &["viewer"], None);
@@ -127,7 +129,7 @@ async fn single_writes_answer_only_what_the_read_rule_shows() {
     assert_eq!(r.json()["data"]["body"], "c");
 }
 
-#[tokio::test]
+#[backends]
 async fn batch_successes_answer_only_what_the_read_rule_shows() {
     let s = start(project()).await;
     let viewer = s.token("v", &["viewer"], None);

@@ -14,7 +14,8 @@ use super::{ProjectDir, exit_failure, project};
 pub struct Args {
     #[command(flatten)]
     project: ProjectDir,
-    /// Database URL: sqlite://PATH (default: sqlite://DIR/.ward/data.db).
+    /// Database URL: sqlite://PATH (default: sqlite://DIR/.ward/data.db) or
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
     #[arg(long, env = "WARD_DATABASE_URL")]
     database: Option<String>,
     /// Address to listen on.
@@ -51,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("could not start the async runtime")?;
     runtime.block_on(async move {
-        let app = App::open(ir, &options)?;
+        let app = App::open(ir, &options).await?;
         if let ward_runtime::SecretSource::DevFile(path) = app.secret_source() {
             eprintln!(
                 "warning: the JWT secret variable is not set; signing with the development secret in {} (use --require-secret in production)",
@@ -59,10 +60,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         eprintln!(
-            "ward: serving {tables} table(s) from {} on http://{} (ir {}, database {database_url}, jwt: {})",
+            "ward: serving {tables} table(s) from {} on http://{} (ir {}, database {}, jwt: {})",
             dir.display(),
             args.listen,
             short_hash(app.ir_hash()),
+            ward_runtime::store::describe_url(&database_url),
             app.secret_source(),
         );
         ward_runtime::serve(app, args.listen).await?;

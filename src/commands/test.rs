@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ward_conformance::cases::{self, FileOutcome};
+use ward_conformance::target::Database;
 use ward_conformance::{Config, Report, check_project};
 
 use super::{ProjectDir, exit_failure, project};
@@ -23,16 +24,17 @@ pub struct Args {
     /// Requests per generated case, at most.
     #[arg(long, default_value_t = 40)]
     max_steps: usize,
-    /// Database to test on: a fresh temporary SQLite file per case (the default and, for now,
-    /// the only choice).
+    /// Database to test on: a fresh temporary SQLite file per case (the default), or a
+    /// postgres:// URL, in whose database every case gets a fresh schema, dropped after it.
     #[arg(long, env = "WARD_TEST_DATABASE_URL")]
     database: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(url) = &args.database {
+    let database = Database::from_url(args.database.as_deref());
+    if let (Some(url), Database::Sqlite) = (&args.database, &database) {
         anyhow::bail!(
-            "`--database {url}`: ward test runs on fresh temporary SQLite databases; other databases are not supported yet"
+            "`--database {url}`: ward test takes a postgres:// URL (each case gets a fresh schema there); without --database every case runs on a fresh temporary SQLite file"
         );
     }
     let dir = &args.project.dir;
@@ -50,19 +52,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cases: args.cases,
         seed: args.seed,
         max_steps: args.max_steps,
+        database: database.clone(),
     };
     eprintln!(
-        "ward test: {} table(s), {} generated case(s), {} declarative case(s)",
+        "ward test: {} table(s), {} generated case(s), {} declarative case(s), on {}",
         ir.tables.len(),
         config.cases,
-        files.iter().map(|f| f.cases.len()).sum::<usize>()
+        files.iter().map(|f| f.cases.len()).sum::<usize>(),
+        database.name(),
     );
     let report = check_project(&ir, &config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let outcomes = runtime
-        .block_on(cases::run_files(&ir, &files))
+        .block_on(cases::run_files(&ir, &files, &database))
         .map_err(anyhow::Error::msg)?;
 
     print!("{}", summary(dir, &report, &outcomes));

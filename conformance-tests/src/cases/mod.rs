@@ -140,13 +140,18 @@ pub struct FileOutcome {
 }
 
 /// Runs every case of `files` against `ir`, each on a fresh database.
-pub async fn run_files(ir: &ward_ir::Ir, files: &[CaseFile]) -> Result<Vec<FileOutcome>, String> {
+pub async fn run_files(
+    ir: &ward_ir::Ir,
+    files: &[CaseFile],
+    database: &crate::target::Database,
+) -> Result<Vec<FileOutcome>, String> {
     let mut out = Vec::new();
     for file in files {
         let mut cases = Vec::new();
         for case in &file.cases {
-            let target = crate::target::Target::open(ir)?;
+            let target = crate::target::Target::open(ir, database).await?;
             cases.push(run::run_case(case, &target).await);
+            target.close().await?;
         }
         out.push(FileOutcome {
             name: file.name.clone(),

@@ -2,7 +2,7 @@
 //! carry, the values stamped on insert, and what "visible" means for each operation.
 
 use serde_json::Value;
-use ward_ir::{DeleteMode, ErrorMode, Table, system};
+use ward_ir::{ColumnType, DeleteMode, ErrorMode, Table, system};
 
 use super::Row;
 use super::auth::Who;
@@ -26,10 +26,10 @@ pub fn scopes(table: &Table, who: &Who) -> Result<Scopes, Fail> {
         if bypasses(who, &s.bypass) {
             continue;
         }
-        let v = who
-            .value(&s.auth)
-            .ok_or_else(|| Fail::scope_missing(&s.auth))?;
-        out.push((s.column.clone(), v.to_owned()));
+        out.push((
+            s.column.clone(),
+            scope_value(table, &s.column, &s.auth, who)?,
+        ));
     }
     Ok(out)
 }
@@ -41,11 +41,25 @@ pub fn stamps(table: &Table, who: &Who) -> Result<Scopes, Fail> {
         .scopes
         .iter()
         .map(|s| {
-            who.value(&s.auth)
-                .map(|v| (s.column.clone(), v.to_owned()))
-                .ok_or_else(|| Fail::scope_missing(&s.auth))
+            Ok((
+                s.column.clone(),
+                scope_value(table, &s.column, &s.auth, who)?,
+            ))
         })
         .collect()
+}
+
+/// The caller's value for a scope column; on a uuid column the claim must be a UUID (stored in
+/// canonical form), else it counts as missing.
+fn scope_value(table: &Table, column: &str, auth: &str, who: &Who) -> Result<String, Fail> {
+    let v = who.value(auth).ok_or_else(|| Fail::scope_missing(auth))?;
+    if table
+        .column(column)
+        .is_some_and(|c| c.ty == ColumnType::Uuid)
+    {
+        return super::validation::uuid(v).ok_or_else(|| Fail::scope_missing(auth));
+    }
+    Ok(v.to_owned())
 }
 
 pub fn in_scope(row: &Row, scopes: &Scopes) -> bool {

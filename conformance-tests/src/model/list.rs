@@ -75,7 +75,7 @@ fn list_page(
         })
         .collect();
     let total = hits.len();
-    hits.sort_by(|a, b| compare_rows(table, &q.sort, a, b));
+    hits.sort_by(|a, b| compare_rows(&q.sort, a, b));
     let page: Vec<&Row> = hits.iter().skip(q.offset).take(q.limit).copied().collect();
     let has_more = hits.len() > q.offset + q.limit;
     let data: Vec<Value> = page
@@ -230,7 +230,8 @@ fn sort_keys(
             (None, Some(n)) => (n, Some(false)),
             (None, None) => (*k, None),
         };
-        if table.column(name).is_none() {
+        // JSON fields have no order both backends agree on (docs/decisions.md).
+        if table.column(name).is_none_or(|c| c.ty == ColumnType::Json) {
             return Err(Fail::bad_query("sort"));
         }
         if !masking::queryable(table, &cx.who, name) {
@@ -380,10 +381,9 @@ fn searched(cx: &Cx<'_>, table: &Table, row: &Row, text: &str) -> bool {
     })
 }
 
-/// SQLite's order: `NULL` first ascending (last descending); json cells by their text.
-fn compare_rows(table: &Table, keys: &[(String, bool)], a: &Row, b: &Row) -> Ordering {
+/// List order: `NULL` first ascending (last descending). Json fields are never sort keys.
+fn compare_rows(keys: &[(String, bool)], a: &Row, b: &Row) -> Ordering {
     for (col, desc) in keys {
-        let json = table.column(col).is_some_and(|c| c.ty == ColumnType::Json);
         let (x, y) = (
             a.get(col).unwrap_or(&Value::Null),
             b.get(col).unwrap_or(&Value::Null),
@@ -392,7 +392,6 @@ fn compare_rows(table: &Table, keys: &[(String, bool)], a: &Row, b: &Row) -> Ord
             (true, true) => Ordering::Equal,
             (true, false) => Ordering::Less,
             (false, true) => Ordering::Greater,
-            _ if json => x.to_string().cmp(&y.to_string()),
             _ => order(x, y).unwrap_or(Ordering::Equal),
         };
         let ord = if *desc { ord.reverse() } else { ord };

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use ward_conformance::cases::User;
 use ward_conformance::engine::{self, Counts};
 use ward_conformance::scenario::{Body, CallerSpec, IdRef, Route, Scenario, Seed, Step, ValueSpec};
+use ward_conformance::target::Database;
 
 pub fn user(name: &str, roles: &[&str], org: Option<&str>) -> User {
     let mut claims = BTreeMap::new();
@@ -73,8 +74,20 @@ pub fn row(table: &str, n: usize) -> IdRef {
     }
 }
 
-/// Runs the scenario on `project`; panics with the transcript on any disagreement between server
-/// and model or any broken invariant; returns each answer's status and body.
+/// The databases every scenario runs on: SQLite, and Postgres when `WARD_TEST_POSTGRES_URL` is
+/// set (a notice is printed when it is not).
+pub fn databases() -> Vec<Database> {
+    let mut out = vec![Database::Sqlite];
+    match std::env::var("WARD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => out.push(Database::Postgres { url }),
+        _ => eprintln!("skipped on Postgres: WARD_TEST_POSTGRES_URL is not set"),
+    }
+    out
+}
+
+/// Runs the scenario on `project`, on every database of [`databases`]; panics with the
+/// transcript on any disagreement between server and model or any broken invariant, or when the
+/// backends answer with different statuses; returns each answer's status and body (SQLite's).
 pub fn run(
     project: &str,
     callers: Vec<CallerSpec>,
@@ -91,19 +104,39 @@ pub fn run(
         .enable_all()
         .build()
         .expect("runtime");
-    let mut counts = Counts::default();
-    match rt.block_on(engine::run(&ir, &scenario, &mut counts)) {
-        Ok(transcript) => transcript
-            .lines()
-            .filter_map(|l| l.strip_prefix("< "))
-            .filter_map(|l| {
-                let status = l.get(..3)?.parse().ok()?;
-                let body = l.get(4..).and_then(|b| serde_json::from_str(b).ok());
-                Some((status, body.unwrap_or(Value::Null)))
-            })
-            .collect(),
-        Err(f) => panic!("{}\n--- transcript ---\n{}", f.message, f.transcript),
+    let mut answers: Vec<Vec<(u16, Value)>> = Vec::new();
+    for database in databases() {
+        let mut counts = Counts::default();
+        match rt.block_on(engine::run(&ir, &scenario, &mut counts, &database)) {
+            Ok(transcript) => answers.push(
+                transcript
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("< "))
+                    .filter_map(|l| {
+                        let status = l.get(..3)?.parse().ok()?;
+                        let body = l.get(4..).and_then(|b| serde_json::from_str(b).ok());
+                        Some((status, body.unwrap_or(Value::Null)))
+                    })
+                    .collect(),
+            ),
+            Err(f) => panic!(
+                "on {}: {}\n--- transcript ---\n{}",
+                database.name(),
+                f.message,
+                f.transcript
+            ),
+        }
     }
+    if let [first, rest @ ..] = answers.as_slice() {
+        for other in rest {
+            assert_eq!(
+                statuses(first),
+                statuses(other),
+                "SQLite and Postgres disagree"
+            );
+        }
+    }
+    answers.into_iter().next().unwrap_or_default()
 }
 
 pub fn statuses(answers: &[(u16, Value)]) -> Vec<u16> {

@@ -172,7 +172,7 @@ async fn run(
         let caller2 = caller.clone();
         let items2 = items.clone();
         st.store
-            .write_mut(move |tx| {
+            .write(move |tx| {
                 let ctx = Ctx {
                     snap: &snap2,
                     plan: request::plan_in(&snap2, &table)?,

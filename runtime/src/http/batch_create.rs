@@ -8,7 +8,6 @@
 //! is always run one by one, since a record may point at one created earlier in the batch.
 
 use axum::http::StatusCode;
-use rusqlite::Transaction;
 use serde_json::{Map, Value as Json};
 use ward_ir::IdKind;
 
@@ -17,11 +16,11 @@ use super::error::ApiError;
 use super::{batch_rows, create, references};
 use crate::security::firewall::ScopeEq;
 use crate::sql::dml;
-use crate::store::{self, row};
+use crate::store::{self, Db, row};
 
 /// Per record, in order: the created row as the caller sees it, or the record's error.
 pub fn run(
-    tx: &mut Transaction<'_>,
+    tx: &dyn Db,
     ctx: &Ctx<'_>,
     stamps: &[ScopeEq],
     items: &[Item],
@@ -41,7 +40,7 @@ pub fn run(
 
 /// Steps 5–8 and the references check of one record: the row to insert.
 fn prepare(
-    conn: &rusqlite::Connection,
+    conn: &dyn Db,
     ctx: &Ctx<'_>,
     stamps: &[ScopeEq],
     item: &Item,
@@ -53,7 +52,7 @@ fn prepare(
 
 /// The fast path. `None` when the INSERT failed and the batch must run one by one instead.
 fn bulk(
-    tx: &mut Transaction<'_>,
+    tx: &dyn Db,
     ctx: &Ctx<'_>,
     stamps: &[ScopeEq],
     items: &[Item],
@@ -94,7 +93,7 @@ fn bulk(
 
 /// One multi-row INSERT (chunked under SQLite's bound-value limit); returns the new ids in order.
 fn insert_many(
-    conn: &rusqlite::Connection,
+    conn: &dyn Db,
     ctx: &Ctx<'_>,
     rows: &[&Map<String, Json>],
 ) -> Result<Vec<Json>, ApiError> {
@@ -128,7 +127,7 @@ fn insert_many(
 
 /// The sequential path: each record prepared, checked and inserted in its own savepoint.
 fn one_by_one(
-    tx: &mut Transaction<'_>,
+    tx: &dyn Db,
     ctx: &Ctx<'_>,
     stamps: &[ScopeEq],
     items: &[Item],

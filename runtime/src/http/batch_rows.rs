@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Transaction};
 use serde_json::{Value as Json, json};
 
 use super::batch::{Ctx, Item, RowAccess as Access};
@@ -21,13 +20,13 @@ use super::{delete, update, upsert};
 use crate::mutation::{self, Mutation};
 use crate::security::firewall;
 use crate::sql::{Stmt, dml, predicate};
-use crate::store;
 use crate::store::row::{self, Record};
+use crate::store::{self, Db};
 
 /// Per record, in order: the written row (or, for deletes, the deletion) as the caller sees it,
 /// or the record's error.
 pub fn run(
-    tx: &mut Transaction<'_>,
+    tx: &dyn Db,
     ctx: &Ctx<'_>,
     access: &Access,
     items: &[Item],
@@ -121,7 +120,7 @@ fn load(ctx: &Ctx<'_>, access: &Access, ids: &[Json]) -> Stmt {
 
 /// Reads one row again after the batch changed it (or may have).
 fn refresh(
-    conn: &Connection,
+    conn: &dyn Db,
     ctx: &Ctx<'_>,
     access: &Access,
     id: &Json,
@@ -137,7 +136,7 @@ fn refresh(
 
 /// One record through its single-record pipeline.
 fn apply(
-    conn: &Connection,
+    conn: &dyn Db,
     ctx: &Ctx<'_>,
     access: &Access,
     item: &Item,
@@ -175,7 +174,7 @@ fn deleted(ctx: &Ctx<'_>, id: Json) -> Json {
 /// The written rows, read back with one query and rendered for the caller (masked, with labels,
 /// one label query per reference for the whole batch), in record order.
 pub fn reload(
-    conn: &Connection,
+    conn: &dyn Db,
     ctx: &Ctx<'_>,
     ids: Vec<Result<Json, ApiError>>,
 ) -> Result<Vec<Result<Json, ApiError>>, ApiError> {

@@ -14,7 +14,6 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use rusqlite::Connection;
 use sea_query::Cond;
 use serde_json::{Map, Value as Json};
 use ward_ir::{OnDelete, system};
@@ -24,7 +23,7 @@ use crate::security::identity::Caller;
 use crate::security::{Gate, access::Residual, firewall};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, related};
-use crate::store::row;
+use crate::store::{Db, row};
 
 fn key(table: &str, id: &Json) -> (String, String) {
     (table.to_owned(), id.to_string())
@@ -64,7 +63,7 @@ fn firewall_gate(plan: &TablePlan, caller: &Caller) -> Option<Gate> {
 /// After the root row of `plan` was soft-deleted with `stamps`: the cascade, then the `restrict`
 /// check over every row deleted.
 pub fn soft_delete(
-    tx: &Connection,
+    tx: &dyn Db,
     snap: &Snapshot,
     caller: &Caller,
     plan: &TablePlan,
@@ -122,7 +121,7 @@ pub fn soft_delete(
 /// row of `ids` through `on-delete=restrict` refuses the delete. Like the foreign key it mirrors,
 /// the check sees every row, whatever the caller's firewall.
 fn restrict_check(
-    tx: &Connection,
+    tx: &dyn Db,
     snap: &Snapshot,
     parent: &TablePlan,
     ids: &[Json],
@@ -143,7 +142,7 @@ fn restrict_check(
 
 /// The rows among `ids` of `plan` that reference a soft-deleted row, and the columns doing so.
 fn dangling(
-    tx: &Connection,
+    tx: &dyn Db,
     snap: &Snapshot,
     plan: &TablePlan,
     ids: &[Json],
@@ -170,7 +169,7 @@ fn dangling(
 /// `REFERENCE_VIOLATION` naming the columns) if the root itself points at one.
 #[allow(clippy::too_many_arguments)]
 pub fn restore(
-    tx: &Connection,
+    tx: &dyn Db,
     snap: &Snapshot,
     caller: &Caller,
     plan: &TablePlan,

@@ -5,7 +5,6 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use rusqlite::Connection;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::Operation;
 
@@ -17,7 +16,7 @@ use crate::security::identity::Caller;
 use crate::security::{self, audit, firewall};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, value};
-use crate::store::row;
+use crate::store::{Db, row};
 
 pub async fn handle(
     State(st): State<Shared>,
@@ -63,7 +62,7 @@ async fn run(
 /// with batch deletes, which must not fork the pipeline.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
-    tx: &Connection,
+    tx: &dyn Db,
     snap: &Snapshot,
     caller: &Caller,
     plan: &TablePlan,

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 
-use rusqlite::Connection;
 use serde_json::{Map, Value as Json};
 use ward_ir::{Operation, system};
 
@@ -15,6 +14,7 @@ use crate::security::identity::Caller;
 use crate::security::{self, masking};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, related};
+use crate::store::Db;
 use crate::store::row::{self, Record};
 
 /// Child rows embedded per parent and relation.
@@ -96,7 +96,7 @@ pub fn parse_expand(plan: &TablePlan, raw: &str) -> Result<Vec<Expand>, ApiError
 /// What a request's embeddings read with.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {
-    pub conn: &'a Connection,
+    pub conn: &'a dyn Db,
     pub snap: &'a Snapshot,
     pub caller: &'a Caller,
     pub now: &'a str,

@@ -288,6 +288,27 @@ impl ApiError {
         )
     }
 
+    /// A NOT NULL constraint the validation layer did not catch (a column it cannot see).
+    pub fn required_missing() -> Self {
+        ApiError::validation(
+            "VALIDATION_REQUIRED",
+            "A required field is missing",
+            json!({}),
+        )
+    }
+
+    /// The database could not take the write now: SQLite's lock stayed busy past its timeout, or
+    /// a Postgres transaction kept losing serialization races. Nothing was changed; retrying is
+    /// safe.
+    pub fn busy() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Layer::Database,
+            "DATABASE_BUSY",
+            "The database is busy; nothing was changed, retry the request",
+        )
+    }
+
     pub fn reference_violation(fields: Option<Vec<String>>) -> Self {
         let e = ApiError::new(
             StatusCode::CONFLICT,
@@ -349,6 +370,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         res
     }
 }

@@ -52,7 +52,7 @@ async fn run(
     }
     .add(filter::filters(plan, &lq.filters));
     if let Some((text, cols)) = &lq.search {
-        cond = cond.add(filter::search(cols, text));
+        cond = cond.add(filter::search(plan, cols, text));
     }
     let count_stmt = lq.total.then(|| dml::count(plan, cond.clone()));
     if let Some(after) = &lq.after {

@@ -145,7 +145,9 @@ pub fn encode_cursor(sort: &[SortKey], values: Vec<Json>) -> String {
     URL_SAFE_NO_PAD.encode(doc.to_string())
 }
 
-fn decode_cursor(sort: &[SortKey], raw: &str) -> Result<Vec<Json>, ApiError> {
+/// The cursor's sort values, each null or a value of its sort column's type: a cursor is client
+/// input, and a value of another type could not be bound to the column on Postgres.
+fn decode_cursor(plan: &TablePlan, sort: &[SortKey], raw: &str) -> Result<Vec<Json>, ApiError> {
     let bad = || ApiError::bad_query("cursor", "Malformed cursor");
     let bytes = URL_SAFE_NO_PAD
         .decode(raw.trim_end_matches('='))
@@ -157,10 +159,17 @@ fn decode_cursor(sort: &[SortKey], raw: &str) -> Result<Vec<Json>, ApiError> {
             "The cursor was made for another sort",
         ));
     }
-    match doc.get("v") {
-        Some(Json::Array(v)) if v.len() == sort.len() => Ok(v.clone()),
-        _ => Err(bad()),
+    let values = match doc.get("v") {
+        Some(Json::Array(v)) if v.len() == sort.len() => v.clone(),
+        _ => return Err(bad()),
+    };
+    for (key, v) in sort.iter().zip(&values) {
+        let ty = crate::sql::predicate::column_type(plan, &key.column);
+        if !v.is_null() && crate::security::validation::typed(ty, v).as_ref() != Some(v) {
+            return Err(bad());
+        }
     }
+    Ok(values)
 }
 
 pub fn parse_list(
@@ -235,7 +244,7 @@ pub fn parse_list(
             "`cursor` and `offset` cannot be combined",
         ));
     }
-    let after = cursor.map(|c| decode_cursor(&sort, &c)).transpose()?;
+    let after = cursor.map(|c| decode_cursor(plan, &sort, &c)).transpose()?;
     let search = search.map(|s| {
         let cols = plan
             .searchable
@@ -302,10 +311,17 @@ fn parse_sort(
                 None => (*k, None),
             },
         };
-        if plan.column(name).is_none() {
+        let Some(column) = plan.column(name) else {
             return Err(ApiError::bad_query(
                 "sort",
                 format!("Unknown sort field `{name}`"),
+            ));
+        };
+        // JSON has no order both backends agree on (SQLite would sort the text).
+        if column.ty == ColumnType::Json {
+            return Err(ApiError::bad_query(
+                "sort",
+                format!("`{name}` is a json field and cannot be sorted"),
             ));
         }
         if !queryable(plan, caller, name) {

@@ -2,7 +2,6 @@
 //! read access); an invisible target is answered exactly like a missing one, so there is no
 //! linking across tenants and no existence oracle.
 
-use rusqlite::Connection;
 use serde_json::{Map, Value as Json};
 use ward_ir::Operation;
 
@@ -10,10 +9,10 @@ use super::error::ApiError;
 use crate::security::{self, identity::Caller};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate};
-use crate::store::row;
+use crate::store::{Db, row};
 
 pub fn check(
-    conn: &Connection,
+    conn: &dyn Db,
     snap: &Snapshot,
     caller: &Caller,
     plan: &TablePlan,

@@ -5,7 +5,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use rusqlite::Connection;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::Operation;
 
@@ -18,6 +17,7 @@ use crate::security::identity::Caller;
 use crate::security::{self, Gate, audit, firewall};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, value};
+use crate::store::Db;
 use crate::store::row::{self, Record};
 
 pub async fn handle(
@@ -87,7 +87,7 @@ async fn run(
 /// Shared with batch updates and upsert, which must not fork the pipeline.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
-    conn: &Connection,
+    conn: &dyn Db,
     snap: &Snapshot,
     caller: &Caller,
     plan: &TablePlan,

@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use rusqlite::Connection;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{IdKind, Operation, system};
 
@@ -26,6 +25,7 @@ use crate::security::identity::Caller;
 use crate::security::{self, Gate, audit};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, value};
+use crate::store::Db;
 use crate::store::row::{self, Record};
 
 pub async fn handle(
@@ -172,7 +172,7 @@ fn id_mismatch(plan: &TablePlan, body: &Map<String, Json>) -> ApiError {
 /// answer, so a missing create grant does not tell invisible ids from nonexistent ones.
 #[allow(clippy::too_many_arguments)]
 pub fn apply(
-    conn: &Connection,
+    conn: &dyn Db,
     snap: &Snapshot,
     caller: &Caller,
     plan: &TablePlan,
@@ -210,7 +210,10 @@ pub fn apply(
         }
         return Err(firewall::not_found(&plan.def));
     }
-    let insert = dml::insert(plan, &values).map_err(ApiError::internal)?;
+    // The lookup above and this INSERT run in one transaction; `ON CONFLICT DO NOTHING` still
+    // guards the id in case another writer took it in between (Postgres then retries the
+    // transaction, and the lookup finds the row).
+    let insert = dml::insert_if_new(plan, &values).map_err(ApiError::internal)?;
     if !row::insert_new(conn, &insert)? {
         return Err(firewall::not_found(&plan.def));
     }

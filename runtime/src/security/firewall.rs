@@ -1,7 +1,7 @@
 //! Layer 3, firewall: the `column = caller value` predicates every statement on a table carries,
 //! and the values stamped into scope columns on insert.
 
-use ward_ir::Table;
+use ward_ir::{ColumnType, Table};
 
 use super::identity::Caller;
 use crate::http::error::ApiError;
@@ -28,12 +28,9 @@ pub fn predicates(table: &Table, caller: &Caller) -> Result<Vec<ScopeEq>, ApiErr
         if bypasses(caller, &s.bypass) {
             continue;
         }
-        let value = caller
-            .auth_value(&s.auth)
-            .ok_or_else(|| ApiError::scope_missing(&s.auth))?;
         out.push(ScopeEq {
             column: s.column.clone(),
-            value: value.to_owned(),
+            value: scope_value(table, &s.column, &s.auth, caller)?,
         });
     }
     Ok(out)
@@ -47,15 +44,34 @@ pub fn stamps(table: &Table, caller: &Caller) -> Result<Vec<ScopeEq>, ApiError> 
         .scopes
         .iter()
         .map(|s| {
-            caller
-                .auth_value(&s.auth)
-                .map(|v| ScopeEq {
-                    column: s.column.clone(),
-                    value: v.to_owned(),
-                })
-                .ok_or_else(|| ApiError::scope_missing(&s.auth))
+            Ok(ScopeEq {
+                column: s.column.clone(),
+                value: scope_value(table, &s.column, &s.auth, caller)?,
+            })
         })
         .collect()
+}
+
+/// The caller's value for a scope column. A uuid column takes the claim as a canonical UUID; a
+/// claim that is no UUID cannot name a row there, so it counts as missing (docs/decisions.md).
+fn scope_value(
+    table: &Table,
+    column: &str,
+    auth: &str,
+    caller: &Caller,
+) -> Result<String, ApiError> {
+    let missing = || ApiError::scope_missing(auth);
+    let value = caller.auth_value(auth).ok_or_else(missing)?;
+    let is_uuid = table
+        .columns
+        .iter()
+        .any(|c| c.name == column && c.ty == ColumnType::Uuid);
+    if !is_uuid {
+        return Ok(value.to_owned());
+    }
+    uuid::Uuid::parse_str(value)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| missing())
 }
 
 /// The error for an id the caller cannot see, per the table's error mode.

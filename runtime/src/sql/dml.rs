@@ -1,23 +1,38 @@
 //! SELECT, INSERT, UPDATE and DELETE statements for one table. Callers pass the visibility
 //! conditions; every write carries them in its own WHERE.
 
-use sea_query::{Cond, Condition as SqlCond, Expr, ExprTrait, Order, Query};
+use sea_query::{
+    Cond, Condition as SqlCond, Expr, ExprTrait, NullOrdering, OnConflict, Order, Query,
+};
 use serde_json::{Map, Value as Json};
-use ward_ir::system;
+use ward_ir::{CompareOp, system};
 
 use super::filter::SortKey;
+use super::predicate::compare;
 use super::value::{id_type, to_db};
-use super::{Stmt, col, render, tbl};
+use super::{Stmt, render, tbl};
 use crate::snapshot::TablePlan;
 
+/// `id = …`; an id that cannot be one of the table's (a batch body's `"a/b"` on a uuid table)
+/// matches nothing.
 pub fn id_eq(plan: &TablePlan, id: &Json) -> Expr {
-    col(system::ID).eq(to_db(id_type(plan.def.id), id))
+    compare(
+        plan,
+        system::ID,
+        CompareOp::Eq,
+        vec![to_db(id_type(plan.def.id), id)],
+    )
 }
 
 /// `id IN (…)`: a batch reads all its rows with one statement.
 pub fn ids_in(plan: &TablePlan, ids: &[Json]) -> Expr {
     let ty = id_type(plan.def.id);
-    col(system::ID).is_in(ids.iter().map(|id| to_db(ty, id)))
+    compare(
+        plan,
+        system::ID,
+        CompareOp::In,
+        ids.iter().map(|id| to_db(ty, id)).collect(),
+    )
 }
 
 pub fn by_id(plan: &TablePlan, id: &Json) -> SqlCond {
@@ -39,10 +54,14 @@ pub fn select(
     }
     q.cond_where(cond);
     for k in sort {
-        q.order_by(
-            tbl(&k.column),
-            if k.desc { Order::Desc } else { Order::Asc },
-        );
+        // SQLite's default NULL placement, spelled out so that Postgres (NULLs last ascending)
+        // orders every page, and the keyset predicates after it, the same way.
+        let (order, nulls) = if k.desc {
+            (Order::Desc, NullOrdering::Last)
+        } else {
+            (Order::Asc, NullOrdering::First)
+        };
+        q.order_by_with_nulls(tbl(&k.column), order, nulls);
     }
     if let Some(l) = limit {
         q.limit(l);
@@ -50,7 +69,7 @@ pub fn select(
     if offset > 0 {
         q.offset(offset);
     }
-    render(&q)
+    render(plan.dialect, &q)
 }
 
 pub fn count(plan: &TablePlan, cond: SqlCond) -> Stmt {
@@ -58,7 +77,7 @@ pub fn count(plan: &TablePlan, cond: SqlCond) -> Stmt {
     q.from(tbl(plan.name()))
         .expr(Expr::col(sea_query::Asterisk).count())
         .cond_where(cond);
-    render(&q)
+    render(plan.dialect, &q)
 }
 
 /// `SELECT id … LIMIT 1`: whether a row matching `cond` exists.
@@ -68,11 +87,31 @@ pub fn exists(plan: &TablePlan, cond: SqlCond) -> Stmt {
         .column(tbl(system::ID))
         .cond_where(cond)
         .limit(1);
-    render(&q)
+    render(plan.dialect, &q)
 }
 
-/// INSERT of the given columns (in column order).
+/// INSERT of the given columns (in column order); an integer-id table returns the new id.
 pub fn insert(plan: &TablePlan, row: &Map<String, Json>) -> Result<Stmt, String> {
+    let mut q = insert_statement(plan, row)?;
+    if plan.def.id == ward_ir::IdKind::Integer && !row.contains_key(system::ID) {
+        q.returning_col(tbl(system::ID));
+    }
+    Ok(render(plan.dialect, &q))
+}
+
+/// INSERT of a row with a client-chosen id that does nothing when the id is taken: the caller
+/// sees zero rows changed and answers as it would for an invisible row. A statement that cannot
+/// fail on the key leaves a Postgres transaction usable, unlike a caught constraint error.
+pub fn insert_if_new(plan: &TablePlan, row: &Map<String, Json>) -> Result<Stmt, String> {
+    let mut q = insert_statement(plan, row)?;
+    q.on_conflict(OnConflict::column(tbl(system::ID)).do_nothing().to_owned());
+    Ok(render(plan.dialect, &q))
+}
+
+fn insert_statement(
+    plan: &TablePlan,
+    row: &Map<String, Json>,
+) -> Result<sea_query::InsertStatement, String> {
     let mut cols = Vec::new();
     let mut vals: Vec<Expr> = Vec::new();
     for c in plan.columns() {
@@ -84,10 +123,11 @@ pub fn insert(plan: &TablePlan, row: &Map<String, Json>) -> Result<Stmt, String>
     let mut q = Query::insert();
     q.into_table(tbl(plan.name())).columns(cols);
     q.values(vals).map_err(|e| e.to_string())?;
-    Ok(render(&q))
+    Ok(q)
 }
 
-/// Bound values per statement, under SQLite's default limit of 32,766 variables.
+/// Bound values per statement, under SQLite's default limit of 32,766 variables (Postgres allows
+/// 65,535).
 const MAX_BOUND: usize = 30_000;
 
 /// Multi-row INSERTs of `rows` (chunked under the bound-value limit), over the union of their
@@ -119,7 +159,7 @@ pub fn insert_many(
         if returning_id {
             q.returning_col(tbl(system::ID));
         }
-        out.push(render(&q));
+        out.push(render(plan.dialect, &q));
     }
     Ok(out)
 }
@@ -139,12 +179,12 @@ pub fn update_where(plan: &TablePlan, changes: &Map<String, Json>, cond: SqlCond
         }
     }
     q.cond_where(cond);
-    render(&q)
+    render(plan.dialect, &q)
 }
 
 pub fn delete(plan: &TablePlan, id: &Json, cond: SqlCond) -> Stmt {
     let mut q = Query::delete();
     q.from_table(tbl(plan.name()))
         .cond_where(cond.add(id_eq(plan, id)));
-    render(&q)
+    render(plan.dialect, &q)
 }

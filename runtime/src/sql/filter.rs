@@ -34,24 +34,25 @@ pub struct SortKey {
 }
 
 fn ty(plan: &TablePlan, column: &str) -> ColumnType {
-    plan.column(column).map_or(ColumnType::Text, |c| c.ty)
+    super::predicate::column_type(plan, column)
 }
 
 pub fn filters(plan: &TablePlan, filters: &[Filter]) -> SqlCond {
     filters.iter().fold(Cond::all(), |acc, f| {
         let t = ty(plan, &f.column);
         let vals = f.values.iter().map(|v| to_db(t, v)).collect();
-        acc.add(compare(&f.column, f.op, vals))
+        acc.add(compare(plan, &f.column, f.op, vals))
     })
 }
 
 /// `search=TEXT`: any of the given columns contains TEXT.
-pub fn search(columns: &[String], text: &str) -> SqlCond {
+pub fn search(plan: &TablePlan, columns: &[String], text: &str) -> SqlCond {
     if columns.is_empty() {
         return Cond::all().add(never());
     }
     columns.iter().fold(Cond::any(), |acc, c| {
         acc.add(compare(
+            plan,
             c,
             CompareOp::Like,
             vec![sea_query::Value::String(Some(text.to_owned()))],
@@ -59,8 +60,9 @@ pub fn search(columns: &[String], text: &str) -> SqlCond {
     })
 }
 
-/// Rows strictly after the row whose sort values are `after`, in `sort` order. SQLite sorts NULL
-/// first ascending and last descending; the predicates follow that.
+/// Rows strictly after the row whose sort values are `after`, in `sort` order. Lists sort NULL
+/// first ascending and last descending (SQLite's default, explicit on both backends); the
+/// predicates follow that.
 pub fn keyset(plan: &TablePlan, sort: &[SortKey], after: &[Json]) -> SqlCond {
     let mut any = Cond::any();
     for (i, key) in sort.iter().enumerate() {

@@ -1,5 +1,6 @@
-//! The only place SQL text is made: every statement is a sea-query statement rendered for SQLite
-//! with bound values. Identifiers come from the IR, values are always bound parameters.
+//! The only place SQL text is made: every statement is a sea-query statement rendered for the
+//! store's dialect with bound values. Identifiers come from the IR, values are always bound
+//! parameters.
 
 pub mod ddl;
 pub mod dml;
@@ -11,24 +12,27 @@ pub mod value;
 #[cfg(test)]
 mod tests;
 
-use sea_query::{Alias, Expr, ExprTrait, SqliteQueryBuilder};
-use sea_query_rusqlite::{RusqliteBinder, RusqliteValues};
+use sea_query::{Alias, Expr, PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder};
 
-/// A rendered statement and its bound values.
+/// The SQL dialect a store speaks. Statements are rendered once per request for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A rendered statement and its bound values (bound by the store, per backend).
 #[derive(Debug, Clone)]
 pub struct Stmt {
     pub sql: String,
-    pub values: RusqliteValues,
+    pub values: sea_query::Values,
 }
 
-impl Stmt {
-    pub fn params(&self) -> Vec<&dyn rusqlite::ToSql> {
-        self.values.as_params()
-    }
-}
-
-pub(crate) fn render<S: RusqliteBinder>(s: &S) -> Stmt {
-    let (sql, values) = s.build_rusqlite(SqliteQueryBuilder);
+pub(crate) fn render<S: QueryStatementWriter>(dialect: Dialect, s: &S) -> Stmt {
+    let (sql, values) = match dialect {
+        Dialect::Sqlite => s.build(SqliteQueryBuilder),
+        Dialect::Postgres => s.build(PostgresQueryBuilder),
+    };
     Stmt { sql, values }
 }
 
@@ -40,15 +44,16 @@ pub(crate) fn tbl(name: &str) -> Alias {
     Alias::new(name)
 }
 
-/// A predicate that never holds (an empty `any`, a page past the last row).
+/// A predicate that never holds (an empty `any`, a page past the last row): a bound `false`,
+/// which both dialects accept as a whole condition.
 pub(crate) fn never() -> Expr {
-    Expr::value(1).eq(0)
+    Expr::val(false)
 }
 
 /// A predicate that is SQL NULL, i.e. unknown: a comparison with an auth value the caller lacks.
 /// Unknown never selects a row and `NOT unknown` is still unknown, so wrapping the comparison in
-/// `not { … }` cannot widen what the caller sees, as `1=0` would (docs/decisions.md).
+/// `not { … }` cannot widen what the caller sees, as `false` would (docs/decisions.md).
 pub(crate) fn unknown() -> Expr {
-    // A bound NULL compared with anything is NULL; no SQL text is made by hand.
-    Expr::value(sea_query::Value::Int(None)).eq(1)
+    // A bound NULL boolean; no SQL text is made by hand.
+    Expr::val(sea_query::Value::Bool(None))
 }

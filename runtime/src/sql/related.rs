@@ -6,9 +6,10 @@ use sea_query::{
     Cond, Condition as SqlCond, Expr, ExprTrait, Frame, FrameType, Order, Query, WindowStatement,
 };
 use serde_json::Value as Json;
-use ward_ir::{ColumnType, system};
+use ward_ir::{CompareOp, system};
 
-use super::value::{id_type, to_db};
+use super::predicate::{column_type, compare};
+use super::value::to_db;
 use super::{Stmt, col, never, render, tbl};
 use crate::snapshot::TablePlan;
 
@@ -17,18 +18,15 @@ use crate::snapshot::TablePlan;
 /// on the number of its parameters.
 pub const IN_CHUNK: usize = 1000;
 
-/// The type values of `column` are bound as (the id follows the table's id kind).
-fn column_type(plan: &TablePlan, column: &str) -> ColumnType {
-    if column == system::ID {
-        return id_type(plan.def.id);
-    }
-    plan.column(column).map_or(ColumnType::Text, |c| c.ty)
-}
-
 /// `column IN (values…)`, typed by the column.
 pub fn column_in(plan: &TablePlan, column: &str, values: &[Json]) -> Expr {
     let ty = column_type(plan, column);
-    col(column).is_in(values.iter().map(|v| to_db(ty, v)))
+    compare(
+        plan,
+        column,
+        CompareOp::In,
+        values.iter().map(|v| to_db(ty, v)).collect(),
+    )
 }
 
 /// `column = value`, typed by the column; `IS NULL` for `null`.
@@ -36,7 +34,12 @@ pub fn column_eq(plan: &TablePlan, column: &str, value: &Json) -> Expr {
     if value.is_null() {
         col(column).is_null()
     } else {
-        col(column).eq(to_db(column_type(plan, column), value))
+        compare(
+            plan,
+            column,
+            CompareOp::Eq,
+            vec![to_db(column_type(plan, column), value)],
+        )
     }
 }
 
@@ -46,7 +49,7 @@ pub fn select_ids(plan: &TablePlan, cond: SqlCond) -> Stmt {
     q.from(tbl(plan.name()))
         .column(tbl(system::ID))
         .cond_where(cond);
-    render(&q)
+    render(plan.dialect, &q)
 }
 
 /// Scopes plus `deletedAt IS NOT NULL`: the soft-deleted rows the firewall would otherwise show,
@@ -76,7 +79,7 @@ pub fn dangling(child: &TablePlan, ids: &[Json], column: &str, target: &TablePla
         .and_where(column_in(child, system::ID, ids))
         .and_where(col(column).in_subquery(deleted))
         .limit(1);
-    render(&q)
+    render(child.dialect, &q)
 }
 
 /// The rank column of [`first_children`]'s inner query.
@@ -109,7 +112,7 @@ pub fn first_children(child: &TablePlan, via: &str, cond: SqlCond, per_parent: u
         .and_where(col(RANK).lte(i64::try_from(per_parent).unwrap_or(i64::MAX)))
         .order_by(tbl(via), Order::Asc)
         .order_by(tbl(RANK), Order::Asc);
-    render(&q)
+    render(child.dialect, &q)
 }
 
 #[cfg(test)]
@@ -154,7 +157,12 @@ mod tests {
             st.sql,
             r#"SELECT "id" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NOT NULL"#
         );
-        let st = dangling(plan, &[json!("x")], "ownerId", plan);
+        let st = dangling(
+            plan,
+            &[json!("00000000-0000-4000-8000-000000000001")],
+            "ownerId",
+            plan,
+        );
         assert_eq!(
             st.sql,
             r#"SELECT "id" FROM "rooms" WHERE "id" IN (?) AND "ownerId" IN (SELECT "id" FROM "rooms" WHERE "deletedAt" IS NOT NULL) LIMIT ?"#

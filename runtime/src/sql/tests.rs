@@ -38,11 +38,11 @@ fn select_with_firewall_residual_filters_and_keyset() {
     let st = dml::select(plan, cond, &sort, Some(11), 0);
     assert_eq!(
         st.sql,
-        r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "status" LIKE ? ESCAPE '\' AND ("priority" < ? OR "priority" IS NULL OR ("priority" = ? AND ("id" < ? OR "id" IS NULL))) ORDER BY "priority" DESC, "id" DESC LIMIT ?"#
+        r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "status" LIKE ? ESCAPE '\' AND ("priority" < ? OR "priority" IS NULL OR ("priority" = ? AND ("id" < ? OR "id" IS NULL))) ORDER BY "priority" DESC NULLS LAST, "id" DESC NULLS LAST LIMIT ?"#
     );
     assert_eq!(st.values.0.len(), 7);
     assert_eq!(
-        st.values.0[2].0,
+        st.values.0[2],
         sea_query::Value::String(Some("%50\\%\\_\\\\%".into()))
     );
 }
@@ -56,7 +56,7 @@ fn writes_carry_the_firewall() {
     let changes = json!({"status": "x", "modifiedAt": "t"});
     let st = dml::update(
         plan,
-        &json!("id1"),
+        &json!("00000000-0000-4000-8000-000000000001"),
         changes.as_object().unwrap(),
         predicate::visibility(plan, &g, &m, "now", true),
     );
@@ -64,7 +64,11 @@ fn writes_carry_the_firewall() {
         st.sql,
         r#"UPDATE "rooms" SET "status" = ?, "modifiedAt" = ? WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "id" = ?"#
     );
-    let st = dml::delete(plan, &json!("id1"), predicate::firewall(plan, &g));
+    let st = dml::delete(
+        plan,
+        &json!("00000000-0000-4000-8000-000000000001"),
+        predicate::firewall(plan, &g),
+    );
     assert_eq!(
         st.sql,
         r#"DELETE FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "id" = ?"#
@@ -90,7 +94,13 @@ fn ddl_is_strict_and_typed() {
         r#"CREATE TABLE "rooms" ( "id" TEXT NOT NULL PRIMARY KEY, "status" TEXT, "priority" INTEGER, "ownerId" TEXT, "org" TEXT, "createdAt" TEXT NOT NULL, "createdBy" TEXT, "modifiedAt" TEXT NOT NULL, "modifiedBy" TEXT, "deletedAt" TEXT, "deletedBy" TEXT ) STRICT"#
     );
     assert_eq!(
-        ddl::create_index("rooms", "ix_rooms_org", &["org".into()], false),
+        ddl::create_index(
+            crate::sql::Dialect::Sqlite,
+            "rooms",
+            "ix_rooms_org",
+            &["org".into()],
+            false
+        ),
         r#"CREATE INDEX IF NOT EXISTS "ix_rooms_org" ON "rooms" ("org")"#
     );
 }
@@ -101,7 +111,10 @@ fn batch_statements() {
     let plan = snap.table("rooms").unwrap();
     let m = caller(Some("m"), &["member"], Some("acme"));
     let g = gate(plan, Operation::Update, &m).unwrap();
-    let ids = [json!("a"), json!("b")];
+    let ids = [
+        json!("00000000-0000-4000-8000-000000000001"),
+        json!("00000000-0000-4000-8000-000000000002"),
+    ];
     let st = dml::select(
         plan,
         predicate::firewall(plan, &g).add(dml::ids_in(plan, &ids)),
@@ -124,7 +137,7 @@ fn batch_statements() {
         r#"INSERT INTO "rooms" ("id", "status", "priority") VALUES (?, ?, ?), (?, ?, ?)"#
     );
     assert_eq!(st[0].values.0.len(), 6);
-    assert_eq!(st[0].values.0[2].0, sea_query::Value::BigInt(None));
+    assert_eq!(st[0].values.0[2], sea_query::Value::BigInt(None));
     let st = dml::insert_many(plan, &rows, true).unwrap();
     assert!(st[0].sql.ends_with(r#"RETURNING "id""#), "{}", st[0].sql);
     // Chunked under SQLite's bound-value limit: 3000 rows of 11 columns need two statements.
@@ -135,4 +148,45 @@ fn batch_statements() {
     let st = dml::insert_many(plan, &many, false).unwrap();
     assert_eq!(st.len(), 2);
     assert!(st.iter().all(|s| s.values.0.len() <= 30_000));
+}
+
+#[test]
+fn postgres_renders_search_and_nulls_order() {
+    let snap = crate::test_support::snapshot_for(crate::sql::Dialect::Postgres);
+    let plan = snap.table("rooms").unwrap();
+    let cond = filter::search(plan, &["status".to_owned()], "a_b");
+    let sort = [SortKey {
+        column: "priority".into(),
+        desc: false,
+    }];
+    let st = dml::select(plan, cond, &sort, Some(11), 0);
+    assert_eq!(
+        st.sql,
+        r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE LOWER("status") LIKE $1 ESCAPE E'\\' ORDER BY "priority" ASC NULLS FIRST LIMIT $2"#
+    );
+}
+
+#[test]
+fn an_id_that_cannot_be_one_matches_nothing() {
+    let snap = snapshot();
+    let plan = snap.table("rooms").unwrap();
+    let st = dml::select(plan, dml::by_id(plan, &json!("a/b")), &[], Some(1), 0);
+    assert!(
+        st.sql.ends_with(r#"WHERE "id" <> "id" LIMIT ?"#),
+        "{}",
+        st.sql
+    );
+    let ids = [
+        json!("not-a-uuid"),
+        json!("00000000-0000-4000-8000-000000000001"),
+    ];
+    let st = dml::select(
+        plan,
+        sea_query::Cond::all().add(dml::ids_in(plan, &ids)),
+        &[],
+        None,
+        0,
+    );
+    assert!(st.sql.ends_with(r#"WHERE "id" IN (?)"#), "{}", st.sql);
+    assert_eq!(st.values.0.len(), 1, "only the well-formed id is bound");
 }

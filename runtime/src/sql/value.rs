@@ -12,16 +12,22 @@ pub fn to_db(ty: ColumnType, v: &Json) -> Value {
         (ColumnType::Integer | ColumnType::Boolean, Json::Null) => Value::BigInt(None),
         (ColumnType::Float, Json::Null) => Value::Double(None),
         (_, Json::Null) => Value::String(None),
+        // Any JSON value of a json column is stored as its text, booleans included.
+        (ColumnType::Json, other) => Value::String(Some(other.to_string())),
         (_, Json::Bool(b)) => Value::BigInt(Some(i64::from(*b))),
         (ColumnType::Float, Json::Number(n)) => Value::Double(n.as_f64()),
         (ColumnType::Integer | ColumnType::Boolean, Json::Number(n)) => match n.as_i64() {
             Some(i) => Value::BigInt(Some(i)),
             None => Value::Double(n.as_f64()),
         },
-        (ColumnType::Json, other) => Value::String(Some(other.to_string())),
         (ColumnType::Datetime, Json::String(s)) => {
             Value::String(Some(normalize_datetime(s).unwrap_or_else(|| s.clone())))
         }
+        // Stored UUIDs are canonical; an auth value in another spelling still means the same id.
+        // One that is no UUID at all stays as it is (`predicate::compare` handles it).
+        (ColumnType::Uuid, Json::String(s)) => Value::String(Some(
+            uuid::Uuid::parse_str(s).map_or_else(|_| s.clone(), |u| u.hyphenated().to_string()),
+        )),
         (_, Json::String(s)) => Value::String(Some(s.clone())),
         (_, Json::Number(n)) => match n.as_i64() {
             Some(i) => Value::BigInt(Some(i)),

@@ -1,16 +1,19 @@
-//! Start-up migration (SPEC §7, first cut): additive steps are applied in one transaction;
-//! anything destructive is refused with the list of steps. The full planner comes later.
+//! Start-up migration (SPEC §7, first cut), the same on both backends: additive steps are applied
+//! in one transaction; anything destructive is refused with the list of steps. The full planner
+//! comes later.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use rusqlite::Connection;
-use ward_ir::{ColumnDefault, Literal};
+use serde_json::Value as Json;
+use ward_ir::{ColumnDefault, ColumnType, Literal};
 
-use super::Store;
+use super::{Db, Store};
 use crate::StartError;
+use crate::http::error::ApiError;
 use crate::security::audit;
 use crate::snapshot::{Snapshot, TablePlan};
-use crate::sql::ddl;
+use crate::sql::{Dialect, Stmt, ddl};
 
 struct LiveColumn {
     ty: String,
@@ -18,15 +21,32 @@ struct LiveColumn {
 }
 
 /// Brings the database to the snapshot's IR, or refuses without changing anything.
-pub fn migrate(store: &Store, snapshot: &Snapshot) -> Result<(), StartError> {
-    store.with_writer(|conn| run(conn, snapshot))
+pub async fn migrate(store: &Store, snapshot: &Arc<Snapshot>) -> Result<(), StartError> {
+    let snapshot = snapshot.clone();
+    let dialect = store.dialect();
+    let outcome = store
+        .schema_write(move |db| run(db, dialect, &snapshot))
+        .await
+        .map_err(|e| StartError::Database(format!("migration failed: {}", e.body())))?;
+    outcome.map_err(StartError::Migration)
 }
 
-fn run(conn: &mut Connection, snapshot: &Snapshot) -> Result<(), StartError> {
-    let db = |e: rusqlite::Error| StartError::Database(format!("migration failed: {e}"));
-    let tx = conn.transaction().map_err(db)?;
-    tx.execute_batch(&ddl::create_schema_table()).map_err(db)?;
-    let live = live_tables(&tx).map_err(db)?;
+/// DDL and bookkeeping text as a statement: no values, identifiers from the IR only.
+fn ddl(sql: String) -> Stmt {
+    Stmt {
+        sql,
+        values: sea_query::Values(Vec::new()),
+    }
+}
+
+/// `Ok(Err(steps))` when the plan has destructive steps: nothing was changed.
+fn run(
+    db: &dyn Db,
+    dialect: Dialect,
+    snapshot: &Snapshot,
+) -> Result<Result<(), Vec<String>>, ApiError> {
+    db.execute(&ddl(ddl::create_schema_table(dialect)))?;
+    let live = live_tables(db, dialect)?;
     let mut steps: Vec<String> = Vec::new();
     let mut refused: Vec<String> = Vec::new();
     for plan in snapshot.tables() {
@@ -36,6 +56,7 @@ fn run(conn: &mut Connection, snapshot: &Snapshot) -> Result<(), StartError> {
         }
         for ix in &plan.def.indexes {
             steps.push(ddl::create_index(
+                dialect,
                 plan.name(),
                 &ix.name,
                 &ix.columns,
@@ -49,57 +70,64 @@ fn run(conn: &mut Connection, snapshot: &Snapshot) -> Result<(), StartError> {
         }
     }
     if !refused.is_empty() {
-        return Err(StartError::Migration(refused));
+        return Ok(Err(refused));
     }
-    for s in &steps {
-        tx.execute_batch(s).map_err(db)?;
+    for s in steps {
+        db.execute(&ddl(s))?;
     }
-    let latest: Option<String> = {
-        let st = ddl::latest_schema_hash();
-        let mut q = tx.prepare(&st.sql).map_err(db)?;
-        let mut rows = q.query(&*st.params()).map_err(db)?;
-        match rows.next().map_err(db)? {
-            Some(r) => Some(r.get(0).map_err(db)?),
-            None => None,
-        }
-    };
-    if latest.as_deref() != Some(snapshot.ir.hash.as_str()) {
-        let json = serde_json::to_string(&snapshot.ir)
-            .map_err(|e| StartError::Database(format!("cannot serialise the IR: {e}")))?;
-        let st = ddl::insert_schema(&snapshot.ir.hash, &json, &audit::now());
-        tx.execute(&st.sql, &*st.params()).map_err(db)?;
+    let latest = db
+        .query(&ddl::latest_schema_hash(dialect), &[ColumnType::Text])?
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next());
+    if latest.as_ref().and_then(Json::as_str) != Some(snapshot.ir.hash.as_str()) {
+        let json = serde_json::to_string(&snapshot.ir).map_err(ApiError::internal)?;
+        db.execute(&ddl::insert_schema(
+            dialect,
+            &snapshot.ir.hash,
+            &json,
+            &audit::now(),
+        ))?;
     }
-    tx.commit().map_err(db)
+    Ok(Ok(()))
 }
 
 fn live_tables(
-    conn: &Connection,
-) -> rusqlite::Result<BTreeMap<String, BTreeMap<String, LiveColumn>>> {
-    let st = ddl::list_tables();
-    let mut q = conn.prepare(&st.sql)?;
-    let names: Vec<String> = q
-        .query_map(&*st.params(), |r| r.get::<_, String>(0))?
-        .collect::<Result<_, _>>()?;
+    db: &dyn Db,
+    dialect: Dialect,
+) -> Result<BTreeMap<String, BTreeMap<String, LiveColumn>>, ApiError> {
+    let names: Vec<String> = db
+        .query(&ddl::list_tables(dialect), &[ColumnType::Text])?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
     let mut out = BTreeMap::new();
     for name in names {
         if name.starts_with("sqlite_") || name.starts_with('_') {
             continue;
         }
+        let rows = db.query(
+            &ddl::live_columns(dialect, &name),
+            &[ColumnType::Text, ColumnType::Text, ColumnType::Boolean],
+        )?;
         let mut cols = BTreeMap::new();
-        conn.pragma(None, "table_info", &name, |r| {
-            let col: String = r.get("name")?;
-            let ty: String = r.get("type")?;
-            let not_null: i64 = r.get("notnull")?;
-            let pk: i64 = r.get("pk")?;
-            cols.insert(
-                col,
-                LiveColumn {
-                    ty: ty.to_ascii_uppercase(),
-                    not_null: not_null != 0 || pk != 0,
-                },
-            );
-            Ok(())
-        })?;
+        for r in rows {
+            let (Some(col), Some(ty), Some(not_null)) = (
+                r.first().and_then(Json::as_str),
+                r.get(1).and_then(Json::as_str),
+                r.get(2).and_then(Json::as_bool),
+            ) else {
+                return Err(ApiError::internal(format!(
+                    "unreadable catalog row for {name}"
+                )));
+            };
+            let ty = match dialect {
+                Dialect::Sqlite => ty.to_ascii_uppercase(),
+                Dialect::Postgres => ty.to_owned(),
+            };
+            cols.insert(col.to_owned(), LiveColumn { ty, not_null });
+        }
         out.insert(name, cols);
     }
     Ok(out)
@@ -141,7 +169,7 @@ fn diff_table(
             continue;
         }
         if let Some(old) = c.was.as_deref().filter(|w| renamed_from.contains(w)) {
-            steps.push(ddl::rename_column(t, old, &c.name));
+            steps.push(ddl::rename_column(plan.dialect, t, old, &c.name));
             continue;
         }
         let literal_default =

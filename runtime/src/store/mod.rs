@@ -1,190 +1,162 @@
-//! The SQLite store: one writer connection behind a mutex and a pool of readers, used from async
-//! handlers through `spawn_blocking`. It binds and runs statements built in `sql/`; it never
-//! builds SQL itself.
+//! Storage: one interface, two backends. The policy code runs inside one transaction as plain
+//! synchronous code against [`Db`]; a store opens that transaction on a blocking thread, so the
+//! async request path never waits on the database while holding a worker.
+//!
+//! - SQLite: one writer connection behind a mutex and a pool of `query_only` readers.
+//! - Postgres: a deadpool of tokio-postgres connections with per-connection prepared statement
+//!   caches; writes run SERIALIZABLE (retried on a serialization failure), so concurrent instances
+//!   see the same outcomes as SQLite's single writer; reads run in one REPEATABLE READ snapshot.
+//!
+//! Stores bind and run statements built in `sql/`; they never build SQL from values.
 
 pub mod migrate;
+pub mod postgres;
 pub mod row;
 pub mod sqlite;
 
-use std::sync::{Arc, Mutex};
+use serde_json::Value as Json;
+use ward_ir::ColumnType;
 
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
-
+use crate::StartError;
 use crate::http::error::ApiError;
+use crate::sql::{Dialect, Stmt};
 
-#[derive(Clone)]
-pub struct Store {
-    writer: Arc<Mutex<Connection>>,
-    readers: r2d2::Pool<SqliteConnectionManager>,
+/// One open transaction, as the policy code sees it: statements in, typed cells out.
+pub trait Db {
+    /// Runs a query and reads every row; cell `i` is read as `types[i]`.
+    fn query(&self, stmt: &Stmt, types: &[ColumnType]) -> Result<Vec<Vec<Json>>, ApiError>;
+
+    /// Runs a write and returns the number of rows it changed.
+    fn execute(&self, stmt: &Stmt) -> Result<u64, ApiError>;
+
+    /// Runs one of ward's fixed transaction-control statements (savepoints).
+    fn control(&self, sql: Control) -> Result<(), ApiError>;
 }
 
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").finish_non_exhaustive()
-    }
+/// The transaction-control statements [`Db::control`] runs: fixed text, never built from input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Savepoint,
+    Release,
+    RollbackTo,
 }
 
-impl Store {
-    pub(crate) fn new(writer: Connection, readers: r2d2::Pool<SqliteConnectionManager>) -> Store {
-        Store {
-            writer: Arc::new(Mutex::new(writer)),
-            readers,
+impl Control {
+    /// Same text on both backends; a repeated name refers to the innermost savepoint.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Control::Savepoint => "SAVEPOINT ward_record",
+            Control::Release => "RELEASE SAVEPOINT ward_record",
+            Control::RollbackTo => {
+                "ROLLBACK TO SAVEPOINT ward_record; RELEASE SAVEPOINT ward_record"
+            }
         }
     }
-
-    /// Runs `f` on a pooled reader connection, in one deferred read transaction: under WAL every
-    /// statement `f` runs sees the snapshot of its first read, so a page, its `total`, its labels
-    /// and its expansions agree with each other even while writers commit in between.
-    pub async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
-    {
-        let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(ApiError::internal)?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Deferred)
-                .map_err(db_error)?;
-            let out = f(&tx)?;
-            // Nothing was written (readers are `query_only`); ending the transaction releases the
-            // snapshot. On an error above, dropping `tx` rolls it back just the same.
-            tx.commit().map_err(db_error)?;
-            Ok(out)
-        })
-        .await
-        .map_err(ApiError::internal)?
-    }
-
-    /// Runs `f` in one immediate transaction on the writer; commits only when `f` succeeds.
-    pub async fn write<R, F>(&self, f: F) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, ApiError> + Send + 'static,
-    {
-        self.write_mut(|tx| f(tx)).await
-    }
-
-    /// Like [`Store::write`], with the transaction mutable so that `f` can open savepoints (a
-    /// non-atomic batch isolates each record's write in one).
-    pub async fn write_mut<R, F>(&self, f: F) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Transaction<'_>) -> Result<R, ApiError> + Send + 'static,
-    {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = writer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db_error)?;
-            let out = f(&mut tx)?;
-            tx.commit().map_err(db_error)?;
-            Ok(out)
-        })
-        .await
-        .map_err(ApiError::internal)?
-    }
-
-    /// Runs `f` with the writer connection itself (start-up work such as migrations).
-    pub(crate) fn with_writer<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
-        let mut conn = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut conn)
-    }
 }
 
-/// Runs `f` in a savepoint of `tx`: its changes are kept when it succeeds and undone when it
-/// fails, so one record of a non-atomic batch either fully happens or changes nothing.
+/// Runs `f` in a savepoint of `db`: its changes are kept when it succeeds and undone when it
+/// fails, so one record of a non-atomic batch either fully happens or changes nothing (and a
+/// Postgres transaction stays usable after the record's error).
 pub fn isolated<R>(
-    tx: &mut Transaction<'_>,
-    f: impl FnOnce(&Connection) -> Result<R, ApiError>,
+    db: &dyn Db,
+    f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
-    let sp = tx.savepoint().map_err(db_error)?;
-    match f(&sp) {
+    db.control(Control::Savepoint)?;
+    match f(db) {
         Ok(r) => {
-            sp.commit().map_err(db_error)?;
+            db.control(Control::Release)?;
             Ok(r)
         }
         Err(e) => {
-            // `finish` on a savepoint that was not committed rolls back to it and releases it.
-            sp.finish().map_err(db_error)?;
+            db.control(Control::RollbackTo)?;
             Err(e)
         }
     }
 }
 
-/// SQLite extended result codes that map to client errors.
-const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
-const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
-const SQLITE_CONSTRAINT_FOREIGNKEY: i32 = 787;
-const SQLITE_CONSTRAINT_NOTNULL: i32 = 1299;
-/// `ON DELETE RESTRICT` fires as a trigger constraint; ward declares no triggers of its own.
-const SQLITE_CONSTRAINT_TRIGGER: i32 = 1811;
-
-/// Whether `e` is a primary key conflict (an upsert's INSERT met a row it must not overwrite).
-pub fn is_primary_key_conflict(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY)
+/// `url` fit to print: a Postgres URL without its password (or anything else it carries).
+pub fn describe_url(url: &str) -> String {
+    if postgres::is_postgres_url(url) {
+        return url.parse::<tokio_postgres::Config>().map_or_else(
+            |_| "postgres://(unparsable URL)".to_owned(),
+            |c| postgres::describe(&c),
+        );
+    }
+    url.to_owned()
 }
 
-/// Classifies a database error by its extended code; anything unexpected is internal.
-pub fn db_error(e: rusqlite::Error) -> ApiError {
-    if let rusqlite::Error::SqliteFailure(f, _) = &e {
-        match f.extended_code {
-            SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY => {
-                return ApiError::unique_violation();
-            }
-            SQLITE_CONSTRAINT_FOREIGNKEY | SQLITE_CONSTRAINT_TRIGGER => {
-                return ApiError::reference_violation(None);
-            }
-            SQLITE_CONSTRAINT_NOTNULL => {
-                return ApiError::validation(
-                    "VALIDATION_REQUIRED",
-                    "A required field is missing",
-                    serde_json::json!({}),
-                );
-            }
-            _ => {}
+/// An opened database.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens `url`: `postgres://…` / `postgresql://…`, else `sqlite://path`, `sqlite:path` or a
+    /// plain path.
+    pub async fn open(url: &str) -> Result<Store, StartError> {
+        if postgres::is_postgres_url(url) {
+            return postgres::open(url).await.map(Store::Postgres);
+        }
+        let path = sqlite::database_path(url)?;
+        sqlite::open(&path).map(Store::Sqlite)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Store::Sqlite(_) => Dialect::Sqlite,
+            Store::Postgres(_) => Dialect::Postgres,
         }
     }
-    ApiError::internal(format!("{e:?}"))
-}
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
+    /// Runs `f` in one read-only transaction that sees one snapshot: a page, its `total`, its
+    /// labels and its expansions agree with each other even while writers commit in between.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.read(f).await,
+            Store::Postgres(p) => p.read(f).await,
+        }
+    }
 
-    #[tokio::test]
-    async fn a_read_sees_one_snapshot_while_a_writer_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data.db");
-        let store = super::sqlite::open(&path).unwrap();
-        store.with_writer(|c| c.execute_batch("CREATE TABLE t (x INTEGER)").unwrap());
-        let count = |c: &rusqlite::Connection| -> i64 {
-            c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-                .unwrap()
-        };
-        let (before, after) = store
-            .read(move |c| {
-                let before = count(c);
-                // Another connection commits between the two statements of this read.
-                let other = rusqlite::Connection::open(&path).unwrap();
-                other.execute("INSERT INTO t (x) VALUES (1)", []).unwrap();
-                Ok((before, count(c)))
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            (before, after),
-            (0, 0),
-            "both statements see the first snapshot"
-        );
-        let now = store.read(move |c| Ok(count(c))).await.unwrap();
-        assert_eq!(now, 1, "the next read sees the commit");
+    /// Runs schema work (the migration) once, in one transaction; on Postgres under a lock that
+    /// instances starting together on one database take in turn, each statement seeing what the
+    /// ones before it committed.
+    pub async fn schema_write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.write(f).await,
+            Store::Postgres(p) => p.schema_write(f).await,
+        }
+    }
+
+    /// Runs `f` in one write transaction; commits only when `f` succeeds. `f` may run more than
+    /// once (Postgres retries a transaction that lost a serialization race), so it must not have
+    /// effects outside the database: it is `Clone` so that every attempt starts from the same
+    /// inputs.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Clone + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.write(f).await,
+            Store::Postgres(p) => p.write(f).await,
+        }
     }
 }

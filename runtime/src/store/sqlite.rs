@@ -1,23 +1,210 @@
-//! Opening the database: WAL, foreign keys and a busy timeout on every connection.
+//! The SQLite store: WAL, foreign keys and a busy timeout on every connection; one writer
+//! connection behind a mutex (SQLite has one writer anyway) and a pool of `query_only` readers.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::Connection;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, TransactionBehavior};
+use serde_json::Value as Json;
+use ward_ir::ColumnType;
 
-use super::Store;
+use super::{Control, Db};
 use crate::StartError;
+use crate::http::error::ApiError;
+use crate::sql::Stmt;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl SqliteStore {
+    /// Under WAL every statement of a deferred transaction sees the snapshot of its first read.
+    pub(crate) async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(ApiError::internal)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .map_err(db_error)?;
+            let out = f(&SqliteDb(&tx))?;
+            // Nothing was written (readers are `query_only`); ending the transaction releases the
+            // snapshot. On an error above, dropping `tx` rolls it back just the same.
+            tx.commit().map_err(db_error)?;
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// One immediate transaction on the writer; SQLite never loses a race here, so `f` runs once.
+    pub(crate) async fn write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            let out = f(&SqliteDb(&tx))?;
+            tx.commit().map_err(db_error)?;
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Runs `f` with the writer connection itself.
+    #[cfg(test)]
+    pub(crate) fn with_writer<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        let mut conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut conn)
+    }
+}
+
+/// A transaction on a SQLite connection.
+pub(crate) struct SqliteDb<'a>(pub(crate) &'a Connection);
+
+impl Db for SqliteDb<'_> {
+    fn query(&self, stmt: &Stmt, types: &[ColumnType]) -> Result<Vec<Vec<Json>>, ApiError> {
+        let mut st = self.0.prepare_cached(&stmt.sql).map_err(db_error)?;
+        let params = bound(stmt);
+        let mut rows = st
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(db_error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db_error)? {
+            let mut cells = Vec::with_capacity(types.len());
+            for (i, ty) in types.iter().enumerate() {
+                cells.push(to_json(*ty, row.get_ref(i).map_err(db_error)?));
+            }
+            out.push(cells);
+        }
+        Ok(out)
+    }
+
+    fn execute(&self, stmt: &Stmt) -> Result<u64, ApiError> {
+        let params = bound(stmt);
+        let n = self
+            .0
+            .prepare_cached(&stmt.sql)
+            .and_then(|mut st| st.execute(rusqlite::params_from_iter(params.iter())))
+            .map_err(db_error)?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    fn control(&self, sql: Control) -> Result<(), ApiError> {
+        self.0.execute_batch(sql.sql()).map_err(db_error)
+    }
+}
+
+/// A statement's values as SQLite binds them: booleans as 0/1, everything else as itself.
+fn bound(stmt: &Stmt) -> Vec<Bound<'_>> {
+    stmt.values.0.iter().map(Bound).collect()
+}
+
+struct Bound<'a>(&'a sea_query::Value);
+
+impl rusqlite::ToSql for Bound<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use sea_query::Value as V;
+        let null = ToSqlOutput::Owned(rusqlite::types::Value::Null);
+        Ok(match self.0 {
+            V::Bool(b) => b.map_or(null, |b| ToSqlOutput::from(i64::from(b))),
+            V::TinyInt(i) => i.map_or(null, |i| ToSqlOutput::from(i64::from(i))),
+            V::SmallInt(i) => i.map_or(null, |i| ToSqlOutput::from(i64::from(i))),
+            V::Int(i) => i.map_or(null, |i| ToSqlOutput::from(i64::from(i))),
+            V::BigInt(i) => i.map_or(null, ToSqlOutput::from),
+            V::TinyUnsigned(i) => i.map_or(null, |i| ToSqlOutput::from(i64::from(i))),
+            V::SmallUnsigned(i) => i.map_or(null, |i| ToSqlOutput::from(i64::from(i))),
+            V::Unsigned(i) => i.map_or(null, |i| ToSqlOutput::from(i64::from(i))),
+            V::BigUnsigned(i) => match i {
+                None => null,
+                Some(i) => ToSqlOutput::from(
+                    i64::try_from(*i)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                ),
+            },
+            V::Float(f) => f.map_or(null, |f| ToSqlOutput::from(f64::from(f))),
+            V::Double(f) => f.map_or(null, ToSqlOutput::from),
+            V::String(s) => s.as_deref().map_or(null, |s| {
+                ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+            }),
+            V::Char(c) => c.map_or(null, |c| ToSqlOutput::from(c.to_string())),
+            V::Bytes(b) => b
+                .as_deref()
+                .map_or(null, |b| ToSqlOutput::Borrowed(ValueRef::Blob(b))),
+            other => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("unsupported bound value {other:?}").into(),
+                ));
+            }
+        })
+    }
+}
+
+fn to_json(ty: ColumnType, v: ValueRef<'_>) -> Json {
+    match (ty, v) {
+        (_, ValueRef::Null) => Json::Null,
+        (ColumnType::Boolean, ValueRef::Integer(i)) => Json::Bool(i != 0),
+        (ColumnType::Float, ValueRef::Integer(i)) => {
+            serde_json::Number::from_f64(i as f64).map_or(Json::Null, Json::Number)
+        }
+        (_, ValueRef::Integer(i)) => Json::from(i),
+        (_, ValueRef::Real(f)) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+        (ColumnType::Json, ValueRef::Text(t)) => serde_json::from_slice(t)
+            .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(t).into())),
+        (_, ValueRef::Text(t)) => Json::String(String::from_utf8_lossy(t).into()),
+        (_, ValueRef::Blob(_)) => Json::Null,
+    }
+}
+
+/// SQLite extended result codes that map to client errors.
+const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+const SQLITE_CONSTRAINT_FOREIGNKEY: i32 = 787;
+const SQLITE_CONSTRAINT_NOTNULL: i32 = 1299;
+/// `ON DELETE RESTRICT` fires as a trigger constraint; ward declares no triggers of its own.
+const SQLITE_CONSTRAINT_TRIGGER: i32 = 1811;
+
+/// Classifies a database error by its extended code; anything unexpected is internal.
+pub fn db_error(e: rusqlite::Error) -> ApiError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        match f.extended_code {
+            SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY => {
+                return ApiError::unique_violation();
+            }
+            SQLITE_CONSTRAINT_FOREIGNKEY | SQLITE_CONSTRAINT_TRIGGER => {
+                return ApiError::reference_violation(None);
+            }
+            SQLITE_CONSTRAINT_NOTNULL => return ApiError::required_missing(),
+            _ if f.code == rusqlite::ErrorCode::DatabaseBusy => return ApiError::busy(),
+            _ => {}
+        }
+    }
+    ApiError::internal(format!("{e:?}"))
+}
+
 /// `sqlite://path`, `sqlite:path` or a plain path.
 pub fn database_path(url: &str) -> Result<PathBuf, StartError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StartError::Database(
-            "Postgres is not supported by this build yet; use a sqlite:// URL".into(),
-        ));
-    }
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -54,7 +241,7 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
-pub fn open(path: &Path) -> Result<Store, StartError> {
+pub fn open(path: &Path) -> Result<SqliteStore, StartError> {
     let fail = |e: &dyn std::fmt::Display| {
         StartError::Database(format!("cannot open {}: {e}", path.display()))
     };
@@ -79,7 +266,10 @@ pub fn open(path: &Path) -> Result<Store, StartError> {
         .max_size(u32::try_from(cores).unwrap_or(2).max(2))
         .build(manager)
         .map_err(|e| fail(&e))?;
-    Ok(Store::new(writer, readers))
+    Ok(SqliteStore {
+        writer: Arc::new(Mutex::new(writer)),
+        readers,
+    })
 }
 
 #[cfg(all(test, unix))]
@@ -107,5 +297,54 @@ mod tests {
             files += 1;
         }
         assert!(files >= 2, "the database and its WAL files were checked");
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use ward_ir::ColumnType;
+
+    use crate::sql::Stmt;
+    use crate::store::Store;
+
+    fn raw(sql: &str) -> Stmt {
+        Stmt {
+            sql: sql.to_owned(),
+            values: sea_query::Values(Vec::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_sees_one_snapshot_while_a_writer_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.db");
+        let sqlite = super::open(&path).unwrap();
+        sqlite.with_writer(|c| c.execute_batch("CREATE TABLE t (x INTEGER)").unwrap());
+        let store = Store::Sqlite(sqlite);
+        let count = |db: &dyn crate::store::Db| {
+            db.query(&raw("SELECT count(*) FROM t"), &[ColumnType::Integer])
+                .unwrap()[0][0]
+                .as_i64()
+                .unwrap()
+        };
+        let (before, after) = store
+            .read(move |db| {
+                let before = count(db);
+                // Another connection commits between the two statements of this read.
+                let other = rusqlite::Connection::open(&path).unwrap();
+                other.execute("INSERT INTO t (x) VALUES (1)", []).unwrap();
+                Ok((before, count(db)))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (before, after),
+            (0, 0),
+            "both statements see the first snapshot"
+        );
+        let now = store.read(move |db| Ok(count(db))).await.unwrap();
+        assert_eq!(now, 1, "the next read sees the commit");
     }
 }

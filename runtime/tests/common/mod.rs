@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod db;
 pub mod ir;
 
 use jsonwebtoken::{EncodingKey, Header};
@@ -15,6 +16,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub secret: Vec<u8>,
     pub client: reqwest::Client,
+    /// The test's database (a Postgres schema is dropped with it).
+    pub db: db::TestDb,
 }
 
 pub struct Resp {
@@ -39,7 +42,7 @@ pub async fn start(ir: ward_ir::Ir) -> Server {
     start_in(tempfile::tempdir().unwrap(), ir).await
 }
 
-/// The options `start` serves a project in `dir` with.
+/// Options on SQLite in `dir`, for tests that fail before any database is opened.
 pub fn serve_options(dir: &std::path::Path) -> ServeOptions {
     ServeOptions {
         project_dir: dir.to_path_buf(),
@@ -51,7 +54,8 @@ pub fn serve_options(dir: &std::path::Path) -> ServeOptions {
 /// Like [`start`], in a project directory the caller prepared (e.g. with key files). `secret` is
 /// empty unless the IR verifies with an HS256 secret.
 pub async fn start_in(dir: tempfile::TempDir, ir: ward_ir::Ir) -> Server {
-    let opts = serve_options(dir.path());
+    let db = db::TestDb::new(dir.path());
+    let opts = db.options(dir.path());
     let secret = match ir.auth.jwt.key {
         ward_ir::JwtKey::Secret { .. } => {
             ward_runtime::secret::hs256_secret(&ir, dir.path(), false)
@@ -60,7 +64,7 @@ pub async fn start_in(dir: tempfile::TempDir, ir: ward_ir::Ir) -> Server {
         }
         _ => Vec::new(),
     };
-    let app = App::open(ir, &opts).unwrap();
+    let app = App::open(ir, &opts).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -71,6 +75,7 @@ pub async fn start_in(dir: tempfile::TempDir, ir: ward_ir::Ir) -> Server {
         dir,
         secret,
         client: reqwest::Client::new(),
+        db,
     }
 }
 

@@ -1,0 +1,463 @@
+//! The Postgres store: a deadpool of tokio-postgres connections, each with its own cache of
+//! prepared statements. The policy code is synchronous (one transaction, many statements), so a
+//! request's transaction runs on a blocking thread that drives each statement's future to
+//! completion on the server's runtime; connections themselves stay async tasks.
+
+use std::cell::Cell;
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use serde_json::Value as Json;
+use tokio::runtime::Handle;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{IsolationLevel, NoTls, Row};
+use ward_ir::ColumnType;
+
+use super::{Control, Db};
+use crate::StartError;
+use crate::http::error::ApiError;
+use crate::sql::Stmt;
+
+/// Attempts of one write transaction before answering `DATABASE_BUSY`.
+const WRITE_ATTEMPTS: u32 = 8;
+/// Prepared statements kept per connection. Statement shapes vary with the request (number of
+/// filters, `in` values, page size), so the cache is emptied when it grows past this rather than
+/// grow without bound on a hostile mix of shapes.
+const STATEMENT_CACHE_LIMIT: usize = 512;
+/// How long to wait for a connection when none is given in the URL: an unreachable database is
+/// reported at start, not retried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+/// Opens a pool on `url` and checks that the database answers, once, without retrying.
+pub async fn open(url: &str) -> Result<PgStore, StartError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StartError::Database(format!("invalid Postgres URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let target = describe(&config);
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let pool = Pool::builder(manager)
+        .max_size((cores * 4).max(8))
+        .build()
+        .map_err(|e| StartError::Database(format!("cannot create the Postgres pool: {e}")))?;
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| StartError::Database(format!("cannot connect to {target}: {}", cause(&e))))?;
+    client
+        .simple_query("SELECT 1")
+        .await
+        .map_err(|e| StartError::Database(format!("{target} does not answer: {}", cause(&e))))?;
+    Ok(PgStore { pool })
+}
+
+/// `user@host:port/dbname`, never the password.
+pub(crate) fn describe(c: &tokio_postgres::Config) -> String {
+    let host = c
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        c.get_user().unwrap_or(""),
+        c.get_dbname().unwrap_or("")
+    )
+}
+
+/// The innermost cause of an error chain: what the driver says actually failed.
+fn cause(e: &dyn StdError) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg = s.to_string();
+        source = s.source();
+    }
+    msg
+}
+
+/// Why one attempt of a write ended.
+enum Attempt<R> {
+    Done(Result<R, ApiError>),
+    /// Lost a serialization race (or a deadlock): nothing was committed, run it again.
+    Conflict,
+}
+
+impl PgStore {
+    pub(crate) async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let rt = Handle::current();
+            let mut client = rt.block_on(pool.get()).map_err(ApiError::internal)?;
+            let tx = rt
+                .block_on(
+                    client
+                        .build_transaction()
+                        .isolation_level(IsolationLevel::RepeatableRead)
+                        .read_only(true)
+                        .start(),
+                )
+                .map_err(pg_error)?;
+            let db = PgDb::new(&rt, &tx);
+            let out = f(&db)?;
+            rt.block_on(tx.commit()).map_err(pg_error)?;
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    pub(crate) async fn write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Clone + Send + 'static,
+    {
+        for attempt in 0..WRITE_ATTEMPTS {
+            let pool = self.pool.clone();
+            let f = f.clone();
+            let outcome = tokio::task::spawn_blocking(move || write_once(&pool, f))
+                .await
+                .map_err(ApiError::internal)?;
+            match outcome {
+                Attempt::Done(r) => return r,
+                Attempt::Conflict => {
+                    // Back off a little more each time, so that racing writers spread out.
+                    let ms = 2u64 << attempt.min(6);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+            }
+        }
+        Err(ApiError::busy())
+    }
+}
+
+impl PgStore {
+    pub(crate) async fn schema_write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let rt = Handle::current();
+            let mut client = rt.block_on(pool.get()).map_err(ApiError::internal)?;
+            // READ COMMITTED: after waiting for the lock, the catalog reads below see what the
+            // instance that held it created.
+            let tx = rt
+                .block_on(
+                    client
+                        .build_transaction()
+                        .isolation_level(IsolationLevel::ReadCommitted)
+                        .start(),
+                )
+                .map_err(pg_error)?;
+            let db = PgDb::new(&rt, &tx);
+            db.query(&crate::sql::ddl::pg_migration_lock(), &[])?;
+            let out = f(&db)?;
+            rt.block_on(tx.commit()).map_err(pg_error)?;
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+}
+
+fn write_once<R>(pool: &Pool, f: impl FnOnce(&dyn Db) -> Result<R, ApiError>) -> Attempt<R> {
+    let rt = Handle::current();
+    let mut client = match rt.block_on(pool.get()) {
+        Ok(c) => c,
+        Err(e) => return Attempt::Done(Err(ApiError::internal(e))),
+    };
+    let tx = match rt.block_on(
+        client
+            .build_transaction()
+            .isolation_level(IsolationLevel::Serializable)
+            .start(),
+    ) {
+        Ok(tx) => tx,
+        Err(e) => return Attempt::Done(Err(pg_error(e))),
+    };
+    let db = PgDb::new(&rt, &tx);
+    let out = f(&db);
+    // A conflict anywhere in the attempt, even one a batch record caught in its savepoint,
+    // means its reads may be stale: roll back and run the whole attempt again.
+    if db.conflict.get() {
+        return Attempt::Conflict;
+    }
+    match out {
+        Ok(r) => match rt.block_on(tx.commit()) {
+            Ok(()) => Attempt::Done(Ok(r)),
+            Err(e) if is_conflict(&e) => Attempt::Conflict,
+            Err(e) => Attempt::Done(Err(pg_error(e))),
+        },
+        // Dropping `tx` rolls it back.
+        Err(e) => Attempt::Done(Err(e)),
+    }
+}
+
+fn is_conflict(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// Maps a driver error to the envelope by its SQLSTATE; anything unexpected is internal.
+fn pg_error(e: tokio_postgres::Error) -> ApiError {
+    match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => ApiError::unique_violation(),
+        Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION || *c == SqlState::RESTRICT_VIOLATION => {
+            ApiError::reference_violation(None)
+        }
+        Some(c) if *c == SqlState::NOT_NULL_VIOLATION => ApiError::required_missing(),
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::LOCK_NOT_AVAILABLE =>
+        {
+            ApiError::busy()
+        }
+        _ => ApiError::internal(format!("postgres: {e:?}")),
+    }
+}
+
+/// A transaction on a pooled connection, driven from a blocking thread.
+struct PgDb<'a> {
+    rt: &'a Handle,
+    tx: &'a Transaction<'a>,
+    conflict: Cell<bool>,
+}
+
+impl<'a> PgDb<'a> {
+    fn new(rt: &'a Handle, tx: &'a Transaction<'a>) -> Self {
+        PgDb {
+            rt,
+            tx,
+            conflict: Cell::new(false),
+        }
+    }
+
+    fn fail(&self, e: tokio_postgres::Error) -> ApiError {
+        if is_conflict(&e) {
+            self.conflict.set(true);
+        }
+        pg_error(e)
+    }
+
+    fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement, ApiError> {
+        if self.tx.statement_cache.size() > STATEMENT_CACHE_LIMIT {
+            self.tx.statement_cache.clear();
+        }
+        self.rt
+            .block_on(self.tx.prepare_cached(sql))
+            .map_err(|e| self.fail(e))
+    }
+}
+
+impl Db for PgDb<'_> {
+    fn query(&self, stmt: &Stmt, types: &[ColumnType]) -> Result<Vec<Vec<Json>>, ApiError> {
+        let st = self.prepare(&stmt.sql)?;
+        let params: Vec<Bound<'_>> = stmt.values.0.iter().map(Bound).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let rows = self
+            .rt
+            .block_on(self.tx.query(&st, &refs))
+            .map_err(|e| self.fail(e))?;
+        rows.iter()
+            .map(|row| {
+                (0..types.len().min(row.len()))
+                    .map(|i| cell(row, i))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect()
+    }
+
+    fn execute(&self, stmt: &Stmt) -> Result<u64, ApiError> {
+        let st = self.prepare(&stmt.sql)?;
+        let params: Vec<Bound<'_>> = stmt.values.0.iter().map(Bound).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        self.rt
+            .block_on(self.tx.execute(&st, &refs))
+            .map_err(|e| self.fail(e))
+    }
+
+    fn control(&self, sql: Control) -> Result<(), ApiError> {
+        self.rt
+            .block_on(self.tx.batch_execute(sql.sql()))
+            .map_err(|e| self.fail(e))
+    }
+}
+
+/// One cell as the JSON SQLite would give for it: times in UTC with milliseconds, UUIDs
+/// hyphenated, dates as `YYYY-MM-DD`.
+fn cell(row: &Row, i: usize) -> Result<Json, ApiError> {
+    let ty = row
+        .columns()
+        .get(i)
+        .map(|c| c.type_().clone())
+        .ok_or_else(|| ApiError::internal("column index out of range"))?;
+    let bad = |e: tokio_postgres::Error| ApiError::internal(format!("reading {ty}: {e}"));
+    let number = |f: f64| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number);
+    Ok(match ty {
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)
+            .map_err(bad)?
+            .map(Json::Bool),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)
+            .map_err(bad)?
+            .map(Json::from),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)
+            .map_err(bad)?
+            .map(Json::from),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)
+            .map_err(bad)?
+            .map(Json::from),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(i).map_err(bad)?.map(number),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)
+            .map_err(bad)?
+            .map(|f| number(f64::from(f))),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row
+            .try_get::<_, Option<String>>(i)
+            .map_err(bad)?
+            .map(Json::String),
+        Type::UUID => row
+            .try_get::<_, Option<uuid::Uuid>>(i)
+            .map_err(bad)?
+            .map(|u| Json::String(u.hyphenated().to_string())),
+        Type::TIMESTAMPTZ => row
+            .try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)
+            .map_err(bad)?
+            .map(|t| Json::String(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())),
+        Type::DATE => row
+            .try_get::<_, Option<chrono::NaiveDate>>(i)
+            .map_err(bad)?
+            .map(|d| Json::String(d.format("%Y-%m-%d").to_string())),
+        Type::JSONB | Type::JSON => row.try_get::<_, Option<Json>>(i).map_err(bad)?,
+        other => {
+            return Err(ApiError::internal(format!(
+                "unexpected column type {other}"
+            )));
+        }
+    }
+    .unwrap_or(Json::Null))
+}
+
+/// A bound value converted to the type Postgres inferred for its parameter. `sql/` binds values
+/// as SQLite stores them (text for uuid, time and json; 0/1 for booleans), so the conversion
+/// happens here, where the parameter's type is known.
+#[derive(Debug)]
+struct Bound<'a>(&'a sea_query::Value);
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+impl ToSql for Bound<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        use sea_query::Value as V;
+        match self.0 {
+            V::Bool(Some(b)) => match *ty {
+                Type::BOOL => b.to_sql(ty, out),
+                _ => int_to_sql(i64::from(*b), ty, out),
+            },
+            V::TinyInt(Some(i)) => int_to_sql(i64::from(*i), ty, out),
+            V::SmallInt(Some(i)) => int_to_sql(i64::from(*i), ty, out),
+            V::Int(Some(i)) => int_to_sql(i64::from(*i), ty, out),
+            V::BigInt(Some(i)) => int_to_sql(*i, ty, out),
+            V::TinyUnsigned(Some(i)) => int_to_sql(i64::from(*i), ty, out),
+            V::SmallUnsigned(Some(i)) => int_to_sql(i64::from(*i), ty, out),
+            V::Unsigned(Some(i)) => int_to_sql(i64::from(*i), ty, out),
+            V::BigUnsigned(Some(i)) => int_to_sql(i64::try_from(*i)?, ty, out),
+            V::Float(Some(f)) => float_to_sql(f64::from(*f), ty, out),
+            V::Double(Some(f)) => float_to_sql(*f, ty, out),
+            V::String(Some(s)) => text_to_sql(s, ty, out),
+            V::Char(Some(c)) => text_to_sql(&c.to_string(), ty, out),
+            V::Bool(None)
+            | V::TinyInt(None)
+            | V::SmallInt(None)
+            | V::Int(None)
+            | V::BigInt(None)
+            | V::TinyUnsigned(None)
+            | V::SmallUnsigned(None)
+            | V::Unsigned(None)
+            | V::BigUnsigned(None)
+            | V::Float(None)
+            | V::Double(None)
+            | V::String(None)
+            | V::Char(None)
+            | V::Bytes(None) => Ok(IsNull::Yes),
+            other => Err(format!("cannot bind {other:?} as {ty}").into()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn int_to_sql(i: i64, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+    match *ty {
+        Type::INT8 => i.to_sql(ty, out),
+        Type::INT4 => i32::try_from(i)?.to_sql(ty, out),
+        Type::INT2 => i16::try_from(i)?.to_sql(ty, out),
+        Type::FLOAT8 => (i as f64).to_sql(ty, out),
+        Type::BOOL => (i != 0).to_sql(ty, out),
+        _ => Err(format!("cannot bind an integer as {ty}").into()),
+    }
+}
+
+fn float_to_sql(f: f64, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+    match *ty {
+        Type::FLOAT8 => f.to_sql(ty, out),
+        Type::FLOAT4 => (f as f32).to_sql(ty, out),
+        _ => Err(format!("cannot bind a float as {ty}").into()),
+    }
+}
+
+fn text_to_sql(s: &str, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+    match *ty {
+        Type::UUID => uuid::Uuid::parse_str(s)?.to_sql(ty, out),
+        Type::TIMESTAMPTZ => chrono::DateTime::parse_from_rfc3339(s)?
+            .with_timezone(&chrono::Utc)
+            .to_sql(ty, out),
+        Type::DATE => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")?.to_sql(ty, out),
+        Type::JSONB | Type::JSON => serde_json::from_str::<Json>(s)?.to_sql(ty, out),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => s.to_sql(ty, out),
+        _ => Err(format!("cannot bind text as {ty}").into()),
+    }
+}
