@@ -158,9 +158,7 @@ impl PgStore {
         }
         Err(ApiError::busy())
     }
-}
 
-impl PgStore {
     pub(crate) async fn schema_write<R, F>(&self, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
