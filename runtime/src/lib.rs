@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod changes;
 pub mod http;
 pub mod mutation;
 pub mod secret;
@@ -21,10 +22,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 pub use secret::SecretSource;
 use security::identity::Verifier;
 use snapshot::Snapshot;
 use store::Store;
+pub use store::migrate::{MigrateError, Mode as MigrateMode, Plan};
 use ward_ir::JwtKey;
 
 /// How to serve a project.
@@ -71,9 +75,48 @@ pub enum StartError {
 /// Shared by every request (opaque outside the crate).
 #[derive(Debug)]
 pub struct State {
-    pub(crate) snapshot: Arc<Snapshot>,
+    /// The IR being served. A request loads it once and keeps that `Arc` to the end, so a reload
+    /// never changes the IR under a request in flight.
+    serving: ArcSwap<Serving>,
     pub(crate) store: Store,
+    options: ServeOptions,
+    /// One reload at a time: plans and migrations do not interleave.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// Everything a request needs from the IR: the snapshot and the token verifier it configures.
+#[derive(Debug)]
+pub struct Serving {
+    pub(crate) snapshot: Arc<Snapshot>,
     pub(crate) verifier: Verifier,
+}
+
+impl State {
+    pub(crate) fn current(&self) -> Arc<Serving> {
+        self.serving.load_full()
+    }
+}
+
+/// A reload that happened.
+#[derive(Debug)]
+pub struct Reloaded {
+    /// What the database went through (empty when only the policy changed).
+    pub plan: Plan,
+    /// What changed in the IR, a phrase per change.
+    pub changes: Vec<String>,
+    pub from_hash: String,
+    pub to_hash: String,
+}
+
+/// Why a reload did not happen; the previous IR keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(
+        "the new resources need changes that could lose data; still serving the previous IR. Plan:\n{0}\nrun `ward migrate --apply --allow-destructive` to apply it"
+    )]
+    Destructive(Plan),
+    #[error("{0}")]
+    Start(#[from] StartError),
 }
 
 /// An opened, migrated project, ready to serve.
@@ -90,14 +133,51 @@ impl App {
         let store = Store::open(&opts.database_url).await?;
         let snapshot =
             Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
-        store::migrate::migrate(&store, &snapshot).await?;
+        store::migrate::migrate_on_start(&store, &snapshot).await?;
         Ok(App {
             state: Arc::new(State {
-                snapshot,
+                serving: ArcSwap::from_pointee(Serving { snapshot, verifier }),
                 store,
-                verifier,
+                options: opts.clone(),
+                reloading: tokio::sync::Mutex::new(()),
             }),
             secret_source,
+        })
+    }
+
+    /// Serves `ir` from now on: migrates the database to it (additive changes, and destructive
+    /// ones only when allowed) and swaps it in atomically. Requests in flight finish on the IR
+    /// they started with. On any error nothing changed and the previous IR keeps serving.
+    pub async fn reload(
+        &self,
+        ir: ward_ir::Ir,
+        allow_destructive: bool,
+    ) -> Result<Reloaded, ReloadError> {
+        let _one_at_a_time = self.state.reloading.lock().await;
+        let old = self.state.current();
+        let from_hash = old.snapshot.ir.hash.clone();
+        let (verifier, _) = verifier(&ir, &self.state.options)?;
+        let changes = changes::describe(&old.snapshot.ir, &ir);
+        let snapshot = Arc::new(
+            Snapshot::build(ir, self.state.store.dialect()).map_err(StartError::InvalidIr)?,
+        );
+        let to_hash = snapshot.ir.hash.clone();
+        let mode = store::migrate::Mode::Apply { allow_destructive };
+        let plan = match store::migrate::migrate(&self.state.store, &snapshot, mode).await {
+            Ok(plan) => plan,
+            Err(MigrateError::Destructive(plan)) => return Err(ReloadError::Destructive(plan)),
+            Err(MigrateError::Database(e)) => {
+                return Err(StartError::Database(format!("migration failed: {e}")).into());
+            }
+        };
+        self.state
+            .serving
+            .store(Arc::new(Serving { snapshot, verifier }));
+        Ok(Reloaded {
+            plan,
+            changes,
+            from_hash,
+            to_hash,
         })
     }
 
@@ -105,8 +185,9 @@ impl App {
         http::router(self.state.clone())
     }
 
-    pub fn ir_hash(&self) -> &str {
-        &self.state.snapshot.ir.hash
+    /// The hash of the IR being served now.
+    pub fn ir_hash(&self) -> String {
+        self.state.current().snapshot.ir.hash.clone()
     }
 
     pub fn secret_source(&self) -> &SecretSource {
@@ -132,6 +213,27 @@ impl App {
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
         seed::dump(&self.state, table).await
     }
+}
+
+/// `ward migrate`: opens the database without serving it and makes the plan from it to `ir`;
+/// applies it per `mode`.
+pub async fn migrate(
+    ir: ward_ir::Ir,
+    database_url: &str,
+    mode: MigrateMode,
+) -> Result<Plan, MigrateCommandError> {
+    let store = Store::open(database_url).await?;
+    let snapshot = Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
+    Ok(store::migrate::migrate(&store, &snapshot, mode).await?)
+}
+
+/// Why `ward migrate` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateCommandError {
+    #[error("{0}")]
+    Start(#[from] StartError),
+    #[error("{0}")]
+    Migrate(#[from] MigrateError),
 }
 
 fn verifier(ir: &ward_ir::Ir, opts: &ServeOptions) -> Result<(Verifier, SecretSource), StartError> {

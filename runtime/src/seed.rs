@@ -24,14 +24,15 @@ pub(crate) async fn seed(
     owner_claims: &Map<String, Json>,
     values: Map<String, Json>,
 ) -> Result<Json, String> {
-    let snapshot = state.snapshot.clone();
+    let serving = state.current();
+    let snapshot = serving.snapshot.clone();
     let plan = snapshot
         .table(table)
         .ok_or_else(|| format!("unknown table `{table}`"))?;
     let caller = if owner_claims.is_empty() {
         Caller::anonymous()
     } else {
-        state.verifier.caller(owner_claims)
+        serving.verifier.caller(owner_claims)
     };
     let client_id = plan.def.id == IdKind::Text;
     for key in values.keys() {
@@ -87,7 +88,7 @@ pub(crate) async fn dump(
     state: &Arc<State>,
     table: &str,
 ) -> Result<Vec<Map<String, Json>>, String> {
-    let snapshot = state.snapshot.clone();
+    let snapshot = state.current().snapshot.clone();
     if snapshot.table(table).is_none() {
         return Err(format!("unknown table `{table}`"));
     }

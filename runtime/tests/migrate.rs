@@ -4,9 +4,12 @@ mod common;
 
 use common::db::TestDb;
 use common::ir::*;
+use serde_json::json;
 use ward_ir::{Column, ColumnDefault, ColumnType, Literal};
 use ward_runtime::{App, ServeOptions, StartError};
 use ward_test_macros::backends;
+
+use common::id_str;
 
 fn base() -> ward_ir::Table {
     table("things")
@@ -79,7 +82,7 @@ async fn additive_changes_apply_and_destructive_ones_refuse() {
         .unwrap_err()
         .to_string();
     assert!(
-        msg.contains("add NOT NULL column `things.must` without a default"),
+        msg.contains("add required column `things.must` without a default"),
         "{msg}"
     );
 
@@ -137,4 +140,112 @@ async fn an_unreachable_or_misconfigured_database_is_a_start_error() {
         App::open(ir(vec![base()]), &o).await,
         Err(StartError::MissingSecret { .. })
     ));
+}
+
+fn reference(name: &str, target: &str) -> Column {
+    Column {
+        references: Some(ward_ir::Reference {
+            table: target.into(),
+            on_delete: ward_ir::OnDelete::Cascade,
+        }),
+        ..column(name, ColumnType::Uuid)
+    }
+}
+
+fn family(size: ColumnType, hash: &str) -> ward_ir::Ir {
+    let parents = table("parents")
+        .text("name")
+        .col(column("size", size))
+        .crud("member+")
+        .createable(&["name", "size"])
+        .build();
+    let children = table("children")
+        .col(reference("parentId", "parents"))
+        .crud("member+")
+        .createable(&["parentId"])
+        .build();
+    let mut ir = ir(vec![parents, children]);
+    ir.hash = hash.into();
+    ir
+}
+
+/// `ward migrate` without `--apply` only plans; with it, a destructive change that rebuilds a
+/// parent table (SQLite) or alters it (Postgres) keeps the rows of the tables that reference
+/// it: the old table's removal never cascades.
+#[backends]
+async fn planning_changes_nothing_and_a_rebuild_keeps_referencing_rows() {
+    let s = common::start(family(ColumnType::Integer, "v1")).await;
+    let member = s.token("u1", &["member"], None);
+    let parent = s
+        .create("parents", &member, json!({"name": "p", "size": 7}))
+        .await;
+    let child = s
+        .create("children", &member, json!({"parentId": parent}))
+        .await;
+
+    let plan = ward_runtime::migrate(
+        family(ColumnType::Text, "v2"),
+        &s.db.url,
+        ward_runtime::MigrateMode::Plan,
+    )
+    .await
+    .unwrap();
+    assert!(plan.is_destructive());
+    let printed = plan.to_string();
+    assert!(
+        printed.contains("! change the type of `parents.size`"),
+        "{printed}"
+    );
+    // Planning again gives the same plan: nothing was applied.
+    let again = ward_runtime::migrate(
+        family(ColumnType::Text, "v2"),
+        &s.db.url,
+        ward_runtime::MigrateMode::Plan,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.to_string(), printed);
+    let refused = ward_runtime::migrate(
+        family(ColumnType::Text, "v2"),
+        &s.db.url,
+        ward_runtime::MigrateMode::Apply {
+            allow_destructive: false,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        refused.to_string().contains("--allow-destructive"),
+        "{refused}"
+    );
+
+    s.app
+        .reload(family(ColumnType::Text, "v2"), true)
+        .await
+        .unwrap();
+    let r = s
+        .get(&format!("/api/parents/{}", id_str(&parent)), &member)
+        .await;
+    assert_eq!(r.json()["data"]["size"], "7", "{}", r.text);
+    let r = s
+        .get(&format!("/api/children/{}", id_str(&child)), &member)
+        .await;
+    assert_eq!(r.status, 200, "the child survived the rebuild: {}", r.text);
+    // The foreign key still holds after the rebuild.
+    let r = s
+        .post(
+            "/api/children",
+            &member,
+            json!({"parentId": "00000000-0000-4000-8000-000000000009"}),
+        )
+        .await;
+    assert_eq!(r.code(), "REFERENCE_VIOLATION", "{}", r.text);
+    let after = ward_runtime::migrate(
+        family(ColumnType::Text, "v2"),
+        &s.db.url,
+        ward_runtime::MigrateMode::Plan,
+    )
+    .await
+    .unwrap();
+    assert!(after.is_empty(), "{after}");
 }

@@ -2,6 +2,8 @@
 
 mod check;
 mod compile;
+mod dev;
+mod migrate;
 mod project;
 mod serve;
 mod test;
@@ -41,6 +43,10 @@ enum Command {
     Compile(compile::Args),
     /// Serve a project as a REST API.
     Serve(serve::Args),
+    /// Serve a project and reload it on every save (hot reload, safe migrations).
+    Dev(dev::Args),
+    /// Print the migration plan from the database to the project; --apply applies it.
+    Migrate(migrate::Args),
     /// Run the conformance suite against the project's own resources, then its tests/*.kdl cases.
     Test(test::Args),
     /// Mint a token signed with the secret the project is served with.
@@ -52,6 +58,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Dev(args) => dev::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Test(args) => test::run(args),
         Command::Token(args) => token::run(args),
     }

@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "ward: serving {tables} table(s) from {} on http://{} (ir {}, database {}, jwt: {})",
             dir.display(),
             args.listen,
-            short_hash(app.ir_hash()),
+            short_hash(&app.ir_hash()),
             ward_runtime::store::describe_url(&database_url),
             app.secret_source(),
         );
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn default_database(dir: &Path) -> anyhow::Result<String> {
+pub(super) fn default_database(dir: &Path) -> anyhow::Result<String> {
     let state = dir.join(".ward");
     // Private: it holds the database and the dev secret.
     ward_runtime::secret::create_private_dir(&state)
@@ -82,7 +82,7 @@ fn default_database(dir: &Path) -> anyhow::Result<String> {
     Ok(format!("sqlite://{}", path.display()))
 }
 
-fn init_logging() {
+pub(super) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ward=info,ward_runtime=info"));
     // A second initialisation (only possible in tests) is harmless, so its error is ignored.

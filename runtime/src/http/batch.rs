@@ -135,7 +135,8 @@ async fn run(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let snap = st.snapshot.clone();
+    let serving = st.current();
+    let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
     // Route-level configuration, the same for every caller: answered before the token is read.
     if !plan.def.batch.enabled {
@@ -144,7 +145,7 @@ async fn run(
     if kind == Kind::Upsert && !upsert::allowed(plan) {
         return Err(ApiError::upsert_not_allowed());
     }
-    let caller = request::caller(&st, &headers)?;
+    let caller = request::caller(&serving, &headers)?;
     let access = match kind {
         Kind::Create => Access::Create(security::create_gate(plan, &caller)?),
         Kind::Update => Access::Rows(Box::new(RowAccess::Update(security::gate(

@@ -34,9 +34,10 @@ async fn run(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let snap = st.snapshot.clone();
+    let serving = st.current();
+    let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&st, &headers)?;
+    let caller = request::caller(&serving, &headers)?;
     let stamps = security::create_gate(plan, &caller)?;
     let body = request::body(plan, &headers, body).await?;
     let now = audit::now();

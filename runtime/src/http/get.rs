@@ -32,9 +32,10 @@ async fn run(
     q: Option<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let snap = st.snapshot.clone();
+    let serving = st.current();
+    let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&st, &headers)?;
+    let caller = request::caller(&serving, &headers)?;
     let gate = security::gate(plan, Operation::Read, &caller)?;
     let shape = query::parse_get(plan, q.as_deref())?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;

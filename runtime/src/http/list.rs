@@ -32,9 +32,10 @@ async fn run(
     q: Option<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let snap = st.snapshot.clone();
+    let serving = st.current();
+    let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&st, &headers)?;
+    let caller = request::caller(&serving, &headers)?;
     // Deleted rows are governed by the `restore` rule, not `list` (SPEC §5.3).
     let op = if query::wants_deleted(q.as_deref()) {
         Operation::Restore

@@ -59,7 +59,7 @@ pub(crate) fn router(state: Shared) -> Router {
 async fn health(State(st): State<Shared>) -> Response {
     request::json(
         StatusCode::OK,
-        &json!({ "status": "ok", "ir": st.snapshot.ir.hash }),
+        &json!({ "status": "ok", "ir": st.current().snapshot.ir.hash }),
     )
 }
 

@@ -29,8 +29,8 @@ pub fn plan_in<'a>(snap: &'a Snapshot, table: &str) -> Result<&'a TablePlan, Api
         .ok_or_else(|| ApiError::internal(format!("table `{table}` vanished from the snapshot")))
 }
 
-pub fn caller(state: &crate::State, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    state.verifier.authenticate(
+pub fn caller(serving: &crate::Serving, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    serving.verifier.authenticate(
         headers
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes),

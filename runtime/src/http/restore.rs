@@ -33,9 +33,10 @@ async fn run(
     id: String,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let snap = st.snapshot.clone();
+    let serving = st.current();
+    let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&st, &headers)?;
+    let caller = request::caller(&serving, &headers)?;
     let gate = security::gate(plan, Operation::Restore, &caller)?;
     if !plan.soft {
         return Err(firewall::not_found(&plan.def));

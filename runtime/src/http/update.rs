@@ -36,9 +36,10 @@ async fn run(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let snap = st.snapshot.clone();
+    let serving = st.current();
+    let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&st, &headers)?;
+    let caller = request::caller(&serving, &headers)?;
     let gate = security::gate(plan, Operation::Update, &caller)?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     // Read now, judged after the row: an unparsable body to an invisible id is still not found,

@@ -86,12 +86,13 @@ async fn run(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let snap = st.snapshot.clone();
+    let serving = st.current();
+    let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
     if !allowed(plan) {
         return Err(ApiError::upsert_not_allowed());
     }
-    let caller = request::caller(&st, &headers)?;
+    let caller = request::caller(&serving, &headers)?;
     let gates = Gates::new(plan, &caller)?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     let mut body = request::body(plan, &headers, body).await?;

@@ -116,8 +116,13 @@ fn on_delete(o: OnDelete) -> ForeignKeyAction {
 }
 
 pub fn create_table(plan: &TablePlan) -> String {
+    create_table_named(plan, plan.name())
+}
+
+/// The table of `plan` under another name (a SQLite rebuild creates it beside the old one).
+fn create_table_named(plan: &TablePlan, name: &str) -> String {
     let mut t = Table::create();
-    t.table(tbl(plan.name()));
+    t.table(tbl(name));
     for c in plan.columns() {
         t.col(column_def(plan, c));
     }
@@ -125,7 +130,7 @@ pub fn create_table(plan: &TablePlan) -> String {
         if let Some(r) = &c.references {
             t.foreign_key(
                 ForeignKey::create()
-                    .from(tbl(plan.name()), tbl(&c.name))
+                    .from(tbl(name), tbl(&c.name))
                     .to(tbl(&r.table), tbl(system::ID))
                     .on_delete(on_delete(r.on_delete)),
             );
@@ -285,4 +290,123 @@ pub fn rename_column(dialect: Dialect, table: &str, from: &str, to: &str) -> Str
         .rename_column(tbl(from), tbl(to))
         .to_owned();
     schema_sql(dialect, &alter)
+}
+
+pub fn drop_table(dialect: Dialect, table: &str) -> String {
+    schema_sql(dialect, &Table::drop().table(tbl(table)).to_owned())
+}
+
+pub fn drop_column(dialect: Dialect, table: &str, column: &str) -> String {
+    let alter = Table::alter()
+        .table(tbl(table))
+        .drop_column(tbl(column))
+        .to_owned();
+    schema_sql(dialect, &alter)
+}
+
+/// Postgres: `ALTER COLUMN … TYPE … USING CAST(… AS …)`; a value that does not convert fails the
+/// migration, which then changes nothing.
+pub fn pg_change_type(plan: &TablePlan, c: &Column) -> String {
+    let storage = column_storage(plan, c);
+    let mut d = ColumnDef::new(tbl(&c.name));
+    d.custom(Alias::new(declared_type(plan, c)))
+        .using(col(&c.name).cast_as(Alias::new(storage)));
+    let alter = Table::alter()
+        .table(tbl(plan.name()))
+        .modify_column(d)
+        .to_owned();
+    schema_sql(Dialect::Postgres, &alter)
+}
+
+/// Postgres: `ALTER COLUMN … SET NOT NULL` / `DROP NOT NULL`.
+pub fn pg_set_not_null(plan: &TablePlan, c: &Column, not_null: bool) -> String {
+    let mut d = ColumnDef::new(tbl(&c.name));
+    if not_null {
+        d.not_null();
+    } else {
+        d.null();
+    }
+    let alter = Table::alter()
+        .table(tbl(plan.name()))
+        .modify_column(d)
+        .to_owned();
+    schema_sql(Dialect::Postgres, &alter)
+}
+
+/// Postgres: the foreign key of a `references=` column added to an existing table.
+pub fn pg_add_foreign_key(plan: &TablePlan, c: &Column) -> Option<String> {
+    let r = c.references.as_ref()?;
+    let alter = Table::alter()
+        .table(tbl(plan.name()))
+        .add_foreign_key(
+            ForeignKey::create()
+                .from(tbl(plan.name()), tbl(&c.name))
+                .to(tbl(&r.table), tbl(system::ID))
+                .on_delete(on_delete(r.on_delete))
+                .get_foreign_key(),
+        )
+        .to_owned();
+    Some(schema_sql(Dialect::Postgres, &alter))
+}
+
+/// Name of the table a SQLite rebuild fills before it replaces the old one.
+const REBUILD_PREFIX: &str = "_ward_rebuild_";
+
+/// SQLite cannot change a column's type or nullability, or add a unique or referencing column,
+/// in place: the table is rebuilt (SQLite's documented procedure, with foreign keys off for the
+/// migration). `sources` maps each new column to the old column its values come from (itself,
+/// or the `was=` name); a new column without one gets its default. Values move with a CAST to
+/// the new storage type. Indexes go with the old table; the caller recreates them.
+pub fn sqlite_rebuild(plan: &TablePlan, sources: &[(String, String)]) -> Vec<Stmt> {
+    let temp = format!("{REBUILD_PREFIX}{}", plan.name());
+    let mut copy = Query::select();
+    copy.from(tbl(plan.name()));
+    let mut targets = Vec::new();
+    for (new, old) in sources {
+        let Some(c) = plan.column(new) else { continue };
+        targets.push(tbl(new));
+        copy.expr(col(old).cast_as(Alias::new(column_storage(plan, c))));
+    }
+    let mut insert = Query::insert();
+    insert.into_table(tbl(&temp)).columns(targets);
+    let mut out = vec![Stmt {
+        sql: create_table_named(plan, &temp),
+        values: sea_query::Values(Vec::new()),
+    }];
+    if !sources.is_empty() && insert.select_from(copy).is_ok() {
+        out.push(render(Dialect::Sqlite, &insert));
+    }
+    for sql in [
+        drop_table(Dialect::Sqlite, plan.name()),
+        schema_sql(
+            Dialect::Sqlite,
+            &Table::rename()
+                .table(tbl(&temp), tbl(plan.name()))
+                .to_owned(),
+        ),
+    ] {
+        out.push(Stmt {
+            sql,
+            values: sea_query::Values(Vec::new()),
+        });
+    }
+    out
+}
+
+/// Names of every index in the schema (to create only the missing ones).
+pub fn list_indexes(dialect: Dialect) -> Stmt {
+    let mut q = Query::select();
+    match dialect {
+        Dialect::Sqlite => {
+            q.from(tbl("sqlite_master"))
+                .column(tbl("name"))
+                .and_where(col("type").eq("index"));
+        }
+        Dialect::Postgres => {
+            q.from((tbl("pg_catalog"), tbl("pg_indexes")))
+                .expr(col("indexname").cast_as(tbl("text")))
+                .and_where(col("schemaname").eq(Func::cust(tbl("current_schema"))));
+        }
+    }
+    render(dialect, &q)
 }

@@ -140,7 +140,7 @@ impl Store {
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
         match self {
-            Store::Sqlite(s) => s.write(f).await,
+            Store::Sqlite(s) => s.schema_write(f).await,
             Store::Postgres(p) => p.schema_write(f).await,
         }
     }

@@ -69,6 +69,44 @@ impl SqliteStore {
         .map_err(ApiError::internal)?
     }
 
+    /// Schema work: one immediate transaction with foreign keys off, as SQLite's table rebuild
+    /// needs (dropping the old table must not cascade into its children); the keys are checked
+    /// before the commit and switched back on afterwards, whatever happened.
+    pub(crate) async fn schema_write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            conn.pragma_update(None, "foreign_keys", false)
+                .map_err(db_error)?;
+            let out = (|| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(db_error)?;
+                let out = f(&SqliteDb(&tx))?;
+                let broken = tx
+                    .prepare("PRAGMA foreign_key_check")
+                    .and_then(|mut st| st.query([])?.next().map(|r| r.is_some()))
+                    .map_err(db_error)?;
+                if broken {
+                    return Err(ApiError::reference_violation(None));
+                }
+                tx.commit().map_err(db_error)?;
+                Ok(out)
+            })();
+            conn.pragma_update(None, "foreign_keys", true)
+                .map_err(db_error)?;
+            out
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
     /// Runs `f` with the writer connection itself.
     #[cfg(test)]
     pub(crate) fn with_writer<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {

@@ -18,6 +18,8 @@ pub struct Server {
     pub client: reqwest::Client,
     /// The test's database (a Postgres schema is dropped with it).
     pub db: db::TestDb,
+    /// The served app (to reload it).
+    pub app: App,
 }
 
 pub struct Resp {
@@ -65,10 +67,11 @@ pub async fn start_in(dir: tempfile::TempDir, ir: ward_ir::Ir) -> Server {
         _ => Vec::new(),
     };
     let app = App::open(ir, &opts).await.unwrap();
+    let served = app.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, app.router()).await.unwrap();
+        axum::serve(listener, served.router()).await.unwrap();
     });
     Server {
         base: format!("http://{addr}"),
@@ -76,6 +79,7 @@ pub async fn start_in(dir: tempfile::TempDir, ir: ward_ir::Ir) -> Server {
         secret,
         client: reqwest::Client::new(),
         db,
+        app,
     }
 }
 
