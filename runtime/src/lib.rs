@@ -32,7 +32,7 @@ pub use store::migrate::{MigrateError, Mode as MigrateMode, Plan};
 use ward_ir::JwtKey;
 
 /// How to serve a project.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// The project directory (relative key paths and the dev secret live here).
     pub project_dir: PathBuf,
@@ -40,6 +40,17 @@ pub struct ServeOptions {
     pub database_url: String,
     /// Refuse to start without the configured secret instead of using the dev secret.
     pub require_secret: bool,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    /// Without the database password: options end up in debug output of the app.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("project_dir", &self.project_dir)
+            .field("database_url", &store::describe_url(&self.database_url))
+            .field("require_secret", &self.require_secret)
+            .finish()
+    }
 }
 
 /// Why the server could not start. Messages are meant for humans at a terminal.

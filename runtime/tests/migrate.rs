@@ -249,3 +249,18 @@ async fn planning_changes_nothing_and_a_rebuild_keeps_referencing_rows() {
     .unwrap();
     assert!(after.is_empty(), "{after}");
 }
+
+#[test]
+fn debug_output_never_shows_the_database_password() {
+    let opts = ServeOptions {
+        project_dir: ".".into(),
+        database_url: "postgres://ward:hunter2@db.example:5432/app".into(),
+        require_secret: false,
+    };
+    let printed = format!("{opts:?}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(
+        printed.contains("postgres://ward@db.example:5432/app"),
+        "{printed}"
+    );
+}
