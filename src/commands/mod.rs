@@ -3,6 +3,8 @@
 mod check;
 mod compile;
 mod dev;
+mod diff;
+mod explain;
 mod migrate;
 mod project;
 mod serve;
@@ -47,6 +49,11 @@ enum Command {
     Dev(dev::Args),
     /// Print the migration plan from the database to the project; --apply applies it.
     Migrate(migrate::Args),
+    /// Print the effective policy: role × operation and field × role matrices per table.
+    Explain(explain::Args),
+    /// Print the security-relevant differences between two versions of a project; exit 1 if
+    /// anything widened.
+    Diff(diff::Args),
     /// Run the conformance suite against the project's own resources, then its tests/*.kdl cases.
     Test(test::Args),
     /// Mint a token signed with the secret the project is served with.
@@ -60,6 +67,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Test(args) => test::run(args),
         Command::Token(args) => token::run(args),
     }

@@ -1,0 +1,233 @@
+//! The effective policy of each table: who may do what (role × operation, with the row
+//! conditions that remain once the role is known) and who sees and writes which field.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use ward_ir::{Ir, MaskKind, Operation, Table};
+
+use super::condition::{Partial, partial, text};
+
+/// The pseudo-caller without a token.
+pub const ANONYMOUS: &str = "anonymous";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// The matrix columns: `anonymous`, then every declared role in rank order.
+    pub callers: Vec<String>,
+    pub tables: Vec<TablePolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TablePolicy {
+    pub table: String,
+    /// `column = (auth)value`, one per scope; empty for `firewall none`.
+    pub scopes: Vec<Scope>,
+    /// Roles exempt from every scope.
+    pub bypass: Vec<String>,
+    /// `hide` (404 for another tenant's row) or `reveal` (403).
+    pub errors: String,
+    /// `soft` or `hard`.
+    pub delete: String,
+    pub operations: Vec<OperationRow>,
+    pub fields: Vec<FieldRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scope {
+    pub column: String,
+    pub auth: String,
+    pub bypass: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperationRow {
+    pub operation: String,
+    /// One per caller, in [`Explanation::callers`] order.
+    pub cells: Vec<Cell>,
+    /// The rule's `check` on the incoming or resulting row.
+    pub check: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "access", content = "when")]
+pub enum Cell {
+    Denied,
+    Allowed,
+    /// Allowed on the rows where this condition holds.
+    When(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldRow {
+    pub field: String,
+    /// `system` (server-managed), `scope` (stamped by the firewall) or `column`.
+    pub kind: String,
+    pub protected: bool,
+    pub immutable: bool,
+    /// One per caller, in [`Explanation::callers`] order.
+    pub cells: Vec<FieldAccess>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldAccess {
+    pub visibility: Visibility,
+    /// The caller may create rows and send this field.
+    pub create: bool,
+    /// The caller may update rows and send this field.
+    pub update: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "is")]
+pub enum Visibility {
+    /// The caller can neither list nor read the table.
+    NoAccess,
+    /// Never sent (`mask … hidden`).
+    Hidden,
+    /// Sent masked with this kind; `owner`: the row's owner sees it raw.
+    Masked {
+        kind: String,
+        owner: bool,
+    },
+    Visible,
+}
+
+impl std::fmt::Display for Visibility {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Visibility::NoAccess => write!(f, "-"),
+            Visibility::Hidden => write!(f, "hidden"),
+            Visibility::Masked { kind, owner } => {
+                write!(f, "masked:{kind}{}", if *owner { "+owner" } else { "" })
+            }
+            Visibility::Visible => write!(f, "visible"),
+        }
+    }
+}
+
+impl Visibility {
+    /// Higher shows more (the order `ward diff` judges widening by).
+    pub fn rank(&self) -> u8 {
+        match self {
+            Visibility::NoAccess => 0,
+            Visibility::Hidden => 1,
+            Visibility::Masked { .. } => 2,
+            Visibility::Visible => 3,
+        }
+    }
+}
+
+/// The roles a caller holds: a declared role with the pseudo-roles every token carries, or
+/// only `public` without a token.
+fn held(caller: &str) -> BTreeSet<&str> {
+    if caller == ANONYMOUS {
+        ["public"].into()
+    } else {
+        [caller, "authenticated", "public"].into()
+    }
+}
+
+pub fn explain(ir: &Ir) -> Explanation {
+    let mut callers = vec![ANONYMOUS.to_owned()];
+    callers.extend(ir.roles.iter().cloned());
+    let tables = ir.tables.iter().map(|t| table(t, &callers)).collect();
+    Explanation { callers, tables }
+}
+
+fn cell(t: &Table, op: Operation, caller: &str) -> Cell {
+    let Some(rule) = t.access.rule(op) else {
+        return Cell::Denied;
+    };
+    match partial(&rule.when, &held(caller)) {
+        Partial::False => Cell::Denied,
+        Partial::True => Cell::Allowed,
+        Partial::Rows(r) => Cell::When(text(&r)),
+    }
+}
+
+fn table(t: &Table, callers: &[String]) -> TablePolicy {
+    let operations: Vec<OperationRow> = Operation::ALL
+        .iter()
+        .map(|&op| OperationRow {
+            operation: op.name().to_owned(),
+            cells: callers.iter().map(|c| cell(t, op, c)).collect(),
+            check: t.access.rule(op).and_then(|r| r.check.as_ref()).map(text),
+        })
+        .collect();
+    let fields = t
+        .columns
+        .iter()
+        .map(|c| FieldRow {
+            field: c.name.clone(),
+            kind: if c.system {
+                "system"
+            } else if t.is_scope_column(&c.name) {
+                "scope"
+            } else {
+                "column"
+            }
+            .to_owned(),
+            protected: t.guards.protected.iter().any(|p| p.column == c.name),
+            immutable: t.guards.immutable.contains(&c.name),
+            cells: callers
+                .iter()
+                .map(|caller| field_access(t, &c.name, caller))
+                .collect(),
+        })
+        .collect();
+    TablePolicy {
+        table: t.name.clone(),
+        scopes: t
+            .firewall
+            .scopes
+            .iter()
+            .map(|s| Scope {
+                column: s.column.clone(),
+                auth: s.auth.clone(),
+                bypass: s.bypass.clone(),
+            })
+            .collect(),
+        bypass: t.firewall.bypass.clone(),
+        errors: match t.firewall.error_mode {
+            ward_ir::ErrorMode::Hide => "hide",
+            ward_ir::ErrorMode::Reveal => "reveal",
+        }
+        .to_owned(),
+        delete: match t.delete {
+            ward_ir::DeleteMode::Soft => "soft",
+            ward_ir::DeleteMode::Hard => "hard",
+        }
+        .to_owned(),
+        operations,
+        fields,
+    }
+}
+
+fn field_access(t: &Table, field: &str, caller: &str) -> FieldAccess {
+    let reads = [Operation::List, Operation::Read]
+        .iter()
+        .any(|&op| cell(t, op, caller) != Cell::Denied);
+    let roles = held(caller);
+    let visibility = if !reads {
+        Visibility::NoAccess
+    } else {
+        match t.masks.iter().find(|m| m.column == field) {
+            None => Visibility::Visible,
+            Some(m) if m.show.iter().any(|r| roles.contains(r.as_str())) => Visibility::Visible,
+            Some(m) if m.kind == MaskKind::Hidden => Visibility::Hidden,
+            Some(m) => Visibility::Masked {
+                kind: m.kind.name().to_owned(),
+                owner: m.owner.is_some(),
+            },
+        }
+    };
+    let may = |op: Operation, list: &[String]| {
+        cell(t, op, caller) != Cell::Denied && list.iter().any(|c| c == field)
+    };
+    FieldAccess {
+        visibility,
+        create: may(Operation::Create, &t.guards.createable),
+        update: may(Operation::Update, &t.guards.updatable),
+    }
+}

@@ -1,0 +1,126 @@
+#![allow(clippy::unwrap_used)]
+
+//! `ward explain` and `ward diff` on the rooms example: the rendered policy is a golden file
+//! (`UPDATE_EXPECT=1` regenerates it), and each kind of policy change is judged as it must be.
+
+use std::path::PathBuf;
+
+use ward_compiler::policy::render::{Format, render};
+use ward_compiler::policy::{Cell, Visibility, diff, explain};
+use ward_ir::{Condition, Ir};
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rooms() -> Ir {
+    let sources = ward_compiler::Sources::load(&manifest().join("../examples/rooms")).unwrap();
+    ward_compiler::compile(&sources).ir.unwrap()
+}
+
+fn table<'a>(ir: &'a mut Ir, name: &str) -> &'a mut ward_ir::Table {
+    ir.tables.iter_mut().find(|t| t.name == name).unwrap()
+}
+
+#[test]
+fn the_rooms_policy_renders_as_the_golden_files() {
+    let e = explain(&rooms());
+    expect_test::expect_file![manifest().join("tests/policy/rooms.txt")]
+        .assert_eq(&render(&e, Format::Text));
+    expect_test::expect_file![manifest().join("tests/policy/rooms.md")]
+        .assert_eq(&render(&e, Format::Markdown));
+}
+
+#[test]
+fn cells_follow_roles_conditions_and_masks() {
+    let e = explain(&rooms());
+    let member = e.callers.iter().position(|c| c == "member").unwrap();
+    let anonymous = e.callers.iter().position(|c| c == "anonymous").unwrap();
+    let rooms = e.tables.iter().find(|t| t.table == "rooms").unwrap();
+    let update = rooms
+        .operations
+        .iter()
+        .find(|r| r.operation == "update")
+        .unwrap();
+    assert!(matches!(&update.cells[member], Cell::When(w) if w.contains("capacity lte 50")));
+    assert_eq!(update.cells[anonymous], Cell::Denied);
+    let email = rooms
+        .fields
+        .iter()
+        .find(|f| f.field == "contactEmail")
+        .unwrap();
+    assert!(matches!(
+        &email.cells[member].visibility,
+        Visibility::Masked { kind, owner: true } if kind == "email"
+    ));
+    assert_eq!(email.cells[anonymous].visibility, Visibility::NoAccess);
+}
+
+#[test]
+fn identical_policies_have_no_differences() {
+    assert!(diff(&explain(&rooms()), &explain(&rooms())).is_empty());
+}
+
+#[test]
+fn each_kind_of_change_is_judged() {
+    let old = explain(&rooms());
+    let judge = |edit: &dyn Fn(&mut Ir)| {
+        let mut ir = rooms();
+        edit(&mut ir);
+        diff(&old, &explain(&ir))
+    };
+
+    // A condition dropped: members may now update every room.
+    let d = judge(&|ir| {
+        let rule = table(ir, "rooms").access.update.as_mut().unwrap();
+        rule.when = Condition::Role {
+            roles: rule.roles.clone(),
+        };
+    });
+    assert!(
+        d.iter()
+            .any(|x| x.widened && x.what.starts_with("update for member: when")),
+        "{d:?}"
+    );
+
+    // A mask removed.
+    let d = judge(&|ir| table(ir, "rooms").masks.clear());
+    assert!(
+        d.iter()
+            .any(|x| x.widened
+                && x.what == "`contactEmail` for member: masked:email+owner → visible"),
+        "{d:?}"
+    );
+
+    // A guard opened.
+    let d = judge(&|ir| {
+        table(ir, "rooms")
+            .guards
+            .updatable
+            .push("roomTypeId".into())
+    });
+    assert!(
+        d.iter()
+            .any(|x| x.widened && x.what == "`roomTypeId` now updatable for member"),
+        "{d:?}"
+    );
+
+    // A firewall scope removed widens; an operation taken away narrows only.
+    let d = judge(&|ir| table(ir, "rooms").firewall.scopes.clear());
+    assert!(
+        d.iter()
+            .any(|x| x.widened && x.what.contains("scope on `organizationId` removed"))
+    );
+    let d = judge(&|ir| table(ir, "rooms").access.delete = None);
+    assert!(!d.is_empty() && d.iter().all(|x| !x.widened), "{d:?}");
+
+    // A new table anyone may use widens; a removed table does not.
+    let d = judge(&|ir| {
+        let mut copy = table(ir, "rooms").clone();
+        copy.name = "annex".into();
+        ir.tables.push(copy);
+    });
+    assert!(d.iter().any(|x| x.widened && x.what == "table added"));
+    let d = judge(&|ir| ir.tables.retain(|t| t.name != "bookings"));
+    assert!(d.iter().all(|x| !x.widened), "{d:?}");
+}
