@@ -144,13 +144,10 @@ fn help_lists_only_working_commands() {
     let help = text(&ward(&["--help"]).stdout);
     for command in [
         "check", "compile", "serve", "dev", "migrate", "test", "token", "explain", "diff",
+        "openapi",
     ] {
         assert!(help.contains(command), "{help}");
     }
-    assert!(
-        !help.lines().any(|l| l.trim_start().starts_with("openapi")),
-        "`openapi` is listed but not built yet: {help}"
-    );
 }
 
 struct Served {
@@ -796,4 +793,18 @@ fn diff_fails_on_widening_unless_allowed() {
     // The reverse change narrows: exit 0.
     let out = ward(&["diff", arg(new.path()), arg(old.path())]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn openapi_prints_the_served_document() {
+    let project = tasks_project();
+    let out = ward(&["openapi", arg(project.path())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/tasks/{id}"]["patch"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
 }

@@ -9,6 +9,7 @@
 mod changes;
 pub mod http;
 pub mod mutation;
+pub mod openapi;
 pub mod secret;
 pub mod security;
 mod seed;

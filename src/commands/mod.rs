@@ -6,6 +6,7 @@ mod dev;
 mod diff;
 mod explain;
 mod migrate;
+mod openapi;
 mod project;
 mod serve;
 mod test;
@@ -54,6 +55,8 @@ enum Command {
     /// Print the security-relevant differences between two versions of a project; exit 1 if
     /// anything widened.
     Diff(diff::Args),
+    /// Print the OpenAPI 3.1 document of the project's API (what /openapi.json serves).
+    Openapi(openapi::Args),
     /// Run the conformance suite against the project's own resources, then its tests/*.kdl cases.
     Test(test::Args),
     /// Mint a token signed with the secret the project is served with.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Openapi(args) => openapi::run(args),
         Command::Test(args) => test::run(args),
         Command::Token(args) => token::run(args),
     }

@@ -21,6 +21,8 @@ const BODY_LIMIT: usize = 1024 * 1024;
 
 enum Path {
     Collection(String),
+    /// `GET /api/T/schema`: the table's JSON Schema (its bytes are not predicted).
+    Schema(String),
     Batch(String),
     Row(String, String),
     Restore(String, String),
@@ -58,6 +60,7 @@ fn parse_path(path: &str) -> Path {
     match parts.as_slice() {
         [t] => Path::Collection(t.clone()),
         [t, b] if b == "batch" => Path::Batch(t.clone()),
+        [t, s] if s == "schema" => Path::Schema(t.clone()),
         [t, id] => Path::Row(t.clone(), id.clone()),
         [t, id, r] if r == "restore" => Path::Restore(t.clone(), id.clone()),
         _ => Path::Unknown,
@@ -80,7 +83,11 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
     let method = req.method.as_str();
     let path = parse_path(&req.path);
     let table_name = match &path {
-        Path::Collection(t) | Path::Batch(t) | Path::Row(t, _) | Path::Restore(t, _) => t.clone(),
+        Path::Collection(t)
+        | Path::Schema(t)
+        | Path::Batch(t)
+        | Path::Row(t, _)
+        | Path::Restore(t, _) => t.clone(),
         Path::Unknown => return Outcome::Done(Err(Fail::not_found())),
     };
     let Some(table) = cx.table(&table_name).cloned() else {
@@ -89,6 +96,9 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
     // Route-level answers: they depend on the table alone, so they come before the token.
     match (&path, method) {
         (Path::Collection(_), "GET" | "POST") => {}
+        // Public: the API's shape is not a secret, its rows are (docs/decisions.md).
+        (Path::Schema(_), "GET") => return Outcome::Status(200),
+        (Path::Schema(_), _) => return Outcome::Done(Err(Fail::not_found())),
         (Path::Batch(_), "GET") => return Outcome::Done(Err(Fail::not_found())),
         (Path::Batch(_), "POST" | "PATCH" | "PUT" | "DELETE") => {
             if !table.batch.enabled {
@@ -126,7 +136,7 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
         (Path::Row(_, id), "PUT") => write::upsert(cx, st, &table, id, body),
         (Path::Row(_, id), _) => write::delete(cx, st, &table, id),
         (Path::Restore(_, id), _) => write::restore(cx, st, &table, id),
-        (Path::Unknown, _) => Err(Fail::not_found()),
+        (Path::Schema(_) | Path::Unknown, _) => Err(Fail::not_found()),
     };
     Outcome::Done(done)
 }

@@ -31,6 +31,9 @@ use request::Shared;
 pub(crate) fn router(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(health))
+        .route("/openapi.json", get(openapi))
+        // `schema` is reserved like `batch`: a static segment wins over `{id}`.
+        .route("/api/{table}/schema", get(table_schema).fallback(not_found))
         .route("/api/{table}", get(list::handle).post(create::handle))
         // `batch` is a reserved path segment: a static segment wins over `{id}` in axum's router.
         .route(
@@ -61,6 +64,26 @@ async fn health(State(st): State<Shared>) -> Response {
         StatusCode::OK,
         &json!({ "status": "ok", "ir": st.current().snapshot.ir.hash }),
     )
+}
+
+/// The OpenAPI document of the IR being served now.
+async fn openapi(State(st): State<Shared>) -> Response {
+    request::json(
+        StatusCode::OK,
+        &crate::openapi::document(&st.current().snapshot.ir),
+    )
+}
+
+/// The JSON Schema of a table's records; an unknown table is the fixed NOT_FOUND.
+async fn table_schema(
+    State(st): State<Shared>,
+    axum::extract::Path(table): axum::extract::Path<String>,
+) -> Response {
+    let serving = st.current();
+    match serving.snapshot.table(&table) {
+        Some(plan) => request::json(StatusCode::OK, &crate::openapi::table_schema(&plan.def)),
+        None => ApiError::not_found().into_response(),
+    }
 }
 
 async fn not_found() -> Response {

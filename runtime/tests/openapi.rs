@@ -1,0 +1,107 @@
+#![allow(clippy::unwrap_used)]
+
+//! `GET /openapi.json` and `GET /api/T/schema`: public, generated from the IR being served, and
+//! self-consistent (every `$ref` resolves, every table has its routes).
+
+mod common;
+
+use common::ir::*;
+use common::*;
+use serde_json::Value;
+use ward_ir::{ColumnType, Operation};
+use ward_test_macros::backends;
+
+fn project(hash: &str) -> ward_ir::Ir {
+    let notes = table("notes")
+        .text("title")
+        .col(column("count", ColumnType::Integer))
+        .crud("member+")
+        .access(Operation::List, rule("public"))
+        .createable(&["title", "count"])
+        .updatable(&["title"])
+        .soft()
+        .build();
+    let mut ir = ir(vec![notes]);
+    ir.hash = hash.into();
+    ir
+}
+
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|x| refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[backends]
+async fn the_document_describes_what_is_served() {
+    let s = start(project("v1")).await;
+    let r = s.req("GET", "/openapi.json", None, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/healthz",
+        "/api/notes",
+        "/api/notes/{id}",
+        "/api/notes/{id}/restore",
+        "/api/notes/batch",
+        "/api/notes/schema",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    // A public list needs no token; a member-only create does.
+    assert_eq!(
+        doc["paths"]["/api/notes"]["get"]["security"],
+        serde_json::json!([{}, {"bearer": []}])
+    );
+    assert_eq!(
+        doc["paths"]["/api/notes"]["post"]["security"],
+        serde_json::json!([{"bearer": []}])
+    );
+    let create = &doc["components"]["schemas"]["notes_create"];
+    assert_eq!(create["additionalProperties"], false);
+    assert!(create["properties"].get("count").is_some());
+    assert!(create["properties"].get("ownerId").is_none());
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap();
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{r} does not resolve"
+        );
+    }
+
+    let r = s.req("GET", "/api/notes/schema", None, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let schema = r.json();
+    assert_eq!(schema["title"], "notes");
+    assert!(schema["properties"].get("count").is_some());
+    let r = s.req("GET", "/api/nope/schema", None, None).await;
+    assert_eq!(r.code(), "NOT_FOUND");
+    let r = s.req("DELETE", "/api/notes/schema", None, None).await;
+    assert_eq!(r.code(), "NOT_FOUND");
+
+    // After a reload the new column is in both at once.
+    let mut next = project("v2");
+    next.tables[0]
+        .columns
+        .insert(3, column("extra", ColumnType::Boolean));
+    s.app.reload(next, false).await.unwrap();
+    let doc = s.req("GET", "/openapi.json", None, None).await.json();
+    assert!(
+        doc["components"]["schemas"]["notes"]["properties"]
+            .get("extra")
+            .is_some()
+    );
+    let schema = s.req("GET", "/api/notes/schema", None, None).await.json();
+    assert!(schema["properties"].get("extra").is_some());
+}
