@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use jsonwebtoken::{EncodingKey, Header};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use ward_runtime::{App, ServeOptions};
+use ward_conformance::cases::User;
+use ward_conformance::target::{Database, Target as Served};
 
 const USERS: [&str; 3] = ["alice", "bob", "carol"];
 
@@ -96,35 +96,35 @@ struct Task {
 struct Harness {
     app: axum::Router,
     tokens: BTreeMap<String, String>,
-    _dir: tempfile::TempDir,
+    target: Served,
 }
 
 impl Harness {
-    async fn new() -> Harness {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let source = ward_conformance::examples_dir().join("tasks/tasks.kdl");
-        std::fs::copy(&source, dir.path().join("tasks.kdl")).expect("copy example");
-        let sources = ward_compiler::Sources::load(dir.path()).expect("load example");
+    /// The tasks example served on a fresh database of `database`'s kind.
+    async fn new(database: &Database) -> Harness {
+        let sources = ward_compiler::Sources::load(&ward_conformance::examples_dir().join("tasks"))
+            .expect("load example");
         let ir = ward_compiler::compile(&sources)
             .ir
             .expect("the tasks example compiles");
-        let options = ServeOptions {
-            project_dir: dir.path().to_path_buf(),
-            database_url: format!("sqlite://{}", dir.path().join("data.db").display()),
-            require_secret: false,
+        let target = Served::open(&ir, database)
+            .await
+            .expect("the example serves");
+        let user = |name: &str, roles: &[&str]| User {
+            name: name.to_owned(),
+            sub: name.to_owned(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            claims: BTreeMap::new(),
         };
-        let (secret, _) =
-            ward_runtime::secret::hs256_secret(&ir, dir.path(), false).expect("secret");
-        let app = App::open(ir, &options).await.expect("app opens");
         let mut tokens = BTreeMap::new();
-        for user in USERS {
-            tokens.insert(user.to_string(), mint(&secret, user, &["member"]));
+        for name in USERS {
+            tokens.insert(name.to_string(), target.token(&user(name, &["member"])));
         }
-        tokens.insert("norole".to_string(), mint(&secret, "dave", &[]));
+        tokens.insert("norole".to_string(), target.token(&user("dave", &[])));
         Harness {
-            app: app.router(),
+            app: target.app().router(),
             tokens,
-            _dir: dir,
+            target,
         }
     }
 
@@ -168,16 +168,6 @@ impl Harness {
     }
 }
 
-fn mint(secret: &[u8], sub: &str, roles: &[&str]) -> String {
-    let claims = json!({ "sub": sub, "roles": roles, "exp": 4_102_444_800u64 });
-    jsonwebtoken::encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .expect("sign")
-}
-
 fn parse(body: &[u8]) -> Value {
     serde_json::from_slice(body).unwrap_or(Value::Null)
 }
@@ -195,8 +185,15 @@ fn refusal(caller: &Caller) -> Option<(StatusCode, &'static str)> {
     }
 }
 
-async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
-    let harness = Harness::new().await;
+/// Runs `steps` on a fresh target of `database`, whose schema is dropped afterwards.
+async fn run(steps: Vec<Step>, database: &Database) -> Result<(), TestCaseError> {
+    let harness = Harness::new(database).await;
+    let outcome = run_on(&harness, steps).await;
+    harness.target.close().await.map_err(TestCaseError::fail)?;
+    outcome
+}
+
+async fn run_on(harness: &Harness, steps: Vec<Step>) -> Result<(), TestCaseError> {
     let mut tasks: Vec<Task> = Vec::new();
     // The exact bytes of a not-found answer, learned from the first fresh id and then required of
     // every invisible and nonexistent id alike.
@@ -453,6 +450,11 @@ proptest! {
     #[test]
     fn tasks_policy_matches_the_model(steps in prop::collection::vec(step(), 1..30)) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(run(steps))?;
+        runtime.block_on(run(steps.clone(), &Database::Sqlite))?;
+        // The same steps on Postgres, when the test database is configured.
+        match std::env::var("WARD_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => runtime.block_on(run(steps, &Database::Postgres { url }))?,
+            _ => eprintln!("skipped on Postgres: WARD_TEST_POSTGRES_URL is not set"),
+        }
     }
 }

@@ -453,6 +453,26 @@ pub fn relations(
     out
 }
 
+/// Longest identifier Postgres keeps (NAMEDATALEN − 1); longer ones are silently truncated, and
+/// two indexes sharing the first 63 bytes would then collide.
+const MAX_INDEX_NAME: usize = 63;
+
+/// `raw`, or when it is too long for Postgres, its first bytes and a short hash of the whole
+/// name: deterministic, unique in practice, and at most [`MAX_INDEX_NAME`] bytes.
+fn index_name(raw: String) -> String {
+    if raw.len() <= MAX_INDEX_NAME {
+        return raw;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(raw.as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let mut cut = MAX_INDEX_NAME - hash.len() - 1;
+    while !raw.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{hash}", &raw[..cut])
+}
+
 /// Explicit and implied indexes, deterministic and de-duplicated by name.
 pub fn indexes(
     t: &ast::Table,
@@ -463,12 +483,12 @@ pub fn indexes(
 ) -> Vec<Index> {
     let mut out: Vec<Index> = Vec::new();
     let mut add = |columns: Vec<String>, unique: bool| {
-        let name = format!(
+        let name = index_name(format!(
             "{}_{}_{}",
             if unique { "ux" } else { "ix" },
             t.name.name,
             columns.join("_")
-        );
+        ));
         let covered = out
             .iter()
             .any(|i| i.name == name || (i.unique && !unique && i.columns == columns));
@@ -507,4 +527,24 @@ pub fn indexes(
         add(vec![ward_ir::system::DELETED_AT.to_owned()], false);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_INDEX_NAME, index_name};
+
+    #[test]
+    fn index_names_fit_postgres_and_stay_distinct() {
+        assert_eq!(index_name("ix_rooms_org".into()), "ix_rooms_org");
+        let long = |col: &str| format!("ix_{}_{col}", "a_table_with_a_rather_long_name".repeat(2));
+        let (a, b) = (index_name(long("first")), index_name(long("second")));
+        assert!(
+            a.len() <= MAX_INDEX_NAME && b.len() <= MAX_INDEX_NAME,
+            "{a} {b}"
+        );
+        assert_ne!(a, b);
+        assert_eq!(a, index_name(long("first")), "deterministic");
+        let wide = index_name(format!("ix_{}", "é".repeat(40)));
+        assert!(wide.len() <= MAX_INDEX_NAME);
+    }
 }
