@@ -446,6 +446,67 @@ pub enum Condition {
     },
 }
 
+/// A condition once the caller's roles are decided: SPEC §6's partial evaluation, shared by the
+/// runtime (before any read) and the policy tools (`ward explain`, `ward diff`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Partial {
+    True,
+    False,
+    /// Holds on the rows where this role-free condition holds.
+    Rows(Condition),
+}
+
+impl Condition {
+    /// Decides every role leaf with `has_any_role` and simplifies; row comparisons are kept.
+    pub fn partial(&self, has_any_role: &dyn Fn(&[String]) -> bool) -> Partial {
+        match self {
+            Condition::Role { roles } => {
+                if has_any_role(roles) {
+                    Partial::True
+                } else {
+                    Partial::False
+                }
+            }
+            Condition::Compare { .. } => Partial::Rows(self.clone()),
+            Condition::Not { of } => match of.partial(has_any_role) {
+                Partial::True => Partial::False,
+                Partial::False => Partial::True,
+                Partial::Rows(r) => Partial::Rows(Condition::Not { of: Box::new(r) }),
+            },
+            Condition::All { of } => {
+                let mut rest = Vec::new();
+                for child in of {
+                    match child.partial(has_any_role) {
+                        Partial::False => return Partial::False,
+                        Partial::True => {}
+                        Partial::Rows(r) => rest.push(r),
+                    }
+                }
+                match rest.len() {
+                    0 => Partial::True,
+                    1 => Partial::Rows(rest.remove(0)),
+                    _ => Partial::Rows(Condition::All { of: rest }),
+                }
+            }
+            Condition::Any { of } => {
+                let mut rest = Vec::new();
+                for child in of {
+                    match child.partial(has_any_role) {
+                        Partial::True => return Partial::True,
+                        Partial::False => {}
+                        Partial::Rows(r) => rest.push(r),
+                    }
+                }
+                match rest.len() {
+                    0 => Partial::False,
+                    1 => Partial::Rows(rest.remove(0)),
+                    _ => Partial::Rows(Condition::Any { of: rest }),
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CompareOp {

@@ -1,66 +1,15 @@
-//! Conditions for one caller's roles: role leaves decided, row conditions kept, and the rest
-//! printed in the resource language's own words.
+//! Conditions for one caller's roles (the IR's partial evaluation, with the roles a caller
+//! holds), printed in the resource language's own words.
 
 use std::collections::BTreeSet;
 
 use ward_ir::{Condition, Literal, Value};
 
-/// A condition once the caller's roles are known.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Partial {
-    True,
-    False,
-    /// Holds on the rows where this row condition holds.
-    Rows(Condition),
-}
+pub use ward_ir::Partial;
 
 /// Decides the role leaves of `c` for a caller holding `roles`.
 pub fn partial(c: &Condition, roles: &BTreeSet<&str>) -> Partial {
-    match c {
-        Condition::Role { roles: wanted } => {
-            if wanted.iter().any(|r| roles.contains(r.as_str())) {
-                Partial::True
-            } else {
-                Partial::False
-            }
-        }
-        Condition::Compare { .. } => Partial::Rows(c.clone()),
-        Condition::Not { of } => match partial(of, roles) {
-            Partial::True => Partial::False,
-            Partial::False => Partial::True,
-            Partial::Rows(r) => Partial::Rows(Condition::Not { of: Box::new(r) }),
-        },
-        Condition::All { of } => {
-            let mut rest = Vec::new();
-            for child in of {
-                match partial(child, roles) {
-                    Partial::False => return Partial::False,
-                    Partial::True => {}
-                    Partial::Rows(r) => rest.push(r),
-                }
-            }
-            match rest.len() {
-                0 => Partial::True,
-                1 => Partial::Rows(rest.remove(0)),
-                _ => Partial::Rows(Condition::All { of: rest }),
-            }
-        }
-        Condition::Any { of } => {
-            let mut rest = Vec::new();
-            for child in of {
-                match partial(child, roles) {
-                    Partial::True => return Partial::True,
-                    Partial::False => {}
-                    Partial::Rows(r) => rest.push(r),
-                }
-            }
-            match rest.len() {
-                0 => Partial::False,
-                1 => Partial::Rows(rest.remove(0)),
-                _ => Partial::Rows(Condition::Any { of: rest }),
-            }
-        }
-    }
+    c.partial(&|wanted| wanted.iter().any(|r| roles.contains(r.as_str())))
 }
 
 /// `status ne "closed" and (ownerId eq (auth)user-id or role admin)`.

@@ -2,7 +2,7 @@
 //! remains is a row condition (compiled into SQL for list/read, evaluated on the row otherwise).
 
 use serde_json::{Map, Value as Json};
-use ward_ir::{AccessRule, CompareOp, Condition, Literal, Operation, Value};
+use ward_ir::{AccessRule, CompareOp, Condition, Literal, Operation, Partial, Value};
 
 use super::identity::Caller;
 use crate::http::error::ApiError;
@@ -24,12 +24,6 @@ impl Residual {
             Residual::Rows(c) => Some(c),
         }
     }
-}
-
-enum Partial {
-    True,
-    False,
-    Rows(Condition),
 }
 
 /// The role part of `op`'s rule: denied (401/403) or the residual row condition.
@@ -73,51 +67,7 @@ pub fn check_condition(table: &ward_ir::Table, op: Operation, caller: &Caller) -
 }
 
 fn partial(c: &Condition, caller: &Caller) -> Partial {
-    match c {
-        Condition::Role { roles } => {
-            if caller.has_any_role(roles) {
-                Partial::True
-            } else {
-                Partial::False
-            }
-        }
-        Condition::Compare { .. } => Partial::Rows(c.clone()),
-        Condition::Not { of } => match partial(of, caller) {
-            Partial::True => Partial::False,
-            Partial::False => Partial::True,
-            Partial::Rows(r) => Partial::Rows(Condition::Not { of: Box::new(r) }),
-        },
-        Condition::All { of } => {
-            let mut rest = Vec::new();
-            for child in of {
-                match partial(child, caller) {
-                    Partial::False => return Partial::False,
-                    Partial::True => {}
-                    Partial::Rows(r) => rest.push(r),
-                }
-            }
-            match rest.len() {
-                0 => Partial::True,
-                1 => Partial::Rows(rest.remove(0)),
-                _ => Partial::Rows(Condition::All { of: rest }),
-            }
-        }
-        Condition::Any { of } => {
-            let mut rest = Vec::new();
-            for child in of {
-                match partial(child, caller) {
-                    Partial::True => return Partial::True,
-                    Partial::False => {}
-                    Partial::Rows(r) => rest.push(r),
-                }
-            }
-            match rest.len() {
-                0 => Partial::False,
-                1 => Partial::Rows(rest.remove(0)),
-                _ => Partial::Rows(Condition::Any { of: rest }),
-            }
-        }
-    }
+    c.partial(&|roles| caller.has_any_role(roles))
 }
 
 /// Whether the caller's `read` rule shows `row`, a row they just wrote: the role part, then the
