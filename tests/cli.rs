@@ -168,13 +168,18 @@ fn serve(dir: &Path) -> Served {
 
 /// `ward serve DIR` with `extra` arguments, its stderr going to `stderr`.
 fn serve_with(dir: &Path, extra: &[&str], stderr: Stdio) -> Served {
+    spawn_serving("serve", dir, extra, stderr)
+}
+
+/// `ward COMMAND DIR --listen …` (serve or dev), once it answers /healthz.
+fn spawn_serving(command: &str, dir: &Path, extra: &[&str], stderr: Stdio) -> Served {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(["serve", arg(dir), "--listen", &format!("127.0.0.1:{port}")])
+        .args([command, arg(dir), "--listen", &format!("127.0.0.1:{port}")])
         .args(extra)
         .env_remove("WARD_JWT_SECRET")
         .env_remove("WARD_DATABASE_URL")
@@ -190,7 +195,7 @@ fn serve_with(dir: &Path, extra: &[&str], stderr: Stdio) -> Served {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("ward serve did not answer /healthz within 20 s");
+    panic!("ward {command} did not answer /healthz within 20 s");
 }
 
 /// A minimal HTTP/1.1 client: the test must not depend on the server's own stack.
@@ -586,28 +591,12 @@ fn ward_test_runs_on_postgres() {
 
 /// `ward dev DIR` with its stderr in `log`, answering /healthz.
 fn dev(dir: &Path, log: &Path) -> Served {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(["dev", arg(dir), "--listen", &format!("127.0.0.1:{port}")])
-        .env_remove("WARD_JWT_SECRET")
-        .env_remove("WARD_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
-        .spawn()
-        .unwrap();
-    let served = Served { child, port };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if http(served.port, "GET", "/healthz", None, None).0 == 200 {
-            return served;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("ward dev did not answer /healthz within 20 s");
+    spawn_serving(
+        "dev",
+        dir,
+        &[],
+        Stdio::from(std::fs::File::create(log).unwrap()),
+    )
 }
 
 fn served_hash(port: u16) -> String {

@@ -53,26 +53,21 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = writer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db_error)?;
-            let out = f(&SqliteDb(&tx))?;
-            tx.commit().map_err(db_error)?;
-            Ok(out)
-        })
-        .await
-        .map_err(ApiError::internal)?
+        self.on_writer(false, f).await
     }
 
-    /// Schema work: one immediate transaction with foreign keys off, as SQLite's table rebuild
+    /// Schema work: like [`SqliteStore::write`] with foreign keys off, as SQLite's table rebuild
     /// needs (dropping the old table must not cascade into its children); the keys are checked
     /// before the commit and switched back on afterwards, whatever happened.
     pub(crate) async fn schema_write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        self.on_writer(true, f).await
+    }
+
+    async fn on_writer<R, F>(&self, foreign_keys_off: bool, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
@@ -82,23 +77,12 @@ impl SqliteStore {
             let mut conn = writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !foreign_keys_off {
+                return immediate(&mut conn, false, f);
+            }
             conn.pragma_update(None, "foreign_keys", false)
                 .map_err(db_error)?;
-            let out = (|| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(db_error)?;
-                let out = f(&SqliteDb(&tx))?;
-                let broken = tx
-                    .prepare("PRAGMA foreign_key_check")
-                    .and_then(|mut st| st.query([])?.next().map(|r| r.is_some()))
-                    .map_err(db_error)?;
-                if broken {
-                    return Err(ApiError::reference_violation(None));
-                }
-                tx.commit().map_err(db_error)?;
-                Ok(out)
-            })();
+            let out = immediate(&mut conn, true, f);
             conn.pragma_update(None, "foreign_keys", true)
                 .map_err(db_error)?;
             out
@@ -116,6 +100,30 @@ impl SqliteStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut conn)
     }
+}
+
+/// Runs `f` in one immediate transaction on `conn`, committing only when it succeeds (and, with
+/// `check_foreign_keys`, when `PRAGMA foreign_key_check` finds nothing broken).
+fn immediate<R>(
+    conn: &mut Connection,
+    check_foreign_keys: bool,
+    f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_error)?;
+    let out = f(&SqliteDb(&tx))?;
+    if check_foreign_keys {
+        let broken = tx
+            .prepare("PRAGMA foreign_key_check")
+            .and_then(|mut st| st.query([])?.next().map(|r| r.is_some()))
+            .map_err(db_error)?;
+        if broken {
+            return Err(ApiError::reference_violation(None));
+        }
+    }
+    tx.commit().map_err(db_error)?;
+    Ok(out)
 }
 
 /// A transaction on a SQLite connection.
