@@ -105,6 +105,49 @@ fn each_kind_of_change_is_judged() {
         "{d:?}"
     );
 
+    // A view's fixed filter dropped widens, a view removed narrows, a view added for viewers
+    // widens (and makes its fields visible to them).
+    let viewers = |v: &mut ward_ir::View| {
+        let roles: Vec<String> = ["viewer", "member", "admin", "owner"]
+            .map(String::from)
+            .to_vec();
+        v.access = Some(ward_ir::AccessRule {
+            roles: roles.clone(),
+            when: Condition::Role { roles },
+            check: None,
+        });
+    };
+    let d = judge(&|ir| {
+        let v = &mut table(ir, "rooms").views[0];
+        v.filter = None;
+    });
+    assert!(
+        d.iter()
+            .any(|x| x.widened && x.what.starts_with("view available for member:")),
+        "{d:?}"
+    );
+    let d = judge(&|ir| table(ir, "bookings").views.clear());
+    assert!(
+        !d.is_empty() && d.iter().all(|x| !x.widened),
+        "a removed view narrows: {d:?}"
+    );
+    assert!(d.iter().any(|x| x.what == "view upcoming removed"), "{d:?}");
+    let d = judge(&|ir| {
+        let mut v = table(ir, "bookings").views[0].clone();
+        v.name = "titles".into();
+        viewers(&mut v);
+        table(ir, "bookings").views.push(v);
+    });
+    assert!(
+        d.iter().any(|x| x.widened && x.what == "view titles added"),
+        "{d:?}"
+    );
+    assert!(
+        d.iter()
+            .any(|x| x.widened && x.what == "`title` for viewer: - → visible"),
+        "{d:?}"
+    );
+
     // A firewall scope removed widens; an operation taken away narrows only.
     let d = judge(&|ir| table(ir, "rooms").firewall.scopes.clear());
     assert!(

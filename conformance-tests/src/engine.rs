@@ -211,6 +211,7 @@ impl Run<'_> {
         let path = match &step.route {
             Route::Collection => format!("/api/{t}"),
             Route::Batch => format!("/api/{t}/batch"),
+            Route::View(v) => format!("/api/{t}/views/{}", encode(v)),
             Route::Row(id) => format!("/api/{t}/{}", encode(&self.id_text(&step.table, id))),
             Route::Restore(id) => {
                 format!(
@@ -334,6 +335,7 @@ pub fn operation(step: &Step) -> String {
         (Route::Row(_), "PUT") => "upsert",
         (Route::Row(_), _) => "delete",
         (Route::Restore(_), _) => "restore",
+        (Route::View(_), _) => "view",
         (Route::Batch, "POST") => "batch-create",
         (Route::Batch, "PATCH") => "batch-update",
         (Route::Batch, "PUT") => "batch-upsert",

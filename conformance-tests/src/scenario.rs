@@ -70,6 +70,8 @@ pub enum Route {
     Restore(IdRef),
     /// `/api/T/batch`
     Batch,
+    /// `/api/T/views/V`
+    View(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -69,9 +69,14 @@ fn check_names(ir: &Ir, sc: &Scenario) -> Result<(), String> {
         let t = ir.table(&s.table).ok_or("step on an unknown table")?;
         for (k, _) in &s.query {
             let field = k.split('.').next().unwrap_or(k);
+            let view_param = t
+                .views
+                .iter()
+                .any(|v| v.params.iter().any(|p| p.name == *k));
             let ok = LIST_PARAMS.contains(&k.as_str())
                 || UNKNOWN_PARAMS.contains(&k.as_str())
-                || t.column(field).is_some();
+                || t.column(field).is_some()
+                || view_param;
             if !ok {
                 return Err(format!("query parameter {k}"));
             }
@@ -178,6 +183,15 @@ table projects {
     }
     masking { mask contactEmail email show=admin+ owner=createdBy; }
     batch max=3 atomic=#true
+    view open {
+        fields name priority contactEmail
+        where status eq active
+        param minPriority integer default=1 { when priority gte (param)minPriority; }
+        sort -priority
+        filterable name contactEmail
+        sortable name priority
+        searchable name
+    }
 }
 table tasks {
     id integer
@@ -248,6 +262,7 @@ fn classify(ir: &Ir, s: &Step, cs: &[CallerSpec], counts: &mut BTreeMap<&'static
         ("PATCH", Route::Batch) => "batch-update",
         ("PUT", Route::Batch) => "batch-upsert",
         ("DELETE", Route::Batch) => "batch-delete",
+        ("GET", Route::View(_)) => "view",
         _ => "other-route",
     });
     let id = match &s.route {
@@ -365,7 +380,7 @@ fn step_distribution_covers_every_endpoint_and_attack() {
     let ir = compile(&Sources::single("rich.kdl", RICH))
         .ir
         .expect("rich project compiles");
-    let steps = sample_steps(&ir, 500);
+    let steps = sample_steps(&ir, 600);
     let mut counts = BTreeMap::new();
     let cs = callers(&ir);
     for s in &steps {
@@ -385,6 +400,7 @@ fn step_distribution_covers_every_endpoint_and_attack() {
         ("batch-upsert", 4),
         ("batch-delete", 6),
         ("other-route", 2),
+        ("view", 20),
         ("created-id", 80),
         ("fresh-id", 8),
         ("odd-literal-id", 5),

@@ -40,6 +40,7 @@ fn generated_projects_cover_the_language() {
                     match v {
                         V::Auth(name) => bump(&format!("(auth){name}")),
                         V::Now => bump("(time)now"),
+                        V::Param(_) => bump("(param)"),
                         V::Literal(_) => {}
                     }
                 }

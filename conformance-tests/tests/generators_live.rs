@@ -76,7 +76,7 @@ async fn scenarios_run_against_the_server() {
     let mut statuses: BTreeMap<String, BTreeMap<u16, usize>> = BTreeMap::new();
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
     let mut seeds = 0;
-    for _ in 0..12 {
+    for _ in 0..24 {
         let spec = project().new_tree(&mut runner).expect("project").current();
         let ir = compile(&Sources::single("p.kdl", &spec.kdl()))
             .ir
@@ -124,6 +124,10 @@ async fn scenarios_run_against_the_server() {
                     let id = ids.resolve(&ir, Some(&s.table), id);
                     path.push_str(&format!("/{}/restore", encode(&text(&id))));
                     "restore".to_owned()
+                }
+                Route::View(v) => {
+                    path.push_str(&format!("/views/{}", encode(v)));
+                    "view".to_owned()
                 }
             };
             let query: Vec<String> = s
@@ -220,4 +224,10 @@ async fn scenarios_run_against_the_server() {
         .copied()
         .unwrap_or(0);
     assert!(listed >= 10, "too few successful lists: {listed}");
+    let viewed = statuses
+        .get("GET view")
+        .and_then(|m| m.get(&200))
+        .copied()
+        .unwrap_or(0);
+    assert!(viewed >= 5, "too few successful views: {viewed}");
 }

@@ -3,7 +3,7 @@
 //! always describes exactly what is served (a reload serves the new document at once).
 
 use serde_json::{Map, Value as Json, json};
-use ward_ir::{Column, ColumnType, DeleteMode, IdKind, Ir, Operation, Table, system};
+use ward_ir::{Column, ColumnType, DeleteMode, IdKind, Ir, Operation, Table, View, system};
 
 /// Statuses every `/api/…` operation can answer with the error envelope.
 const ERRORS: [(&str, &str); 6] = [
@@ -31,16 +31,7 @@ fn column_schema(t: &Table, c: &Column) -> Json {
     if c.name == system::ID {
         return id_schema(t.id);
     }
-    let mut s = match c.ty {
-        ColumnType::Text => json!({"type": "string"}),
-        ColumnType::Integer => json!({"type": "integer", "format": "int64"}),
-        ColumnType::Float => json!({"type": "number"}),
-        ColumnType::Boolean => json!({"type": "boolean"}),
-        ColumnType::Uuid => json!({"type": "string", "format": "uuid"}),
-        ColumnType::Datetime => json!({"type": "string", "format": "date-time"}),
-        ColumnType::Date => json!({"type": "string", "format": "date"}),
-        ColumnType::Json => json!({}),
-    };
+    let mut s = column_schema_of(c.ty);
     let Some(obj) = s.as_object_mut() else {
         return s;
     };
@@ -67,6 +58,20 @@ fn column_schema(t: &Table, c: &Column) -> Json {
         obj.insert("description".into(), json!(d));
     }
     s
+}
+
+/// The JSON Schema of a value of `ty`.
+fn column_schema_of(ty: ColumnType) -> Json {
+    match ty {
+        ColumnType::Text => json!({"type": "string"}),
+        ColumnType::Integer => json!({"type": "integer", "format": "int64"}),
+        ColumnType::Float => json!({"type": "number"}),
+        ColumnType::Boolean => json!({"type": "boolean"}),
+        ColumnType::Uuid => json!({"type": "string", "format": "uuid"}),
+        ColumnType::Datetime => json!({"type": "string", "format": "date-time"}),
+        ColumnType::Date => json!({"type": "string", "format": "date"}),
+        ColumnType::Json => json!({}),
+    }
 }
 
 fn nullable(s: Json) -> Json {
@@ -256,6 +261,90 @@ fn list_parameters(t: &Table) -> Vec<Json> {
     out
 }
 
+/// `GET /api/T/views/V`: paging, the view's params, and only its allow-listed filters, sorts
+/// and search.
+fn view_parameters(t: &Table, v: &View) -> Vec<Json> {
+    let mut out = vec![
+        query(
+            "limit",
+            json!({"type": "integer", "minimum": 0}),
+            "page size",
+        ),
+        query(
+            "offset",
+            json!({"type": "integer", "minimum": 0}),
+            "rows to skip",
+        ),
+        query(
+            "cursor",
+            json!({"type": "string"}),
+            "`pagination.nextCursor` of the previous page",
+        ),
+        query(
+            "fields",
+            json!({"type": "string"}),
+            "projection within the view's fields: `a,b`",
+        ),
+        query(
+            "total",
+            json!({"type": "boolean"}),
+            "adds `pagination.total`",
+        ),
+    ];
+    if !v.sortable.is_empty() {
+        out.push(query(
+            "sort",
+            json!({"type": "string"}),
+            &format!("`a,-b` over {}", v.sortable.join(", ")),
+        ));
+        out.push(query(
+            "order",
+            json!({"type": "string", "enum": ["asc", "desc"]}),
+            "for a single unsigned sort field",
+        ));
+    }
+    if !v.searchable.is_empty() {
+        out.push(query(
+            "search",
+            json!({"type": "string"}),
+            &format!("any of {} contains the text", v.searchable.join(", ")),
+        ));
+    }
+    for p in &v.params {
+        let mut schema = match column_schema_of(p.ty) {
+            Json::Object(m) => m,
+            _ => Map::new(),
+        };
+        if let Some(d) = &p.default {
+            schema.insert("default".into(), crate::security::access::literal_json(d));
+        }
+        out.push(json!({
+            "name": p.name,
+            "in": "query",
+            "required": p.required,
+            "schema": schema,
+            "description": p.description.clone().unwrap_or_else(|| "view parameter".to_owned()),
+        }));
+    }
+    for c in v.filterable.iter().filter_map(|c| t.column(c)) {
+        out.push(query(
+            &c.name,
+            json!({"type": "string"}),
+            "equality filter; `FIELD.OP=V` with eq ne gt gte lt lte like in not-in is",
+        ));
+    }
+    out
+}
+
+/// A view's records: the table's record schema, restricted to the view's fields.
+fn view_record_schema(t: &Table, v: &View) -> Json {
+    let mut s = record_schema(t);
+    if let Some(props) = s.get_mut("properties").and_then(Json::as_object_mut) {
+        props.retain(|k, _| v.fields.iter().any(|f| f == k));
+    }
+    s
+}
+
 fn id_parameter(t: &Table) -> Json {
     json!({"name": "id", "in": "path", "required": true, "schema": id_schema(t.id)})
 }
@@ -395,16 +484,53 @@ pub fn document(ir: &Ir) -> Json {
                 }),
             );
         }
+        let mut schema_responses = errors();
+        schema_responses.insert(
+            "200".into(),
+            json!({"description": "JSON Schema 2020-12", "content": json_content(json!({"type": "object"}))}),
+        );
         paths.insert(
             format!("{base}/schema"),
             json!({"get": {
                 "operationId": format!("schema_{}", t.name),
                 "summary": format!("JSON Schema of {} records", t.name),
                 "tags": [t.name],
-                "security": [{}],
-                "responses": {"200": {"description": "JSON Schema 2020-12", "content": json_content(json!({"type": "object"}))}}
+                "security": security(t, Operation::List),
+                "responses": schema_responses
             }}),
         );
+        for v in &t.views {
+            let name = format!("{}_view_{}", t.name, v.name);
+            schemas.insert(name.clone(), view_record_schema(t, v));
+            let public = v
+                .access
+                .as_ref()
+                .is_some_and(|r| r.roles.iter().any(|x| x == "public"));
+            let mut responses = errors();
+            responses.insert(
+                "200".into(),
+                json!({"description": "Success", "content": json_content(json!({
+                    "type": "object",
+                    "properties": {
+                        "data": {"type": "array", "items": reference(&name)},
+                        "pagination": {"type": "object"}
+                    },
+                    "required": ["data", "pagination"]
+                }))}),
+            );
+            let mut get = json!({
+                "operationId": format!("view_{}_{}", t.name, v.name),
+                "summary": format!("view {} of {}", v.name, t.name),
+                "tags": [t.name],
+                "security": if public { json!([{}, {"bearer": []}]) } else { json!([{"bearer": []}]) },
+                "parameters": view_parameters(t, v),
+                "responses": responses,
+            });
+            if let Some(d) = &v.description {
+                get["description"] = json!(d);
+            }
+            paths.insert(format!("{base}/views/{}", v.name), json!({ "get": get }));
+        }
         if t.batch.enabled {
             let records = |name: &str| {
                 json!({"type": "object", "properties": {

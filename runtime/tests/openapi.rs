@@ -1,14 +1,15 @@
 #![allow(clippy::unwrap_used)]
 
-//! `GET /openapi.json` and `GET /api/T/schema`: public, generated from the IR being served, and
-//! self-consistent (every `$ref` resolves, every table has its routes).
+//! `GET /openapi.json` (public) and `GET /api/T/schema` (the table's `list` access): generated
+//! from the IR being served, and self-consistent (every `$ref` resolves, every table and view has
+//! its routes).
 
 mod common;
 
 use common::ir::*;
 use common::*;
 use serde_json::Value;
-use ward_ir::{ColumnType, Operation};
+use ward_ir::{ColumnType, MaskKind, Operation};
 use ward_test_macros::backends;
 
 fn project(hash: &str) -> ward_ir::Ir {
@@ -21,7 +22,14 @@ fn project(hash: &str) -> ward_ir::Ir {
         .updatable(&["title"])
         .soft()
         .build();
-    let mut ir = ir(vec![notes]);
+    let secrets = table("secrets")
+        .text("label")
+        .text("pin")
+        .mask("pin", MaskKind::Hidden, "admin", None)
+        .crud("member+")
+        .createable(&["label", "pin"])
+        .build();
+    let mut ir = ir(vec![notes, secrets]);
     ir.hash = hash.into();
     ir
 }
@@ -104,4 +112,78 @@ async fn the_document_describes_what_is_served() {
     );
     let schema = s.req("GET", "/api/notes/schema", None, None).await.json();
     assert!(schema["properties"].get("extra").is_some());
+}
+
+#[backends]
+async fn a_schema_needs_list_access_and_leaves_out_hidden_columns() {
+    let s = start(project("v1")).await;
+    let r = s.req("GET", "/api/secrets/schema", None, None).await;
+    assert_eq!(r.code(), "AUTH_MISSING");
+    let viewer = s.token("v", &["viewer"], None);
+    let r = s.get("/api/secrets/schema", &viewer).await;
+    assert_eq!(r.code(), "ACCESS_ROLE_REQUIRED");
+    let member = s.token("m", &["member"], None);
+    let schema = s.get("/api/secrets/schema", &member).await.json();
+    assert!(schema["properties"].get("label").is_some());
+    assert!(
+        schema["properties"].get("pin").is_none(),
+        "hidden from members"
+    );
+    let admin = s.token("a", &["admin"], None);
+    let schema = s.get("/api/secrets/schema", &admin).await.json();
+    assert!(schema["properties"].get("pin").is_some());
+    let doc = s.req("GET", "/openapi.json", None, None).await.json();
+    assert_eq!(
+        doc["paths"]["/api/secrets/schema"]["get"]["security"],
+        serde_json::json!([{"bearer": []}])
+    );
+}
+
+#[backends]
+async fn views_are_documented_with_their_params_and_allow_lists() {
+    let sources = ward_compiler::Sources::single(
+        "p.kdl",
+        r#"
+        auth { roles member }
+        table rooms {
+            column name text
+            column capacity integer
+            column notes text
+            firewall none
+            access { list member }
+            view big {
+                description "Large rooms"
+                fields name capacity
+                param min integer default=10 { when capacity gte (param)min }
+                filterable name
+                sortable capacity
+            }
+        }
+        "#,
+    );
+    let s = start(ward_compiler::compile(&sources).ir.unwrap()).await;
+    let doc = s.req("GET", "/openapi.json", None, None).await.json();
+    let op = &doc["paths"]["/api/rooms/views/big"]["get"];
+    assert_eq!(op["description"], "Large rooms");
+    let params: Vec<&str> = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(params.contains(&"min") && params.contains(&"name") && params.contains(&"sort"));
+    assert!(
+        !params.contains(&"notes") && !params.contains(&"search") && !params.contains(&"expand")
+    );
+    let min = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "min")
+        .unwrap();
+    assert_eq!(min["schema"]["default"], 10);
+    let record = &doc["components"]["schemas"]["rooms_view_big"]["properties"];
+    let mut keys: Vec<&String> = record.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["capacity", "id", "name"]);
 }

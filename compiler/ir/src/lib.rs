@@ -154,6 +154,8 @@ pub struct Table {
     pub delete: DeleteMode,
     pub batch: Batch,
     pub page: Page,
+    /// Named read endpoints, `GET /api/T/views/V`, in source order.
+    pub views: Vec<View>,
 }
 
 impl Table {
@@ -163,6 +165,10 @@ impl Table {
 
     pub fn mask(&self, column: &str) -> Option<&Mask> {
         self.masks.iter().find(|m| m.column == column)
+    }
+
+    pub fn view(&self, name: &str) -> Option<&View> {
+        self.views.iter().find(|v| v.name == name)
     }
 
     /// Whether `column` is stamped by a firewall scope.
@@ -457,6 +463,18 @@ pub enum Partial {
 }
 
 impl Condition {
+    /// Every field this condition compares, in order, with repeats.
+    pub fn fields(&self) -> Vec<&str> {
+        match self {
+            Condition::All { of } | Condition::Any { of } => {
+                of.iter().flat_map(Condition::fields).collect()
+            }
+            Condition::Not { of } => of.fields(),
+            Condition::Role { .. } => Vec::new(),
+            Condition::Compare { field, .. } => vec![field.as_str()],
+        }
+    }
+
     /// Decides every role leaf with `has_any_role` and simplifies; row comparisons are kept.
     pub fn partial(&self, has_any_role: &dyn Fn(&[String]) -> bool) -> Partial {
         match self {
@@ -551,6 +569,58 @@ pub enum Value {
     Auth(String),
     /// The request's timestamp.
     Now,
+    /// A view parameter of this name (views only); the runtime binds it to the request's typed
+    /// value before the condition is compiled.
+    Param(String),
+}
+
+/// `view NAME { … }`: a named, read-only list of its table (SPEC §2.9). The table's firewall,
+/// soft-delete filter and masking always apply on top of everything here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct View {
+    pub name: String,
+    pub description: Option<String>,
+    /// The projection, in record order: `id` first, then the listed columns.
+    pub fields: Vec<String>,
+    /// The fixed row filter (`where`); may use `(auth)`, `(time)` and always-present params.
+    pub filter: Option<Condition>,
+    /// The default order (before `id`, always the final tiebreaker).
+    pub sort: Vec<SortKey>,
+    pub params: Vec<ViewParam>,
+    /// Columns the client may filter on with `FIELD[.OP]=V`; a subset of `fields`.
+    pub filterable: Vec<String>,
+    /// Columns the client may sort by; a subset of `fields`.
+    pub sortable: Vec<String>,
+    /// Columns `search=` runs over; a subset of `fields`.
+    pub searchable: Vec<String>,
+    /// Who may call the view and on which rows: the view's own `access`, else the table's `list`
+    /// rule; `None` (neither exists) denies everyone.
+    pub access: Option<AccessRule>,
+    /// Written `widens=#true`: the view deliberately admits callers the table's `list` does not.
+    pub widens: bool,
+}
+
+/// One key of a default sort.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SortKey {
+    pub column: String,
+    pub desc: bool,
+}
+
+/// `param NAME TYPE [required=#true] [default=V] { conditions }`: a typed query parameter of a
+/// view. Its conditions apply when it has a value (given, or its default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ViewParam {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    pub required: bool,
+    pub default: Option<Literal>,
+    pub description: Option<String>,
+    pub filter: Option<Condition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -386,6 +386,26 @@ pub fn auth_roles_value(span: Span) -> Diagnostic {
     .with_help("test roles with a `role` leaf, e.g. `role admin+`")
 }
 
+/// E0027: `(param)NAME` names a param that the view does not declare, or one that may be absent.
+///
+/// Why: a condition on a value that does not exist would match nothing, or everything.
+/// Bad: `param minCapacity integer { when capacity gte (param)min }`
+/// Fix: `param minCapacity integer { when capacity gte (param)minCapacity }`
+pub fn unknown_param(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error(
+        "E0027",
+        span,
+        format!("unknown param `{name}`"),
+        "no such param here",
+    )
+    .with_opt_help(help.or_else(|| {
+        Some(
+            "a param's own block may use it; elsewhere only params with `required=#true` or a `default=`"
+                .to_owned(),
+        )
+    }))
+}
+
 /// E0030: a default, bound or `one-of` value whose type does not match the column.
 ///
 /// Why: a value the column can never hold is a bug in the resource file.
@@ -829,14 +849,72 @@ pub fn reserved_column(span: Span, name: &str) -> Diagnostic {
     ))
 }
 
-/// E0099: a part of the language that is specified but not supported yet (`view`, `action`, `on`).
+/// E0064: a view's `sort`, `filterable`, `sortable` or `searchable` column, or one a `param`
+/// compares, that is not among its `fields`.
+///
+/// Why: filtering or sorting on a column the view does not show would reveal its values anyway
+/// (a page's cursor carries the sort values of its last row; a param's value is the client's).
+/// Bad: `fields id name` with `filterable status`
+/// Fix: `fields id name status` with `filterable status`
+pub fn view_list_outside_fields(span: Span, list: &str, column: &str, view: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0064",
+        span,
+        format!("view `{view}` names `{column}` in `{list}` but not in `fields`"),
+        "not in `fields`",
+    )
+    .with_help(format!(
+        "add `{column}` to the view's `fields`, or drop it here"
+    ))
+}
+
+/// E0065: a view param whose name is taken by a list parameter or a filterable column.
+///
+/// Why: `?NAME=` must mean one thing; the name alone decides what a query parameter is.
+/// Bad: `param limit integer` or `param status text` with `filterable status`
+/// Fix: `param maxRows integer`
+pub fn param_name_taken(span: Span, name: &str, by: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0065",
+        span,
+        format!("param `{name}` is named like {by}"),
+        "name taken",
+    )
+    .with_help("rename the param")
+}
+
+/// E0066: a view param that is both `required=#true` and has a `default=`.
+///
+/// Why: a default would never be used; one of the two is a mistake.
+/// Bad: `param status text required=#true default=active`
+/// Fix: `param status text default=active`
+pub fn param_required_default(span: Span, name: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0066",
+        span,
+        format!("param `{name}` is required and has a default"),
+        "both",
+    )
+    .with_help(
+        "drop `required=#true` (the default applies when the param is absent) or the default",
+    )
+}
+
+/// E0099: a part of the language that is specified but not supported yet (`action`, `on`).
 ///
 /// Why: these nodes are not typos, but they are not served yet.
-/// Bad: `table rooms { view summary { … } }`
-/// Fix: remove it until views are supported
+/// Bad: `table rooms { action archive { … } }`
+/// Fix: remove it until actions are supported
 pub fn not_supported(span: Span, name: &str) -> Diagnostic {
-    Diagnostic::error("E0099", span, format!("`{name}` is not supported yet"), "not supported yet")
-        .with_help("views, actions and triggers are part of the language but not built yet; remove this node for now")
+    Diagnostic::error(
+        "E0099",
+        span,
+        format!("`{name}` is not supported yet"),
+        "not supported yet",
+    )
+    .with_help(
+        "actions and triggers are part of the language but not built yet; remove this node for now",
+    )
 }
 
 /// W0001: a sensitive-looking column without `mask` or `unmasked` was masked automatically.
@@ -912,5 +990,22 @@ pub fn cascade_cycle(span: Span, members: &str) -> Diagnostic {
         span,
         format!("cascading delete cycle: {members}"),
         "cascade",
+    )
+}
+
+/// W0006: a view whose `access` admits callers, or rows, that the table's `list` rule does not.
+///
+/// Why: a view is meant to narrow; one that widens must say so, so that a reviewer sees it.
+/// Bad: `view summary { access viewer+ }` on a table with `list member+`
+/// Fix: `view summary { access viewer+ widens=#true }`
+pub fn view_widens(span: Span, view: &str, who: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "W0006",
+        span,
+        format!("view `{view}` lets {who} see more than the table's `list` rule"),
+        "wider than `list`",
+    )
+    .with_help(
+        "if that is intended, say so with `widens=#true`; otherwise narrow the view's `access`",
     )
 }

@@ -45,6 +45,7 @@ fn value(v: &Value) -> String {
     match v {
         Value::Auth(name) => format!("(auth){name}"),
         Value::Now => "(time)now".to_owned(),
+        Value::Param(name) => format!("(param){name}"),
         Value::Literal(l) => match l {
             Literal::Null => "#null".to_owned(),
             Literal::Boolean(b) => format!("#{b}"),

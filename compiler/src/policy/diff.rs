@@ -109,8 +109,13 @@ fn table(
             t.errors == "reveal",
         );
     }
-    // Access, per caller present in both.
-    for (nrow, orow) in t.operations.iter().zip(&o.operations) {
+    // Access (operations and views, matched by name), per caller present in both.
+    for nrow in &t.operations {
+        let Some(orow) = o.operations.iter().find(|r| r.operation == nrow.operation) else {
+            let open = nrow.cells.iter().any(|c| *c != Cell::Denied);
+            push(format!("{} added", nrow.operation), open);
+            continue;
+        };
         for (i, caller) in ne.callers.iter().enumerate() {
             let Some(j) = oe.callers.iter().position(|c| c == caller) else {
                 continue;
@@ -146,6 +151,11 @@ fn table(
                 ),
                 widened,
             );
+        }
+    }
+    for orow in &o.operations {
+        if !t.operations.iter().any(|r| r.operation == orow.operation) {
+            push(format!("{} removed", orow.operation), false);
         }
     }
     // Fields.

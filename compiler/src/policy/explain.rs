@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use ward_ir::{Ir, MaskKind, Operation, Table};
+use ward_ir::{Ir, MaskKind, Operation, Table, View};
 
 use super::condition::{Partial, partial, text};
 
@@ -120,7 +120,7 @@ impl Visibility {
 
 /// The roles a caller holds: a declared role with the pseudo-roles every token carries, or
 /// only `public` without a token.
-fn held(caller: &str) -> BTreeSet<&str> {
+pub fn held(caller: &str) -> BTreeSet<&str> {
     if caller == ANONYMOUS {
         ["public"].into()
     } else {
@@ -146,8 +146,30 @@ fn cell(t: &Table, op: Operation, caller: &str) -> Cell {
     }
 }
 
+/// A view as an operation: its access for the caller, narrowed by its fixed `where` (role
+/// leaves decided the same way).
+fn view_cell(v: &View, caller: &str) -> Cell {
+    let Some(rule) = &v.access else {
+        return Cell::Denied;
+    };
+    let roles = held(caller);
+    let mut rows = Vec::new();
+    for c in std::iter::once(&rule.when).chain(v.filter.as_ref()) {
+        match partial(c, &roles) {
+            Partial::False => return Cell::Denied,
+            Partial::True => {}
+            Partial::Rows(r) => rows.push(r),
+        }
+    }
+    match rows.len() {
+        0 => Cell::Allowed,
+        1 => Cell::When(text(&rows[0])),
+        _ => Cell::When(text(&ward_ir::Condition::All { of: rows })),
+    }
+}
+
 fn table(t: &Table, callers: &[String]) -> TablePolicy {
-    let operations: Vec<OperationRow> = Operation::ALL
+    let mut operations: Vec<OperationRow> = Operation::ALL
         .iter()
         .map(|&op| OperationRow {
             operation: op.name().to_owned(),
@@ -155,6 +177,11 @@ fn table(t: &Table, callers: &[String]) -> TablePolicy {
             check: t.access.rule(op).and_then(|r| r.check.as_ref()).map(text),
         })
         .collect();
+    operations.extend(t.views.iter().map(|v| OperationRow {
+        operation: format!("view {}", v.name),
+        cells: callers.iter().map(|c| view_cell(v, c)).collect(),
+        check: None,
+    }));
     let fields = t
         .columns
         .iter()
@@ -207,7 +234,10 @@ fn table(t: &Table, callers: &[String]) -> TablePolicy {
 fn field_access(t: &Table, field: &str, caller: &str) -> FieldAccess {
     let reads = [Operation::List, Operation::Read]
         .iter()
-        .any(|&op| cell(t, op, caller) != Cell::Denied);
+        .any(|&op| cell(t, op, caller) != Cell::Denied)
+        || t.views
+            .iter()
+            .any(|v| v.fields.iter().any(|f| f == field) && view_cell(v, caller) != Cell::Denied);
     let roles = held(caller);
     let visibility = if !reads {
         Visibility::NoAccess

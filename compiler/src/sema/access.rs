@@ -8,13 +8,14 @@ use super::types;
 use crate::diagnostics::{Diags, Span, codes};
 use crate::syntax::ast::{self, CompareKind, Cond};
 
-/// Lowering context for one rule.
-struct Cx<'a, 's> {
-    syms: &'a Symbols<'s>,
-    cols: &'a [Column],
-    known: &'a [&'a str],
-    op: Operation,
-    origin: Origin,
+/// Lowering context for one rule (or one view's conditions, as a `list` rule with params).
+pub struct Cx<'a, 's> {
+    pub syms: &'a Symbols<'s>,
+    pub cols: &'a [Column],
+    pub known: &'a [&'a str],
+    pub op: Operation,
+    pub origin: Origin,
+    pub params: types::Params<'a>,
 }
 
 pub fn access(
@@ -36,6 +37,7 @@ pub fn access(
             known,
             op: rule.op,
             origin,
+            params: None,
         };
         let Some(lowered) = cx.rule(rule, diags) else {
             continue;
@@ -85,7 +87,7 @@ fn required_roles(c: &Condition) -> Option<&Vec<String>> {
     }
 }
 
-fn and(mut parts: Vec<Condition>) -> Option<Condition> {
+pub fn and(mut parts: Vec<Condition>) -> Option<Condition> {
     match parts.len() {
         0 => None,
         1 => parts.pop(),
@@ -94,7 +96,7 @@ fn and(mut parts: Vec<Condition>) -> Option<Condition> {
 }
 
 impl Cx<'_, '_> {
-    fn rule(&self, rule: &ast::Rule, diags: &mut Diags) -> Option<AccessRule> {
+    pub fn rule(&self, rule: &ast::Rule, diags: &mut Diags) -> Option<AccessRule> {
         let before = diags.error_count();
         let roles = self.syms.expand_all(&rule.roles, self.origin, diags);
         let mut when = Vec::new();
@@ -146,7 +148,7 @@ impl Cx<'_, '_> {
         })
     }
 
-    fn conds(&self, cs: &[Cond], diags: &mut Diags) -> Vec<(Condition, Span)> {
+    pub fn conds(&self, cs: &[Cond], diags: &mut Diags) -> Vec<(Condition, Span)> {
         cs.iter().filter_map(|c| self.cond(c, diags)).collect()
     }
 
@@ -224,8 +226,16 @@ impl Cx<'_, '_> {
             }
             return None;
         };
-        let (op, values) =
-            types::compare(field, col.ty, op, values, self.syms, self.origin, diags)?;
+        let (op, values) = types::compare(
+            field,
+            col.ty,
+            op,
+            values,
+            self.params,
+            self.syms,
+            self.origin,
+            diags,
+        )?;
         Some(Condition::Compare {
             field: field.name.clone(),
             op,

@@ -5,6 +5,7 @@ pub mod access;
 pub mod names;
 pub mod policies;
 pub mod types;
+pub mod views;
 
 use std::collections::BTreeSet;
 
@@ -43,20 +44,18 @@ pub fn check<'p>(project: &'p Project, diags: &mut Diags) -> (Symbols<'p>, Vec<T
         };
         let firewall = policies::firewall(t, &res, &c, &syms, uses_ok, diags);
         let (access, rules) = access::access(res.access, &cols, &known, &syms, diags);
+        let public_bypasses = firewall.bypass.iter().any(|r| r == ROLE_PUBLIC)
+            || firewall
+                .scopes
+                .iter()
+                .all(|s| s.bypass.iter().any(|r| r == ROLE_PUBLIC));
+        let firewalled = !firewall.scopes.is_empty() && !public_bypasses;
         for (op, span, origin) in &rules {
             let Some(rule) = access.rule(*op) else {
                 continue;
             };
             granted.extend(rule.roles.iter().cloned());
-            let bypassed = firewall.bypass.iter().any(|r| r == ROLE_PUBLIC)
-                || firewall
-                    .scopes
-                    .iter()
-                    .all(|s| s.bypass.iter().any(|r| r == ROLE_PUBLIC));
-            if rule.roles.iter().any(|r| r == ROLE_PUBLIC)
-                && !firewall.scopes.is_empty()
-                && !bypassed
-            {
+            if rule.roles.iter().any(|r| r == ROLE_PUBLIC) && firewalled {
                 diags.push(via(
                     codes::public_on_firewalled(*span, op.name(), &t.name.name),
                     *origin,
@@ -73,7 +72,23 @@ pub fn check<'p>(project: &'p Project, diags: &mut Diags) -> (Symbols<'p>, Vec<T
         let page = policies::page(t, diags);
         let relations = policies::relations(t, &syms, &project.tables, diags);
         let indexes = policies::indexes(t, &c, &firewall, soft, diags);
-        if access.list.is_none() && access.read.is_none() {
+        let views = views::views(
+            &views::Table {
+                name: &t.name.name,
+                firewalled,
+                cols: &cols,
+                known: &known,
+                list: access.list.as_ref(),
+            },
+            &t.views,
+            &syms,
+            diags,
+        );
+        for rule in views.iter().filter_map(|v| v.access.as_ref()) {
+            granted.extend(rule.roles.iter().cloned());
+        }
+        let view_readable = views.iter().any(|v| v.access.is_some());
+        if access.list.is_none() && access.read.is_none() && !view_readable {
             unreadable.push(t.name.clone());
         }
         tables.push(Table {
@@ -91,6 +106,7 @@ pub fn check<'p>(project: &'p Project, diags: &mut Diags) -> (Symbols<'p>, Vec<T
             delete,
             batch,
             page,
+            views,
         });
     }
     // Whole-project warnings only make sense once the project is otherwise valid: an error that

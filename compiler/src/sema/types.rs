@@ -418,11 +418,16 @@ fn op_allowed(op: CompareOp, ty: ColumnType) -> bool {
 }
 
 /// Type a `when`/`check` comparison on a column of type `ty`.
+/// The `(param)NAME` values a condition may use, with their types: `None` outside views.
+pub type Params<'a> = Option<&'a [(String, ColumnType)]>;
+
+#[allow(clippy::too_many_arguments)] // one comparison's parts, its scope, and where to report
 pub fn compare(
     field: &ast::Ident,
     ty: ColumnType,
     op: &ast::Ident,
     values: &[Val],
+    params: Params,
     syms: &Symbols,
     origin: Origin,
     diags: &mut Diags,
@@ -463,7 +468,7 @@ pub fn compare(
     let mut out = Vec::new();
     let mut ok = true;
     for v in values {
-        match value(v, ty, cop, syms, origin, diags) {
+        match value(v, ty, cop, params, syms, origin, diags) {
             Some(x) => out.push(x),
             None => ok = false,
         }
@@ -475,11 +480,40 @@ fn value(
     v: &Val,
     ty: ColumnType,
     op: CompareOp,
+    params: Params,
     syms: &Symbols,
     origin: Origin,
     diags: &mut Diags,
 ) -> Option<Value> {
     match &v.ann {
+        Some(a) if a.name == "param" && params.is_some() => {
+            let Raw::Str(name) = &v.raw else {
+                diags.push(codes::condition_type(
+                    v.span,
+                    ty.name(),
+                    &v.raw.describe(),
+                    "a param name",
+                ));
+                return None;
+            };
+            let known = params.unwrap_or_default();
+            let Some((_, pty)) = known.iter().find(|(n, _)| n == name) else {
+                let help = crate::diagnostics::suggest(name, known.iter().map(|p| p.0.as_str()));
+                diags.push(codes::unknown_param(v.span, name, help));
+                return None;
+            };
+            let fits = *pty == ty && (op != CompareOp::Like || ty.is_textual());
+            if !fits {
+                diags.push(codes::condition_type(
+                    v.span,
+                    ty.name(),
+                    &format!("the {} param `{name}`", pty.name()),
+                    type_hint(ty),
+                ));
+                return None;
+            }
+            Some(Value::Param(name.clone()))
+        }
         Some(a) if a.name == "auth" => {
             let Raw::Str(name) = &v.raw else {
                 diags.push(via(
@@ -513,8 +547,12 @@ fn value(
             None
         }
         Some(a) => {
-            let d =
-                codes::unknown_annotation(a.span, &a.name, "a condition value", &["auth", "time"]);
+            let allowed: &[&str] = if params.is_some() {
+                &["auth", "time", "param"]
+            } else {
+                &["auth", "time"]
+            };
+            let d = codes::unknown_annotation(a.span, &a.name, "a condition value", allowed);
             diags.push(via(d, origin));
             None
         }

@@ -113,6 +113,45 @@ pub struct Table {
     pub page: Option<PageAst>,
     pub description: Option<String>,
     pub blocks: Blocks,
+    pub views: Vec<ViewAst>,
+}
+
+/// `view NAME { … }` inside a table.
+#[derive(Debug, Default)]
+pub struct ViewAst {
+    pub name: Ident,
+    pub description: Option<String>,
+    /// `None`: the default projection (id and every declared column).
+    pub fields: Option<Vec<Ident>>,
+    /// Every `where`, ANDed.
+    pub filter: Vec<Cond>,
+    /// `(column, descending)` in order.
+    pub sort: Vec<(Ident, bool)>,
+    pub params: Vec<ParamAst>,
+    pub filterable: Vec<Ident>,
+    pub sortable: Vec<Ident>,
+    pub searchable: Vec<Ident>,
+    pub access: Option<ViewAccessAst>,
+}
+
+/// `access ROLES [widens=#true] { conditions }` of a view.
+#[derive(Debug)]
+pub struct ViewAccessAst {
+    pub span: Span,
+    pub roles: Vec<RoleRef>,
+    pub body: Vec<Cond>,
+    pub widens: bool,
+}
+
+/// `param NAME TYPE [required=#true] [default=V] [description="…"] { conditions }`.
+#[derive(Debug)]
+pub struct ParamAst {
+    pub name: Ident,
+    pub ty: Option<(ColumnType, Span)>,
+    pub required: Option<Span>,
+    pub default: Option<Val>,
+    pub description: Option<String>,
+    pub filter: Vec<Cond>,
 }
 
 #[derive(Debug, Default)]

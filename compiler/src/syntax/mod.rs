@@ -4,3 +4,4 @@ pub mod ast;
 pub mod parse;
 pub mod policy;
 pub mod reader;
+pub mod view;

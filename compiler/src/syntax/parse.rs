@@ -100,7 +100,7 @@ pub fn parse_file(file: usize, text: &str, diags: &mut Diags, project: &mut Proj
                     project.tables.push(t);
                 }
             }
-            "view" | "action" | "on" => {
+            "action" | "on" => {
                 let d = codes::not_supported(r.name_span(node), r.name(node));
                 r.diags.push(d);
             }
@@ -300,6 +300,7 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
         page: None,
         description: None,
         blocks: super::ast::Blocks::default(),
+        views: Vec::new(),
     };
     let mut seen = Vec::new();
     for c in children(n) {
@@ -398,7 +399,12 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
                         .map(|s| s.0);
                 }
             }
-            "view" | "action" | "on" => {
+            "view" => {
+                if let Some(v) = super::view::view(r, c) {
+                    t.views.push(v);
+                }
+            }
+            "action" | "on" => {
                 let d = codes::not_supported(r.name_span(c), cname);
                 r.diags.push(d);
             }

@@ -226,8 +226,34 @@ fn access(r: &mut Reader, n: &KdlNode) -> Option<Access> {
     Some(Access { rules })
 }
 
+/// `NODE FIELD OP VALUE…` as a comparison (`when`, `check`, and a view's `where`).
+pub fn compare(r: &mut Reader, c: &KdlNode, kind: CompareKind) -> Option<Cond> {
+    if !r.arg_count(c, 2, None, "a field, an operator and values") {
+        return None;
+    }
+    let a = args(c);
+    let (f, o) = (a.first()?, a.get(1)?);
+    let (Some(field), Some(op)) = (
+        r.ident(f, "a column name", false),
+        r.string(o, "an operator"),
+    ) else {
+        return None;
+    };
+    let values = a.iter().skip(2).map(|e| r.val(e)).collect();
+    Some(Cond::Compare {
+        kind,
+        field,
+        op: Ident {
+            name: op.0,
+            span: op.1,
+        },
+        values,
+        span: r.name_span(c),
+    })
+}
+
 /// The condition children of `n`.
-fn conds(r: &mut Reader, n: &KdlNode) -> Vec<Cond> {
+pub fn conds(r: &mut Reader, n: &KdlNode) -> Vec<Cond> {
     let mut out = Vec::new();
     for c in children(n) {
         r.check_props(c, &[]);
@@ -236,36 +262,12 @@ fn conds(r: &mut Reader, n: &KdlNode) -> Vec<Cond> {
         match name {
             "when" | "check" => {
                 r.no_children(c);
-                if !r.arg_count(c, 2, None, "a field, an operator and values") {
-                    continue;
-                }
-                let a = args(c);
-                let (Some(f), Some(o)) = (a.first(), a.get(1)) else {
-                    continue;
-                };
-                let (Some(field), Some(op)) = (
-                    r.ident(f, "a column name", false),
-                    r.string(o, "an operator"),
-                ) else {
-                    continue;
-                };
-                let values = a.iter().skip(2).map(|e| r.val(e)).collect();
                 let kind = if name == "when" {
                     CompareKind::When
                 } else {
                     CompareKind::Check
                 };
-                let op = Ident {
-                    name: op.0,
-                    span: op.1,
-                };
-                out.push(Cond::Compare {
-                    kind,
-                    field,
-                    op,
-                    values,
-                    span,
-                });
+                out.extend(compare(r, c, kind));
             }
             "any" | "all" | "not" => {
                 r.arg_count(c, 0, Some(0), "no arguments, and a block of conditions");

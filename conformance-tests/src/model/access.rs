@@ -27,7 +27,11 @@ enum Partial {
 /// The role part of `op`: 401 `AUTH_MISSING` for anonymous callers, 403 `ACCESS_ROLE_REQUIRED`
 /// for others, or the residual row condition.
 pub fn authorize(table: &Table, op: Operation, who: &Who) -> Result<Residual, Fail> {
-    let rule = table.access.rule(op);
+    authorize_rule(table.access.rule(op), who)
+}
+
+/// The same for one rule (a view's); no rule denies.
+pub fn authorize_rule(rule: Option<&ward_ir::AccessRule>, who: &Who) -> Result<Residual, Fail> {
     match rule.map(|r| partial(&r.when, who)) {
         Some(Partial::True) => Ok(Residual::All),
         Some(Partial::Rows(c)) => Ok(Residual::Rows(c)),
@@ -188,6 +192,8 @@ pub fn resolve(v: &CondValue, who: &Who, now: &str) -> Option<Value> {
         CondValue::Literal(l) => Some(literal(l)),
         CondValue::Auth(name) => who.value(name).map(|s| Value::String(s.to_owned())),
         CondValue::Now => Some(Value::String(now.to_owned())),
+        // The view code binds params to literals first; one left over matches nothing.
+        CondValue::Param(_) => None,
     }
 }
 

@@ -5,7 +5,10 @@
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value, json};
-use ward_ir::{ColumnType, CompareOp, IdKind, Operation, RESERVED_QUERY_PARAMETERS, Table, system};
+use ward_ir::{
+    ColumnType, CompareOp, Condition, IdKind, Literal, Operation, RESERVED_QUERY_PARAMETERS, Table,
+    Value as CondValue, View, ViewParam, system,
+};
 
 use super::access::{self, like, order};
 use super::errors::Fail;
@@ -19,6 +22,8 @@ struct Filter {
 }
 
 struct Query {
+    /// A view's params with a value (given or defaulted), typed.
+    params: Vec<(String, Literal)>,
     limit: usize,
     offset: usize,
     sort: Vec<(String, bool)>,
@@ -40,7 +45,26 @@ pub fn list(
     if query.iter().any(|(k, _)| k == "cursor" || k == "expand") {
         return None;
     }
-    Some(list_page(cx, st, table, query))
+    Some(list_page(cx, st, table, query, None))
+}
+
+/// `GET /api/T/views/V` (SPEC §2.9): the view's rule instead of `list`, its allow-lists on the
+/// query, its `where` and active params on the rows, its fields; firewall, soft delete and
+/// masking as for the table. `None` with a cursor, as for lists.
+pub fn view(
+    cx: &mut Cx<'_>,
+    st: &State,
+    table: &Table,
+    name: &str,
+    query: &[(String, String)],
+) -> Option<Result<(u16, Value), Fail>> {
+    let Some(view) = table.views.iter().find(|v| v.name == name) else {
+        return Some(Err(Fail::not_found()));
+    };
+    if query.iter().any(|(k, _)| k == "cursor") {
+        return None;
+    }
+    Some(list_page(cx, st, table, query, Some(view)))
 }
 
 fn list_page(
@@ -48,17 +72,29 @@ fn list_page(
     st: &State,
     table: &Table,
     query: &[(String, String)],
+    view: Option<&View>,
 ) -> Result<(u16, Value), Fail> {
     // `deleted=only` lists what the caller could restore: the `restore` rule governs it.
-    let deleted = query.iter().any(|(k, v)| k == "deleted" && v == "only");
+    let deleted = view.is_none() && query.iter().any(|(k, v)| k == "deleted" && v == "only");
     let op = if deleted {
         Operation::Restore
     } else {
         Operation::List
     };
-    let residual = access::authorize(table, op, &cx.who)?;
+    let residual = match view {
+        Some(v) => access::authorize_rule(v.access.as_ref(), &cx.who)?,
+        None => access::authorize(table, op, &cx.who)?,
+    };
     let scopes = firewall::scopes(table, &cx.who)?;
-    let q = parse(cx, table, query)?;
+    let mut q = parse(cx, table, query, view)?;
+    let fixed: Vec<Condition> = view.map_or_else(Vec::new, |v| fixed(v, &q.params));
+    if let Some(v) = view {
+        let mut fields = q.fields.take().unwrap_or_else(|| v.fields.clone());
+        if !fields.iter().any(|f| f == system::ID) {
+            fields.insert(0, system::ID.to_owned());
+        }
+        q.fields = Some(fields);
+    }
     let rows = st.rows.get(&table.name).map_or(&[][..], Vec::as_slice);
     let mut hits: Vec<&Row> = rows
         .iter()
@@ -70,8 +106,13 @@ fn list_page(
             };
             place
                 && residual.admits(r, &cx.who, &cx.clock)
+                && fixed
+                    .iter()
+                    .all(|c| access::holds(c, r, &cx.who, &cx.clock))
                 && q.filters.iter().all(|f| filter_holds(f, r))
-                && q.search.as_ref().is_none_or(|s| searched(cx, table, r, s))
+                && q.search
+                    .as_ref()
+                    .is_none_or(|s| searched(cx, table, view, r, s))
         })
         .collect();
     let total = hits.len();
@@ -136,8 +177,65 @@ fn items<'v>(param: &str, v: &'v str) -> Result<Vec<&'v str>, Fail> {
     Ok(items)
 }
 
-fn parse(cx: &Cx<'_>, table: &Table, query: &[(String, String)]) -> Result<Query, Fail> {
+/// A view's `where` and the conditions of its params that have a value, params bound.
+fn fixed(view: &View, params: &[(String, Literal)]) -> Vec<Condition> {
+    let active = view
+        .params
+        .iter()
+        .filter(|p| params.iter().any(|(n, _)| *n == p.name))
+        .filter_map(|p| p.filter.as_ref());
+    view.filter
+        .iter()
+        .chain(active)
+        .map(|c| bind(c, params))
+        .collect()
+}
+
+fn bind(c: &Condition, params: &[(String, Literal)]) -> Condition {
+    let all = |of: &[Condition]| of.iter().map(|x| bind(x, params)).collect();
+    match c {
+        Condition::All { of } => Condition::All { of: all(of) },
+        Condition::Any { of } => Condition::Any { of: all(of) },
+        Condition::Not { of } => Condition::Not {
+            of: Box::new(bind(of, params)),
+        },
+        Condition::Role { .. } => c.clone(),
+        Condition::Compare { field, op, values } => Condition::Compare {
+            field: field.clone(),
+            op: *op,
+            values: values
+                .iter()
+                .map(|v| match v {
+                    CondValue::Param(n) => params
+                        .iter()
+                        .find(|(p, _)| p == n)
+                        .map_or_else(|| v.clone(), |(_, l)| CondValue::Literal(l.clone())),
+                    other => other.clone(),
+                })
+                .collect(),
+        },
+    }
+}
+
+/// A param's value from the query string, typed like a filter value.
+fn param_value(p: &ViewParam, v: &str) -> Result<Literal, Fail> {
+    match query_value(p.ty, v).ok_or_else(|| Fail::bad_query(&p.name))? {
+        Value::Bool(b) => Ok(Literal::Boolean(b)),
+        Value::Number(n) if n.is_i64() => Ok(Literal::Integer(n.as_i64().unwrap_or_default())),
+        Value::Number(n) => Ok(Literal::Float(n.as_f64().unwrap_or_default())),
+        Value::String(s) => Ok(Literal::Text(s)),
+        _ => Err(Fail::bad_query(&p.name)),
+    }
+}
+
+fn parse(
+    cx: &Cx<'_>,
+    table: &Table,
+    query: &[(String, String)],
+    view: Option<&View>,
+) -> Result<Query, Fail> {
     let mut q = Query {
+        params: Vec::new(),
         limit: table.page.default as usize,
         offset: 0,
         sort: Vec::new(),
@@ -172,7 +270,8 @@ fn parse(cx: &Cx<'_>, table: &Table, query: &[(String, String)]) -> Result<Query
             "sort" => sort = Some(v.clone()),
             "order" => order_param = Some(v.clone()),
             "search" => q.search = Some(v.clone()),
-            "fields" => q.fields = Some(fields(table, v)?),
+            "fields" => q.fields = Some(fields(table, view, v)?),
+            "deleted" | "expand" if view.is_some() => return Err(Fail::bad_query(k)),
             "deleted" => {
                 if v != "only" || !firewall::soft(table) {
                     return Err(Fail::bad_query("deleted"));
@@ -180,26 +279,55 @@ fn parse(cx: &Cx<'_>, table: &Table, query: &[(String, String)]) -> Result<Query
                 q.deleted_only = true;
             }
             _ => {
+                if let Some(p) = view.and_then(|w| w.params.iter().find(|p| p.name == *k)) {
+                    if q.params.iter().any(|(n, _)| n == k) {
+                        return Err(Fail::bad_query(k));
+                    }
+                    for f in p.filter.iter().flat_map(Condition::fields) {
+                        if !masking::queryable(table, &cx.who, f) {
+                            return Err(Fail::not_queryable(k, f));
+                        }
+                    }
+                    q.params.push((k.clone(), param_value(p, v)?));
+                    continue;
+                }
                 if q.filters.len() == MAX_FILTERS {
                     return Err(Fail::bad_query(k));
                 }
-                q.filters.push(filter(cx, table, k, v)?);
+                q.filters.push(filter(cx, table, view, k, v)?);
                 if q.filters.iter().map(|f| f.values.len()).sum::<usize>() > MAX_FILTER_VALUES {
                     return Err(Fail::bad_query(k));
                 }
             }
         }
     }
-    q.sort = sort_keys(cx, table, sort.as_deref(), order_param.as_deref())?;
+    if let Some(view) = view {
+        for p in &view.params {
+            if q.params.iter().any(|(n, _)| *n == p.name) {
+                continue;
+            }
+            match &p.default {
+                Some(d) => q.params.push((p.name.clone(), d.clone())),
+                None if p.required => return Err(Fail::bad_query(&p.name)),
+                None => {}
+            }
+        }
+    }
+    q.sort = sort_keys(cx, table, view, sort.as_deref(), order_param.as_deref())?;
+    if view.is_some_and(|v| v.searchable.is_empty()) && q.search.is_some() {
+        return Err(Fail::bad_query("search"));
+    }
     Ok(q)
 }
 
-fn fields(table: &Table, v: &str) -> Result<Vec<String>, Fail> {
+fn fields(table: &Table, view: Option<&View>, v: &str) -> Result<Vec<String>, Fail> {
     items("fields", v)?
         .into_iter()
         .map(|f| {
+            let shown = view.is_none_or(|w| w.fields.iter().any(|x| x == f));
             table
                 .column(f)
+                .filter(|_| shown)
                 .map(|_| f.to_owned())
                 .ok_or_else(|| Fail::bad_query("fields"))
         })
@@ -209,9 +337,24 @@ fn fields(table: &Table, v: &str) -> Result<Vec<String>, Fail> {
 fn sort_keys(
     cx: &Cx<'_>,
     table: &Table,
+    view: Option<&View>,
     raw: Option<&str>,
     order_param: Option<&str>,
 ) -> Result<Vec<(String, bool)>, Fail> {
+    // A view's own order, less what this caller may not query; `id` last, descending alone.
+    if let (Some(view), None, None) = (view, raw, order_param) {
+        let mut out: Vec<(String, bool)> = view
+            .sort
+            .iter()
+            .filter(|k| masking::queryable(table, &cx.who, &k.column))
+            .map(|k| (k.column.clone(), k.desc))
+            .collect();
+        if !out.iter().any(|(c, _)| c == system::ID) {
+            let desc = out.last().is_none_or(|(_, d)| *d);
+            out.push((system::ID.to_owned(), desc));
+        }
+        return Ok(out);
+    }
     let order_desc = match order_param {
         None => None,
         Some("asc") => Some(false),
@@ -232,6 +375,9 @@ fn sort_keys(
         };
         // JSON fields have no order both backends agree on (docs/decisions.md).
         if table.column(name).is_none_or(|c| c.ty == ColumnType::Json) {
+            return Err(Fail::bad_query("sort"));
+        }
+        if view.is_some_and(|w| !w.sortable.iter().any(|c| c == name)) {
             return Err(Fail::bad_query("sort"));
         }
         if !masking::queryable(table, &cx.who, name) {
@@ -256,12 +402,21 @@ fn sort_keys(
     Ok(out)
 }
 
-fn filter(cx: &Cx<'_>, table: &Table, key: &str, v: &str) -> Result<Filter, Fail> {
+fn filter(
+    cx: &Cx<'_>,
+    table: &Table,
+    view: Option<&View>,
+    key: &str,
+    v: &str,
+) -> Result<Filter, Fail> {
     let (field, op) = match key.split_once('.') {
         Some((f, o)) => (f, operator(o).ok_or_else(|| Fail::bad_query(key))?),
         None => (key, CompareOp::Eq),
     };
     let col = table.column(field).ok_or_else(|| Fail::bad_query(key))?;
+    if view.is_some_and(|w| !w.filterable.iter().any(|c| c == field)) {
+        return Err(Fail::bad_query(key));
+    }
     // Before the value is even looked at: no value oracle through filters on masked columns.
     if !masking::queryable(table, &cx.who, field) {
         return Err(Fail::not_queryable(key, field));
@@ -372,10 +527,14 @@ fn filter_holds(f: &Filter, row: &Row) -> bool {
 
 /// `search=`: any searchable column the caller may query contains the text; with none, nothing
 /// matches (an empty OR is false).
-fn searched(cx: &Cx<'_>, table: &Table, row: &Row, text: &str) -> bool {
+fn searched(cx: &Cx<'_>, table: &Table, view: Option<&View>, row: &Row, text: &str) -> bool {
     let pattern = Value::String(text.to_owned());
     table.columns.iter().any(|c| {
-        c.searchable
+        let searchable = match view {
+            Some(w) => w.searchable.contains(&c.name),
+            None => c.searchable,
+        };
+        searchable
             && masking::queryable(table, &cx.who, &c.name)
             && row.get(&c.name).is_some_and(|v| like(v, &pattern))
     })
@@ -428,7 +587,7 @@ fn read_one(
     let mut projection = None;
     for (k, v) in query {
         match k.as_str() {
-            "fields" if projection.is_none() => projection = Some(fields(table, v)?),
+            "fields" if projection.is_none() => projection = Some(fields(table, None, v)?),
             _ => return Err(Fail::bad_query(k)),
         }
     }

@@ -5,7 +5,9 @@
 use serde_json::{Map, Value};
 
 use super::errors::Fail;
-use super::{Cx, State, batch, list, write};
+use ward_ir::Operation;
+
+use super::{Cx, State, access, batch, list, write};
 use crate::request::ApiRequest;
 
 pub enum Outcome {
@@ -26,6 +28,8 @@ enum Path {
     Batch(String),
     Row(String, String),
     Restore(String, String),
+    /// `GET /api/T/views/V`.
+    View(String, String),
     Unknown,
 }
 
@@ -62,6 +66,7 @@ fn parse_path(path: &str) -> Path {
         [t, b] if b == "batch" => Path::Batch(t.clone()),
         [t, s] if s == "schema" => Path::Schema(t.clone()),
         [t, id] => Path::Row(t.clone(), id.clone()),
+        [t, v, name] if v == "views" => Path::View(t.clone(), name.clone()),
         [t, id, r] if r == "restore" => Path::Restore(t.clone(), id.clone()),
         _ => Path::Unknown,
     }
@@ -87,7 +92,8 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
         | Path::Schema(t)
         | Path::Batch(t)
         | Path::Row(t, _)
-        | Path::Restore(t, _) => t.clone(),
+        | Path::Restore(t, _)
+        | Path::View(t, _) => t.clone(),
         Path::Unknown => return Outcome::Done(Err(Fail::not_found())),
     };
     let Some(table) = cx.table(&table_name).cloned() else {
@@ -96,9 +102,11 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
     // Route-level answers: they depend on the table alone, so they come before the token.
     match (&path, method) {
         (Path::Collection(_), "GET" | "POST") => {}
-        // Public: the API's shape is not a secret, its rows are (docs/decisions.md).
-        (Path::Schema(_), "GET") => return Outcome::Status(200),
+        (Path::Schema(_), "GET") => {}
         (Path::Schema(_), _) => return Outcome::Done(Err(Fail::not_found())),
+        // An unknown view is the fixed NOT_FOUND, before the token, like an unknown table.
+        (Path::View(_, v), "GET") if table.views.iter().any(|x| x.name == *v) => {}
+        (Path::View(..), _) => return Outcome::Done(Err(Fail::not_found())),
         (Path::Batch(_), "GET") => return Outcome::Done(Err(Fail::not_found())),
         (Path::Batch(_), "POST" | "PATCH" | "PUT" | "DELETE") => {
             if !table.batch.enabled {
@@ -122,6 +130,17 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
     }
     let body = req.body.as_deref();
     let done = match (&path, method) {
+        // The table's `list` access (SPEC §5.4); the schema's bytes are not predicted.
+        (Path::Schema(_), _) => {
+            return match access::authorize(&table, Operation::List, &cx.who) {
+                Ok(_) => Outcome::Status(200),
+                Err(f) => Outcome::Done(Err(f)),
+            };
+        }
+        (Path::View(_, v), _) => match list::view(cx, st, &table, v, &req.query) {
+            Some(r) => r,
+            None => return Outcome::Unpredicted,
+        },
         (Path::Collection(_), "GET") => match list::list(cx, st, &table, &req.query) {
             Some(r) => r,
             None => return Outcome::Unpredicted,
@@ -136,7 +155,7 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
         (Path::Row(_, id), "PUT") => write::upsert(cx, st, &table, id, body),
         (Path::Row(_, id), _) => write::delete(cx, st, &table, id),
         (Path::Restore(_, id), _) => write::restore(cx, st, &table, id),
-        (Path::Schema(_) | Path::Unknown, _) => Err(Fail::not_found()),
+        (Path::Unknown, _) => Err(Fail::not_found()),
     };
     Outcome::Done(done)
 }

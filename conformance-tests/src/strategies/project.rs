@@ -11,8 +11,8 @@ use ward_ir::{ColumnType, DeleteMode, IdKind, MaskKind, OnDelete, Operation};
 use super::Choices;
 use super::parts::{guards, plain_column, singular, text_props, unique_name};
 use super::spec::{
-    BatchSpec, ColumnSpec, CondSpec, FirewallSpec, MaskSpec, ProjectSpec, RuleSpec, ScopeSpec,
-    TableSpec,
+    BatchSpec, ColumnSpec, CondSpec, FirewallSpec, MaskSpec, ParamSpec, ProjectSpec, RuleSpec,
+    ScopeSpec, TableSpec, ViewSpec,
 };
 
 pub(super) const TABLE_NAMES: [&str; 4] = ["projects", "tasks", "comments", "labels"];
@@ -161,6 +161,9 @@ impl Cx {
             let def = 1 + d.below(3) as u32;
             (def, def + d.below(3) as u32)
         });
+        let views = (0..d.weighted(&[5, 3, 1]))
+            .map(|k| self.view(k, d, &columns, public_ok))
+            .collect();
         TableSpec {
             name,
             id,
@@ -174,6 +177,95 @@ impl Cx {
             delete,
             batch,
             page,
+            views,
+        }
+    }
+
+    /// A view over some of the columns: a fixed filter, a param, a default order, allow-lists
+    /// (sometimes naming what the view does not show is left to the compiler's own tests), and
+    /// sometimes its own (widening) access.
+    fn view(&self, k: usize, d: &mut Choices, cols: &[ColumnSpec], public_ok: bool) -> ViewSpec {
+        let mut fields: Vec<String> = Vec::new();
+        for c in cols {
+            if d.chance(60) {
+                fields.push(c.name.clone());
+            }
+        }
+        if d.chance(20) {
+            fields.push("createdAt".to_owned());
+        }
+        // No `fields` line: every declared column.
+        let shown: Vec<&ColumnSpec> = cols
+            .iter()
+            .filter(|c| fields.is_empty() || fields.contains(&c.name))
+            .collect();
+        let pick = |d: &mut Choices, ok: &dyn Fn(&ColumnSpec) -> bool| -> Vec<String> {
+            shown
+                .iter()
+                .filter(|c| ok(c) && d.chance(50))
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        let mut sort: Vec<(String, bool)> = pick(d, &|c| c.ty != ColumnType::Json)
+            .into_iter()
+            .take(2)
+            .map(|c| (c, d.chance(50)))
+            .collect();
+        if fields.iter().any(|f| f == "createdAt") && d.chance(50) {
+            sort.push(("createdAt".to_owned(), true));
+        }
+        let filterable = pick(d, &|_| true);
+        let sortable = pick(d, &|c| c.ty != ColumnType::Json);
+        let searchable = pick(d, &|c| c.ty == ColumnType::Text);
+        let mut params = Vec::new();
+        let candidates: Vec<&ColumnSpec> = shown
+            .iter()
+            .copied()
+            .filter(|c| c.ty != ColumnType::Json && c.default.as_deref() != Some("(time)now"))
+            .collect();
+        if !candidates.is_empty() && d.chance(60) {
+            let c = candidates[d.below(candidates.len())];
+            let ops: &[&str] = match c.ty {
+                ColumnType::Text => &["eq", "ne", "like"],
+                ColumnType::Boolean | ColumnType::Uuid => &["eq", "ne"],
+                _ => &["eq", "gte", "lte"],
+            };
+            let default = match (c.ty, d.weighted(&[3, 1, 2])) {
+                (_, 0) | (_, 1) => None,
+                (ColumnType::Integer, _) => Some("3".to_owned()),
+                (ColumnType::Boolean, _) => Some("#true".to_owned()),
+                (ColumnType::Text, _) => Some("\"a\"".to_owned()),
+                _ => None,
+            };
+            params.push(ParamSpec {
+                name: format!("vp{k}"),
+                ty: c.ty,
+                required: default.is_none() && d.chance(25),
+                default,
+                column: c.name.clone(),
+                op: ops[d.below(ops.len())].to_owned(),
+            });
+        }
+        let filter = if d.chance(40) {
+            super::values::condition(d, cols, self.custom_claim)
+        } else {
+            None
+        };
+        let access = d.chance(40).then(|| RuleSpec {
+            roles: vec![self.role_arg(d, public_ok)],
+            body: Vec::new(),
+            checks: Vec::new(),
+        });
+        ViewSpec {
+            name: format!("v{k}"),
+            fields,
+            filter,
+            sort,
+            params,
+            filterable,
+            sortable,
+            searchable,
+            access,
         }
     }
 

@@ -2,7 +2,7 @@
 //! `deleted=only`, expansions, and parameters the server must reject.
 
 use serde_json::json;
-use ward_ir::{Column, ColumnType, Table};
+use ward_ir::{Column, ColumnType, Table, View};
 
 use super::Choices;
 use super::bodies::id_ref;
@@ -198,4 +198,84 @@ fn expand(d: &mut Choices, t: &Table) -> String {
     }
     let i = d.below(names.len());
     names[i].to_owned()
+}
+
+/// The query of a view: its params (typed right, mostly), filters and sorts on its allow-lists
+/// (and now and then off them, which the server must refuse), paging, search and projection.
+pub(crate) fn view_query(d: &mut Choices, t: &Table, v: &View) -> Query {
+    let mut q = Query::new();
+    for p in &v.params {
+        if !d.chance(60) {
+            continue;
+        }
+        let column = p
+            .filter
+            .as_ref()
+            .and_then(|f| f.fields().first().and_then(|c| t.column(c)));
+        let value = match column {
+            Some(c) if !d.chance(10) => values::query_text(&values::valid(d, c)),
+            _ => ["abc", "", "1.5", "not-a-date"][d.below(4)].to_owned(),
+        };
+        q.push((p.name.clone(), text(&value)));
+    }
+    for _ in 0..d.weighted(&[5, 3, 1]) {
+        // Mostly on the allow-list; a column off it now and then (refused).
+        let listed = v.filterable.get(d.below(v.filterable.len().max(1)));
+        let c = match listed.and_then(|name| t.column(name)) {
+            Some(c) if !d.chance(15) => c,
+            _ => pick_column(d, t),
+        };
+        let ops: &[&str] = match c.ty {
+            ColumnType::Json => &["is"],
+            ColumnType::Text => &["", "eq", "ne", "like", "in", "is"],
+            _ => &["", "eq", "gt", "lte", "in", "is"],
+        };
+        let op = ops[d.below(ops.len())];
+        let key = if op.is_empty() {
+            c.name.clone()
+        } else {
+            format!("{}.{op}", c.name)
+        };
+        let value = filter_value(d, t, c, op);
+        q.push((key, value));
+    }
+    if d.chance(30) {
+        let name = match v.sortable.get(d.below(v.sortable.len().max(1))) {
+            Some(n) if !d.chance(15) => n.clone(),
+            _ => pick_column(d, t).name.clone(),
+        };
+        let sign = ["", "-"][d.below(2)];
+        q.push(("sort".to_owned(), text(&format!("{sign}{name}"))));
+    }
+    if d.chance(25) {
+        q.push(("limit".to_owned(), text(LIMITS[d.below(4)])));
+    }
+    if d.chance(15) {
+        q.push(("offset".to_owned(), text(OFFSETS[d.below(3)])));
+    }
+    if d.chance(15) {
+        q.push(("search".to_owned(), text(SEARCHES[d.below(SEARCHES.len())])));
+    }
+    if d.chance(15) {
+        let shown: Vec<&str> = v
+            .fields
+            .iter()
+            .filter(|_| d.chance(50))
+            .map(String::as_str)
+            .collect();
+        let list = if shown.is_empty() || d.chance(10) {
+            fields(d, t)
+        } else {
+            shown.join(",")
+        };
+        q.push(("fields".to_owned(), text(&list)));
+    }
+    if d.chance(10) {
+        q.push(("total".to_owned(), text("true")));
+    }
+    if d.chance(5) {
+        let k = ["expand", "deleted"][d.below(2)];
+        q.push((k.to_owned(), text("only")));
+    }
+    q
 }

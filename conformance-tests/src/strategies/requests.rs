@@ -12,7 +12,7 @@ use ward_ir::{IdKind, Ir, Table};
 use super::Choices;
 use super::bodies::{self, RAW_BODIES, Record, Write, id_ref, plain_columns, record};
 use super::callers::callers;
-use super::queries::{get_query, list_query};
+use super::queries::{get_query, list_query, view_query};
 use crate::scenario::{Body, CallerSpec, IdRef, Route, Scenario, Seed, Step, ValueSpec};
 
 /// Decisions drawn per step and per seed (unused ones cost nothing).
@@ -158,7 +158,7 @@ fn single_body(d: &mut Choices, t: &Table, op: Write) -> Body {
 
 fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
     let caller = caller(d, callers);
-    let kind = d.weighted(&[16, 9, 20, 12, 7, 5, 6, 6, 4, 3, 4, 2]);
+    let kind = d.weighted(&[16, 9, 20, 12, 7, 5, 6, 6, 4, 3, 4, 2, 10]);
     let mut t = &ir.tables[d.below(ir.tables.len())];
     // Upserts mostly go where they are served (`id text` and `guards open`), else nearly all of
     // them would stop at 405.
@@ -169,6 +169,10 @@ fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
         .collect();
     if matches!(kind, 6 | 9) && !upserts.is_empty() && !d.chance(25) {
         t = upserts[d.below(upserts.len())];
+    }
+    let viewed: Vec<&Table> = ir.tables.iter().filter(|t| !t.views.is_empty()).collect();
+    if kind == 12 && !viewed.is_empty() {
+        t = viewed[d.below(viewed.len())];
     }
     let mut s = Step {
         caller,
@@ -203,6 +207,16 @@ fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
         }
         6 => upsert(d, t, &mut s),
         7..=10 => batch(d, t, kind, &mut s),
+        12 => {
+            // A declared view, or now and then one that does not exist.
+            match t.views.get(d.below(t.views.len())) {
+                Some(v) if !d.chance(5) => {
+                    s.route = Route::View(v.name.clone());
+                    s.query = view_query(d, t, v);
+                }
+                _ => s.route = Route::View("nope".to_owned()),
+            }
+        }
         _ => {
             // Routes that exist for no method but the ones above.
             let (method, route) = match d.below(3) {

@@ -31,6 +31,35 @@ pub struct TableSpec {
     pub batch: BatchSpec,
     /// `page default=D max=M`.
     pub page: Option<(u32, u32)>,
+    pub views: Vec<ViewSpec>,
+}
+
+/// `view NAME { … }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewSpec {
+    pub name: String,
+    pub fields: Vec<String>,
+    pub filter: Option<CondSpec>,
+    /// `(column, descending)`.
+    pub sort: Vec<(String, bool)>,
+    pub params: Vec<ParamSpec>,
+    pub filterable: Vec<String>,
+    pub sortable: Vec<String>,
+    pub searchable: Vec<String>,
+    /// Its own `access` (always `widens=#true`); `None` uses the table's `list`.
+    pub access: Option<RuleSpec>,
+}
+
+/// `param NAME TYPE [required=#true] [default=V] { when COLUMN OP (param)NAME }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    pub name: String,
+    pub ty: ColumnType,
+    pub required: bool,
+    /// KDL text.
+    pub default: Option<String>,
+    pub column: String,
+    pub op: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -223,7 +252,70 @@ impl TableSpec {
         if let Some((def, max)) = self.page {
             let _ = writeln!(out, "    page default={def} max={max}");
         }
+        for v in &self.views {
+            v.kdl(out);
+        }
         out.push_str("}\n");
+    }
+}
+
+impl ViewSpec {
+    fn kdl(&self, out: &mut String) {
+        let _ = writeln!(out, "    view {} {{", self.name);
+        if !self.fields.is_empty() {
+            let _ = writeln!(out, "        fields {}", self.fields.join(" "));
+        }
+        if let Some(c) = &self.filter {
+            out.push_str("        where {\n");
+            c.kdl(3, out);
+            out.push_str("        }\n");
+        }
+        if !self.sort.is_empty() {
+            let keys: Vec<String> = self
+                .sort
+                .iter()
+                .map(|(c, desc)| {
+                    if *desc {
+                        format!("\"-{c}\"")
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "        sort {}", keys.join(" "));
+        }
+        for p in &self.params {
+            let _ = write!(out, "        param {} {}", p.name, p.ty.name());
+            if p.required {
+                out.push_str(" required=#true");
+            }
+            if let Some(d) = &p.default {
+                let _ = write!(out, " default={d}");
+            }
+            let _ = writeln!(out, " {{ when {} {} (param){} }}", p.column, p.op, p.name);
+        }
+        for (key, list) in [
+            ("filterable", &self.filterable),
+            ("sortable", &self.sortable),
+            ("searchable", &self.searchable),
+        ] {
+            if !list.is_empty() {
+                let _ = writeln!(out, "        {key} {}", list.join(" "));
+            }
+        }
+        if let Some(rule) = &self.access {
+            let _ = write!(out, "        access {} widens=#true", rule.roles.join(" "));
+            if rule.body.is_empty() {
+                out.push('\n');
+            } else {
+                out.push_str(" {\n");
+                for c in &rule.body {
+                    c.kdl(3, out);
+                }
+                out.push_str("        }\n");
+            }
+        }
+        out.push_str("    }\n");
     }
 }
 

@@ -43,15 +43,32 @@ async fn run(
         Operation::List
     };
     let gate = security::gate(plan, op, &caller)?;
-    let lq: ListQuery = query::parse_list(plan, &caller, q.as_deref())?;
+    let lq: ListQuery = query::parse_list(plan, &caller, q.as_deref(), None)?;
     let now = audit::now();
 
-    let mut cond = if lq.deleted_only {
+    let cond = if lq.deleted_only {
         deleted_visibility(plan, &gate, &caller, &now)
     } else {
         predicate::visibility(plan, &gate, &caller, &now, true)
-    }
-    .add(filter::filters(plan, &lq.filters));
+    };
+    respond(st, snap.clone(), table, caller, now, cond, lq, &headers).await
+}
+
+/// One page of the rows matching `cond` (what the caller may see) and the client's filters,
+/// search, order and cursor: the list response shared by `GET /api/T` and views.
+#[allow(clippy::too_many_arguments)] // the request's parts, each used once
+pub(super) async fn respond(
+    st: Shared,
+    snap: std::sync::Arc<crate::snapshot::Snapshot>,
+    table: String,
+    caller: Caller,
+    now: String,
+    visible: sea_query::Condition,
+    lq: ListQuery,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let plan = request::plan(&snap, &table)?;
+    let mut cond = visible.add(filter::filters(plan, &lq.filters));
     if let Some((text, cols)) = &lq.search {
         cond = cond.add(filter::search(plan, cols, text));
     }
@@ -111,7 +128,7 @@ async fn run(
         pagination.insert("total".into(), json!(t));
     }
     Ok(request::with_etag(
-        &headers,
+        headers,
         &json!({ "data": page.data, "pagination": pagination }),
     ))
 }

@@ -16,6 +16,7 @@ pub mod request;
 pub mod restore;
 pub mod update;
 pub mod upsert;
+pub mod view;
 mod written;
 
 use axum::Router;
@@ -55,6 +56,11 @@ pub(crate) fn router(state: Shared) -> Router {
             "/api/{table}/{id}/restore",
             post(restore::handle).fallback(not_found),
         )
+        // `views` is reserved like `batch`: `/api/T/views/V` never reaches `/{id}/restore`.
+        .route(
+            "/api/{table}/views/{view}",
+            get(view::handle).fallback(not_found),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -74,16 +80,32 @@ async fn openapi(State(st): State<Shared>) -> Response {
     )
 }
 
-/// The JSON Schema of a table's records; an unknown table is the fixed NOT_FOUND.
+/// The JSON Schema of a table's records as this caller sees them: it needs the table's `list`
+/// access (SPEC §5.4), and leaves out the columns hidden from the caller (no owner exemption
+/// applies to a schema). An unknown table is the fixed NOT_FOUND.
 async fn table_schema(
     State(st): State<Shared>,
     axum::extract::Path(table): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let serving = st.current();
-    match serving.snapshot.table(&table) {
-        Some(plan) => request::json(StatusCode::OK, &crate::openapi::table_schema(&plan.def)),
-        None => ApiError::not_found().into_response(),
-    }
+    let answer = (|| {
+        let plan = request::plan(&serving.snapshot, &table)?;
+        let caller = request::caller(&serving, &headers)?;
+        crate::security::access::authorize(&plan.def, ward_ir::Operation::List, &caller)?;
+        let mut schema = crate::openapi::table_schema(&plan.def);
+        if let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+            for m in &plan.def.masks {
+                if m.kind == ward_ir::MaskKind::Hidden
+                    && !crate::security::masking::sees_raw_everywhere(m, &caller)
+                {
+                    props.remove(&m.column);
+                }
+            }
+        }
+        Ok::<_, ApiError>(request::json(StatusCode::OK, &schema))
+    })();
+    request::finish(answer)
 }
 
 async fn not_found() -> Response {

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value as Json, json};
-use ward_ir::{ColumnType, CompareOp, RESERVED_QUERY_PARAMETERS, system};
+use ward_ir::{ColumnType, CompareOp, Literal, RESERVED_QUERY_PARAMETERS, View, system};
 
 use super::embed::{self, Expand, Shape};
 use super::error::ApiError;
@@ -65,6 +65,8 @@ pub struct ListQuery {
     pub expand: Vec<Expand>,
     /// `deleted=only`: list the soft-deleted rows (under the `restore` rule) instead.
     pub deleted_only: bool,
+    /// A view's params that have a value (given or defaulted), typed.
+    pub params: Vec<(String, Literal)>,
 }
 
 impl ListQuery {
@@ -88,7 +90,9 @@ pub fn parse_get(plan: &TablePlan, raw: Option<&str>) -> Result<Shape, ApiError>
     let mut expand_seen = false;
     for (k, v) in pairs(raw)? {
         match k.as_str() {
-            "fields" if shape.fields.is_none() => shape.fields = Some(parse_fields(plan, &v)?),
+            "fields" if shape.fields.is_none() => {
+                shape.fields = Some(parse_fields(plan, None, &v)?);
+            }
             "expand" if !expand_seen => {
                 expand_seen = true;
                 items("expand", &v)?;
@@ -112,10 +116,11 @@ pub fn wants_deleted(raw: Option<&str>) -> bool {
     pairs(raw).is_ok_and(|p| p.iter().any(|(k, v)| k == "deleted" && v == "only"))
 }
 
-fn parse_fields(plan: &TablePlan, v: &str) -> Result<Vec<String>, ApiError> {
+fn parse_fields(plan: &TablePlan, view: Option<&View>, v: &str) -> Result<Vec<String>, ApiError> {
     let mut out = Vec::new();
     for f in items("fields", v)? {
-        if plan.column(f).is_none() {
+        let shown = view.is_none_or(|view| view.fields.iter().any(|x| x == f));
+        if plan.column(f).is_none() || !shown {
             return Err(ApiError::bad_query(
                 "fields",
                 format!("Unknown field `{f}`"),
@@ -172,10 +177,14 @@ fn decode_cursor(plan: &TablePlan, sort: &[SortKey], raw: &str) -> Result<Vec<Js
     Ok(values)
 }
 
+/// The list grammar for `GET /api/T` (`view` = None) or a view's `GET /api/T/views/V`, where the
+/// client may filter, sort, search and project only within the view's allow-lists, may not
+/// expand or list deleted rows, and passes the view's params.
 pub fn parse_list(
     plan: &TablePlan,
     caller: &Caller,
     raw: Option<&str>,
+    view: Option<&View>,
 ) -> Result<ListQuery, ApiError> {
     let page = plan.def.page;
     let mut seen: Vec<String> = Vec::new();
@@ -184,6 +193,7 @@ pub fn parse_list(
         (None, None, None, None, None);
     let (mut expand, mut deleted_only) = (Vec::new(), false);
     let mut filters: Vec<Filter> = Vec::new();
+    let mut params: Vec<(String, Literal)> = Vec::new();
     for (k, v) in pairs(raw)? {
         // Reserved by name alone (the compiler rejects columns named like them): whether the
         // table happens to have such a column must never change what a parameter means.
@@ -213,20 +223,38 @@ pub fn parse_list(
             "order" => order = Some(v),
             "cursor" => cursor = Some(v),
             "search" => search = Some(v),
-            "fields" => fields = Some(parse_fields(plan, &v)?),
+            "fields" => fields = Some(parse_fields(plan, view, &v)?),
+            "expand" | "deleted" if view.is_some() => {
+                return Err(ApiError::bad_query(
+                    &k,
+                    format!("`{k}` is not available on a view"),
+                ));
+            }
             "expand" => {
                 items("expand", &v)?;
                 expand = embed::parse_expand(plan, &v)?;
             }
             "deleted" => deleted_only = parse_deleted(plan, &v)?,
             _ => {
+                if let Some(p) = view.and_then(|view| view.params.iter().find(|p| p.name == k)) {
+                    if params.iter().any(|(n, _)| *n == k) {
+                        return Err(ApiError::bad_query(&k, format!("`{k}` is given twice")));
+                    }
+                    // A value the client picks is a filter: no probing of masked columns.
+                    let fields = p.filter.iter().flat_map(ward_ir::Condition::fields);
+                    if let Some(f) = fields.into_iter().find(|f| !queryable(plan, caller, f)) {
+                        return Err(ApiError::not_queryable(&k, f));
+                    }
+                    params.push((k.clone(), param_value(p, &v)?));
+                    continue;
+                }
                 if filters.len() == MAX_FILTERS {
                     return Err(ApiError::bad_query(
                         &k,
                         format!("At most {MAX_FILTERS} filters per request"),
                     ));
                 }
-                filters.push(parse_filter(plan, caller, &k, &v)?);
+                filters.push(parse_filter(plan, caller, view, &k, &v)?);
                 // Every value is bound: keep the statement under SQLite's variable limit.
                 if filters.iter().map(|f| f.values.len()).sum::<usize>() > MAX_FILTER_VALUES {
                     return Err(ApiError::bad_query(
@@ -237,7 +265,24 @@ pub fn parse_list(
             }
         }
     }
-    let sort = parse_sort(plan, caller, sort_raw.as_deref(), order.as_deref())?;
+    if let Some(view) = view {
+        for p in &view.params {
+            if params.iter().any(|(n, _)| *n == p.name) {
+                continue;
+            }
+            match &p.default {
+                Some(d) => params.push((p.name.clone(), d.clone())),
+                None if p.required => {
+                    return Err(ApiError::bad_query(
+                        &p.name,
+                        format!("`{}` is required", p.name),
+                    ));
+                }
+                None => {}
+            }
+        }
+    }
+    let sort = parse_sort(plan, caller, view, sort_raw.as_deref(), order.as_deref())?;
     if cursor.is_some() && offset > 0 {
         return Err(ApiError::bad_query(
             "cursor",
@@ -245,9 +290,18 @@ pub fn parse_list(
         ));
     }
     let after = cursor.map(|c| decode_cursor(plan, &sort, &c)).transpose()?;
+    let searchable = match view {
+        Some(view) => &view.searchable,
+        None => &plan.searchable,
+    };
+    if search.is_some() && searchable.is_empty() && view.is_some() {
+        return Err(ApiError::bad_query(
+            "search",
+            "`search` is not available on this view",
+        ));
+    }
     let search = search.map(|s| {
-        let cols = plan
-            .searchable
+        let cols = searchable
             .iter()
             .filter(|c| queryable(plan, caller, c))
             .cloned()
@@ -265,7 +319,40 @@ pub fn parse_list(
         total,
         expand,
         deleted_only,
+        params,
     })
+}
+
+/// A view param's value from the query string, typed; the value is not echoed back.
+fn param_value(p: &ward_ir::ViewParam, v: &str) -> Result<Literal, ApiError> {
+    let bad = || {
+        ApiError::bad_query(
+            &p.name,
+            format!("`{}` must be {}", p.name, type_phrase(p.ty)),
+        )
+    };
+    Ok(match typed(p.ty, v).ok_or_else(bad)? {
+        Json::Bool(b) => Literal::Boolean(b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Literal::Integer(i),
+            None => Literal::Float(n.as_f64().ok_or_else(bad)?),
+        },
+        Json::String(s) => Literal::Text(s),
+        _ => return Err(bad()),
+    })
+}
+
+fn type_phrase(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Text => "text",
+        ColumnType::Integer => "an integer",
+        ColumnType::Float => "a number",
+        ColumnType::Boolean => "true or false",
+        ColumnType::Datetime => "an RFC 3339 date-time",
+        ColumnType::Date => "a date (YYYY-MM-DD)",
+        ColumnType::Uuid => "a UUID",
+        ColumnType::Json => "JSON",
+    }
 }
 
 /// `deleted=only` is the one value; a table that deletes hard keeps no deleted rows to list.
@@ -288,9 +375,16 @@ fn parse_deleted(plan: &TablePlan, v: &str) -> Result<bool, ApiError> {
 fn parse_sort(
     plan: &TablePlan,
     caller: &Caller,
+    view: Option<&View>,
     raw: Option<&str>,
     order: Option<&str>,
 ) -> Result<Vec<SortKey>, ApiError> {
+    if let Some(view) = view
+        && raw.is_none()
+        && order.is_none()
+    {
+        return Ok(view_sort(plan, caller, view));
+    }
     let order_desc = match order {
         None => None,
         Some("asc") => Some(false),
@@ -317,6 +411,14 @@ fn parse_sort(
                 format!("Unknown sort field `{name}`"),
             ));
         };
+        if let Some(view) = view
+            && !view.sortable.iter().any(|c| c == name)
+        {
+            return Err(ApiError::bad_query(
+                "sort",
+                format!("`{name}` is not sortable in this view"),
+            ));
+        }
         // JSON has no order both backends agree on (SQLite would sort the text).
         if column.ty == ColumnType::Json {
             return Err(ApiError::bad_query(
@@ -359,6 +461,26 @@ fn parse_sort(
     Ok(keys)
 }
 
+/// A view's default order for this caller: its `sort` without the keys the caller may not query
+/// (ordering by a masked column would reveal it, and the cursor carries raw sort values), then
+/// `id`, descending when nothing else is left (newest first for uuid and integer ids).
+fn view_sort(plan: &TablePlan, caller: &Caller, view: &View) -> Vec<SortKey> {
+    let mut keys: Vec<SortKey> = view
+        .sort
+        .iter()
+        .filter(|k| queryable(plan, caller, &k.column))
+        .cloned()
+        .collect();
+    if !keys.iter().any(|k| k.column == system::ID) {
+        let desc = keys.last().is_none_or(|k| k.desc);
+        keys.push(SortKey {
+            column: system::ID.to_owned(),
+            desc,
+        });
+    }
+    keys
+}
+
 fn parse_op(s: &str) -> Option<CompareOp> {
     Some(match s {
         "eq" => CompareOp::Eq,
@@ -375,7 +497,13 @@ fn parse_op(s: &str) -> Option<CompareOp> {
     })
 }
 
-fn parse_filter(plan: &TablePlan, caller: &Caller, key: &str, v: &str) -> Result<Filter, ApiError> {
+fn parse_filter(
+    plan: &TablePlan,
+    caller: &Caller,
+    view: Option<&View>,
+    key: &str,
+    v: &str,
+) -> Result<Filter, ApiError> {
     let (field, op) = match key.split_once('.') {
         Some((f, o)) => (
             f,
@@ -384,9 +512,13 @@ fn parse_filter(plan: &TablePlan, caller: &Caller, key: &str, v: &str) -> Result
         ),
         None => (key, CompareOp::Eq),
     };
-    let col = plan
-        .column(field)
-        .ok_or_else(|| ApiError::bad_query(key, format!("Unknown parameter or field `{field}`")))?;
+    let unknown = || ApiError::bad_query(key, format!("Unknown parameter or field `{field}`"));
+    let col = plan.column(field).ok_or_else(unknown)?;
+    if let Some(view) = view
+        && !view.filterable.iter().any(|c| c == field)
+    {
+        return Err(unknown());
+    }
     if !queryable(plan, caller, field) && !mutation::active(Mutation::MaskingFilterMaskedColumn) {
         return Err(ApiError::not_queryable(key, field));
     }

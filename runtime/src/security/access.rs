@@ -46,6 +46,16 @@ pub fn authorize(
     }
 }
 
+/// The role part of a view's rule (its own `access`, or the table's `list`).
+pub fn authorize_view(view: &ward_ir::View, caller: &Caller) -> Result<Residual, ApiError> {
+    let rule = view.access.as_ref();
+    match rule.map(|r| partial(&r.when, caller)) {
+        Some(Partial::True) => Ok(Residual::True),
+        Some(Partial::Rows(c)) => Ok(Residual::Rows(c)),
+        Some(Partial::False) | None => Err(deny(rule, caller)),
+    }
+}
+
 fn deny(rule: Option<&AccessRule>, caller: &Caller) -> ApiError {
     if !caller.authenticated {
         return ApiError::auth_missing();
@@ -175,12 +185,14 @@ fn compare(
     })
 }
 
-/// Resolves a condition value for the caller; `None` when it needs an auth value they lack.
+/// Resolves a condition value for the caller; `None` when it needs an auth value they lack, or
+/// a view parameter that was not bound to the request's value (matching nothing, failing closed).
 pub fn resolve(v: &Value, caller: &Caller, now: &str) -> Option<Json> {
     match v {
         Value::Literal(l) => Some(literal_json(l)),
         Value::Auth(name) => caller.auth_value(name).map(|s| Json::String(s.to_owned())),
         Value::Now => Some(Json::String(now.to_owned())),
+        Value::Param(_) => None,
     }
 }
 

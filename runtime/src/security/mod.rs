@@ -50,6 +50,17 @@ pub fn gate(plan: &TablePlan, op: Operation, caller: &Caller) -> Result<Gate, Ap
     Ok(Gate { scopes, residual })
 }
 
+/// Steps 2–3 for a view: its own rule's role part, then the table's firewall, unchanged.
+pub fn view_gate(
+    plan: &TablePlan,
+    view: &ward_ir::View,
+    caller: &Caller,
+) -> Result<Gate, ApiError> {
+    let residual = access::authorize_view(view, caller)?;
+    let scopes = firewall::predicates(&plan.def, caller)?;
+    Ok(Gate { scopes, residual })
+}
+
 /// Steps 2–3 for create: the role part, then the scope stamps (which need every claim).
 pub fn create_gate(plan: &TablePlan, caller: &Caller) -> Result<Vec<ScopeEq>, ApiError> {
     access::authorize(&plan.def, Operation::Create, caller)?;

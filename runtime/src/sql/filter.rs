@@ -27,11 +27,7 @@ pub struct Filter {
 }
 
 /// One sort key; `id` always ends the list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SortKey {
-    pub column: String,
-    pub desc: bool,
-}
+pub use ward_ir::SortKey;
 
 fn ty(plan: &TablePlan, column: &str) -> ColumnType {
     super::predicate::column_type(plan, column)

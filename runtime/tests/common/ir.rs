@@ -125,6 +125,7 @@ pub fn table(name: &str) -> T {
             delete: DeleteMode::Soft,
             batch: Batch::default(),
             page: Page::default(),
+            views: Vec::new(),
         },
         cols: Vec::new(),
     }
