@@ -41,6 +41,7 @@ fn generated_projects_cover_the_language() {
                         V::Auth(name) => bump(&format!("(auth){name}")),
                         V::Now => bump("(time)now"),
                         V::Param(_) => bump("(param)"),
+                        V::Input(_) | V::Record(_) => bump("(action value)"),
                         V::Literal(_) => {}
                     }
                 }

@@ -3,7 +3,10 @@
 //! always describes exactly what is served (a reload serves the new document at once).
 
 use serde_json::{Map, Value as Json, json};
-use ward_ir::{Column, ColumnType, DeleteMode, IdKind, Ir, Operation, Table, View, system};
+use ward_ir::{
+    Action, Column, ColumnDefault, ColumnType, DeleteMode, IdKind, Ir, Operation, Returned, Step,
+    Table, View, system,
+};
 
 /// Statuses every `/api/…` operation can answer with the error envelope.
 const ERRORS: [(&str, &str); 6] = [
@@ -336,6 +339,62 @@ fn view_parameters(t: &Table, v: &View) -> Vec<Json> {
     out
 }
 
+/// `POST /api/T/{id}/A`: the inputs as the body, the row or the returned object as the answer,
+/// and 409 for a state the action does not accept.
+fn action_path(t: &Table, a: &Action, record: &str) -> Json {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for i in &a.inputs {
+        let mut s = column_schema(t, i);
+        if let (Some(obj), Some(ColumnDefault::Literal(d))) = (s.as_object_mut(), &i.default) {
+            obj.insert("default".into(), crate::security::access::literal_json(d));
+        }
+        props.insert(i.name.clone(), if i.required { s } else { nullable(s) });
+        if i.required && i.default.is_none() {
+            required.push(i.name.clone());
+        }
+    }
+    let mut body = json!({"type": "object", "properties": props, "additionalProperties": false});
+    if !required.is_empty() {
+        body["required"] = json!(required);
+    }
+    let data = match a.steps.iter().rev().find_map(|s| match s {
+        Step::Return { value } => Some(value),
+        _ => None,
+    }) {
+        Some(Returned::Record) => reference(record),
+        Some(Returned::Object(_)) => json!({"type": "object"}),
+        None => json!({"type": "object", "properties": {"ok": {"type": "boolean"}}}),
+    };
+    let mut responses = errors();
+    responses.insert(
+        "409".into(),
+        json!({"description": "Not allowed in the row's state, a lost transition, or the action's own error", "content": json_content(reference("Error"))}),
+    );
+    responses.insert(
+        "200".into(),
+        json!({"description": "The action's result", "content": json_content(json!({
+            "type": "object", "properties": {"data": data}, "required": ["data"]
+        }))}),
+    );
+    let public = a
+        .access
+        .as_ref()
+        .is_some_and(|r| r.roles.iter().any(|x| x == "public"));
+    let mut post = json!({
+        "operationId": format!("action_{}_{}", t.name, a.name),
+        "summary": format!("action {} on {}", a.name, t.name),
+        "tags": [t.name],
+        "security": if public { json!([{}, {"bearer": []}]) } else { json!([{"bearer": []}]) },
+        "requestBody": {"required": false, "content": json_content(body)},
+        "responses": responses,
+    });
+    if let Some(d) = &a.description {
+        post["description"] = json!(d);
+    }
+    json!({"parameters": [id_parameter(t)], "post": post})
+}
+
 /// A view's records: the table's record schema, restricted to the view's fields.
 fn view_record_schema(t: &Table, v: &View) -> Json {
     let mut s = record_schema(t);
@@ -499,6 +558,12 @@ pub fn document(ir: &Ir) -> Json {
                 "responses": schema_responses
             }}),
         );
+        for a in &t.actions {
+            paths.insert(
+                format!("{base}/{{id}}/{}", a.name),
+                action_path(t, a, &record),
+            );
+        }
         for v in &t.views {
             let name = format!("{}_view_{}", t.name, v.name);
             schemas.insert(name.clone(), view_record_schema(t, v));

@@ -45,7 +45,7 @@ pub fn snapshot_for(dialect: crate::sql::Dialect) -> Snapshot {
         },
         "guards": {"open": false, "createable": ["status", "priority"], "updatable": ["status"], "immutable": [], "protected": []},
         "masks": [], "delete": "soft", "batch": {"enabled": true, "max": 100, "atomic": true},
-        "page": {"default": 50, "max": 100}, "views": []
+        "page": {"default": 50, "max": 100}, "views": [], "actions": []
     });
     let ir = json!({"version": 1, "auth": {"jwt": {"key": {"kind": "secret", "env": "X"}, "issuer": null, "audience": null, "leeway_seconds": 30},
                     "claims": {"user-id": "sub", "roles": "roles", "org-id": "org_id"}},

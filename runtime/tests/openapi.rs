@@ -140,7 +140,7 @@ async fn a_schema_needs_list_access_and_leaves_out_hidden_columns() {
 }
 
 #[backends]
-async fn views_are_documented_with_their_params_and_allow_lists() {
+async fn views_and_actions_are_documented() {
     let sources = ward_compiler::Sources::single(
         "p.kdl",
         r#"
@@ -151,6 +151,12 @@ async fn views_are_documented_with_their_params_and_allow_lists() {
             column notes text
             firewall none
             access { list member }
+            action close {
+                description "Close a room"
+                access member
+                input reason text max-length=20
+                return record
+            }
             view big {
                 description "Large rooms"
                 fields name capacity
@@ -182,6 +188,12 @@ async fn views_are_documented_with_their_params_and_allow_lists() {
         .find(|p| p["name"] == "min")
         .unwrap();
     assert_eq!(min["schema"]["default"], 10);
+    let close = &doc["paths"]["/api/rooms/{id}/close"]["post"];
+    assert_eq!(close["description"], "Close a room");
+    let body = &close["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["additionalProperties"], false);
+    assert!(body["properties"].get("reason").is_some());
+    assert!(close["responses"].get("409").is_some());
     let record = &doc["components"]["schemas"]["rooms_view_big"]["properties"];
     let mut keys: Vec<&String> = record.as_object().unwrap().keys().collect();
     keys.sort();

@@ -156,6 +156,8 @@ pub struct Table {
     pub page: Page,
     /// Named read endpoints, `GET /api/T/views/V`, in source order.
     pub views: Vec<View>,
+    /// Record actions, `POST /api/T/{id}/A`, in source order.
+    pub actions: Vec<Action>,
 }
 
 impl Table {
@@ -169,6 +171,10 @@ impl Table {
 
     pub fn view(&self, name: &str) -> Option<&View> {
         self.views.iter().find(|v| v.name == name)
+    }
+
+    pub fn action(&self, name: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.name == name)
     }
 
     /// Whether `column` is stamped by a firewall scope.
@@ -463,6 +469,28 @@ pub enum Partial {
 }
 
 impl Condition {
+    /// This condition with each value that `f` maps replaced (view params and action inputs
+    /// bound to the request's values before evaluation).
+    pub fn map_values(&self, f: &dyn Fn(&Value) -> Option<Value>) -> Condition {
+        let all = |of: &[Condition]| of.iter().map(|x| x.map_values(f)).collect();
+        match self {
+            Condition::All { of } => Condition::All { of: all(of) },
+            Condition::Any { of } => Condition::Any { of: all(of) },
+            Condition::Not { of } => Condition::Not {
+                of: Box::new(of.map_values(f)),
+            },
+            Condition::Role { .. } => self.clone(),
+            Condition::Compare { field, op, values } => Condition::Compare {
+                field: field.clone(),
+                op: *op,
+                values: values
+                    .iter()
+                    .map(|v| f(v).unwrap_or_else(|| v.clone()))
+                    .collect(),
+            },
+        }
+    }
+
     /// Every field this condition compares, in order, with repeats.
     pub fn fields(&self) -> Vec<&str> {
         match self {
@@ -572,6 +600,72 @@ pub enum Value {
     /// A view parameter of this name (views only); the runtime binds it to the request's typed
     /// value before the condition is compiled.
     Param(String),
+    /// An action input of this name (actions only), validated before any step runs.
+    Input(String),
+    /// A column of the row a record action acts on, as it is when the step runs.
+    Record(String),
+}
+
+/// `action NAME { … }` inside a table: `POST /api/T/{id}/NAME` (SPEC §2.10). Runs as one
+/// transaction on the row loaded through the table's firewall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    pub name: String,
+    pub description: Option<String>,
+    /// Who may invoke it (role leaves) and in which states of the row (conditions, answered with
+    /// 409 `ACCESS_ACTION_NOT_ALLOWED_FOR_STATE`); `None` denies everyone.
+    pub access: Option<AccessRule>,
+    /// Typed inputs of the request body, validated like columns (`system`, `unique`,
+    /// `references` and `pattern` unused).
+    pub inputs: Vec<Column>,
+    pub steps: Vec<Step>,
+}
+
+/// One step of an action, run in order inside the action's transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", tag = "step")]
+pub enum Step {
+    /// Abort with `error` unless `when` holds on the row.
+    Require { when: Condition, error: ActionError },
+    /// Compare-and-set of `column` from one of `from` to `to`.
+    Transition {
+        column: String,
+        from: Vec<Literal>,
+        to: Value,
+    },
+    /// Set columns of the row (never system or scope columns; protected ones only when this
+    /// action is listed for them).
+    Update { set: Vec<Assignment> },
+    /// The response body; without it, `{"ok": true}`.
+    Return { value: Returned },
+}
+
+/// A custom error of a `require` step: answered with layer `action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionError {
+    pub code: String,
+    pub status: u16,
+    pub message: String,
+}
+
+/// `set COLUMN VALUE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    pub column: String,
+    pub value: Value,
+}
+
+/// What a `return` step answers (masked like any read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "fields")]
+pub enum Returned {
+    /// The row after the action's steps.
+    Record,
+    /// An object of named values.
+    Object(Vec<Assignment>),
 }
 
 /// `view NAME { … }`: a named, read-only list of its table (SPEC §2.9). The table's firewall,

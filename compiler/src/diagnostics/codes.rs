@@ -406,6 +406,21 @@ pub fn unknown_param(span: Span, name: &str, help: Option<String>) -> Diagnostic
     }))
 }
 
+/// E0028: `(input)NAME` names an input that the action does not declare.
+///
+/// Why: a value that never arrives would make the step meaningless.
+/// Bad: `update { set notes (input)reasn }`
+/// Fix: `update { set notes (input)reason }` with `input reason text`
+pub fn unknown_input(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::error(
+        "E0028",
+        span,
+        format!("unknown input `{name}`"),
+        "no such input",
+    )
+    .with_opt_help(help)
+}
+
 /// E0030: a default, bound or `one-of` value whose type does not match the column.
 ///
 /// Why: a value the column can never hold is a bug in the resource file.
@@ -898,6 +913,55 @@ pub fn param_required_default(span: Span, name: &str) -> Diagnostic {
     .with_help(
         "drop `required=#true` (the default applies when the param is absent) or the default",
     )
+}
+
+/// E0067: an action that writes a system column or a firewall scope column.
+///
+/// Why: audit and scope columns are stamped by the server; an action setting them could move a
+/// row to another tenant or forge its history.
+/// Bad: `update { set organizationId (input)org }`
+/// Fix: remove the assignment
+pub fn action_writes_managed(span: Span, action: &str, column: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0067",
+        span,
+        format!("action `{action}` writes `{column}`, which the server manages"),
+        "server-managed",
+    )
+    .with_help("system and firewall scope columns are never written by actions")
+}
+
+/// E0068: an action that writes a `protected` column without being listed for it.
+///
+/// Why: `protected status { actions archive reopen }` names exactly who may change the column.
+/// Bad: `action close { transition status { from open; to closed } }` with `protected status { actions archive }`
+/// Fix: `protected status { actions archive close }`
+pub fn action_writes_protected(span: Span, action: &str, column: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0068",
+        span,
+        format!("action `{action}` writes protected column `{column}` but is not listed for it"),
+        "not listed",
+    )
+    .with_help(format!(
+        "add `{action}` to `protected {column} {{ actions … }}` in `guards`"
+    ))
+}
+
+/// E0069: a `require` step without a usable `error CODE status=N message="…"`.
+///
+/// Why: a failed requirement must answer something the client can act on; custom errors are
+/// client errors (4xx).
+/// Bad: `require { when capacity gt 0 }`
+/// Fix: `require { when capacity gt 0; error ROOM_CLOSED status=409 message="Room is closed" }`
+pub fn require_error(span: Span, why: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0069",
+        span,
+        format!("this `require` cannot answer: {why}"),
+        "no error",
+    )
+    .with_help("write `error CODE status=4xx message=\"…\"` inside the `require` block")
 }
 
 /// E0099: a part of the language that is specified but not supported yet (`action`, `on`).

@@ -46,6 +46,8 @@ fn value(v: &Value) -> String {
         Value::Auth(name) => format!("(auth){name}"),
         Value::Now => "(time)now".to_owned(),
         Value::Param(name) => format!("(param){name}"),
+        Value::Input(name) => format!("(input){name}"),
+        Value::Record(name) => format!("(record){name}"),
         Value::Literal(l) => match l {
             Literal::Null => "#null".to_owned(),
             Literal::Boolean(b) => format!("#{b}"),

@@ -177,6 +177,23 @@ fn table(t: &Table, callers: &[String]) -> TablePolicy {
             check: t.access.rule(op).and_then(|r| r.check.as_ref()).map(text),
         })
         .collect();
+    operations.extend(t.actions.iter().map(|a| {
+        OperationRow {
+            operation: format!("action {}", a.name),
+            cells: callers
+                .iter()
+                .map(|c| match &a.access {
+                    None => Cell::Denied,
+                    Some(rule) => match partial(&rule.when, &held(c)) {
+                        Partial::False => Cell::Denied,
+                        Partial::True => Cell::Allowed,
+                        Partial::Rows(r) => Cell::When(text(&r)),
+                    },
+                })
+                .collect(),
+            check: None,
+        }
+    }));
     operations.extend(t.views.iter().map(|v| OperationRow {
         operation: format!("view {}", v.name),
         cells: callers.iter().map(|c| view_cell(v, c)).collect(),

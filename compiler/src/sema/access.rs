@@ -15,7 +15,7 @@ pub struct Cx<'a, 's> {
     pub known: &'a [&'a str],
     pub op: Operation,
     pub origin: Origin,
-    pub params: types::Params<'a>,
+    pub scope: types::Scope<'a>,
 }
 
 pub fn access(
@@ -37,7 +37,7 @@ pub fn access(
             known,
             op: rule.op,
             origin,
-            params: None,
+            scope: types::Scope::default(),
         };
         let Some(lowered) = cx.rule(rule, diags) else {
             continue;
@@ -231,7 +231,7 @@ impl Cx<'_, '_> {
             col.ty,
             op,
             values,
-            self.params,
+            self.scope,
             self.syms,
             self.origin,
             diags,

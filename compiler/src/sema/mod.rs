@@ -2,6 +2,7 @@
 //! [`Diags`] and keeps going; the IR tables are built as the checks succeed.
 
 pub mod access;
+pub mod actions;
 pub mod names;
 pub mod policies;
 pub mod types;
@@ -84,6 +85,20 @@ pub fn check<'p>(project: &'p Project, diags: &mut Diags) -> (Symbols<'p>, Vec<T
             &syms,
             diags,
         );
+        let actions = actions::actions(
+            &actions::Table {
+                cols: &cols,
+                known: &known,
+                scopes: firewall.scopes.iter().map(|s| s.column.as_str()).collect(),
+                guards: &guards,
+            },
+            &t.actions,
+            &syms,
+            diags,
+        );
+        for rule in actions.iter().filter_map(|a| a.access.as_ref()) {
+            granted.extend(rule.roles.iter().cloned());
+        }
         for rule in views.iter().filter_map(|v| v.access.as_ref()) {
             granted.extend(rule.roles.iter().cloned());
         }
@@ -107,6 +122,7 @@ pub fn check<'p>(project: &'p Project, diags: &mut Diags) -> (Symbols<'p>, Vec<T
             batch,
             page,
             views,
+            actions,
         });
     }
     // Whole-project warnings only make sense once the project is otherwise valid: an error that

@@ -200,7 +200,10 @@ pub fn guards(
                 origin,
             ));
         }
-        for a in actions {
+        for a in actions
+            .iter()
+            .filter(|a| !t.actions.iter().any(|x| x.name.name == a.name))
+        {
             diags.push(via(
                 codes::unknown_action(a.span, &a.name, &t.name.name),
                 origin,

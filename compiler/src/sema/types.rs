@@ -187,7 +187,7 @@ fn length(v: Option<(i128, Span)>, ty: ColumnType, prop: &str, diags: &mut Diags
     }
 }
 
-fn column(c: &ast::Column, ty: ColumnType, syms: &Symbols, diags: &mut Diags) -> Column {
+pub fn column(c: &ast::Column, ty: ColumnType, syms: &Symbols, diags: &mut Diags) -> Column {
     let mut one_of = Vec::new();
     if !c.one_of.is_empty() && matches!(ty, ColumnType::Boolean | ColumnType::Json) {
         let span = c.one_of.first().map_or(c.name.span, |v| v.span);
@@ -418,8 +418,30 @@ fn op_allowed(op: CompareOp, ty: ColumnType) -> bool {
 }
 
 /// Type a `when`/`check` comparison on a column of type `ty`.
-/// The `(param)NAME` values a condition may use, with their types: `None` outside views.
-pub type Params<'a> = Option<&'a [(String, ColumnType)]>;
+/// The values a condition or assignment may use beyond `(auth)` and `(time)now`: view params,
+/// action inputs and the action's row, each `None` where it does not exist.
+#[derive(Clone, Copy, Default)]
+pub struct Scope<'a> {
+    pub params: Option<&'a [(String, ColumnType)]>,
+    pub inputs: Option<&'a [Column]>,
+    pub record: Option<&'a [Column]>,
+}
+
+impl Scope<'_> {
+    fn annotations(&self) -> Vec<&'static str> {
+        let mut out = vec!["auth", "time"];
+        if self.params.is_some() {
+            out.push("param");
+        }
+        if self.inputs.is_some() {
+            out.push("input");
+        }
+        if self.record.is_some() {
+            out.push("record");
+        }
+        out
+    }
+}
 
 #[allow(clippy::too_many_arguments)] // one comparison's parts, its scope, and where to report
 pub fn compare(
@@ -427,7 +449,7 @@ pub fn compare(
     ty: ColumnType,
     op: &ast::Ident,
     values: &[Val],
-    params: Params,
+    scope: Scope,
     syms: &Symbols,
     origin: Origin,
     diags: &mut Diags,
@@ -468,7 +490,7 @@ pub fn compare(
     let mut out = Vec::new();
     let mut ok = true;
     for v in values {
-        match value(v, ty, cop, params, syms, origin, diags) {
+        match value(v, ty, cop, scope, syms, origin, diags) {
             Some(x) => out.push(x),
             None => ok = false,
         }
@@ -476,15 +498,61 @@ pub fn compare(
     ok.then_some((cop, out))
 }
 
-fn value(
+pub fn value(
     v: &Val,
     ty: ColumnType,
     op: CompareOp,
-    params: Params,
+    scope: Scope,
     syms: &Symbols,
     origin: Origin,
     diags: &mut Diags,
 ) -> Option<Value> {
+    let typed_ref = |kind: &str, name: &str, found: Option<ColumnType>, diags: &mut Diags| {
+        let fits = found.is_some_and(|t| t == ty && (op != CompareOp::Like || ty.is_textual()));
+        if !fits && let Some(t) = found {
+            diags.push(codes::condition_type(
+                v.span,
+                ty.name(),
+                &format!("the {} {kind} `{name}`", t.name()),
+                type_hint(ty),
+            ));
+        }
+        fits
+    };
+    match (&v.ann, &v.raw) {
+        (Some(a), Raw::Str(name)) if a.name == "input" && scope.inputs.is_some() => {
+            let inputs = scope.inputs.unwrap_or_default();
+            let Some(input) = inputs.iter().find(|i| i.name == *name) else {
+                let help =
+                    crate::diagnostics::suggest(name, inputs.iter().map(|i| i.name.as_str()));
+                diags.push(codes::unknown_input(v.span, name, help));
+                return None;
+            };
+            typed_ref("input", name, Some(input.ty), diags).then(|| Value::Input(name.clone()))
+        }
+        (Some(a), Raw::Str(name)) if a.name == "record" && scope.record.is_some() => {
+            let cols = scope.record.unwrap_or_default();
+            let Some(col) = cols.iter().find(|c| c.name == *name) else {
+                let help = crate::diagnostics::suggest(name, cols.iter().map(|c| c.name.as_str()));
+                diags.push(codes::unknown_column(v.span, name, help));
+                return None;
+            };
+            typed_ref("column", name, Some(col.ty), diags).then(|| Value::Record(name.clone()))
+        }
+        _ => value_plain(v, ty, op, scope, syms, origin, diags),
+    }
+}
+
+fn value_plain(
+    v: &Val,
+    ty: ColumnType,
+    op: CompareOp,
+    scope: Scope,
+    syms: &Symbols,
+    origin: Origin,
+    diags: &mut Diags,
+) -> Option<Value> {
+    let params = scope.params;
     match &v.ann {
         Some(a) if a.name == "param" && params.is_some() => {
             let Raw::Str(name) = &v.raw else {
@@ -547,12 +615,8 @@ fn value(
             None
         }
         Some(a) => {
-            let allowed: &[&str] = if params.is_some() {
-                &["auth", "time", "param"]
-            } else {
-                &["auth", "time"]
-            };
-            let d = codes::unknown_annotation(a.span, &a.name, "a condition value", allowed);
+            let allowed = scope.annotations();
+            let d = codes::unknown_annotation(a.span, &a.name, "a condition value", &allowed);
             diags.push(via(d, origin));
             None
         }

@@ -199,14 +199,21 @@ fn view(t: &Table, v: &ViewAst, syms: &Symbols, diags: &mut Diags) -> Option<Vie
 }
 
 /// A view's conditions are lowered as a `list` rule's, with `params` in scope.
-fn cx<'a, 's>(t: &'a Table, syms: &'a Symbols<'s>, params: types::Params<'a>) -> Cx<'a, 's> {
+fn cx<'a, 's>(
+    t: &'a Table,
+    syms: &'a Symbols<'s>,
+    params: Option<&'a [(String, ColumnType)]>,
+) -> Cx<'a, 's> {
     Cx {
         syms,
         cols: t.cols,
         known: t.known,
         op: Operation::List,
         origin: None,
-        params,
+        scope: types::Scope {
+            params,
+            ..types::Scope::default()
+        },
     }
 }
 

@@ -114,6 +114,48 @@ pub struct Table {
     pub description: Option<String>,
     pub blocks: Blocks,
     pub views: Vec<ViewAst>,
+    pub actions: Vec<ActionAst>,
+}
+
+/// `action NAME { … }` inside a table.
+#[derive(Debug, Default)]
+pub struct ActionAst {
+    pub name: Ident,
+    pub description: Option<String>,
+    /// `access ROLES { conditions on the row }`.
+    pub access: Option<Rule>,
+    pub inputs: Vec<Column>,
+    pub steps: Vec<StepAst>,
+}
+
+#[derive(Debug)]
+pub enum StepAst {
+    Require {
+        span: Span,
+        conds: Vec<Cond>,
+        /// `error CODE status=N message="…"`.
+        error: Option<ErrorAst>,
+    },
+    Transition {
+        column: Ident,
+        from: Vec<Val>,
+        to: Option<Val>,
+    },
+    Update {
+        set: Vec<(Ident, Val)>,
+    },
+    Return {
+        /// `return record`; otherwise the `field NAME VALUE` children.
+        record: bool,
+        fields: Vec<(Ident, Val)>,
+    },
+}
+
+#[derive(Debug)]
+pub struct ErrorAst {
+    pub code: String,
+    pub status: Option<(i128, Span)>,
+    pub message: Option<String>,
 }
 
 /// `view NAME { … }` inside a table.

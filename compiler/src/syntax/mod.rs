@@ -1,5 +1,6 @@
 //! Syntax: KDL v2 documents → the typed AST ([`ast`]), reporting syntax and shape errors.
 
+pub mod action;
 pub mod ast;
 pub mod parse;
 pub mod policy;

@@ -301,6 +301,7 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
         description: None,
         blocks: super::ast::Blocks::default(),
         views: Vec::new(),
+        actions: Vec::new(),
     };
     let mut seen = Vec::new();
     for c in children(n) {
@@ -404,7 +405,12 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
                     t.views.push(v);
                 }
             }
-            "action" | "on" => {
+            "action" => {
+                if let Some(a) = super::action::action(r, c) {
+                    t.actions.push(a);
+                }
+            }
+            "on" => {
                 let d = codes::not_supported(r.name_span(c), cname);
                 r.diags.push(d);
             }
@@ -418,7 +424,23 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
 }
 
 fn column(r: &mut Reader, n: &KdlNode) -> Option<Column> {
-    r.check_props(n, COLUMN_PROPS);
+    column_like(r, n, COLUMN_PROPS)
+}
+
+/// The properties an action `input` takes: a column's, less storage and references.
+pub const INPUT_PROPS: &[&str] = &[
+    "required",
+    "default",
+    "min",
+    "max",
+    "min-length",
+    "max-length",
+    "description",
+];
+
+/// `NAME TYPE [props] [{ one-of … }]`: a column, or an action input with `props` = [`INPUT_PROPS`].
+pub fn column_like(r: &mut Reader, n: &KdlNode, props: &[&str]) -> Option<Column> {
+    r.check_props(n, props);
     if !r.arg_count(n, 2, Some(2), "a name and a type") {
         // Keep the name so that later passes do not report it as unknown.
         let name = args(n)

@@ -254,8 +254,13 @@ pub fn compare(r: &mut Reader, c: &KdlNode, kind: CompareKind) -> Option<Cond> {
 
 /// The condition children of `n`.
 pub fn conds(r: &mut Reader, n: &KdlNode) -> Vec<Cond> {
+    conds_in(r, children(n))
+}
+
+/// `nodes` read as conditions.
+pub fn conds_in<'n>(r: &mut Reader, nodes: impl IntoIterator<Item = &'n KdlNode>) -> Vec<Cond> {
     let mut out = Vec::new();
-    for c in children(n) {
+    for c in nodes {
         r.check_props(c, &[]);
         let span = r.name_span(c);
         let name = r.name(c);

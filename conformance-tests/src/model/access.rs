@@ -192,8 +192,9 @@ pub fn resolve(v: &CondValue, who: &Who, now: &str) -> Option<Value> {
         CondValue::Literal(l) => Some(literal(l)),
         CondValue::Auth(name) => who.value(name).map(|s| Value::String(s.to_owned())),
         CondValue::Now => Some(Value::String(now.to_owned())),
-        // The view code binds params to literals first; one left over matches nothing.
-        CondValue::Param(_) => None,
+        // Views bind params to literals first; one left over matches nothing. Actions are not
+        // modelled yet.
+        CondValue::Param(_) | CondValue::Input(_) | CondValue::Record(_) => None,
     }
 }
 

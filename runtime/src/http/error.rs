@@ -15,6 +15,7 @@ pub enum Layer {
     Validation,
     Batch,
     Database,
+    Action,
     Internal,
 }
 
@@ -28,6 +29,7 @@ impl Layer {
             Layer::Validation => "validation",
             Layer::Batch => "batch",
             Layer::Database => "database",
+            Layer::Action => "action",
             Layer::Internal => "internal",
         }
     }
@@ -38,7 +40,8 @@ impl Layer {
 pub struct ApiError {
     status: StatusCode,
     layer: Layer,
-    code: &'static str,
+    // Custom `require` errors of actions carry the project's own codes.
+    code: std::borrow::Cow<'static, str>,
     message: String,
     // Boxed: errors travel through every `Result` of the request path, so the common Ok case
     // should not pay for the rare details.
@@ -60,7 +63,7 @@ impl ApiError {
         ApiError {
             status,
             layer,
-            code,
+            code: std::borrow::Cow::Borrowed(code),
             message: message.into(),
             details: None,
             hint: None,
@@ -77,8 +80,8 @@ impl ApiError {
         self
     }
 
-    pub fn code(&self) -> &'static str {
-        self.code
+    pub fn code(&self) -> &str {
+        &self.code
     }
 
     pub fn status(&self) -> StatusCode {
@@ -322,6 +325,39 @@ impl ApiError {
         }
     }
 
+    /// A record action's `access` conditions or a transition's `from` states do not admit the
+    /// row's current state.
+    pub fn not_allowed_for_state(details: Option<Value>) -> Self {
+        let e = ApiError::new(
+            StatusCode::CONFLICT,
+            Layer::Access,
+            "ACCESS_ACTION_NOT_ALLOWED_FOR_STATE",
+            "This action is not allowed in the record's current state",
+        );
+        match details {
+            Some(d) => e.with_details(d),
+            None => e,
+        }
+    }
+
+    /// A transition's compare-and-set found the row changed since it was read.
+    pub fn transition_lost() -> Self {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            Layer::Access,
+            "ACCESS_TRANSITION_LOST",
+            "The record changed while this action ran; another transition won",
+        )
+    }
+
+    /// A `require` step's own error (layer `action`); the status is 4xx by construction.
+    pub fn action(error: &ward_ir::ActionError) -> Self {
+        let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut e = ApiError::new(status, Layer::Action, "", error.message.clone());
+        e.code = std::borrow::Cow::Owned(error.code.clone());
+        e
+    }
+
     /// Logs `cause` under a fresh request id; the client sees only the id.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let request_id = uuid::Uuid::now_v7().to_string();
@@ -352,7 +388,7 @@ impl ApiError {
         let mut m = Map::new();
         m.insert("error".into(), Value::String(self.message.clone()));
         m.insert("layer".into(), Value::String(self.layer.name().into()));
-        m.insert("code".into(), Value::String(self.code.into()));
+        m.insert("code".into(), Value::String(self.code.to_string()));
         if let Some(d) = &self.details {
             m.insert("details".into(), Value::clone(d));
         }

@@ -1,5 +1,6 @@
 //! HTTP: the router. One file per verb; this module only wires them together.
 
+pub mod action;
 pub mod batch;
 mod batch_create;
 mod batch_rows;
@@ -55,6 +56,10 @@ pub(crate) fn router(state: Shared) -> Router {
         .route(
             "/api/{table}/{id}/restore",
             post(restore::handle).fallback(not_found),
+        )
+        .route(
+            "/api/{table}/{id}/{action}",
+            post(action::handle).fallback(not_found),
         )
         // `views` is reserved like `batch`: `/api/T/views/V` never reaches `/{id}/restore`.
         .route(

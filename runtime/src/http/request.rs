@@ -43,9 +43,23 @@ pub async fn body(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Map<String, Json>, ApiError> {
+    body_typed(&|k| plan.column(k).map(|c| c.ty), headers, body, false).await
+}
+
+/// [`body`] with form fields typed by `type_of` (an action's inputs); with `empty_is_object`, no
+/// body at all reads as `{}` (an action without inputs is called with a bare POST).
+pub async fn body_typed(
+    type_of: &(dyn Fn(&str) -> Option<ward_ir::ColumnType> + Sync),
+    headers: &HeaderMap,
+    body: Body,
+    empty_is_object: bool,
+) -> Result<Map<String, Json>, ApiError> {
     let bytes = axum::body::to_bytes(body, BODY_LIMIT)
         .await
         .map_err(|_| ApiError::payload_too_large())?;
+    if empty_is_object && bytes.is_empty() {
+        return Ok(Map::new());
+    }
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -60,7 +74,7 @@ pub async fn body(
     if is_form {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| ApiError::invalid_json("The form body could not be parsed"))?;
-        return Ok(validation::coerce_form(plan, pairs));
+        return Ok(validation::coerce_form(type_of, pairs));
     }
     match serde_json::from_slice::<Json>(&bytes) {
         Ok(Json::Object(m)) => Ok(m),

@@ -82,30 +82,11 @@ fn fixed(
 /// stays as it is and matches nothing (the compiler only lets always-present params appear
 /// outside their own block, so this is a second line of defence).
 fn bind(c: &Condition, params: &[(String, Literal)]) -> Condition {
-    match c {
-        Condition::All { of } => Condition::All {
-            of: of.iter().map(|x| bind(x, params)).collect(),
-        },
-        Condition::Any { of } => Condition::Any {
-            of: of.iter().map(|x| bind(x, params)).collect(),
-        },
-        Condition::Not { of } => Condition::Not {
-            of: Box::new(bind(of, params)),
-        },
-        Condition::Role { .. } => c.clone(),
-        Condition::Compare { field, op, values } => Condition::Compare {
-            field: field.clone(),
-            op: *op,
-            values: values
-                .iter()
-                .map(|v| match v {
-                    Value::Param(name) => params
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map_or_else(|| v.clone(), |(_, l)| Value::Literal(l.clone())),
-                    other => other.clone(),
-                })
-                .collect(),
-        },
-    }
+    c.map_values(&|v| match v {
+        Value::Param(name) => params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| Value::Literal(l.clone())),
+        _ => None,
+    })
 }

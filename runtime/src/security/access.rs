@@ -46,9 +46,8 @@ pub fn authorize(
     }
 }
 
-/// The role part of a view's rule (its own `access`, or the table's `list`).
-pub fn authorize_view(view: &ward_ir::View, caller: &Caller) -> Result<Residual, ApiError> {
-    let rule = view.access.as_ref();
+/// The role part of one rule (a view's or an action's); no rule denies.
+pub fn authorize_rule(rule: Option<&AccessRule>, caller: &Caller) -> Result<Residual, ApiError> {
     match rule.map(|r| partial(&r.when, caller)) {
         Some(Partial::True) => Ok(Residual::True),
         Some(Partial::Rows(c)) => Ok(Residual::Rows(c)),
@@ -192,7 +191,8 @@ pub fn resolve(v: &Value, caller: &Caller, now: &str) -> Option<Json> {
         Value::Literal(l) => Some(literal_json(l)),
         Value::Auth(name) => caller.auth_value(name).map(|s| Json::String(s.to_owned())),
         Value::Now => Some(Json::String(now.to_owned())),
-        Value::Param(_) => None,
+        // Bound to literals by views and actions before evaluation; one left over matches nothing.
+        Value::Param(_) | Value::Input(_) | Value::Record(_) => None,
     }
 }
 

@@ -56,7 +56,7 @@ pub fn view_gate(
     view: &ward_ir::View,
     caller: &Caller,
 ) -> Result<Gate, ApiError> {
-    let residual = access::authorize_view(view, caller)?;
+    let residual = access::authorize_rule(view.access.as_ref(), caller)?;
     let scopes = firewall::predicates(&plan.def, caller)?;
     Ok(Gate { scopes, residual })
 }

@@ -35,25 +35,73 @@ pub fn validate(
     body: &Map<String, Json>,
     now: &str,
 ) -> Result<Map<String, Json>, ApiError> {
-    let mut out = Map::new();
-    let mut failures: Vec<(String, Failure)> = Vec::new();
-    for col in plan.columns() {
+    let columns = plan.columns().iter().filter_map(|col| {
         let is_client_id = col.name == system::ID && client_id(plan, kind);
         let planted = mutation::active(Mutation::GuardsUpdateScopeColumn)
             && kind == WriteKind::Update
             && plan.def.is_scope_column(&col.name);
         if plan.is_managed(&col.name) && !is_client_id && !planted {
-            continue;
+            return None;
         }
-        let required = col.required || is_client_id;
+        Some((col, col.required || is_client_id))
+    });
+    check_columns(
+        columns,
+        &|name| plan.pattern(name),
+        kind == WriteKind::Create,
+        body,
+        now,
+    )
+}
+
+/// An action's inputs: every body key must be an input (`VALIDATION_UNKNOWN_FIELD`), then each
+/// input is validated like a column on create (defaults applied, required ones present).
+pub fn inputs(
+    inputs: &[Column],
+    body: &Map<String, Json>,
+    now: &str,
+) -> Result<Map<String, Json>, ApiError> {
+    let unknown: Vec<&str> = body
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !inputs.iter().any(|i| i.name == *k))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::validation(
+            "VALIDATION_UNKNOWN_FIELD",
+            "Unknown fields in body",
+            json!({ "fields": unknown }),
+        ));
+    }
+    check_columns(
+        inputs.iter().map(|c| (c, c.required)),
+        &|_| None,
+        true,
+        body,
+        now,
+    )
+}
+
+/// Validates the given `(column, required)` pairs against `body`; with `create`, missing ones
+/// take their defaults or fail as required.
+fn check_columns<'c>(
+    columns: impl Iterator<Item = (&'c Column, bool)>,
+    pattern: &dyn Fn(&str) -> Option<&'c regex::Regex>,
+    create: bool,
+    body: &Map<String, Json>,
+    now: &str,
+) -> Result<Map<String, Json>, ApiError> {
+    let mut out = Map::new();
+    let mut failures: Vec<(String, Failure)> = Vec::new();
+    for (col, required) in columns {
         match body.get(&col.name) {
-            Some(v) => match value(plan, col, v, required) {
+            Some(v) => match value(col, pattern(&col.name), v, required) {
                 Ok(j) => {
                     out.insert(col.name.clone(), j);
                 }
                 Err(f) => failures.push((col.name.clone(), f)),
             },
-            None if kind == WriteKind::Create => match &col.default {
+            None if create => match &col.default {
                 Some(ColumnDefault::Literal(l)) => {
                     out.insert(col.name.clone(), literal_json(l));
                 }
@@ -99,7 +147,12 @@ pub fn validate(
     ))
 }
 
-fn value(plan: &TablePlan, col: &Column, v: &Json, required: bool) -> Result<Json, Failure> {
+fn value(
+    col: &Column,
+    pattern: Option<&regex::Regex>,
+    v: &Json,
+    required: bool,
+) -> Result<Json, Failure> {
     if v.is_null() {
         return if required {
             Err(fail(
@@ -130,7 +183,7 @@ fn value(plan: &TablePlan, col: &Column, v: &Json, required: bool) -> Result<Jso
         if col.min_length.is_some_and(|m| len < m) || col.max_length.is_some_and(|m| len > m) {
             return Err(fail("VALIDATION_LENGTH", length_message(col)));
         }
-        if let Some(re) = plan.pattern(&col.name)
+        if let Some(re) = pattern
             && !re.is_match(s)
         {
             return Err(fail(
@@ -213,11 +266,15 @@ pub fn normalize_datetime(s: &str) -> Option<String> {
     )
 }
 
-/// Form bodies carry strings: coerce each by its column's type so validation sees JSON types.
-pub fn coerce_form(plan: &TablePlan, pairs: Vec<(String, String)>) -> Map<String, Json> {
+/// Form bodies carry strings: coerce each by its column's (or input's) type so validation sees
+/// JSON types.
+pub fn coerce_form(
+    type_of: &dyn Fn(&str) -> Option<ColumnType>,
+    pairs: Vec<(String, String)>,
+) -> Map<String, Json> {
     let mut out = Map::new();
     for (k, v) in pairs {
-        let ty = plan.column(&k).map(|c| c.ty);
+        let ty = type_of(&k);
         let j = match ty {
             Some(ColumnType::Text | ColumnType::Uuid | ColumnType::Datetime | ColumnType::Date)
             | None => Json::String(v),

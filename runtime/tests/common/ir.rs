@@ -126,6 +126,7 @@ pub fn table(name: &str) -> T {
             batch: Batch::default(),
             page: Page::default(),
             views: Vec::new(),
+            actions: Vec::new(),
         },
         cols: Vec::new(),
     }
