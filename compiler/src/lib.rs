@@ -123,8 +123,8 @@ pub fn compile(sources: &Sources) -> Compilation {
     for (i, f) in sources.files.iter().enumerate() {
         syntax::parse::parse_file(i, &f.text, &mut diags, &mut project);
     }
-    let (syms, tables) = sema::check(&project, &mut diags);
-    let ir = (!diags.has_errors()).then(|| lower_ir::finish(&syms, tables));
+    let (syms, tables, actions) = sema::check(&project, &mut diags);
+    let ir = (!diags.has_errors()).then(|| lower_ir::finish(&syms, tables, actions));
     Compilation {
         ir,
         diagnostics: diags.finish(),

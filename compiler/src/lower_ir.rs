@@ -4,11 +4,11 @@
 //! the hex SHA-256 of the canonical JSON with `hash` empty.
 
 use sha2::{Digest, Sha256};
-use ward_ir::{Auth, IR_VERSION, Ir, Table};
+use ward_ir::{Action, Auth, IR_VERSION, Ir, Table};
 
 use crate::sema::names::Symbols;
 
-pub fn finish(syms: &Symbols, tables: Vec<Table>) -> Ir {
+pub fn finish(syms: &Symbols, tables: Vec<Table>, actions: Vec<Action>) -> Ir {
     let mut ir = Ir {
         version: IR_VERSION,
         auth: Auth {
@@ -17,6 +17,7 @@ pub fn finish(syms: &Symbols, tables: Vec<Table>) -> Ir {
         },
         roles: syms.roles.clone(),
         tables,
+        actions,
         hash: String::new(),
     };
     ir.hash = hash(&ir);

@@ -148,6 +148,29 @@ fn each_kind_of_change_is_judged() {
         "{d:?}"
     );
 
+    // A standalone action opened to anonymous callers widens; removing one narrows.
+    let d = judge(&|ir| {
+        let a = &mut ir.actions[0];
+        a.access = Some(ward_ir::AccessRule {
+            roles: vec!["public".into()],
+            when: Condition::Role {
+                roles: vec!["public".into()],
+            },
+            check: None,
+        });
+    });
+    assert!(
+        d.iter()
+            .any(|x| x.widened && x.what == "action bookRoom for anonymous: denied → allowed"),
+        "{d:?}"
+    );
+    let d = judge(&|ir| ir.actions.clear());
+    assert!(
+        d.iter()
+            .any(|x| !x.widened && x.what == "action bookRoom removed"),
+        "{d:?}"
+    );
+
     // A firewall scope removed widens; an operation taken away narrows only.
     let d = judge(&|ir| table(ir, "rooms").firewall.scopes.clear());
     assert!(

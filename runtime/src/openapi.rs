@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{
-    Action, Column, ColumnDefault, ColumnType, DeleteMode, IdKind, Ir, Operation, Returned, Step,
-    Table, View, system,
+    Action, ActionMethod, Column, ColumnDefault, ColumnType, DeleteMode, IdKind, Ir, Operation,
+    Returned, Step, Table, View, system,
 };
 
 /// Statuses every `/api/…` operation can answer with the error envelope.
@@ -34,6 +34,11 @@ fn column_schema(t: &Table, c: &Column) -> Json {
     if c.name == system::ID {
         return id_schema(t.id);
     }
+    value_schema(c)
+}
+
+/// The JSON Schema of a value written to `c` (a column or an action input).
+fn value_schema(c: &Column) -> Json {
     let mut s = column_schema_of(c.ty);
     let Some(obj) = s.as_object_mut() else {
         return s;
@@ -339,13 +344,14 @@ fn view_parameters(t: &Table, v: &View) -> Vec<Json> {
     out
 }
 
-/// `POST /api/T/{id}/A`: the inputs as the body, the row or the returned object as the answer,
-/// and 409 for a state the action does not accept.
-fn action_path(t: &Table, a: &Action, record: &str) -> Json {
+/// `POST /api/T/{id}/A` (`t` set) or `/api/actions/A`: the inputs as the body (or the query of
+/// a GET action), the row or the returned object as the answer, and 409 for a state the action
+/// does not accept or its own errors.
+fn action_path(t: Option<&Table>, a: &Action) -> Json {
     let mut props = Map::new();
     let mut required = Vec::new();
     for i in &a.inputs {
-        let mut s = column_schema(t, i);
+        let mut s = value_schema(i);
         if let (Some(obj), Some(ColumnDefault::Literal(d))) = (s.as_object_mut(), &i.default) {
             obj.insert("default".into(), crate::security::access::literal_json(d));
         }
@@ -358,13 +364,21 @@ fn action_path(t: &Table, a: &Action, record: &str) -> Json {
     if !required.is_empty() {
         body["required"] = json!(required);
     }
-    let data = match a.steps.iter().rev().find_map(|s| match s {
+    let inserted = a.steps.iter().rev().find_map(|s| match s {
+        Step::Insert { table, .. } => Some(table.as_str()),
+        _ => None,
+    });
+    let returned = a.steps.iter().rev().find_map(|s| match s {
         Step::Return { value } => Some(value),
         _ => None,
-    }) {
-        Some(Returned::Record) => reference(record),
-        Some(Returned::Object(_)) => json!({"type": "object"}),
-        None => json!({"type": "object", "properties": {"ok": {"type": "boolean"}}}),
+    });
+    // Any record a write answers may also be `{"id"}` alone (the read rule), so records are
+    // described loosely; their schema is the table's.
+    let data = match (returned, t, inserted) {
+        (Some(Returned::Record), Some(t), _) => reference(&t.name),
+        (Some(Returned::Inserted), _, Some(table)) => reference(table),
+        (Some(_), _, _) => json!({"type": ["object", "null"]}),
+        (None, _, _) => json!({"type": "object", "properties": {"ok": {"type": "boolean"}}}),
     };
     let mut responses = errors();
     responses.insert(
@@ -381,18 +395,38 @@ fn action_path(t: &Table, a: &Action, record: &str) -> Json {
         .access
         .as_ref()
         .is_some_and(|r| r.roles.iter().any(|x| x == "public"));
-    let mut post = json!({
-        "operationId": format!("action_{}_{}", t.name, a.name),
-        "summary": format!("action {} on {}", a.name, t.name),
-        "tags": [t.name],
+    let (id, tag) = match t {
+        Some(t) => (format!("action_{}_{}", t.name, a.name), t.name.as_str()),
+        None => (format!("action_{}", a.name), "actions"),
+    };
+    let mut op = json!({
+        "operationId": id,
+        "summary": format!("action {}", a.name),
+        "tags": [tag],
         "security": if public { json!([{}, {"bearer": []}]) } else { json!([{"bearer": []}]) },
-        "requestBody": {"required": false, "content": json_content(body)},
         "responses": responses,
     });
     if let Some(d) = &a.description {
-        post["description"] = json!(d);
+        op["description"] = json!(d);
     }
-    json!({"parameters": [id_parameter(t)], "post": post})
+    if a.method == ActionMethod::Get {
+        let params: Vec<Json> = a
+            .inputs
+            .iter()
+            .map(|i| {
+                let schema = props.get(&i.name).cloned().unwrap_or(Json::Null);
+                let required = i.required && i.default.is_none();
+                json!({"name": i.name, "in": "query", "required": required, "schema": schema})
+            })
+            .collect();
+        op["parameters"] = json!(params);
+        return json!({ "get": op });
+    }
+    op["requestBody"] = json!({"required": false, "content": json_content(body)});
+    match t {
+        Some(t) => json!({"parameters": [id_parameter(t)], "post": op}),
+        None => json!({ "post": op }),
+    }
 }
 
 /// A view's records: the table's record schema, restricted to the view's fields.
@@ -559,10 +593,7 @@ pub fn document(ir: &Ir) -> Json {
             }}),
         );
         for a in &t.actions {
-            paths.insert(
-                format!("{base}/{{id}}/{}", a.name),
-                action_path(t, a, &record),
-            );
+            paths.insert(format!("{base}/{{id}}/{}", a.name), action_path(Some(t), a));
         }
         for v in &t.views {
             let name = format!("{}_view_{}", t.name, v.name);
@@ -642,6 +673,9 @@ pub fn document(ir: &Ir) -> Json {
             );
             paths.insert(format!("{base}/batch"), Json::Object(batch));
         }
+    }
+    for a in &ir.actions {
+        paths.insert(format!("/api/actions/{}", a.name), action_path(None, a));
     }
     json!({
         "openapi": "3.1.0",

@@ -49,7 +49,7 @@ pub fn snapshot_for(dialect: crate::sql::Dialect) -> Snapshot {
     });
     let ir = json!({"version": 1, "auth": {"jwt": {"key": {"kind": "secret", "env": "X"}, "issuer": null, "audience": null, "leeway_seconds": 30},
                     "claims": {"user-id": "sub", "roles": "roles", "org-id": "org_id"}},
-                    "roles": ["viewer", "member", "admin", "owner"], "tables": [table], "hash": "h"});
+                    "roles": ["viewer", "member", "admin", "owner"], "tables": [table], "actions": [], "hash": "h"});
     let ir: ward_ir::Ir = serde_json::from_value(ir).expect("fixture IR");
     Snapshot::build(ir, dialect).expect("fixture snapshot")
 }

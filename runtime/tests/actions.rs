@@ -267,3 +267,159 @@ async fn of_racing_transitions_exactly_one_wins() {
     }
     assert_eq!(status_of(&s, &admin, &id).await, "archived");
 }
+
+const BOOKING: &str = r#"
+auth { roles member admin }
+table rooms {
+    column name text required=#true
+    column status text default=active { one-of active archived }
+    column organizationId text
+    firewall { scope organizationId (auth)org-id }
+    access {
+        list member+
+        read member+
+        create admin
+    }
+    guards { createable name status }
+}
+table bookings {
+    column roomId uuid references=rooms required=#true
+    column title text required=#true max-length=20
+    column done boolean default=#false
+    column organizationId text
+    firewall { scope organizationId (auth)org-id }
+    access {
+        list member+
+        read member+
+    }
+    action toggle {
+        access member+
+        if {
+            when done eq #true
+            then { update { set done #false; } }
+            else { update { set done #true; } }
+        }
+        return record
+    }
+}
+action bookRoom {
+    access member+
+    input roomId uuid required=#true
+    input title text required=#true
+    require {
+        exists rooms {
+            when id eq (input)roomId
+            when status eq active
+        }
+        error ROOM_UNAVAILABLE status=409 message="Room is not available"
+    }
+    insert bookings {
+        set roomId (input)roomId
+        set title (input)title
+    }
+    return inserted
+}
+action whoami method=GET {
+    access public
+    input shout boolean default=#false
+    return {
+        field user (auth)user-id
+        field shout (input)shout
+    }
+}
+"#;
+
+async fn booking_server() -> Server {
+    let sources = ward_compiler::Sources::single("project.kdl", BOOKING);
+    let out = ward_compiler::compile(&sources);
+    start(out.ir.unwrap()).await
+}
+
+#[backends]
+async fn standalone_actions_check_insert_and_answer_in_one_transaction() {
+    let s = booking_server().await;
+    let admin = s.token("ada", &["admin"], Some("acme"));
+    let mia = s.token("mia", &["member"], Some("acme"));
+    let gus = s.token("gus", &["member"], Some("globex"));
+    let open = room(&s, &admin, json!({"name": "Everest"})).await;
+    let closed = room(&s, &admin, json!({"name": "Attic", "status": "archived"})).await;
+    let r = s
+        .post(
+            "/api/actions/bookRoom",
+            &mia,
+            json!({"roomId": open, "title": "Standup"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let booking = r.json()["data"].clone();
+    assert_eq!(booking["title"], "Standup");
+    assert_eq!(booking["organizationId"], "acme", "stamped by the firewall");
+    assert_eq!(booking["createdBy"], "mia");
+    // `exists` sees only what the caller can read: an archived room, another tenant's room and
+    // a room that does not exist all fail the same way, and nothing is inserted.
+    for (who, room_id) in [(&mia, closed.as_str()), (&gus, open.as_str())] {
+        let r = s
+            .post(
+                "/api/actions/bookRoom",
+                who,
+                json!({"roomId": room_id, "title": "x"}),
+            )
+            .await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert_eq!(r.code(), "ROOM_UNAVAILABLE");
+    }
+    // Inputs are validated before any step; an insert that fails validation writes nothing.
+    let r = s
+        .post("/api/actions/bookRoom", &mia, json!({"roomId": open}))
+        .await;
+    assert_eq!(r.code(), "VALIDATION_REQUIRED");
+    let r = s
+        .post(
+            "/api/actions/bookRoom",
+            &mia,
+            json!({"roomId": open, "title": "x".repeat(21)}),
+        )
+        .await;
+    assert_eq!(r.code(), "VALIDATION_LENGTH");
+    let list = s.get("/api/bookings", &mia).await.json();
+    assert_eq!(list["pagination"]["count"], 1);
+    // Roles before anything; unknown actions and the wrong method are the fixed NOT_FOUND.
+    let r = s
+        .req("POST", "/api/actions/bookRoom", None, Some(json!({})))
+        .await;
+    assert_eq!(r.code(), "AUTH_MISSING");
+    assert_eq!(
+        s.post("/api/actions/nope", &mia, json!({})).await.code(),
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        s.get("/api/actions/bookRoom", &mia).await.code(),
+        "NOT_FOUND"
+    );
+    // A record action with `if`: toggles.
+    let id = booking["id"].as_str().unwrap();
+    let path = format!("/api/bookings/{id}/toggle");
+    let r = s.post(&path, &mia, json!({})).await;
+    assert_eq!(r.json()["data"]["done"], true, "{}", r.text);
+    let r = s.post(&path, &mia, json!({})).await;
+    assert_eq!(r.json()["data"]["done"], false);
+}
+
+#[backends]
+async fn a_get_action_takes_its_inputs_from_the_query_string() {
+    let s = booking_server().await;
+    let r = s
+        .req("GET", "/api/actions/whoami?shout=true", None, None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["data"], json!({"user": null, "shout": true}));
+    let mia = s.token("mia", &["member"], Some("acme"));
+    let r = s.get("/api/actions/whoami", &mia).await;
+    assert_eq!(r.json()["data"], json!({"user": "mia", "shout": false}));
+    let r = s.get("/api/actions/whoami?loud=1", &mia).await;
+    assert_eq!(r.code(), "VALIDATION_UNKNOWN_FIELD");
+    let r = s.get("/api/actions/whoami?shout=maybe", &mia).await;
+    assert_eq!(r.code(), "VALIDATION_TYPE");
+    let r = s.post("/api/actions/whoami", &mia, json!({})).await;
+    assert_eq!(r.code(), "NOT_FOUND");
+}

@@ -165,10 +165,29 @@ async fn views_and_actions_are_documented() {
                 sortable capacity
             }
         }
+        action lookup method=GET {
+            access member
+            input q text required=#true
+            return { field q (input)q }
+        }
+        action add {
+            access member
+            input name text required=#true
+            insert rooms { set name (input)name }
+            return inserted
+        }
         "#,
     );
     let s = start(ward_compiler::compile(&sources).ir.unwrap()).await;
     let doc = s.req("GET", "/openapi.json", None, None).await.json();
+    let lookup = &doc["paths"]["/api/actions/lookup"]["get"];
+    assert_eq!(lookup["parameters"][0]["name"], "q");
+    assert_eq!(lookup["parameters"][0]["required"], true);
+    let add = &doc["paths"]["/api/actions/add"]["post"];
+    assert_eq!(
+        add["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]["$ref"],
+        "#/components/schemas/rooms"
+    );
     let op = &doc["paths"]["/api/rooms/views/big"]["get"];
     assert_eq!(op["description"], "Large rooms");
     let params: Vec<&str> = op["parameters"]

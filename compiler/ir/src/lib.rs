@@ -64,6 +64,8 @@ pub struct Ir {
     pub roles: Vec<String>,
     /// Every table, in source order.
     pub tables: Vec<Table>,
+    /// Standalone actions, `POST` (or `GET`) `/api/actions/A`, in source order.
+    pub actions: Vec<Action>,
     /// Hex SHA-256 over the IR's canonical JSON with this field empty; what `/healthz` reports.
     pub hash: String,
 }
@@ -71,6 +73,10 @@ pub struct Ir {
 impl Ir {
     pub fn table(&self, name: &str) -> Option<&Table> {
         self.tables.iter().find(|t| t.name == name)
+    }
+
+    pub fn action(&self, name: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.name == name)
     }
 }
 
@@ -606,13 +612,16 @@ pub enum Value {
     Record(String),
 }
 
-/// `action NAME { … }` inside a table: `POST /api/T/{id}/NAME` (SPEC §2.10). Runs as one
-/// transaction on the row loaded through the table's firewall.
+/// `action NAME { … }`: inside a table a record action, `POST /api/T/{id}/NAME`, run on the row
+/// loaded through the table's firewall; at the top level a standalone action,
+/// `POST /api/actions/NAME` (SPEC §2.10). Either runs as one transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     pub name: String,
     pub description: Option<String>,
+    /// `GET` takes the inputs from the query string (standalone actions only).
+    pub method: ActionMethod,
     /// Who may invoke it (role leaves) and in which states of the row (conditions, answered with
     /// 409 `ACCESS_ACTION_NOT_ALLOWED_FOR_STATE`); `None` denies everyone.
     pub access: Option<AccessRule>,
@@ -622,12 +631,33 @@ pub struct Action {
     pub steps: Vec<Step>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ActionMethod {
+    Post,
+    Get,
+}
+
 /// One step of an action, run in order inside the action's transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "step")]
 pub enum Step {
-    /// Abort with `error` unless `when` holds on the row.
-    Require { when: Condition, error: ActionError },
+    /// Abort with `error` unless `when` holds on the row (record actions) and each `exists` finds
+    /// a row the caller can read.
+    Require {
+        when: Option<Condition>,
+        exists: Vec<Exists>,
+        error: ActionError,
+    },
+    /// Insert a row into `table` through its firewall (scopes stamped) with audit fields; the
+    /// result is `inserted`.
+    Insert { table: String, set: Vec<Assignment> },
+    /// Run `then` when `when` holds on the row, else `otherwise`.
+    If {
+        when: Condition,
+        then: Vec<Step>,
+        otherwise: Vec<Step>,
+    },
     /// Compare-and-set of `column` from one of `from` to `to`.
     Transition {
         column: String,
@@ -639,6 +669,15 @@ pub enum Step {
     Update { set: Vec<Assignment> },
     /// The response body; without it, `{"ok": true}`.
     Return { value: Returned },
+}
+
+/// `exists TABLE { conditions }`: a row of TABLE the caller can read (firewall, soft delete, its
+/// `read` rule) satisfying the conditions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exists {
+    pub table: String,
+    pub when: Option<Condition>,
 }
 
 /// A custom error of a `require` step: answered with layer `action`.
@@ -664,6 +703,8 @@ pub struct Assignment {
 pub enum Returned {
     /// The row after the action's steps.
     Record,
+    /// The row the last `insert` step wrote.
+    Inserted,
     /// An object of named values.
     Object(Vec<Assignment>),
 }

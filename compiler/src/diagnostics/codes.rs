@@ -632,6 +632,9 @@ pub fn rule_without_role(span: Span, op: &str) -> Diagnostic {
 /// Fix: `create member+ { check status eq open }`
 pub fn misplaced_condition(span: Span, kind: &str, op: &str) -> Diagnostic {
     let help = match (kind, op) {
+        ("when", "standalone action") => {
+            "a standalone action has no row: its `access` takes roles only".to_owned()
+        }
         ("when", _) => "on `create` conditions apply to the incoming row: use `check`".to_owned(),
         (_, "create" | "update") => {
             "write `check` directly in the rule, not inside `any`, `all` or `not`".to_owned()
@@ -964,11 +967,28 @@ pub fn require_error(span: Span, why: &str) -> Diagnostic {
     .with_help("write `error CODE status=4xx message=\"…\"` inside the `require` block")
 }
 
-/// E0099: a part of the language that is specified but not supported yet (`action`, `on`).
+/// E0070: a step that needs the action's row, in a standalone action.
+///
+/// Why: a standalone action (`/api/actions/A`) has no row: `transition`, `update`, `if`,
+/// `return record` and `when` in `require` have nothing to act on.
+/// Bad: `action close { transition status { from open; to closed } }` at the top level
+/// Fix: declare it inside the table: `table rooms { action close { … } }`
+pub fn needs_row(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0070",
+        span,
+        format!("`{what}` needs a row, and a standalone action has none"),
+        "no row here",
+    )
+    .with_help("declare the action inside its table (`POST /api/T/{id}/A`) to act on a row")
+}
+
+/// E0099: a part of the language that is specified but not supported yet (the action steps
+/// `delete` and `query`, triggers `on`).
 ///
 /// Why: these nodes are not typos, but they are not served yet.
-/// Bad: `table rooms { action archive { … } }`
-/// Fix: remove it until actions are supported
+/// Bad: `table rooms { on create after { … } }`
+/// Fix: remove it until triggers are supported
 pub fn not_supported(span: Span, name: &str) -> Diagnostic {
     Diagnostic::error(
         "E0099",
@@ -976,9 +996,7 @@ pub fn not_supported(span: Span, name: &str) -> Diagnostic {
         format!("`{name}` is not supported yet"),
         "not supported yet",
     )
-    .with_help(
-        "actions and triggers are part of the language but not built yet; remove this node for now",
-    )
+    .with_help("the steps delete and query, and triggers, are specified but not built yet; remove this node for now")
 }
 
 /// W0001: a sensitive-looking column without `mask` or `unmasked` was masked automatically.

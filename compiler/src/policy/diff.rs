@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::explain::{Cell, Explanation, TablePolicy};
+use super::explain::{Cell, Explanation, OperationRow, TablePolicy};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
@@ -42,7 +42,74 @@ pub fn diff(old: &Explanation, new: &Explanation) -> Vec<Difference> {
             });
         }
     }
+    operations(
+        (&old.actions, old),
+        (&new.actions, new),
+        &mut |what, widened| {
+            out.push(Difference {
+                table: "(standalone)".to_owned(),
+                what,
+                widened,
+            });
+        },
+    );
     out
+}
+
+/// Operations matched by name, per caller present in both explanations.
+fn operations(
+    (old_rows, oe): (&[OperationRow], &Explanation),
+    (new_rows, ne): (&[OperationRow], &Explanation),
+    push: &mut dyn FnMut(String, bool),
+) {
+    for nrow in new_rows {
+        let Some(orow) = old_rows.iter().find(|r| r.operation == nrow.operation) else {
+            let open = nrow.cells.iter().any(|c| *c != Cell::Denied);
+            push(format!("{} added", nrow.operation), open);
+            continue;
+        };
+        for (i, caller) in ne.callers.iter().enumerate() {
+            let Some(j) = oe.callers.iter().position(|c| c == caller) else {
+                continue;
+            };
+            let (Some(before), Some(after)) = (orow.cells.get(j), nrow.cells.get(i)) else {
+                continue;
+            };
+            if before == after {
+                continue;
+            }
+            let widened = matches!(
+                (before, after),
+                (Cell::Denied, _) | (Cell::When(_), Cell::Allowed | Cell::When(_))
+            );
+            push(
+                format!(
+                    "{} for {caller}: {} → {}",
+                    nrow.operation,
+                    cell_text(before),
+                    cell_text(after)
+                ),
+                widened,
+            );
+        }
+        if orow.check != nrow.check {
+            let widened = nrow.check.is_none() || orow.check.is_some();
+            push(
+                format!(
+                    "{} check: {} → {}",
+                    nrow.operation,
+                    orow.check.as_deref().unwrap_or("none"),
+                    nrow.check.as_deref().unwrap_or("none")
+                ),
+                widened,
+            );
+        }
+    }
+    for orow in old_rows {
+        if !new_rows.iter().any(|r| r.operation == orow.operation) {
+            push(format!("{} removed", orow.operation), false);
+        }
+    }
 }
 
 fn cell_text(c: &Cell) -> String {
@@ -109,55 +176,8 @@ fn table(
             t.errors == "reveal",
         );
     }
-    // Access (operations and views, matched by name), per caller present in both.
-    for nrow in &t.operations {
-        let Some(orow) = o.operations.iter().find(|r| r.operation == nrow.operation) else {
-            let open = nrow.cells.iter().any(|c| *c != Cell::Denied);
-            push(format!("{} added", nrow.operation), open);
-            continue;
-        };
-        for (i, caller) in ne.callers.iter().enumerate() {
-            let Some(j) = oe.callers.iter().position(|c| c == caller) else {
-                continue;
-            };
-            let (Some(before), Some(after)) = (orow.cells.get(j), nrow.cells.get(i)) else {
-                continue;
-            };
-            if before == after {
-                continue;
-            }
-            let widened = matches!(
-                (before, after),
-                (Cell::Denied, _) | (Cell::When(_), Cell::Allowed | Cell::When(_))
-            );
-            push(
-                format!(
-                    "{} for {caller}: {} → {}",
-                    nrow.operation,
-                    cell_text(before),
-                    cell_text(after)
-                ),
-                widened,
-            );
-        }
-        if orow.check != nrow.check {
-            let widened = nrow.check.is_none() || orow.check.is_some();
-            push(
-                format!(
-                    "{} check: {} → {}",
-                    nrow.operation,
-                    orow.check.as_deref().unwrap_or("none"),
-                    nrow.check.as_deref().unwrap_or("none")
-                ),
-                widened,
-            );
-        }
-    }
-    for orow in &o.operations {
-        if !t.operations.iter().any(|r| r.operation == orow.operation) {
-            push(format!("{} removed", orow.operation), false);
-        }
-    }
+    // Access (operations, views and actions, matched by name), per caller present in both.
+    operations((&o.operations, oe), (&t.operations, ne), &mut push);
     // Fields.
     for f in &t.fields {
         let Some(of) = o.fields.iter().find(|x| x.field == f.field) else {

@@ -16,6 +16,8 @@ pub struct Explanation {
     /// The matrix columns: `anonymous`, then every declared role in rank order.
     pub callers: Vec<String>,
     pub tables: Vec<TablePolicy>,
+    /// Standalone actions (`/api/actions/A`), one row each, in [`Explanation::callers`] order.
+    pub actions: Vec<OperationRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -132,7 +134,31 @@ pub fn explain(ir: &Ir) -> Explanation {
     let mut callers = vec![ANONYMOUS.to_owned()];
     callers.extend(ir.roles.iter().cloned());
     let tables = ir.tables.iter().map(|t| table(t, &callers)).collect();
-    Explanation { callers, tables }
+    let actions = ir.actions.iter().map(|a| action_row(a, &callers)).collect();
+    Explanation {
+        callers,
+        tables,
+        actions,
+    }
+}
+
+/// An action as an operation: its rule for each caller.
+fn action_row(a: &ward_ir::Action, callers: &[String]) -> OperationRow {
+    OperationRow {
+        operation: format!("action {}", a.name),
+        cells: callers
+            .iter()
+            .map(|c| match &a.access {
+                None => Cell::Denied,
+                Some(rule) => match partial(&rule.when, &held(c)) {
+                    Partial::False => Cell::Denied,
+                    Partial::True => Cell::Allowed,
+                    Partial::Rows(r) => Cell::When(text(&r)),
+                },
+            })
+            .collect(),
+        check: None,
+    }
 }
 
 fn cell(t: &Table, op: Operation, caller: &str) -> Cell {

@@ -21,6 +21,30 @@ pub fn render(e: &Explanation, format: Format) -> String {
         out.push('\n');
         table(&mut out, e, t, format);
     }
+    if !e.actions.is_empty() {
+        let mut header = vec!["operation".to_owned()];
+        header.extend(e.callers.iter().cloned());
+        let rows: Vec<Vec<String>> = e
+            .actions
+            .iter()
+            .map(|r| {
+                let mut row = vec![r.operation.clone()];
+                row.extend(r.cells.iter().map(cell));
+                row
+            })
+            .collect();
+        out.push('\n');
+        match format {
+            Format::Text => {
+                out.push_str("standalone actions (/api/actions/A)\n");
+                grid(&mut out, &header, &rows, "  ");
+            }
+            Format::Markdown => {
+                out.push_str("## standalone actions\n\n");
+                markdown(&mut out, &header, &rows);
+            }
+        }
+    }
     out
 }
 

@@ -3,15 +3,15 @@
 //! column, nor a protected one it is not listed for.
 
 use ward_ir::{
-    AccessRule, Action, ActionError, Assignment, Column, ColumnType, CompareOp, Guards, Literal,
-    Operation, Returned, Step, Value,
+    AccessRule, Action, ActionError, ActionMethod, Assignment, Column, ColumnType, CompareOp,
+    Exists, Guards, Literal, Operation, Returned, Step, Value, system,
 };
 
 use super::access::{Cx, and};
 use super::names::Symbols;
 use super::types::{self, Scope};
 use crate::diagnostics::{Diags, Span, codes, suggest};
-use crate::syntax::ast::{self, ActionAst, Ident, Raw, StepAst, Val};
+use crate::syntax::ast::{self, ActionAst, Cond, Ident, Raw, ReturnWhole, StepAst, Val};
 
 /// Names that are routes of their own under `/api/T/{id}/…` or `/api/T/…` (SPEC §2).
 pub const RESERVED_ACTIONS: [&str; 7] = [
@@ -24,14 +24,41 @@ pub const RESERVED_ACTIONS: [&str; 7] = [
     "batch",
 ];
 
+/// What an action needs of a table it writes or reads.
 pub struct Table<'a> {
     pub cols: &'a [Column],
-    pub known: &'a [&'a str],
+    pub known: Vec<&'a str>,
     pub scopes: Vec<&'a str>,
     pub guards: &'a Guards,
 }
 
-pub fn actions(t: &Table, asts: &[ActionAst], syms: &Symbols, diags: &mut Diags) -> Vec<Action> {
+impl<'a> Table<'a> {
+    pub fn of(t: &'a ward_ir::Table) -> Table<'a> {
+        let mut known: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        known.extend(system::ALL);
+        Table {
+            cols: &t.columns,
+            known,
+            scopes: t
+                .firewall
+                .scopes
+                .iter()
+                .map(|s| s.column.as_str())
+                .collect(),
+            guards: &t.guards,
+        }
+    }
+}
+
+/// Lowering context: the action's own table (record actions) and every table of the project.
+pub struct Cxa<'a, 's> {
+    pub own: Option<Table<'a>>,
+    pub all: &'a [ward_ir::Table],
+    pub syms: &'a Symbols<'s>,
+}
+
+/// The record actions of a table (`own` set) or the standalone actions (`own` None).
+pub fn actions(cx: &Cxa, asts: &[ActionAst], diags: &mut Diags) -> Vec<Action> {
     let mut out = Vec::new();
     let mut seen: Vec<&Ident> = Vec::new();
     for a in asts {
@@ -50,7 +77,7 @@ pub fn actions(t: &Table, asts: &[ActionAst], syms: &Symbols, diags: &mut Diags)
             continue;
         }
         let before = diags.error_count();
-        let action = action(t, a, syms, diags);
+        let action = action(cx, a, diags);
         if diags.error_count() == before {
             out.push(action);
         }
@@ -58,52 +85,106 @@ pub fn actions(t: &Table, asts: &[ActionAst], syms: &Symbols, diags: &mut Diags)
     out
 }
 
-fn action(t: &Table, a: &ActionAst, syms: &Symbols, diags: &mut Diags) -> Action {
-    let inputs = inputs(a, syms, diags);
+fn action(cx: &Cxa, a: &ActionAst, diags: &mut Diags) -> Action {
+    let inputs = inputs(a, cx.syms, diags);
     let scope = Scope {
         params: None,
         inputs: Some(&inputs),
-        record: Some(t.cols),
+        record: cx.own.as_ref().map(|t| t.cols),
     };
-    let cx = Cx {
-        syms,
-        cols: t.cols,
-        known: t.known,
+    let access = a.access.as_ref().and_then(|rule| access(cx, rule, diags));
+    if a.get && cx.own.is_some() {
+        diags.push(codes::not_supported(
+            a.name.span,
+            "method=GET on a record action",
+        ));
+    }
+    let steps = steps(cx, &a.name.name, scope, &a.steps, diags);
+    Action {
+        name: a.name.name.clone(),
+        description: a.description.clone(),
+        method: if a.get {
+            ActionMethod::Get
+        } else {
+            ActionMethod::Post
+        },
+        access,
+        inputs,
+        steps,
+    }
+}
+
+/// Conditions on the action's row (record actions only).
+fn row_conds(
+    cx: &Cxa,
+    scope: Scope,
+    conds: &[Cond],
+    span: Span,
+    diags: &mut Diags,
+) -> Option<ward_ir::Condition> {
+    if conds.is_empty() {
+        return None;
+    }
+    let Some(own) = &cx.own else {
+        diags.push(codes::needs_row(span, "when"));
+        return None;
+    };
+    let lower = Cx {
+        syms: cx.syms,
+        cols: own.cols,
+        known: &own.known,
         op: Operation::Update,
         origin: None,
         scope,
     };
-    let access = a
-        .access
-        .as_ref()
-        .and_then(|rule| access(t, rule, syms, diags));
+    and(lower.conds(conds, diags).into_iter().map(|c| c.0).collect())
+}
+
+fn steps(cx: &Cxa, action: &str, scope: Scope, asts: &[StepAst], diags: &mut Diags) -> Vec<Step> {
     let mut steps = Vec::new();
-    for s in &a.steps {
+    for s in asts {
         match s {
-            StepAst::Require { span, conds, error } => {
-                let when = and(cx.conds(conds, diags).into_iter().map(|c| c.0).collect());
+            StepAst::Require {
+                span,
+                conds,
+                exists,
+                error,
+            } => {
+                let when = row_conds(cx, scope, conds, *span, diags);
+                let exists: Vec<Exists> = exists
+                    .iter()
+                    .filter_map(|(table, conds)| exists_in(cx, scope, table, conds, diags))
+                    .collect();
                 let error = require_error(*span, error.as_ref(), diags);
-                match (when, error) {
-                    (Some(when), Some(error)) => steps.push(Step::Require { when, error }),
-                    (None, _) => diags.push(codes::arg_count(
+                if when.is_none() && exists.is_empty() {
+                    diags.push(codes::arg_count(
                         *span,
                         "require",
-                        "at least one condition",
+                        "at least one condition or `exists`",
                         0,
-                    )),
-                    _ => {}
+                    ));
+                } else if let Some(error) = error {
+                    steps.push(Step::Require {
+                        when,
+                        exists,
+                        error,
+                    });
                 }
             }
             StepAst::Transition {
                 column, from, to, ..
             } => {
-                let Some(col) = writable(t, &a.name.name, column, diags) else {
+                let Some(own) = &cx.own else {
+                    diags.push(codes::needs_row(column.span, "transition"));
+                    continue;
+                };
+                let Some(col) = writable(own, action, column, diags) else {
                     continue;
                 };
                 let from: Vec<Literal> = from.iter().filter_map(|v| state(v, col, diags)).collect();
                 let to = to
                     .as_ref()
-                    .and_then(|v| assigned(v, col.ty, scope, syms, diags));
+                    .and_then(|v| assigned(v, col.ty, scope, cx.syms, diags));
                 if let Some(to) = to {
                     steps.push(Step::Transition {
                         column: column.name.clone(),
@@ -112,49 +193,140 @@ fn action(t: &Table, a: &ActionAst, syms: &Symbols, diags: &mut Diags) -> Action
                     });
                 }
             }
-            StepAst::Update { set, .. } => {
-                let mut out = Vec::new();
-                for (column, v) in set {
-                    let Some(col) = writable(t, &a.name.name, column, diags) else {
-                        continue;
-                    };
-                    if let Some(value) = assigned(v, col.ty, scope, syms, diags) {
-                        out.push(Assignment {
-                            column: column.name.clone(),
-                            value,
-                        });
-                    }
-                }
-                steps.push(Step::Update { set: out });
+            StepAst::Update { span, set } => {
+                let Some(own) = &cx.own else {
+                    diags.push(codes::needs_row(*span, "update"));
+                    continue;
+                };
+                let set = assignments(own, action, set, scope, cx.syms, diags);
+                steps.push(Step::Update { set });
             }
-            StepAst::Return { record, fields, .. } => {
-                let value = if *record {
-                    Returned::Record
-                } else {
-                    Returned::Object(
+            StepAst::Insert { table, set } => {
+                let Some(target) = cx.all.iter().find(|t| t.name == table.name) else {
+                    let help = suggest(&table.name, cx.all.iter().map(|t| t.name.as_str()));
+                    diags.push(codes::unknown_table(table.span, &table.name, help));
+                    continue;
+                };
+                let set = assignments(&Table::of(target), action, set, scope, cx.syms, diags);
+                steps.push(Step::Insert {
+                    table: table.name.clone(),
+                    set,
+                });
+            }
+            StepAst::If {
+                span,
+                conds,
+                then,
+                otherwise,
+            } => {
+                let when = row_conds(cx, scope, conds, *span, diags);
+                let then = steps_of(cx, action, scope, then, diags);
+                let otherwise = steps_of(cx, action, scope, otherwise, diags);
+                match when {
+                    Some(when) => steps.push(Step::If {
+                        when,
+                        then,
+                        otherwise,
+                    }),
+                    None if cx.own.is_some() => {
+                        diags.push(codes::arg_count(*span, "if", "at least one condition", 0))
+                    }
+                    None => {}
+                }
+            }
+            StepAst::Return {
+                span,
+                whole,
+                fields,
+            } => {
+                let value = match whole {
+                    Some(ReturnWhole::Record) if cx.own.is_none() => {
+                        diags.push(codes::needs_row(*span, "return record"));
+                        continue;
+                    }
+                    Some(ReturnWhole::Record) => Returned::Record,
+                    Some(ReturnWhole::Inserted) => Returned::Inserted,
+                    None => Returned::Object(
                         fields
                             .iter()
                             .filter_map(|(name, v)| {
                                 let ty = returned_type(v, scope);
-                                assigned(v, ty, scope, syms, diags).map(|value| Assignment {
+                                assigned(v, ty, scope, cx.syms, diags).map(|value| Assignment {
                                     column: name.name.clone(),
                                     value,
                                 })
                             })
                             .collect(),
-                    )
+                    ),
                 };
                 steps.push(Step::Return { value });
             }
         }
     }
-    Action {
-        name: a.name.name.clone(),
-        description: a.description.clone(),
-        access,
-        inputs,
-        steps,
+    steps
+}
+
+fn steps_of(
+    cx: &Cxa,
+    action: &str,
+    scope: Scope,
+    asts: &[StepAst],
+    diags: &mut Diags,
+) -> Vec<Step> {
+    steps(cx, action, scope, asts, diags)
+}
+
+/// `exists TABLE { conditions }`: conditions on TABLE's columns, values from the action.
+fn exists_in(
+    cx: &Cxa,
+    scope: Scope,
+    table: &Ident,
+    conds: &[Cond],
+    diags: &mut Diags,
+) -> Option<Exists> {
+    let Some(target) = cx.all.iter().find(|t| t.name == table.name) else {
+        let help = suggest(&table.name, cx.all.iter().map(|t| t.name.as_str()));
+        diags.push(codes::unknown_table(table.span, &table.name, help));
+        return None;
+    };
+    let t = Table::of(target);
+    let lower = Cx {
+        syms: cx.syms,
+        cols: t.cols,
+        known: &t.known,
+        op: Operation::Read,
+        origin: None,
+        scope,
+    };
+    let when = and(lower.conds(conds, diags).into_iter().map(|c| c.0).collect());
+    Some(Exists {
+        table: table.name.clone(),
+        when,
+    })
+}
+
+/// `set COLUMN VALUE` pairs for `t`, each column writable by the action.
+fn assignments(
+    t: &Table,
+    action: &str,
+    set: &[(Ident, Val)],
+    scope: Scope,
+    syms: &Symbols,
+    diags: &mut Diags,
+) -> Vec<Assignment> {
+    let mut out = Vec::new();
+    for (column, v) in set {
+        let Some(col) = writable(t, action, column, diags) else {
+            continue;
+        };
+        if let Some(value) = assigned(v, col.ty, scope, syms, diags) {
+            out.push(Assignment {
+                column: column.name.clone(),
+                value,
+            });
+        }
     }
+    out
 }
 
 /// Inputs are columns of the request body: typed, bounded, defaulted like columns.
@@ -182,17 +354,36 @@ fn inputs(a: &ActionAst, syms: &Symbols, diags: &mut Diags) -> Vec<Column> {
     out
 }
 
-/// The action's rule: roles, and conditions on the row (`when` only).
-fn access(t: &Table, rule: &ast::Rule, syms: &Symbols, diags: &mut Diags) -> Option<AccessRule> {
-    let cx = Cx {
-        syms,
-        cols: t.cols,
-        known: t.known,
+/// The action's rule: roles, and conditions on the row (`when` only, record actions only).
+fn access(cx: &Cxa, rule: &ast::Rule, diags: &mut Diags) -> Option<AccessRule> {
+    let Some(own) = &cx.own else {
+        if rule.body.iter().any(|c| !matches!(c, Cond::Role(..))) {
+            diags.push(codes::misplaced_condition(
+                rule.span,
+                "when",
+                "standalone action",
+            ));
+            return None;
+        }
+        let lower = Cx {
+            syms: cx.syms,
+            cols: &[],
+            known: &[],
+            op: Operation::Update,
+            origin: None,
+            scope: Scope::default(),
+        };
+        return lower.rule(rule, diags);
+    };
+    let lower = Cx {
+        syms: cx.syms,
+        cols: own.cols,
+        known: &own.known,
         op: Operation::Update,
         origin: None,
         scope: Scope::default(),
     };
-    let lowered = cx.rule(rule, diags)?;
+    let lowered = lower.rule(rule, diags)?;
     if lowered.check.is_some() {
         diags.push(codes::misplaced_condition(rule.span, "check", "action"));
         return None;

@@ -17,11 +17,16 @@ use crate::syntax::ast::Project;
 use names::{Symbols, via};
 use policies::Cols;
 
-pub fn check<'p>(project: &'p Project, diags: &mut Diags) -> (Symbols<'p>, Vec<Table>) {
+/// The checked tables and standalone actions.
+pub fn check<'p>(
+    project: &'p Project,
+    diags: &mut Diags,
+) -> (Symbols<'p>, Vec<Table>, Vec<ward_ir::Action>) {
     let syms = names::collect(project, diags);
     let mut tables = Vec::new();
     let mut granted: BTreeSet<String> = BTreeSet::new();
     let mut unreadable = Vec::new();
+    let mut with_actions = Vec::new();
     for t in &project.tables {
         if syms
             .tables
@@ -85,20 +90,6 @@ pub fn check<'p>(project: &'p Project, diags: &mut Diags) -> (Symbols<'p>, Vec<T
             &syms,
             diags,
         );
-        let actions = actions::actions(
-            &actions::Table {
-                cols: &cols,
-                known: &known,
-                scopes: firewall.scopes.iter().map(|s| s.column.as_str()).collect(),
-                guards: &guards,
-            },
-            &t.actions,
-            &syms,
-            diags,
-        );
-        for rule in actions.iter().filter_map(|a| a.access.as_ref()) {
-            granted.extend(rule.roles.iter().cloned());
-        }
         for rule in views.iter().filter_map(|v| v.access.as_ref()) {
             granted.extend(rule.roles.iter().cloned());
         }
@@ -122,8 +113,41 @@ pub fn check<'p>(project: &'p Project, diags: &mut Diags) -> (Symbols<'p>, Vec<T
             batch,
             page,
             views,
-            actions,
+            actions: Vec::new(),
         });
+        with_actions.push((t.name.name.clone(), &t.actions));
+    }
+    // Actions read and write other tables: they are lowered once every table is known.
+    let mut lowered = Vec::new();
+    for (name, asts) in &with_actions {
+        let Some(own) = tables.iter().find(|t| t.name == *name) else {
+            continue;
+        };
+        let cx = actions::Cxa {
+            own: Some(actions::Table::of(own)),
+            all: &tables,
+            syms: &syms,
+        };
+        lowered.push((name.clone(), actions::actions(&cx, asts, diags)));
+    }
+    let cx = actions::Cxa {
+        own: None,
+        all: &tables,
+        syms: &syms,
+    };
+    let standalone = actions::actions(&cx, &project.actions, diags);
+    for (name, acts) in lowered {
+        if let Some(t) = tables.iter_mut().find(|t| t.name == name) {
+            t.actions = acts;
+        }
+    }
+    let action_rules = tables
+        .iter()
+        .flat_map(|t| t.actions.iter())
+        .chain(&standalone)
+        .filter_map(|a| a.access.as_ref());
+    for rule in action_rules {
+        granted.extend(rule.roles.iter().cloned());
     }
     // Whole-project warnings only make sense once the project is otherwise valid: an error that
     // dropped a rule would make them noise.
@@ -134,7 +158,7 @@ pub fn check<'p>(project: &'p Project, diags: &mut Diags) -> (Symbols<'p>, Vec<T
         unused_roles(&syms, &granted, diags);
     }
     cascade_cycles(project, &tables, diags);
-    (syms, tables)
+    (syms, tables, standalone)
 }
 
 fn unused_roles(syms: &Symbols, granted: &BTreeSet<String>, diags: &mut Diags) {

@@ -3,7 +3,7 @@
 use kdl::KdlNode;
 use ward_ir::Operation;
 
-use super::ast::{ActionAst, ErrorAst, Ident, Rule, StepAst, Val};
+use super::ast::{ActionAst, ErrorAst, Ident, ReturnWhole, Rule, StepAst, Val};
 use super::parse::{INPUT_PROPS, column_like};
 use super::policy::{conds, conds_in};
 use super::reader::{Reader, args, children};
@@ -16,20 +16,28 @@ const ACTION_NODES: &[&str] = &[
     "require",
     "transition",
     "update",
+    "insert",
+    "if",
     "return",
 ];
 
 /// Steps of SPEC §2.10 that are specified but not served yet.
-const LATER_STEPS: &[&str] = &["insert", "delete", "query", "if"];
+const LATER_STEPS: &[&str] = &["delete", "query"];
 
-pub fn action(r: &mut Reader, n: &KdlNode) -> Option<ActionAst> {
-    r.check_props(n, &[]);
+/// `action NAME { … }`; `standalone` (top level) also takes `method=POST|GET`.
+pub fn action(r: &mut Reader, n: &KdlNode, standalone: bool) -> Option<ActionAst> {
+    r.check_props(n, if standalone { &["method"] } else { &[] });
     if !r.arg_count(n, 1, Some(1), "one action name") {
         return None;
     }
     let name = r.ident(args(n).first()?, "an action name", false)?;
+    let get = match r.prop(n, "method") {
+        Some(e) => r.keyword(e, "a method", &[("POST", false), ("GET", true)])?,
+        None => false,
+    };
     let mut a = ActionAst {
         name,
+        get,
         ..ActionAst::default()
     };
     let mut seen = Vec::new();
@@ -61,66 +69,127 @@ pub fn action(r: &mut Reader, n: &KdlNode) -> Option<ActionAst> {
                 }
             }
             "input" => a.inputs.extend(column_like(r, c, INPUT_PROPS)),
-            "require" => {
-                r.check_props(c, &[]);
-                r.arg_count(c, 0, Some(0), "no arguments, and a block");
-                a.steps.push(require(r, c));
-            }
-            "transition" => {
-                r.check_props(c, &[]);
-                if let Some(s) = transition(r, c) {
-                    a.steps.push(s);
+            _ => {
+                if let Some(step) = step(r, c) {
+                    a.steps.push(step);
                 }
-            }
-            "update" => {
-                r.check_props(c, &[]);
-                r.arg_count(
-                    c,
-                    0,
-                    Some(0),
-                    "no arguments (an action updates its own row)",
-                );
-                a.steps.push(StepAst::Update {
-                    set: assignments(r, c, "set", "`update`"),
-                });
-            }
-            "return" => {
-                r.check_props(c, &[]);
-                if !args(c).is_empty() {
-                    r.no_children(c);
-                    if r.arg_count(c, 1, Some(1), "`record`, or a block of `field`s") {
-                        let ok = args(c)
-                            .first()
-                            .and_then(|e| r.keyword(e, "a return value", &[("record", ())]));
-                        if ok.is_some() {
-                            a.steps.push(StepAst::Return {
-                                record: true,
-                                fields: Vec::new(),
-                            });
-                        }
-                    }
-                } else {
-                    a.steps.push(StepAst::Return {
-                        record: false,
-                        fields: assignments(r, c, "field", "`return`"),
-                    });
-                }
-            }
-            later if LATER_STEPS.contains(&later) => {
-                r.diags.push(codes::not_supported(span, later));
-            }
-            other => {
-                let d = codes::unknown_node(span, other, "`action`", ACTION_NODES);
-                r.diags.push(d);
             }
         }
     }
     Some(a)
 }
 
+/// One step node; `None` (reported) for anything else.
+fn step(r: &mut Reader, c: &KdlNode) -> Option<StepAst> {
+    let span = r.name_span(c);
+    match r.name(c) {
+        "require" => {
+            r.check_props(c, &[]);
+            r.arg_count(c, 0, Some(0), "no arguments, and a block");
+            Some(require(r, c))
+        }
+        "transition" => {
+            r.check_props(c, &[]);
+            transition(r, c)
+        }
+        "update" => {
+            r.check_props(c, &[]);
+            r.arg_count(
+                c,
+                0,
+                Some(0),
+                "no arguments (an action updates its own row)",
+            );
+            Some(StepAst::Update {
+                span,
+                set: assignments(r, c, "set", "`update`"),
+            })
+        }
+        "insert" => {
+            r.check_props(c, &[]);
+            if !r.arg_count(c, 1, Some(1), "the table to insert into") {
+                return None;
+            }
+            let table = r.ident(args(c).first()?, "a table name", false)?;
+            Some(StepAst::Insert {
+                table,
+                set: assignments(r, c, "set", "`insert`"),
+            })
+        }
+        "if" => {
+            r.check_props(c, &[]);
+            r.arg_count(c, 0, Some(0), "no arguments, and a block");
+            let (mut then, mut otherwise) = (Vec::new(), Vec::new());
+            let mut rest = Vec::new();
+            for cc in children(c) {
+                match r.name(cc) {
+                    "then" | "else" => {
+                        r.check_props(cc, &[]);
+                        let steps: Vec<StepAst> =
+                            children(cc).iter().filter_map(|s| step(r, s)).collect();
+                        if r.name(cc) == "then" {
+                            then = steps;
+                        } else {
+                            otherwise = steps;
+                        }
+                    }
+                    _ => rest.push(cc),
+                }
+            }
+            Some(StepAst::If {
+                span,
+                conds: conds_in(r, rest),
+                then,
+                otherwise,
+            })
+        }
+        "return" => {
+            r.check_props(c, &[]);
+            if args(c).is_empty() {
+                return Some(StepAst::Return {
+                    span,
+                    whole: None,
+                    fields: assignments(r, c, "field", "`return`"),
+                });
+            }
+            r.no_children(c);
+            if !r.arg_count(
+                c,
+                1,
+                Some(1),
+                "`record`, `inserted`, or a block of `field`s",
+            ) {
+                return None;
+            }
+            let kinds = [
+                ("record", ReturnWhole::Record),
+                ("inserted", ReturnWhole::Inserted),
+            ];
+            let whole = args(c)
+                .first()
+                .and_then(|e| r.keyword(e, "a return value", &kinds))?;
+            Some(StepAst::Return {
+                span,
+                whole: Some(whole),
+                fields: Vec::new(),
+            })
+        }
+        later if LATER_STEPS.contains(&later) => {
+            r.diags.push(codes::not_supported(span, later));
+            None
+        }
+        other => {
+            let d = codes::unknown_node(span, other, "`action`", ACTION_NODES);
+            r.diags.push(d);
+            None
+        }
+    }
+}
+
 fn require(r: &mut Reader, n: &KdlNode) -> StepAst {
     let span = r.name_span(n);
     let mut error = None;
+    let mut exists = Vec::new();
     let mut rest = Vec::new();
     for c in children(n) {
         match r.name(c) {
@@ -140,7 +209,16 @@ fn require(r: &mut Reader, n: &KdlNode) -> StepAst {
                     }
                 }
             }
-            "exists" => r.diags.push(codes::not_supported(r.name_span(c), "exists")),
+            "exists" => {
+                r.check_props(c, &[]);
+                if r.arg_count(c, 1, Some(1), "a table, and a block of conditions")
+                    && let Some(table) = args(c)
+                        .first()
+                        .and_then(|e| r.ident(e, "a table name", false))
+                {
+                    exists.push((table, conds(r, c)));
+                }
+            }
             _ => rest.push(c),
         }
     }
@@ -148,6 +226,7 @@ fn require(r: &mut Reader, n: &KdlNode) -> StepAst {
     StepAst::Require {
         span,
         conds: conds_in(r, rest),
+        exists,
         error,
     }
 }

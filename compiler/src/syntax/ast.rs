@@ -57,6 +57,8 @@ pub struct Project {
     pub auths: Vec<Auth>,
     pub templates: Vec<Template>,
     pub tables: Vec<Table>,
+    /// Standalone actions (top level).
+    pub actions: Vec<ActionAst>,
 }
 
 #[derive(Debug)]
@@ -121,6 +123,8 @@ pub struct Table {
 #[derive(Debug, Default)]
 pub struct ActionAst {
     pub name: Ident,
+    /// `method=GET` (standalone actions).
+    pub get: bool,
     pub description: Option<String>,
     /// `access ROLES { conditions on the row }`.
     pub access: Option<Rule>,
@@ -133,6 +137,8 @@ pub enum StepAst {
     Require {
         span: Span,
         conds: Vec<Cond>,
+        /// `exists TABLE { conditions }`.
+        exists: Vec<(Ident, Vec<Cond>)>,
         /// `error CODE status=N message="…"`.
         error: Option<ErrorAst>,
     },
@@ -142,13 +148,31 @@ pub enum StepAst {
         to: Option<Val>,
     },
     Update {
+        span: Span,
         set: Vec<(Ident, Val)>,
     },
+    Insert {
+        table: Ident,
+        set: Vec<(Ident, Val)>,
+    },
+    If {
+        span: Span,
+        conds: Vec<Cond>,
+        then: Vec<StepAst>,
+        otherwise: Vec<StepAst>,
+    },
     Return {
-        /// `return record`; otherwise the `field NAME VALUE` children.
-        record: bool,
+        span: Span,
+        /// `return record` / `return inserted`; otherwise the `field NAME VALUE` children.
+        whole: Option<ReturnWhole>,
         fields: Vec<(Ident, Val)>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnWhole {
+    Record,
+    Inserted,
 }
 
 #[derive(Debug)]

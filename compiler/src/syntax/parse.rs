@@ -100,7 +100,12 @@ pub fn parse_file(file: usize, text: &str, diags: &mut Diags, project: &mut Proj
                     project.tables.push(t);
                 }
             }
-            "action" | "on" => {
+            "action" => {
+                if let Some(a) = super::action::action(&mut r, node, true) {
+                    project.actions.push(a);
+                }
+            }
+            "on" => {
                 let d = codes::not_supported(r.name_span(node), r.name(node));
                 r.diags.push(d);
             }
@@ -109,7 +114,7 @@ pub fn parse_file(file: usize, text: &str, diags: &mut Diags, project: &mut Proj
                     r.name_span(node),
                     other,
                     "the top level",
-                    &["auth", "template", "table"],
+                    &["auth", "template", "table", "action"],
                 );
                 r.diags.push(d);
             }
@@ -406,7 +411,7 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
                 }
             }
             "action" => {
-                if let Some(a) = super::action::action(r, c) {
+                if let Some(a) = super::action::action(r, c, false) {
                     t.actions.push(a);
                 }
             }

@@ -37,6 +37,13 @@ pub(crate) fn router(state: Shared) -> Router {
         // `schema` is reserved like `batch`: a static segment wins over `{id}`.
         .route("/api/{table}/schema", get(table_schema).fallback(not_found))
         .route("/api/{table}", get(list::handle).post(create::handle))
+        // `actions` is a reserved table name: `/api/actions/A` is always a standalone action.
+        .route(
+            "/api/actions/{action}",
+            get(action::standalone)
+                .post(action::standalone)
+                .fallback(not_found),
+        )
         // `batch` is a reserved path segment: a static segment wins over `{id}` in axum's router.
         .route(
             "/api/{table}/batch",
@@ -59,7 +66,7 @@ pub(crate) fn router(state: Shared) -> Router {
         )
         .route(
             "/api/{table}/{id}/{action}",
-            post(action::handle).fallback(not_found),
+            post(action::record).fallback(not_found),
         )
         // `views` is reserved like `batch`: `/api/T/views/V` never reaches `/{id}/restore`.
         .route(

@@ -350,6 +350,7 @@ pub fn ir_with(tables: Vec<Table>, f: impl FnOnce(&mut Jwt)) -> Ir {
         auth: Auth { jwt, claims },
         roles: ROLES.iter().map(|s| s.to_string()).collect(),
         tables,
+        actions: Vec::new(),
         hash: "test-hash".into(),
     }
 }
