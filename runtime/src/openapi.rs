@@ -210,8 +210,9 @@ fn query(name: &str, schema: Json, description: &str) -> Json {
     json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description})
 }
 
-fn list_parameters(t: &Table) -> Vec<Json> {
-    let mut out = vec![
+/// `limit`, `offset` and `cursor`, shared by lists and views.
+fn paging() -> Vec<Json> {
+    vec![
         query(
             "limit",
             json!({"type": "integer", "minimum": 0}),
@@ -227,6 +228,21 @@ fn list_parameters(t: &Table) -> Vec<Json> {
             json!({"type": "string"}),
             "`pagination.nextCursor` of the previous page",
         ),
+    ]
+}
+
+/// The one filter parameter per field: `FIELD=V` and `FIELD.OP=V`.
+fn filter_parameter(c: &Column) -> Json {
+    query(
+        &c.name,
+        json!({"type": "string"}),
+        "equality filter; `FIELD.OP=V` with eq ne gt gte lt lte like in not-in is",
+    )
+}
+
+fn list_parameters(t: &Table) -> Vec<Json> {
+    let mut out = paging();
+    out.extend([
         query("sort", json!({"type": "string"}), "`a,-b,+c`"),
         query(
             "order",
@@ -249,7 +265,7 @@ fn list_parameters(t: &Table) -> Vec<Json> {
             json!({"type": "string"}),
             "references and relations to embed",
         ),
-    ];
+    ]);
     if t.delete == DeleteMode::Soft {
         out.push(query(
             "deleted",
@@ -257,14 +273,8 @@ fn list_parameters(t: &Table) -> Vec<Json> {
             "list soft-deleted rows",
         ));
     }
-    for c in &t.columns {
-        if c.ty != ColumnType::Json {
-            out.push(query(
-                &c.name,
-                json!({"type": "string"}),
-                "equality filter; `FIELD.OP=V` with eq ne gt gte lt lte like in not-in is",
-            ));
-        }
+    for c in t.columns.iter().filter(|c| c.ty != ColumnType::Json) {
+        out.push(filter_parameter(c));
     }
     out
 }
@@ -272,22 +282,8 @@ fn list_parameters(t: &Table) -> Vec<Json> {
 /// `GET /api/T/views/V`: paging, the view's params, and only its allow-listed filters, sorts
 /// and search.
 fn view_parameters(t: &Table, v: &View) -> Vec<Json> {
-    let mut out = vec![
-        query(
-            "limit",
-            json!({"type": "integer", "minimum": 0}),
-            "page size",
-        ),
-        query(
-            "offset",
-            json!({"type": "integer", "minimum": 0}),
-            "rows to skip",
-        ),
-        query(
-            "cursor",
-            json!({"type": "string"}),
-            "`pagination.nextCursor` of the previous page",
-        ),
+    let mut out = paging();
+    out.extend([
         query(
             "fields",
             json!({"type": "string"}),
@@ -298,7 +294,7 @@ fn view_parameters(t: &Table, v: &View) -> Vec<Json> {
             json!({"type": "boolean"}),
             "adds `pagination.total`",
         ),
-    ];
+    ]);
     if !v.sortable.is_empty() {
         out.push(query(
             "sort",
@@ -335,11 +331,7 @@ fn view_parameters(t: &Table, v: &View) -> Vec<Json> {
         }));
     }
     for c in v.filterable.iter().filter_map(|c| t.column(c)) {
-        out.push(query(
-            &c.name,
-            json!({"type": "string"}),
-            "equality filter; `FIELD.OP=V` with eq ne gt gte lt lte like in not-in is",
-        ));
+        out.push(filter_parameter(c));
     }
     out
 }

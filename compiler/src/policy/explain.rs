@@ -148,21 +148,19 @@ fn action_row(a: &ward_ir::Action, callers: &[String]) -> OperationRow {
         operation: format!("action {}", a.name),
         cells: callers
             .iter()
-            .map(|c| match &a.access {
-                None => Cell::Denied,
-                Some(rule) => match partial(&rule.when, &held(c)) {
-                    Partial::False => Cell::Denied,
-                    Partial::True => Cell::Allowed,
-                    Partial::Rows(r) => Cell::When(text(&r)),
-                },
-            })
+            .map(|c| rule_cell(a.access.as_ref(), c))
             .collect(),
         check: None,
     }
 }
 
 fn cell(t: &Table, op: Operation, caller: &str) -> Cell {
-    let Some(rule) = t.access.rule(op) else {
+    rule_cell(t.access.rule(op), caller)
+}
+
+/// What a rule (none: denied) leaves a caller: denied, allowed, or allowed on some rows.
+fn rule_cell(rule: Option<&ward_ir::AccessRule>, caller: &str) -> Cell {
+    let Some(rule) = rule else {
         return Cell::Denied;
     };
     match partial(&rule.when, &held(caller)) {
@@ -203,23 +201,7 @@ fn table(t: &Table, callers: &[String]) -> TablePolicy {
             check: t.access.rule(op).and_then(|r| r.check.as_ref()).map(text),
         })
         .collect();
-    operations.extend(t.actions.iter().map(|a| {
-        OperationRow {
-            operation: format!("action {}", a.name),
-            cells: callers
-                .iter()
-                .map(|c| match &a.access {
-                    None => Cell::Denied,
-                    Some(rule) => match partial(&rule.when, &held(c)) {
-                        Partial::False => Cell::Denied,
-                        Partial::True => Cell::Allowed,
-                        Partial::Rows(r) => Cell::When(text(&r)),
-                    },
-                })
-                .collect(),
-            check: None,
-        }
-    }));
+    operations.extend(t.actions.iter().map(|a| action_row(a, callers)));
     operations.extend(t.views.iter().map(|v| OperationRow {
         operation: format!("view {}", v.name),
         cells: callers.iter().map(|c| view_cell(v, c)).collect(),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::explain::{Cell, Explanation, FieldAccess, TablePolicy};
+use super::explain::{Cell, Explanation, FieldAccess, OperationRow, TablePolicy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -24,15 +24,7 @@ pub fn render(e: &Explanation, format: Format) -> String {
     if !e.actions.is_empty() {
         let mut header = vec!["operation".to_owned()];
         header.extend(e.callers.iter().cloned());
-        let rows: Vec<Vec<String>> = e
-            .actions
-            .iter()
-            .map(|r| {
-                let mut row = vec![r.operation.clone()];
-                row.extend(r.cells.iter().map(cell));
-                row
-            })
-            .collect();
+        let rows = operation_rows(&e.actions);
         out.push('\n');
         match format {
             Format::Text => {
@@ -54,6 +46,16 @@ fn cell(c: &Cell) -> String {
         Cell::Allowed => "yes".to_owned(),
         Cell::When(w) => format!("when {w}"),
     }
+}
+
+fn operation_rows(rows: &[OperationRow]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            let mut row = vec![r.operation.clone()];
+            row.extend(r.cells.iter().map(cell));
+            row
+        })
+        .collect()
 }
 
 fn field(f: &FieldAccess) -> String {
@@ -99,15 +101,7 @@ fn summary(t: &TablePolicy) -> String {
 fn table(out: &mut String, e: &Explanation, t: &TablePolicy, format: Format) {
     let mut header = vec!["operation".to_owned()];
     header.extend(e.callers.iter().cloned());
-    let ops: Vec<Vec<String>> = t
-        .operations
-        .iter()
-        .map(|r| {
-            let mut row = vec![r.operation.clone()];
-            row.extend(r.cells.iter().map(cell));
-            row
-        })
-        .collect();
+    let ops = operation_rows(&t.operations);
     let mut fheader = vec!["field".to_owned()];
     fheader.extend(e.callers.iter().cloned());
     let fields: Vec<Vec<String>> = t
