@@ -983,6 +983,36 @@ pub fn needs_row(span: Span, what: &str) -> Diagnostic {
     .with_help("declare the action inside its table (`POST /api/T/{id}/A`) to act on a row")
 }
 
+/// E0071: an `insert` into a table whose ids are client-supplied (`id text`).
+///
+/// Why: `id` is a system column no action may set, so every such insert would fail.
+/// Bad: `insert labels { set name (input)name }` with `table labels { id text … }`
+/// Fix: give the table `id uuid` (or `id integer`), or create its rows through `POST /api/labels`
+pub fn insert_needs_id(span: Span, table: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0071",
+        span,
+        format!("`{table}` takes client-supplied ids, which an action cannot set"),
+        "id text",
+    )
+    .with_help("actions insert only into tables with `id uuid` or `id integer`")
+}
+
+/// E0072: `return inserted` in an action without an `insert` step.
+///
+/// Why: there is nothing to return; the answer would always be `null`.
+/// Bad: `action ping { access member; return inserted }`
+/// Fix: `return { field ok #true }`, or add the `insert` step
+pub fn nothing_inserted(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "E0072",
+        span,
+        "`return inserted`, but this action inserts nothing",
+        "nothing inserted",
+    )
+    .with_help("add an `insert TABLE { … }` step before it, or return something else")
+}
+
 /// E0099: a part of the language that is specified but not supported yet (the action steps
 /// `delete` and `query`, triggers `on`).
 ///

@@ -99,7 +99,7 @@ fn action(cx: &Cxa, a: &ActionAst, diags: &mut Diags) -> Action {
             "method=GET on a record action",
         ));
     }
-    let steps = steps(cx, &a.name.name, scope, &a.steps, diags);
+    let steps = steps(cx, &a.name.name, scope, &a.steps, inserts(&a.steps), diags);
     Action {
         name: a.name.name.clone(),
         description: a.description.clone(),
@@ -140,8 +140,16 @@ fn row_conds(
     and(lower.conds(conds, diags).into_iter().map(|c| c.0).collect())
 }
 
-fn steps(cx: &Cxa, action: &str, scope: Scope, asts: &[StepAst], diags: &mut Diags) -> Vec<Step> {
-    let mut steps = Vec::new();
+/// `any_insert`: whether the action inserts anywhere (for `return inserted`).
+fn steps(
+    cx: &Cxa,
+    action: &str,
+    scope: Scope,
+    asts: &[StepAst],
+    any_insert: bool,
+    diags: &mut Diags,
+) -> Vec<Step> {
+    let mut out = Vec::new();
     for s in asts {
         match s {
             StepAst::Require {
@@ -164,7 +172,7 @@ fn steps(cx: &Cxa, action: &str, scope: Scope, asts: &[StepAst], diags: &mut Dia
                         0,
                     ));
                 } else if let Some(error) = error {
-                    steps.push(Step::Require {
+                    out.push(Step::Require {
                         when,
                         exists,
                         error,
@@ -186,7 +194,7 @@ fn steps(cx: &Cxa, action: &str, scope: Scope, asts: &[StepAst], diags: &mut Dia
                     .as_ref()
                     .and_then(|v| assigned(v, col.ty, scope, cx.syms, diags));
                 if let Some(to) = to {
-                    steps.push(Step::Transition {
+                    out.push(Step::Transition {
                         column: column.name.clone(),
                         from,
                         to,
@@ -199,7 +207,7 @@ fn steps(cx: &Cxa, action: &str, scope: Scope, asts: &[StepAst], diags: &mut Dia
                     continue;
                 };
                 let set = assignments(own, action, set, scope, cx.syms, diags);
-                steps.push(Step::Update { set });
+                out.push(Step::Update { set });
             }
             StepAst::Insert { table, set } => {
                 let Some(target) = cx.all.iter().find(|t| t.name == table.name) else {
@@ -207,8 +215,12 @@ fn steps(cx: &Cxa, action: &str, scope: Scope, asts: &[StepAst], diags: &mut Dia
                     diags.push(codes::unknown_table(table.span, &table.name, help));
                     continue;
                 };
+                if target.id == ward_ir::IdKind::Text {
+                    diags.push(codes::insert_needs_id(table.span, &table.name));
+                    continue;
+                }
                 let set = assignments(&Table::of(target), action, set, scope, cx.syms, diags);
-                steps.push(Step::Insert {
+                out.push(Step::Insert {
                     table: table.name.clone(),
                     set,
                 });
@@ -220,10 +232,10 @@ fn steps(cx: &Cxa, action: &str, scope: Scope, asts: &[StepAst], diags: &mut Dia
                 otherwise,
             } => {
                 let when = row_conds(cx, scope, conds, *span, diags);
-                let then = steps_of(cx, action, scope, then, diags);
-                let otherwise = steps_of(cx, action, scope, otherwise, diags);
+                let then = steps(cx, action, scope, then, any_insert, diags);
+                let otherwise = steps(cx, action, scope, otherwise, any_insert, diags);
                 match when {
-                    Some(when) => steps.push(Step::If {
+                    Some(when) => out.push(Step::If {
                         when,
                         then,
                         otherwise,
@@ -245,6 +257,10 @@ fn steps(cx: &Cxa, action: &str, scope: Scope, asts: &[StepAst], diags: &mut Dia
                         continue;
                     }
                     Some(ReturnWhole::Record) => Returned::Record,
+                    Some(ReturnWhole::Inserted) if !any_insert => {
+                        diags.push(codes::nothing_inserted(*span));
+                        continue;
+                    }
                     Some(ReturnWhole::Inserted) => Returned::Inserted,
                     None => Returned::Object(
                         fields
@@ -259,21 +275,22 @@ fn steps(cx: &Cxa, action: &str, scope: Scope, asts: &[StepAst], diags: &mut Dia
                             .collect(),
                     ),
                 };
-                steps.push(Step::Return { value });
+                out.push(Step::Return { value });
             }
         }
     }
-    steps
+    out
 }
 
-fn steps_of(
-    cx: &Cxa,
-    action: &str,
-    scope: Scope,
-    asts: &[StepAst],
-    diags: &mut Diags,
-) -> Vec<Step> {
-    steps(cx, action, scope, asts, diags)
+/// Whether these steps (or their branches) insert anything.
+fn inserts(asts: &[StepAst]) -> bool {
+    asts.iter().any(|s| match s {
+        StepAst::Insert { .. } => true,
+        StepAst::If {
+            then, otherwise, ..
+        } => inserts(then) || inserts(otherwise),
+        _ => false,
+    })
 }
 
 /// `exists TABLE { conditions }`: conditions on TABLE's columns, values from the action.
