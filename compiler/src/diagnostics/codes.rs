@@ -1121,3 +1121,20 @@ pub fn view_widens(span: Span, view: &str, who: &str) -> Diagnostic {
         "if that is intended, say so with `widens=#true`; otherwise narrow the view's `access`",
     )
 }
+
+/// W0007: an action copies a masked column of its row into a column that is not masked.
+///
+/// Why: the value would be readable unmasked in its new place, by callers the mask hides it from.
+/// Bad: `update { set notes (record)ssn }` with `mask ssn ssn show=admin`
+/// Fix: mask the target column too, or do not copy the value
+pub fn masked_copy(span: Span, action: &str, source: &str, target: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "W0007",
+        span,
+        format!("action `{action}` copies masked `{source}` into unmasked `{target}`"),
+        "unmasks a value",
+    )
+    .with_help(format!(
+        "mask `{target}` as well, or do not copy `{source}`"
+    ))
+}

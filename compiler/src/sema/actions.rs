@@ -4,7 +4,7 @@
 
 use ward_ir::{
     AccessRule, Action, ActionError, ActionMethod, Assignment, Column, ColumnType, CompareOp,
-    Exists, Guards, Literal, Operation, Returned, Step, Value, system,
+    Exists, Guards, Literal, Mask, Operation, Returned, Step, Value, system,
 };
 
 use super::access::{Cx, and};
@@ -30,6 +30,7 @@ pub struct Table<'a> {
     pub known: Vec<&'a str>,
     pub scopes: Vec<&'a str>,
     pub guards: &'a Guards,
+    pub masks: &'a [Mask],
 }
 
 impl<'a> Table<'a> {
@@ -46,6 +47,7 @@ impl<'a> Table<'a> {
                 .map(|s| s.column.as_str())
                 .collect(),
             guards: &t.guards,
+            masks: &t.masks,
         }
     }
 }
@@ -206,7 +208,7 @@ fn steps(
                     diags.push(codes::needs_row(*span, "update"));
                     continue;
                 };
-                let set = assignments(own, action, set, scope, cx.syms, diags);
+                let set = assignments(cx, own, action, set, scope, diags);
                 out.push(Step::Update { set });
             }
             StepAst::Insert { table, set } => {
@@ -219,7 +221,7 @@ fn steps(
                     diags.push(codes::insert_needs_id(table.span, &table.name));
                     continue;
                 }
-                let set = assignments(&Table::of(target), action, set, scope, cx.syms, diags);
+                let set = assignments(cx, &Table::of(target), action, set, scope, diags);
                 out.push(Step::Insert {
                     table: table.name.clone(),
                     set,
@@ -324,11 +326,11 @@ fn exists_in(
 
 /// `set COLUMN VALUE` pairs for `t`, each column writable by the action.
 fn assignments(
+    cx: &Cxa,
     t: &Table,
     action: &str,
     set: &[(Ident, Val)],
     scope: Scope,
-    syms: &Symbols,
     diags: &mut Diags,
 ) -> Vec<Assignment> {
     let mut out = Vec::new();
@@ -336,7 +338,15 @@ fn assignments(
         let Some(col) = writable(t, action, column, diags) else {
             continue;
         };
-        if let Some(value) = assigned(v, col.ty, scope, syms, diags) {
+        let value = assigned(v, col.ty, scope, cx.syms, diags);
+        // A masked value copied into a column nobody masks would be readable there.
+        if let (Some(Value::Record(source)), Some(own)) = (&value, &cx.own)
+            && own.masks.iter().any(|m| m.column == *source)
+            && !t.masks.iter().any(|m| m.column == column.name)
+        {
+            diags.push(codes::masked_copy(v.span, action, source, &column.name));
+        }
+        if let Some(value) = value {
             out.push(Assignment {
                 column: column.name.clone(),
                 value,

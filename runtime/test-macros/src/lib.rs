@@ -1,6 +1,6 @@
 //! `#[backends]`: one async test, run once per storage backend.
 //!
-//! ```ignore
+//! ```text
 //! #[backends]
 //! async fn creates_a_row() { let s = common::start(ir()).await; … }
 //! ```
