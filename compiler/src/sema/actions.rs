@@ -466,31 +466,23 @@ fn writable<'c>(t: &'c Table, action: &str, id: &Ident, diags: &mut Diags) -> Op
 
 /// A `from` state: a literal of the column's type (one of its `one-of` values, if it has them).
 fn state(v: &Val, col: &Column, diags: &mut Diags) -> Option<Literal> {
-    match (&v.ann, types::literal(&v.raw, col.ty)) {
-        (None, Some(l))
-            if l != Literal::Null && !col.one_of.is_empty() && !col.one_of.contains(&l) =>
-        {
-            diags.push(codes::literal_type(
-                v.span,
-                "from",
-                col.ty.name(),
-                &v.raw.describe(),
-                "one of the column's `one-of` values",
-            ));
-            None
+    let hint = match (&v.ann, types::literal(&v.raw, col.ty)) {
+        (None, Some(l)) if l != Literal::Null => {
+            if col.one_of.is_empty() || col.one_of.contains(&l) {
+                return Some(l);
+            }
+            "one of the column's `one-of` values"
         }
-        (None, Some(l)) if l != Literal::Null => Some(l),
-        _ => {
-            diags.push(codes::literal_type(
-                v.span,
-                "from",
-                col.ty.name(),
-                &v.raw.describe(),
-                "a value of the column's type",
-            ));
-            None
-        }
-    }
+        _ => "a value of the column's type",
+    };
+    diags.push(codes::literal_type(
+        v.span,
+        "from",
+        col.ty.name(),
+        &v.raw.describe(),
+        hint,
+    ));
+    None
 }
 
 /// A value assigned to something of type `ty`: a literal, `(input)`, `(record)`, `(auth)` or

@@ -89,9 +89,7 @@ async fn run_record(
         .store
         .write(move |tx| {
             let plan = request::plan_in(&snap2, &table)?;
-            let visible = predicate::firewall(plan, &gate);
-            let load = dml::select(plan, dml::by_id(plan, &id).add(visible), &[], Some(1), 0);
-            let record = row::first_record(tx, plan, &load)?
+            let record = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
                 .ok_or_else(|| firewall::not_found(&plan.def))?;
             if let Some(c) = gate.residual.condition()
                 && !access::holds(c, &record, &caller, &now)
@@ -417,8 +415,7 @@ impl Run<'_> {
     }
 
     fn reload(&self, plan: &TablePlan, id: &Json) -> Result<Record, ApiError> {
-        let stmt = dml::select(plan, dml::by_id(plan, id), &[], Some(1), 0);
-        row::first_record(self.tx, plan, &stmt)?
+        row::by_id(self.tx, plan, id, sea_query::Cond::all())?
             .ok_or_else(|| ApiError::internal("the action's row vanished"))
     }
 

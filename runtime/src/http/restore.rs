@@ -50,8 +50,7 @@ async fn run(
         .write(move |tx| {
             let plan = request::plan_in(&snap2, &table)?;
             let in_scope = related::deleted_in_scope(plan, &gate);
-            let load = dml::select(plan, dml::by_id(plan, &id).add(in_scope), &[], Some(1), 0);
-            let current = row::first_record(tx, plan, &load)?
+            let current = row::by_id(tx, plan, &id, in_scope)?
                 .ok_or_else(|| firewall::not_found(&plan.def))?;
             let changes = security::prepare_restore(&caller, &gate, &current, &now)?;
             // The UPDATE repeats the scopes, the deleted state and the `when` residual.
@@ -73,8 +72,7 @@ async fn run(
                 &field(system::DELETED_BY),
                 &changes,
             )?;
-            let reload = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
-            let rec = row::first_record(tx, plan, &reload)?
+            let rec = row::by_id(tx, plan, &id, sea_query::Cond::all())?
                 .ok_or_else(|| ApiError::internal("restored row not found"))?;
             let ctx = Ctx {
                 conn: tx,

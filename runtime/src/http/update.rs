@@ -53,9 +53,7 @@ async fn run(
         .store
         .write(move |tx| {
             let plan = request::plan_in(&snap2, &table)?;
-            let visible = predicate::firewall(plan, &gate);
-            let load = dml::select(plan, dml::by_id(plan, &id).add(visible), &[], Some(1), 0);
-            let current = row::first_record(tx, plan, &load)?
+            let current = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
                 .ok_or_else(|| firewall::not_found(&plan.def))?;
             if body.is_err()
                 && let Some(c) = gate.residual.condition()
@@ -67,8 +65,7 @@ async fn run(
             apply(
                 tx, &snap2, &caller2, plan, &gate, &id, &current, &body, &now,
             )?;
-            let reload = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
-            let rec = row::first_record(tx, plan, &reload)?
+            let rec = row::by_id(tx, plan, &id, sea_query::Cond::all())?
                 .ok_or_else(|| ApiError::internal("updated row not found"))?;
             let ctx = embed::Ctx {
                 conn: tx,

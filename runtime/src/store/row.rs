@@ -49,6 +49,24 @@ pub fn first_record(
     Ok(records(db, plan, stmt)?.into_iter().next())
 }
 
+/// The row of `plan` with this id that also satisfies `cond` (the firewall, for loads; nothing
+/// more, for re-reading a row just written).
+pub fn by_id(
+    db: &dyn Db,
+    plan: &TablePlan,
+    id: &Json,
+    cond: sea_query::Condition,
+) -> Result<Option<Record>, ApiError> {
+    let stmt = crate::sql::dml::select(
+        plan,
+        crate::sql::dml::by_id(plan, id).add(cond),
+        &[],
+        Some(1),
+        0,
+    );
+    first_record(db, plan, &stmt)
+}
+
 /// Runs a `related::select_ids`-shaped statement of `plan` and reads the ids (first column).
 pub fn ids(db: &dyn Db, plan: &TablePlan, stmt: &Stmt) -> Result<Vec<Json>, ApiError> {
     let rows = db.query(stmt, &[id_type(plan.def.id)])?;
