@@ -41,7 +41,7 @@ fn generated_projects_cover_the_language() {
                         V::Auth(name) => bump(&format!("(auth){name}")),
                         V::Now => bump("(time)now"),
                         V::Param(_) => bump("(param)"),
-                        V::Input(_) | V::Record(_) => bump("(action value)"),
+                        V::Input(_) | V::Record(_) | V::Old(_) => bump("(action value)"),
                         V::Literal(_) => {}
                     }
                 }

@@ -36,6 +36,7 @@ pub enum Mutation {
     DeleteSoftDeletedVisible,
     UpsertOverwriteInvisible,
     AuditCreatedByNull,
+    TriggerBeforeSkipped,
 }
 
 /// Whether the planted bug `m` is switched on. Without the `mutations` feature: never.
@@ -51,7 +52,7 @@ pub use switch::{active, current, set};
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation, in declaration order (`ALL[m as usize] == m`).
-    pub const ALL: [Mutation; 18] = [
+    pub const ALL: [Mutation; 19] = [
         Mutation::AuthAcceptExpired,
         Mutation::AuthBadTokenAnonymous,
         Mutation::AccessReadSkipRole,
@@ -70,6 +71,7 @@ impl Mutation {
         Mutation::DeleteSoftDeletedVisible,
         Mutation::UpsertOverwriteInvisible,
         Mutation::AuditCreatedByNull,
+        Mutation::TriggerBeforeSkipped,
     ];
 
     /// The stable kebab-case name (`WARD_MUTATION=<name>`).
@@ -93,6 +95,7 @@ impl Mutation {
             Mutation::DeleteSoftDeletedVisible => "delete-soft-deleted-visible",
             Mutation::UpsertOverwriteInvisible => "upsert-overwrite-invisible",
             Mutation::AuditCreatedByNull => "audit-created-by-null",
+            Mutation::TriggerBeforeSkipped => "trigger-before-skipped",
         }
     }
 
@@ -113,6 +116,7 @@ impl Mutation {
             Mutation::DeleteSkipWhen | Mutation::DeleteSoftDeletedVisible => "delete",
             Mutation::UpsertOverwriteInvisible => "upsert",
             Mutation::AuditCreatedByNull => "audit",
+            Mutation::TriggerBeforeSkipped => "triggers",
         }
     }
 
@@ -161,6 +165,9 @@ impl Mutation {
                 "PUT on an invisible id (other tenant, soft-deleted) overwrites that row"
             }
             Mutation::AuditCreatedByNull => "create stamps `createdBy` null instead of the caller",
+            Mutation::TriggerBeforeSkipped => {
+                "`before` triggers never run: their `require` steps refuse nothing"
+            }
         }
     }
 

@@ -339,6 +339,11 @@ fn view_parameters(t: &Table, v: &View) -> Vec<Json> {
 /// `POST /api/T/{id}/A` (`t` set) or `/api/actions/A`: the inputs as the body (or the query of
 /// a GET action), the row or the returned object as the answer, and 409 for a state the action
 /// does not accept or its own errors.
+/// Whether the action's one `return` is a top-level step (it always runs).
+fn is_top_return(a: &Action) -> bool {
+    a.steps.iter().any(|s| matches!(s, Step::Return { .. }))
+}
+
 fn action_path(t: Option<&Table>, a: &Action) -> Json {
     let mut props = Map::new();
     let mut required = Vec::new();
@@ -356,21 +361,39 @@ fn action_path(t: Option<&Table>, a: &Action) -> Json {
     if !required.is_empty() {
         body["required"] = json!(required);
     }
-    let inserted = a.steps.iter().rev().find_map(|s| match s {
-        Step::Insert { table, .. } => Some(table.as_str()),
-        _ => None,
-    });
-    let returned = a.steps.iter().rev().find_map(|s| match s {
-        Step::Return { value } => Some(value),
-        _ => None,
-    });
+    let steps = ward_ir::all_steps(&a.steps);
+    let inserted: Vec<&str> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Insert { table, .. } => Some(table.as_str()),
+            _ => None,
+        })
+        .collect();
+    let returned: Vec<&Returned> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Return { value } => Some(value),
+            _ => None,
+        })
+        .collect();
+    let query_table = |name: &str| {
+        steps.iter().find_map(|s| match s {
+            Step::Query { name: n, table, .. } if n == name => Some(table.as_str()),
+            _ => None,
+        })
+    };
     // Any record a write answers may also be `{"id"}` alone (the read rule), so records are
-    // described loosely; their schema is the table's.
-    let data = match (returned, t, inserted) {
-        (Some(Returned::Record), Some(t), _) => reference(&t.name),
-        (Some(Returned::Inserted), _, Some(table)) => reference(table),
-        (Some(_), _, _) => json!({"type": ["object", "null"]}),
-        (None, _, _) => json!({"type": "object", "properties": {"ok": {"type": "boolean"}}}),
+    // described loosely; their schema is the table's. Several returns (in branches), or one
+    // that may not run, leave the answer loosely described.
+    let data = match (returned.as_slice(), t, inserted.as_slice()) {
+        ([Returned::Record], Some(t), _) if is_top_return(a) => reference(&t.name),
+        ([Returned::Inserted], _, [table]) if is_top_return(a) => reference(table),
+        ([Returned::Query(q)], _, _) if is_top_return(a) => match query_table(q) {
+            Some(table) => json!({"type": "array", "items": reference(table)}),
+            None => json!({"type": "array"}),
+        },
+        ([], _, _) => json!({"type": "object", "properties": {"ok": {"type": "boolean"}}}),
+        _ => json!({"type": ["object", "array", "null"]}),
     };
     let mut responses = errors();
     responses.insert(

@@ -109,8 +109,8 @@ async fn two_instances_share_one_database() {
             &schema.url,
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
         ),
-        3,
-        "notes, tags and _ward_schema, created once"
+        4,
+        "notes, tags, _ward_schema and _ward_audit, created once"
     );
     // A third instance starting later changes nothing either.
     App::open(ir.clone(), &opts).await.unwrap();

@@ -164,6 +164,9 @@ pub struct Table {
     pub views: Vec<View>,
     /// Record actions, `POST /api/T/{id}/A`, in source order.
     pub actions: Vec<Action>,
+    /// `on EVENT PHASE { steps }`, in source order (SPEC §2.12).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
 }
 
 impl Table {
@@ -181,6 +184,17 @@ impl Table {
 
     pub fn action(&self, name: &str) -> Option<&Action> {
         self.actions.iter().find(|a| a.name == name)
+    }
+
+    /// The triggers that run on `event` in `phase`, in source order.
+    pub fn triggers(
+        &self,
+        event: TriggerEvent,
+        phase: TriggerPhase,
+    ) -> impl Iterator<Item = &Trigger> {
+        self.triggers
+            .iter()
+            .filter(move |t| t.event == event && t.phase == phase)
     }
 
     /// Whether `column` is stamped by a firewall scope.
@@ -608,8 +622,11 @@ pub enum Value {
     Param(String),
     /// An action input of this name (actions only), validated before any step runs.
     Input(String),
-    /// A column of the row a record action acts on, as it is when the step runs.
+    /// A column of the row a record action acts on, as it is when the step runs (in a
+    /// trigger: the row written, or the row deleted).
     Record(String),
+    /// A column of the row before an update or delete (triggers only).
+    Old(String),
 }
 
 /// `action NAME { … }`: inside a table a record action, `POST /api/T/{id}/NAME`, run on the row
@@ -629,6 +646,75 @@ pub struct Action {
     /// `references` and `pattern` unused).
     pub inputs: Vec<Column>,
     pub steps: Vec<Step>,
+}
+
+/// `on EVENT PHASE { steps }`: steps run on every write of the REST API to the table (SPEC
+/// §2.12), with `(record)` the row written (the row deleted, on delete) and `(old)` the row
+/// before an update or delete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    pub event: TriggerEvent,
+    pub phase: TriggerPhase,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerEvent {
+    Create,
+    Update,
+    Delete,
+}
+
+impl TriggerEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            TriggerEvent::Create => "create",
+            TriggerEvent::Update => "update",
+            TriggerEvent::Delete => "delete",
+        }
+    }
+}
+
+/// When a trigger runs relative to its write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerPhase {
+    /// Before the statement, in its transaction: `(record)` is the row about to be written; a
+    /// failing step aborts the write.
+    Before,
+    /// After the statement, in its transaction: a failing step rolls the write back.
+    During,
+    /// After the commit, in a transaction of its own; a failure is logged and changes nothing
+    /// the client sees.
+    After,
+}
+
+impl TriggerPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            TriggerPhase::Before => "before",
+            TriggerPhase::During => "during",
+            TriggerPhase::After => "after",
+        }
+    }
+}
+
+/// Every step of `steps`, those inside `if` branches included, in order.
+pub fn all_steps(steps: &[Step]) -> Vec<&Step> {
+    let mut out = Vec::new();
+    for s in steps {
+        out.push(s);
+        if let Step::If {
+            then, otherwise, ..
+        } = s
+        {
+            out.extend(all_steps(then));
+            out.extend(all_steps(otherwise));
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -664,9 +750,33 @@ pub enum Step {
         from: Vec<Literal>,
         to: Value,
     },
-    /// Set columns of the row (never system or scope columns; protected ones only when this
-    /// action is listed for them).
-    Update { set: Vec<Assignment> },
+    /// Set columns of the row (`table` None, record actions) or of every row of `table` the
+    /// caller's firewall lets through that satisfies `when` (never system or scope columns;
+    /// protected ones only when this action is listed for them).
+    Update {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<String>,
+        set: Vec<Assignment>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        when: Option<Condition>,
+    },
+    /// Delete (soft or hard, per the table) the row (`table` None, record actions) or every row
+    /// of `table` the caller's firewall lets through that satisfies `when`.
+    Delete {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        when: Option<Condition>,
+    },
+    /// Select up to `limit` rows of `table` the caller can read (firewall, soft delete, its
+    /// `read` rule) satisfying `when`, in `sort` order, into `name`.
+    Query {
+        name: String,
+        table: String,
+        when: Option<Condition>,
+        sort: Vec<SortKey>,
+        limit: u32,
+    },
     /// The response body; without it, `{"ok": true}`.
     Return { value: Returned },
 }
@@ -705,6 +815,8 @@ pub enum Returned {
     Record,
     /// The row the last `insert` step wrote.
     Inserted,
+    /// The rows of the `query` step of this name, as a list.
+    Query(String),
     /// An object of named values.
     Object(Vec<Assignment>),
 }

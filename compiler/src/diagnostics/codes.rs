@@ -358,17 +358,19 @@ pub fn unknown_claim(span: Span, name: &str, help: Option<String>) -> Diagnostic
 /// E0025: `protected … { actions X }` names an action that does not exist on this table.
 ///
 /// Why: a protected field is writable only by the listed actions; a missing action means a
-/// misconfigured policy. Actions are not supported yet, so this always fires for now.
-/// Bad: `protected status { actions archive }`
-/// Fix: `protected status` (no action may write it)
-pub fn unknown_action(span: Span, name: &str, table: &str) -> Diagnostic {
+/// misconfigured policy.
+/// Bad: `protected status { actions archive }` with no `action archive` in the table
+/// Fix: declare `action archive { … }` in the table, or write `protected status`
+pub fn unknown_action(span: Span, name: &str, table: &str, help: Option<String>) -> Diagnostic {
     Diagnostic::error(
         "E0025",
         span,
         format!("unknown action `{name}` on table `{table}`"),
         "no such action",
     )
-    .with_help("actions are not supported yet; write `protected COLUMN` without `actions`")
+    .with_help(help.unwrap_or_else(|| {
+        format!("declare `action {name} {{ … }}` in table `{table}`, or drop it from `actions`")
+    }))
 }
 
 /// E0026: `(auth)roles` is used as a value.
@@ -924,14 +926,14 @@ pub fn param_required_default(span: Span, name: &str) -> Diagnostic {
 /// row to another tenant or forge its history.
 /// Bad: `update { set organizationId (input)org }`
 /// Fix: remove the assignment
-pub fn action_writes_managed(span: Span, action: &str, column: &str) -> Diagnostic {
+pub fn action_writes_managed(span: Span, who: &str, column: &str) -> Diagnostic {
     Diagnostic::error(
         "E0067",
         span,
-        format!("action `{action}` writes `{column}`, which the server manages"),
+        format!("{who} writes `{column}`, which the server manages"),
         "server-managed",
     )
-    .with_help("system and firewall scope columns are never written by actions")
+    .with_help("system and firewall scope columns are never written by actions or triggers")
 }
 
 /// E0068: an action that writes a `protected` column without being listed for it.
@@ -939,16 +941,27 @@ pub fn action_writes_managed(span: Span, action: &str, column: &str) -> Diagnost
 /// Why: `protected status { actions archive reopen }` names exactly who may change the column.
 /// Bad: `action close { transition status { from open; to closed } }` with `protected status { actions archive }`
 /// Fix: `protected status { actions archive close }`
-pub fn action_writes_protected(span: Span, action: &str, column: &str) -> Diagnostic {
+pub fn action_writes_protected(
+    span: Span,
+    who: &str,
+    action: Option<&str>,
+    column: &str,
+) -> Diagnostic {
+    let help = match action {
+        Some(action) => {
+            format!("add `{action}` to `protected {column} {{ actions … }}` in `guards`")
+        }
+        None => format!(
+            "only the actions listed in `protected {column} {{ actions … }}` may write it; move this write into one of them"
+        ),
+    };
     Diagnostic::error(
         "E0068",
         span,
-        format!("action `{action}` writes protected column `{column}` but is not listed for it"),
+        format!("{who} writes protected column `{column}` but is not listed for it"),
         "not listed",
     )
-    .with_help(format!(
-        "add `{action}` to `protected {column} {{ actions … }}` in `guards`"
-    ))
+    .with_help(help)
 }
 
 /// E0069: a `require` step without a usable `error CODE status=N message="…"`.
@@ -1013,20 +1026,61 @@ pub fn nothing_inserted(span: Span) -> Diagnostic {
     .with_help("add an `insert TABLE { … }` step before it, or return something else")
 }
 
-/// E0099: a part of the language that is specified but not supported yet (the action steps
-/// `delete` and `query`, triggers `on`).
+/// E0073: a `query` step's `limit` outside 1…1000.
 ///
-/// Why: these nodes are not typos, but they are not served yet.
-/// Bad: `table rooms { on create after { … } }`
-/// Fix: remove it until triggers are supported
-pub fn not_supported(span: Span, name: &str) -> Diagnostic {
+/// Why: a query's rows are held in memory and returned in one answer.
+/// Bad: `query rooms rooms { limit 5000 }`
+/// Fix: `query rooms rooms { limit 1000 }`
+pub fn query_limit(span: Span, n: i128) -> Diagnostic {
     Diagnostic::error(
-        "E0099",
+        "E0073",
         span,
-        format!("`{name}` is not supported yet"),
-        "not supported yet",
+        format!("`limit {n}` is outside 1…1000"),
+        "out of range",
     )
-    .with_help("the steps delete and query, and triggers, are specified but not built yet; remove this node for now")
+}
+
+/// E0074: `return NAME` where no `query NAME …` step exists.
+///
+/// Why: the answer would name rows nothing selects.
+/// Bad: `query open rooms { … }` then `return opne`
+/// Fix: `return open`
+pub fn unknown_query(span: Span, name: &str, help: Option<String>) -> Diagnostic {
+    let d = Diagnostic::error(
+        "E0074",
+        span,
+        format!("no `query {name}` step to return"),
+        "unknown query",
+    );
+    match help {
+        Some(h) => d.with_help(h),
+        None => d.with_help(
+            "`return` takes `record`, `inserted`, `{ field … }` or the name of a `query` step",
+        ),
+    }
+}
+
+/// E0075: a step a trigger cannot run: `return`, `transition`, or `update`/`delete` of its own
+/// row.
+///
+/// Why: a trigger runs inside the request's own write, which decides the answer and the row.
+/// Bad: `on update during { update { set notes "x" } }`
+/// Fix: `on update during { update rooms { set notes "x"; when id eq (record)id } }`, or an action
+pub fn not_in_trigger(span: Span, step: &str) -> Diagnostic {
+    let help = match step {
+        "return" => "a trigger cannot change the response; remove the `return`".to_owned(),
+        "transition" => {
+            "transitions are actions: declare `action NAME { transition … }`".to_owned()
+        }
+        _ => format!("name the table and the rows: `{step} TABLE {{ when id eq (record)id }}`"),
+    };
+    Diagnostic::error(
+        "E0075",
+        span,
+        format!("`{step}` is not allowed in a trigger"),
+        "not in a trigger",
+    )
+    .with_help(help)
 }
 
 /// W0001: a sensitive-looking column without `mask` or `unmasked` was masked automatically.
@@ -1127,11 +1181,11 @@ pub fn view_widens(span: Span, view: &str, who: &str) -> Diagnostic {
 /// Why: the value would be readable unmasked in its new place, by callers the mask hides it from.
 /// Bad: `update { set notes (record)ssn }` with `mask ssn ssn show=admin`
 /// Fix: mask the target column too, or do not copy the value
-pub fn masked_copy(span: Span, action: &str, source: &str, target: &str) -> Diagnostic {
+pub fn masked_copy(span: Span, who: &str, source: &str, target: &str) -> Diagnostic {
     Diagnostic::warning(
         "W0007",
         span,
-        format!("action `{action}` copies masked `{source}` into unmasked `{target}`"),
+        format!("{who} copies masked `{source}` into unmasked `{target}`"),
         "unmasks a value",
     )
     .with_help(format!(

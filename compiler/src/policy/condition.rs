@@ -48,6 +48,7 @@ fn value(v: &Value) -> String {
         Value::Param(name) => format!("(param){name}"),
         Value::Input(name) => format!("(input){name}"),
         Value::Record(name) => format!("(record){name}"),
+        Value::Old(name) => format!("(old){name}"),
         Value::Literal(l) => match l {
             Literal::Null => "#null".to_owned(),
             Literal::Boolean(b) => format!("#{b}"),

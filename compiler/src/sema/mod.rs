@@ -5,6 +5,7 @@ pub mod access;
 pub mod actions;
 pub mod names;
 pub mod policies;
+mod steps;
 pub mod types;
 pub mod views;
 
@@ -114,12 +115,13 @@ pub fn check<'p>(
             page,
             views,
             actions: Vec::new(),
+            triggers: Vec::new(),
         });
-        with_actions.push((t.name.name.clone(), &t.actions));
+        with_actions.push((t.name.name.clone(), &t.actions, &t.triggers));
     }
     // Actions read and write other tables: they are lowered once every table is known.
     let mut lowered = Vec::new();
-    for (name, asts) in &with_actions {
+    for (name, asts, triggers) in &with_actions {
         let Some(own) = tables.iter().find(|t| t.name == *name) else {
             continue;
         };
@@ -128,7 +130,8 @@ pub fn check<'p>(
             all: &tables,
             syms: &syms,
         };
-        lowered.push((name.clone(), actions::actions(&cx, asts, diags)));
+        let acts = actions::actions(&cx, asts, diags);
+        lowered.push((name.clone(), acts, actions::triggers(&cx, triggers, diags)));
     }
     let cx = actions::Cxa {
         own: None,
@@ -136,9 +139,10 @@ pub fn check<'p>(
         syms: &syms,
     };
     let standalone = actions::actions(&cx, &project.actions, diags);
-    for (name, acts) in lowered {
+    for (name, acts, triggers) in lowered {
         if let Some(t) = tables.iter_mut().find(|t| t.name == name) {
             t.actions = acts;
+            t.triggers = triggers;
         }
     }
     let action_rules = tables

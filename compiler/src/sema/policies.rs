@@ -205,7 +205,15 @@ pub fn guards(
             .filter(|a| !t.actions.iter().any(|x| x.name.name == a.name))
         {
             diags.push(via(
-                codes::unknown_action(a.span, &a.name, &t.name.name),
+                codes::unknown_action(
+                    a.span,
+                    &a.name,
+                    &t.name.name,
+                    crate::diagnostics::suggest(
+                        &a.name,
+                        t.actions.iter().map(|x| x.name.name.as_str()),
+                    ),
+                ),
                 origin,
             ));
         }

@@ -425,6 +425,8 @@ pub struct Scope<'a> {
     pub params: Option<&'a [(String, ColumnType)]>,
     pub inputs: Option<&'a [Column]>,
     pub record: Option<&'a [Column]>,
+    /// The row before the write (update and delete triggers).
+    pub old: Option<&'a [Column]>,
 }
 
 impl Scope<'_> {
@@ -438,6 +440,9 @@ impl Scope<'_> {
         }
         if self.record.is_some() {
             out.push("record");
+        }
+        if self.old.is_some() {
+            out.push("old");
         }
         out
     }
@@ -530,16 +535,28 @@ pub fn value(
             };
             typed_ref("input", name, Some(input.ty), diags).then(|| Value::Input(name.clone()))
         }
-        (Some(a), Raw::Str(name)) if a.name == "record" && scope.record.is_some() => {
-            let cols = scope.record.unwrap_or_default();
+        (Some(a), Raw::Str(name)) if row_columns(&a.name, scope).is_some() => {
+            let (cols, make) = row_columns(&a.name, scope)?;
             let Some(col) = cols.iter().find(|c| c.name == *name) else {
                 let help = crate::diagnostics::suggest(name, cols.iter().map(|c| c.name.as_str()));
                 diags.push(codes::unknown_column(v.span, name, help));
                 return None;
             };
-            typed_ref("column", name, Some(col.ty), diags).then(|| Value::Record(name.clone()))
+            typed_ref("column", name, Some(col.ty), diags).then(|| make(name.clone()))
         }
         _ => value_plain(v, ty, op, scope, syms, origin, diags),
+    }
+}
+
+/// How a column of a row in scope becomes a value (`Value::Record`, `Value::Old`).
+type RowValue = fn(String) -> Value;
+
+/// `(record)` and `(old)`: the row's columns, when the scope has that row.
+fn row_columns<'a>(ann: &str, scope: Scope<'a>) -> Option<(&'a [Column], RowValue)> {
+    match ann {
+        "record" => scope.record.map(|c| (c, Value::Record as RowValue)),
+        "old" => scope.old.map(|c| (c, Value::Old as RowValue)),
+        _ => None,
     }
 }
 

@@ -123,9 +123,9 @@ fn view(t: &Table, v: &ViewAst, syms: &Symbols, diags: &mut Diags) -> Option<Vie
                 "every type but json",
             ));
         } else if sort.iter().any(|k: &SortKey| k.column == id.name) {
-            diags.push(codes::duplicate_name(
-                id.span, "sort key", &id.name, id.span,
-            ));
+            let first = v.sort.iter().find(|(k, _)| k.name == id.name);
+            let first = first.map_or(id.span, |(k, _)| k.span);
+            diags.push(codes::duplicate_name(id.span, "sort key", &id.name, first));
         } else {
             sort.push(SortKey {
                 column: id.name.clone(),

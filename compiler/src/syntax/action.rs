@@ -1,9 +1,9 @@
 //! KDL → AST for `action NAME { … }` inside a table (SPEC §2.10): access, inputs and steps.
 
 use kdl::KdlNode;
-use ward_ir::Operation;
+use ward_ir::{Operation, TriggerEvent, TriggerPhase};
 
-use super::ast::{ActionAst, ErrorAst, Ident, ReturnWhole, Rule, StepAst, Val};
+use super::ast::{ActionAst, ErrorAst, Ident, ReturnWhole, Rule, StepAst, TriggerAst, Val};
 use super::parse::{INPUT_PROPS, column_like};
 use super::policy::{conds, conds_in};
 use super::reader::{Reader, args, children};
@@ -17,12 +17,11 @@ const ACTION_NODES: &[&str] = &[
     "transition",
     "update",
     "insert",
+    "delete",
+    "query",
     "if",
     "return",
 ];
-
-/// Steps of SPEC §2.10 that are specified but not served yet.
-const LATER_STEPS: &[&str] = &["delete", "query"];
 
 /// `action NAME { … }`; `standalone` (top level) also takes `method=POST|GET`.
 pub fn action(r: &mut Reader, n: &KdlNode, standalone: bool) -> Option<ActionAst> {
@@ -79,6 +78,34 @@ pub fn action(r: &mut Reader, n: &KdlNode, standalone: bool) -> Option<ActionAst
     Some(a)
 }
 
+/// `on create|update|delete before|during|after { steps }` (SPEC §2.12).
+pub fn trigger(r: &mut Reader, n: &KdlNode) -> Option<TriggerAst> {
+    r.check_props(n, &[]);
+    if !r.arg_count(n, 2, Some(2), "an event and a phase") {
+        return None;
+    }
+    let a = args(n);
+    let events = [
+        ("create", TriggerEvent::Create),
+        ("update", TriggerEvent::Update),
+        ("delete", TriggerEvent::Delete),
+    ];
+    let phases = [
+        ("before", TriggerPhase::Before),
+        ("during", TriggerPhase::During),
+        ("after", TriggerPhase::After),
+    ];
+    let event = r.keyword(a.first()?, "a trigger event", &events);
+    let phase = r.keyword(a.get(1)?, "a trigger phase", &phases);
+    let steps = children(n).iter().filter_map(|c| step(r, c)).collect();
+    Some(TriggerAst {
+        span: r.name_span(n),
+        event: event?,
+        phase: phase?,
+        steps,
+    })
+}
+
 /// One step node; `None` (reported) for anything else.
 fn step(r: &mut Reader, c: &KdlNode) -> Option<StepAst> {
     let span = r.name_span(c);
@@ -94,17 +121,26 @@ fn step(r: &mut Reader, c: &KdlNode) -> Option<StepAst> {
         }
         "update" => {
             r.check_props(c, &[]);
-            r.arg_count(
-                c,
-                0,
-                Some(0),
-                "no arguments (an action updates its own row)",
-            );
+            let table = target(r, c, "update")?;
+            let (sets, rest): (Vec<&KdlNode>, Vec<&KdlNode>) =
+                children(c).iter().partition(|n| r.name(n) == "set");
             Some(StepAst::Update {
                 span,
-                set: assignments(r, c, "set", "`update`"),
+                table,
+                set: assignments(r, sets, "set", "`update`"),
+                when: conds_in(r, rest),
             })
         }
+        "delete" => {
+            r.check_props(c, &[]);
+            let table = target(r, c, "delete")?;
+            Some(StepAst::Delete {
+                span,
+                table,
+                when: conds(r, c),
+            })
+        }
+        "query" => query(r, c),
         "insert" => {
             r.check_props(c, &[]);
             if !r.arg_count(c, 1, Some(1), "the table to insert into") {
@@ -113,7 +149,7 @@ fn step(r: &mut Reader, c: &KdlNode) -> Option<StepAst> {
             let table = r.ident(args(c).first()?, "a table name", false)?;
             Some(StepAst::Insert {
                 table,
-                set: assignments(r, c, "set", "`insert`"),
+                set: assignments(r, children(c), "set", "`insert`"),
             })
         }
         "if" => {
@@ -149,7 +185,7 @@ fn step(r: &mut Reader, c: &KdlNode) -> Option<StepAst> {
                 return Some(StepAst::Return {
                     span,
                     whole: None,
-                    fields: assignments(r, c, "field", "`return`"),
+                    fields: assignments(r, children(c), "field", "`return`"),
                 });
             }
             r.no_children(c);
@@ -157,26 +193,25 @@ fn step(r: &mut Reader, c: &KdlNode) -> Option<StepAst> {
                 c,
                 1,
                 Some(1),
-                "`record`, `inserted`, or a block of `field`s",
+                "`record`, `inserted`, a query's name, or a block of `field`s",
             ) {
                 return None;
             }
-            let kinds = [
-                ("record", ReturnWhole::Record),
-                ("inserted", ReturnWhole::Inserted),
-            ];
-            let whole = args(c)
-                .first()
-                .and_then(|e| r.keyword(e, "a return value", &kinds))?;
+            let what = r.ident(
+                args(c).first()?,
+                "`record`, `inserted` or a query's name",
+                false,
+            )?;
+            let whole = match what.name.as_str() {
+                "record" => ReturnWhole::Record,
+                "inserted" => ReturnWhole::Inserted,
+                _ => ReturnWhole::Query(what),
+            };
             Some(StepAst::Return {
                 span,
                 whole: Some(whole),
                 fields: Vec::new(),
             })
-        }
-        later if LATER_STEPS.contains(&later) => {
-            r.diags.push(codes::not_supported(span, later));
-            None
         }
         other => {
             let d = codes::unknown_node(span, other, "`action`", ACTION_NODES);
@@ -184,6 +219,56 @@ fn step(r: &mut Reader, c: &KdlNode) -> Option<StepAst> {
             None
         }
     }
+}
+
+/// The optional TABLE of `update`/`delete`; `Some(None)` for the action's own row.
+fn target(r: &mut Reader, c: &KdlNode, step: &str) -> Option<Option<Ident>> {
+    if !r.arg_count(c, 0, Some(1), "an optional table name") {
+        return None;
+    }
+    match args(c).first() {
+        None => Some(None),
+        Some(e) => r.ident(e, &format!("the table to {step}"), false).map(Some),
+    }
+}
+
+/// `query NAME TABLE { when …; sort …; limit N }`.
+fn query(r: &mut Reader, n: &KdlNode) -> Option<StepAst> {
+    r.check_props(n, &[]);
+    if !r.arg_count(n, 2, Some(2), "a name and a table") {
+        return None;
+    }
+    let a = args(n);
+    let name = r.ident(a.first()?, "a query name", false)?;
+    let table = r.ident(a.get(1)?, "a table name", false)?;
+    let (mut sort, mut limit) = (Vec::new(), None);
+    let mut rest = Vec::new();
+    for c in children(n) {
+        match r.name(c) {
+            "sort" => {
+                r.check_props(c, &[]);
+                r.no_children(c);
+                if r.arg_count(c, 1, None, "at least one column") {
+                    sort = super::view::sort_keys(r, c);
+                }
+            }
+            "limit" => {
+                r.check_props(c, &[]);
+                r.no_children(c);
+                if r.arg_count(c, 1, Some(1), "a number of rows") {
+                    limit = args(c).first().and_then(|e| r.int(e));
+                }
+            }
+            _ => rest.push(c),
+        }
+    }
+    Some(StepAst::Query {
+        name,
+        table,
+        when: conds_in(r, rest),
+        sort,
+        limit,
+    })
 }
 
 fn require(r: &mut Reader, n: &KdlNode) -> StepAst {
@@ -270,10 +355,15 @@ fn transition(r: &mut Reader, n: &KdlNode) -> Option<StepAst> {
     Some(StepAst::Transition { column, from, to })
 }
 
-/// The `KEY NAME VALUE` children of `n` (`set` of `update`, `field` of `return`).
-fn assignments(r: &mut Reader, n: &KdlNode, key: &str, context: &str) -> Vec<(Ident, Val)> {
+/// The `KEY NAME VALUE` nodes among `nodes` (`set` of `update`, `field` of `return`).
+fn assignments<'n>(
+    r: &mut Reader,
+    nodes: impl IntoIterator<Item = &'n KdlNode>,
+    key: &str,
+    context: &str,
+) -> Vec<(Ident, Val)> {
     let mut out = Vec::new();
-    for c in children(n) {
+    for c in nodes {
         r.check_props(c, &[]);
         r.no_children(c);
         if r.name(c) != key {

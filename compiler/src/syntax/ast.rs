@@ -117,6 +117,7 @@ pub struct Table {
     pub blocks: Blocks,
     pub views: Vec<ViewAst>,
     pub actions: Vec<ActionAst>,
+    pub triggers: Vec<TriggerAst>,
 }
 
 /// `action NAME { … }` inside a table.
@@ -129,6 +130,15 @@ pub struct ActionAst {
     /// `access ROLES { conditions on the row }`.
     pub access: Option<Rule>,
     pub inputs: Vec<Column>,
+    pub steps: Vec<StepAst>,
+}
+
+/// `on EVENT PHASE { steps }` inside a table.
+#[derive(Debug)]
+pub struct TriggerAst {
+    pub span: Span,
+    pub event: ward_ir::TriggerEvent,
+    pub phase: ward_ir::TriggerPhase,
     pub steps: Vec<StepAst>,
 }
 
@@ -147,9 +157,26 @@ pub enum StepAst {
         from: Vec<Val>,
         to: Option<Val>,
     },
+    /// `update [TABLE] { set …; when … }`: the record without TABLE.
     Update {
         span: Span,
+        table: Option<Ident>,
         set: Vec<(Ident, Val)>,
+        when: Vec<Cond>,
+    },
+    /// `delete [TABLE] { when … }`: the record without TABLE.
+    Delete {
+        span: Span,
+        table: Option<Ident>,
+        when: Vec<Cond>,
+    },
+    /// `query NAME TABLE { when …; sort …; limit N }`.
+    Query {
+        name: Ident,
+        table: Ident,
+        when: Vec<Cond>,
+        sort: Vec<(Ident, bool)>,
+        limit: Option<(i128, Span)>,
     },
     Insert {
         table: Ident,
@@ -169,10 +196,12 @@ pub enum StepAst {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum ReturnWhole {
     Record,
     Inserted,
+    /// The rows of a `query` step.
+    Query(Ident),
 }
 
 #[derive(Debug)]

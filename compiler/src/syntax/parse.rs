@@ -105,10 +105,6 @@ pub fn parse_file(file: usize, text: &str, diags: &mut Diags, project: &mut Proj
                     project.actions.push(a);
                 }
             }
-            "on" => {
-                let d = codes::not_supported(r.name_span(node), r.name(node));
-                r.diags.push(d);
-            }
             other => {
                 let d = codes::unknown_node(
                     r.name_span(node),
@@ -307,6 +303,7 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
         blocks: super::ast::Blocks::default(),
         views: Vec::new(),
         actions: Vec::new(),
+        triggers: Vec::new(),
     };
     let mut seen = Vec::new();
     for c in children(n) {
@@ -415,10 +412,7 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
                     t.actions.push(a);
                 }
             }
-            "on" => {
-                let d = codes::not_supported(r.name_span(c), cname);
-                r.diags.push(d);
-            }
+            "on" => t.triggers.extend(super::action::trigger(r, c)),
             other => {
                 let d = codes::unknown_node(r.name_span(c), other, "`table`", TABLE_NODES);
                 r.diags.push(d);

@@ -114,7 +114,7 @@ pub fn view(r: &mut Reader, n: &KdlNode) -> Option<ViewAst> {
 }
 
 /// `sort -capacity name`: a leading `-` sorts descending.
-fn sort_keys(r: &mut Reader, n: &KdlNode) -> Vec<(Ident, bool)> {
+pub(super) fn sort_keys(r: &mut Reader, n: &KdlNode) -> Vec<(Ident, bool)> {
     let mut out = Vec::new();
     for e in args(n) {
         let Some((text, span)) = r.string(e, "a column name, `-` for descending") else {

@@ -192,9 +192,11 @@ pub fn resolve(v: &CondValue, who: &Who, now: &str) -> Option<Value> {
         CondValue::Literal(l) => Some(literal(l)),
         CondValue::Auth(name) => who.value(name).map(|s| Value::String(s.to_owned())),
         CondValue::Now => Some(Value::String(now.to_owned())),
-        // Views bind params to literals first; one left over matches nothing. Actions are not
-        // modelled yet.
-        CondValue::Param(_) | CondValue::Input(_) | CondValue::Record(_) => None,
+        // Views bind params to literals first; one left over matches nothing. Actions and
+        // triggers are not modelled yet.
+        CondValue::Param(_) | CondValue::Input(_) | CondValue::Record(_) | CondValue::Old(_) => {
+            None
+        }
     }
 }
 

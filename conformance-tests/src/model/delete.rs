@@ -5,13 +5,14 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use ward_ir::{OnDelete, Operation, Table, system};
+use ward_ir::TriggerEvent::Delete;
+use ward_ir::{OnDelete, Operation, Table, TriggerPhase, system};
 
 use super::access::{self, Residual};
 use super::errors::Fail;
 use super::firewall::{self, Scopes};
 use super::write::{find, render, stamp};
-use super::{Cx, Row, State, parse_id};
+use super::{Cx, Row, State, parse_id, triggers};
 
 /// `DELETE /api/T/{id}`.
 pub fn delete(
@@ -63,12 +64,22 @@ pub fn delete_one(
     if !residual.admits(&current, &cx.who, &cx.clock) {
         return Err(Fail::condition_failed());
     }
+    let old = Some(&current);
+    triggers::fire(cx, st, table, Delete, TriggerPhase::Before, &current, old)?;
+    let saved = triggers::any(table, Delete, TriggerPhase::During).then(|| st.clone());
     if firewall::soft(table) {
-        soft_delete(cx, st, table, id)
+        soft_delete(cx, st, table, id)?;
     } else {
         let mut seen = BTreeSet::new();
-        hard_delete(cx, st, table, id, &mut seen)
+        hard_delete(cx, st, table, id, &mut seen)?;
     }
+    if let Some(saved) = saved
+        && let Err(f) = triggers::fire(cx, st, table, Delete, TriggerPhase::During, &current, old)
+    {
+        *st = saved;
+        return Err(f);
+    }
+    Ok(())
 }
 
 fn mark_deleted(cx: &Cx<'_>, row: &mut Row) {
@@ -191,7 +202,7 @@ fn hard_delete(
                     return Err(Fail {
                         status: 400,
                         layer: "validation",
-                        code: "VALIDATION_REQUIRED",
+                        code: "VALIDATION_REQUIRED".into(),
                         details: None,
                     });
                 }

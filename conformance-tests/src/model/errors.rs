@@ -1,6 +1,8 @@
 //! The errors the model predicts: status, layer, code and the details the SPEC fixes. Messages
 //! are free text and never predicted.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
 use super::adopt::{ANY, ENVELOPE};
@@ -9,7 +11,7 @@ use super::adopt::{ANY, ENVELOPE};
 pub struct Fail {
     pub status: u16,
     pub layer: &'static str,
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     /// `None`: not predicted (free-form, e.g. an auth failure's reason).
     pub details: Option<Value>,
 }
@@ -24,8 +26,19 @@ impl Fail {
         Fail {
             status,
             layer,
-            code,
+            code: Cow::Borrowed(code),
             details,
+        }
+    }
+
+    /// A `require` step's own error (an action's or a trigger's): layer `action`, the project's
+    /// code and status.
+    pub fn action(e: &ward_ir::ActionError) -> Fail {
+        Fail {
+            status: e.status,
+            layer: "action",
+            code: Cow::Owned(e.code.clone()),
+            details: None,
         }
     }
 

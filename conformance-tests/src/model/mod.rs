@@ -21,8 +21,11 @@ mod guards;
 mod list;
 mod masking;
 mod route;
+mod triggers;
 mod validation;
 mod write;
+
+pub use triggers::unmodelled;
 
 use std::collections::{BTreeMap, BTreeSet};
 

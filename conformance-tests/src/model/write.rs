@@ -4,7 +4,8 @@
 //! unique constraints → write.
 
 use serde_json::{Map, Value, json};
-use ward_ir::{IdKind, Operation, Table, system};
+use ward_ir::TriggerEvent::{Create, Update};
+use ward_ir::{IdKind, Operation, Table, TriggerPhase, system};
 
 use super::access::{self, Residual};
 use super::errors::Fail;
@@ -12,7 +13,7 @@ use super::firewall::{self, Scopes};
 use super::guards::{self, Write};
 use super::route::object_body;
 use super::validation::{self, stored};
-use super::{Cx, Row, State, masking, parse_id};
+use super::{Cx, Row, State, masking, parse_id, triggers};
 
 pub use super::delete::{delete, delete_one, restore};
 
@@ -84,6 +85,13 @@ pub fn create_one(
     };
     row.insert(system::ID.into(), id.clone());
     references(cx, st, table, &row)?;
+    let before =
+        |st: &State| triggers::fire(cx, st, table, Create, TriggerPhase::Before, &row, None);
+    // A create runs its `before` triggers ahead of the INSERT that finds a taken id; an upsert
+    // looks the id up first (docs/decisions.md).
+    if !upsert {
+        before(st)?;
+    }
     if find(st, &table.name, &id).is_some() {
         return Err(if upsert {
             firewall::not_found(table)
@@ -91,12 +99,25 @@ pub fn create_one(
             Fail::unique_violation()
         });
     }
+    if upsert {
+        before(st)?;
+    }
     unique(st, table, &row)?;
-    st.rows.entry(table.name.clone()).or_default().push(row);
+    let saved = triggers::any(table, Create, TriggerPhase::During).then(|| st.clone());
+    st.rows
+        .entry(table.name.clone())
+        .or_default()
+        .push(row.clone());
     st.created
         .entry(table.name.clone())
         .or_default()
         .push(id.clone());
+    if let Some(saved) = saved
+        && let Err(f) = triggers::fire(cx, st, table, Create, TriggerPhase::During, &row, None)
+    {
+        *st = saved;
+        return Err(f);
+    }
     Ok(id)
 }
 
@@ -243,13 +264,22 @@ pub fn update_one(
     resulting.extend(changes.clone());
     access::check(table, Operation::Update, &resulting, &cx.who, &cx.clock)?;
     references(cx, st, table, &changes)?;
+    let old = Some(&current);
+    triggers::fire(cx, st, table, Update, TriggerPhase::Before, &resulting, old)?;
     unique(st, table, &resulting)?;
+    let saved = triggers::any(table, Update, TriggerPhase::During).then(|| st.clone());
     if let Some(row) = st
         .rows
         .get_mut(&table.name)
         .and_then(|rows| rows.iter_mut().find(|r| r.get(system::ID) == Some(id)))
     {
-        *row = resulting;
+        *row = resulting.clone();
+    }
+    if let Some(saved) = saved
+        && let Err(f) = triggers::fire(cx, st, table, Update, TriggerPhase::During, &resulting, old)
+    {
+        *st = saved;
+        return Err(f);
     }
     Ok(())
 }
@@ -354,9 +384,9 @@ pub fn seed(
             return Err(format!("`{key}` is set by the server"));
         }
     }
-    let stamps = firewall::stamps(&table, &cx.who).map_err(|f| f.code.to_owned())?;
+    let stamps = firewall::stamps(&table, &cx.who).map_err(|f| f.code.to_string())?;
     let valid = validation::validate(&table, Write::Create, values, &cx.now, &cx.today)
-        .map_err(|f| f.code.to_owned())?;
+        .map_err(|f| f.code.to_string())?;
     let mut row = full_row(&table, valid);
     for (col, v) in stamps {
         row.insert(col, Value::String(v));
@@ -379,7 +409,7 @@ pub fn seed(
     if find(st, table_name, &id).is_some() {
         return Err("UNIQUE_VIOLATION".into());
     }
-    unique(st, &table, &row).map_err(|f| f.code.to_owned())?;
+    unique(st, &table, &row).map_err(|f| f.code.to_string())?;
     st.rows
         .entry(table.name.clone())
         .or_default()

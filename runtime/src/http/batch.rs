@@ -21,7 +21,7 @@ use ward_ir::{IdKind, Operation, system};
 
 use super::error::ApiError;
 use super::request::{self, Shared};
-use super::{batch_create, batch_rows, upsert};
+use super::{batch_create, batch_rows, triggers, upsert};
 use crate::mutation::{self, Mutation};
 use crate::security::firewall::ScopeEq;
 use crate::security::identity::Caller;
@@ -172,21 +172,26 @@ async fn run(
         let snap2 = snap.clone();
         let caller2 = caller.clone();
         let items2 = items.clone();
-        st.store
+        let (results, after) = st
+            .store
             .write(move |tx| {
-                let ctx = Ctx {
-                    snap: &snap2,
-                    plan: request::plan_in(&snap2, &table)?,
-                    caller: &caller2,
-                    now: &now,
-                    atomic,
-                };
-                match &access {
-                    Access::Create(stamps) => batch_create::run(tx, &ctx, stamps, &items2),
-                    Access::Rows(rows) => batch_rows::run(tx, &ctx, rows, &items2),
-                }
+                triggers::collect(|| {
+                    let ctx = Ctx {
+                        snap: &snap2,
+                        plan: request::plan_in(&snap2, &table)?,
+                        caller: &caller2,
+                        now: &now,
+                        atomic,
+                    };
+                    match &access {
+                        Access::Create(stamps) => batch_create::run(tx, &ctx, stamps, &items2),
+                        Access::Rows(rows) => batch_rows::run(tx, &ctx, rows, &items2),
+                    }
+                })
             })
-            .await?
+            .await?;
+        triggers::after(&st, snap.clone(), &caller, after).await;
+        results
     };
     Ok(respond(plan, &caller, kind, atomic, &items, results))
 }

@@ -27,7 +27,13 @@ pub fn run(
 ) -> Result<Vec<Result<Json, ApiError>>, ApiError> {
     let plan = ctx.plan;
     let self_referencing = plan.references.iter().any(|(_, t)| t == plan.name());
-    let ids = if self_referencing {
+    // Create triggers run per record, around each record's own INSERT.
+    let triggered = plan
+        .def
+        .triggers
+        .iter()
+        .any(|t| t.event == ward_ir::TriggerEvent::Create);
+    let ids = if self_referencing || triggered {
         one_by_one(tx, ctx, stamps, items)?
     } else {
         match bulk(tx, ctx, stamps, items)? {
@@ -136,7 +142,7 @@ fn one_by_one(
     for (i, item) in items.iter().enumerate() {
         let r = store::isolated(tx, |c| {
             let values = prepare(c, ctx, stamps, item)?;
-            create::insert(c, ctx.plan, &values)
+            create::write(c, ctx.snap, ctx.caller, ctx.now, ctx.plan, &values)
         });
         out.push(ctx.settle(i, r)?);
     }

@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
-use ward_ir::Operation;
+use ward_ir::{Operation, TriggerEvent};
 
-use super::cascade;
 use super::error::ApiError;
 use super::request::{self, Shared};
+use super::{cascade, triggers};
 use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::security::{self, audit, firewall};
@@ -42,16 +42,21 @@ async fn run(
 
     let snap2 = snap.clone();
     let id2 = id.clone();
-    st.store
+    let caller2 = caller.clone();
+    let ((), after) = st
+        .store
         .write(move |tx| {
-            let plan = request::plan_in(&snap2, &table)?;
-            let visible = predicate::firewall(plan, &gate);
-            let load = dml::select(plan, dml::by_id(plan, &id2).add(visible), &[], Some(1), 0);
-            let current = row::first_record(tx, plan, &load)?
-                .ok_or_else(|| firewall::not_found(&plan.def))?;
-            apply(tx, &snap2, &caller, plan, &gate, &id2, &current, &now)
+            triggers::collect(|| {
+                let plan = request::plan_in(&snap2, &table)?;
+                let visible = predicate::firewall(plan, &gate);
+                let load = dml::select(plan, dml::by_id(plan, &id2).add(visible), &[], Some(1), 0);
+                let current = row::first_record(tx, plan, &load)?
+                    .ok_or_else(|| firewall::not_found(&plan.def))?;
+                apply(tx, &snap2, &caller2, plan, &gate, &id2, &current, &now)
+            })
         })
         .await?;
+    triggers::after(&st, snap, &caller, after).await;
     Ok(request::json(
         StatusCode::OK,
         &json!({ "data": { "id": id, "deleted": true } }),
@@ -73,6 +78,15 @@ pub(crate) fn apply(
     now: &str,
 ) -> Result<(), ApiError> {
     let changes = security::prepare_delete(caller, gate, current, now)?;
+    let w = triggers::Write {
+        tx,
+        snap,
+        caller,
+        now,
+        plan,
+        event: TriggerEvent::Delete,
+    };
+    w.before(current, Some(current))?;
     let with_when = !mutation::active(Mutation::DeleteSkipWhen);
     let cond = predicate::visibility(plan, gate, caller, now, with_when);
     let n = if plan.soft {
@@ -86,5 +100,5 @@ pub(crate) fn apply(
     if plan.soft {
         cascade::soft_delete(tx, snap, caller, plan, id, &changes)?;
     }
-    Ok(())
+    w.written(current, Some(current))
 }

@@ -15,6 +15,8 @@ pub mod query;
 pub mod references;
 pub mod request;
 pub mod restore;
+mod steps;
+pub(crate) mod triggers;
 pub mod update;
 pub mod upsert;
 pub mod view;

@@ -383,7 +383,7 @@ fn parse_sort(
         && raw.is_none()
         && order.is_none()
     {
-        return Ok(view_sort(plan, caller, view));
+        return Ok(declared_sort(plan, caller, &view.sort));
     }
     let order_desc = match order {
         None => None,
@@ -461,12 +461,12 @@ fn parse_sort(
     Ok(keys)
 }
 
-/// A view's default order for this caller: its `sort` without the keys the caller may not query
-/// (ordering by a masked column would reveal it, and the cursor carries raw sort values), then
-/// `id`, descending when nothing else is left (newest first for uuid and integer ids).
-fn view_sort(plan: &TablePlan, caller: &Caller, view: &View) -> Vec<SortKey> {
-    let mut keys: Vec<SortKey> = view
-        .sort
+/// A declared default order (a view's, a `query` step's) for this caller: without the keys the
+/// caller may not query (ordering by a masked column would reveal it, and the cursor carries raw
+/// sort values), then `id`, descending when nothing else is left (newest first for uuid and
+/// integer ids).
+pub(crate) fn declared_sort(plan: &TablePlan, caller: &Caller, sort: &[SortKey]) -> Vec<SortKey> {
+    let mut keys: Vec<SortKey> = sort
         .iter()
         .filter(|k| queryable(plan, caller, &k.column))
         .cloned()

@@ -6,13 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
-use ward_ir::Operation;
+use ward_ir::{Operation, TriggerEvent, TriggerPhase};
 
 use super::embed;
 use super::error::ApiError;
 use super::references;
 use super::request::{self, Shared};
-use super::written;
+use super::{triggers, written};
 use crate::security::identity::Caller;
 use crate::security::{self, Gate, audit, firewall};
 use crate::snapshot::{Snapshot, TablePlan};
@@ -49,34 +49,37 @@ async fn run(
 
     let snap2 = snap.clone();
     let caller2 = caller.clone();
-    let out = st
+    let (out, after) = st
         .store
         .write(move |tx| {
-            let plan = request::plan_in(&snap2, &table)?;
-            let current = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
-                .ok_or_else(|| firewall::not_found(&plan.def))?;
-            if body.is_err()
-                && let Some(c) = gate.residual.condition()
-                && !crate::security::access::holds(c, &current, &caller2, &now)
-            {
-                return Err(ApiError::condition_failed());
-            }
-            let body = body?;
-            apply(
-                tx, &snap2, &caller2, plan, &gate, &id, &current, &body, &now,
-            )?;
-            let rec = row::by_id(tx, plan, &id, sea_query::Cond::all())?
-                .ok_or_else(|| ApiError::internal("updated row not found"))?;
-            let ctx = embed::Ctx {
-                conn: tx,
-                snap: &snap2,
-                caller: &caller2,
-                now: &now,
-            };
-            // Only what the caller's `read` rule shows (docs/decisions.md).
-            written::render_one(ctx, plan, rec)
+            triggers::collect(|| {
+                let plan = request::plan_in(&snap2, &table)?;
+                let current = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
+                    .ok_or_else(|| firewall::not_found(&plan.def))?;
+                if body.is_err()
+                    && let Some(c) = gate.residual.condition()
+                    && !crate::security::access::holds(c, &current, &caller2, &now)
+                {
+                    return Err(ApiError::condition_failed());
+                }
+                let body = body?;
+                apply(
+                    tx, &snap2, &caller2, plan, &gate, &id, &current, &body, &now,
+                )?;
+                let rec = row::by_id(tx, plan, &id, sea_query::Cond::all())?
+                    .ok_or_else(|| ApiError::internal("updated row not found"))?;
+                let ctx = embed::Ctx {
+                    conn: tx,
+                    snap: &snap2,
+                    caller: &caller2,
+                    now: &now,
+                };
+                // Only what the caller's `read` rule shows (docs/decisions.md).
+                written::render_one(ctx, plan, rec)
+            })
         })
         .await?;
+    triggers::after(&st, snap, &caller, after).await;
     Ok(request::json(StatusCode::OK, &json!({ "data": out })))
 }
 
@@ -97,9 +100,27 @@ pub(crate) fn apply(
 ) -> Result<(), ApiError> {
     let changes = security::prepare_update(plan, caller, gate, current, body, now)?;
     references::check(conn, snap, caller, plan, &changes, now)?;
+    let w = triggers::Write {
+        tx: conn,
+        snap,
+        caller,
+        now,
+        plan,
+        event: TriggerEvent::Update,
+    };
+    if w.any(TriggerPhase::Before) {
+        let mut incoming = current.clone();
+        incoming.extend(changes.clone());
+        w.before(&incoming, Some(current))?;
+    }
     let cond = predicate::visibility(plan, gate, caller, now, true);
     if row::execute(conn, &dml::update(plan, id, &changes, cond))? == 0 {
         return Err(ApiError::condition_failed());
+    }
+    if w.any(TriggerPhase::During) || w.any(TriggerPhase::After) {
+        let rec = row::by_id(conn, plan, id, sea_query::Cond::all())?
+            .ok_or_else(|| ApiError::internal("updated row not found"))?;
+        w.written(&rec, Some(current))?;
     }
     Ok(())
 }

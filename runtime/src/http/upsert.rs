@@ -11,12 +11,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
-use ward_ir::{IdKind, Operation, system};
+use ward_ir::{IdKind, Operation, TriggerEvent, system};
 
 use super::embed;
 use super::error::ApiError;
 use super::request::{self, Shared};
-use super::{create, references, update, written};
+use super::{create, references, triggers, update, written};
 use crate::mutation::{self, Mutation};
 use crate::security::access::Residual;
 use crate::security::firewall::{self, ScopeEq};
@@ -107,42 +107,45 @@ async fn run(
 
     let snap2 = snap.clone();
     let caller2 = caller.clone();
-    let (created, rec) = st
+    let ((created, rec), after) = st
         .store
         .write(move |tx| {
-            let plan = request::plan_in(&snap2, &table)?;
-            let load = dml::select(
-                plan,
-                gates.visibility(plan).add(dml::id_eq(plan, &id)),
-                &[],
-                Some(1),
-                0,
-            );
-            let current = row::first_record(tx, plan, &load)?;
-            let created = apply(
-                tx,
-                &snap2,
-                &caller2,
-                plan,
-                &gates,
-                &id,
-                current.as_ref(),
-                &body,
-                &now,
-            )?;
-            let reload = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
-            let rec = row::first_record(tx, plan, &reload)?
-                .ok_or_else(|| ApiError::internal("upserted row not found"))?;
-            let ctx = embed::Ctx {
-                conn: tx,
-                snap: &snap2,
-                caller: &caller2,
-                now: &now,
-            };
-            // Only what the caller's `read` rule shows (docs/decisions.md).
-            Ok((created, written::render_one(ctx, plan, rec)?))
+            triggers::collect(|| {
+                let plan = request::plan_in(&snap2, &table)?;
+                let load = dml::select(
+                    plan,
+                    gates.visibility(plan).add(dml::id_eq(plan, &id)),
+                    &[],
+                    Some(1),
+                    0,
+                );
+                let current = row::first_record(tx, plan, &load)?;
+                let created = apply(
+                    tx,
+                    &snap2,
+                    &caller2,
+                    plan,
+                    &gates,
+                    &id,
+                    current.as_ref(),
+                    &body,
+                    &now,
+                )?;
+                let reload = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
+                let rec = row::first_record(tx, plan, &reload)?
+                    .ok_or_else(|| ApiError::internal("upserted row not found"))?;
+                let ctx = embed::Ctx {
+                    conn: tx,
+                    snap: &snap2,
+                    caller: &caller2,
+                    now: &now,
+                };
+                // Only what the caller's `read` rule shows (docs/decisions.md).
+                Ok((created, written::render_one(ctx, plan, rec)?))
+            })
         })
         .await?;
+    triggers::after(&st, snap, &caller, after).await;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -214,9 +217,19 @@ pub fn apply(
     // The lookup above and this INSERT run in one transaction; `ON CONFLICT DO NOTHING` still
     // guards the id in case another writer took it in between (Postgres then retries the
     // transaction, and the lookup finds the row).
+    let w = triggers::Write {
+        tx: conn,
+        snap,
+        caller,
+        now,
+        plan,
+        event: TriggerEvent::Create,
+    };
+    w.before(&values, None)?;
     let insert = dml::insert_if_new(plan, &values).map_err(ApiError::internal)?;
     if !row::insert_new(conn, &insert)? {
         return Err(firewall::not_found(&plan.def));
     }
+    create::inserted(&w, id)?;
     Ok(true)
 }

@@ -192,7 +192,7 @@ pub fn resolve(v: &Value, caller: &Caller, now: &str) -> Option<Json> {
         Value::Auth(name) => caller.auth_value(name).map(|s| Json::String(s.to_owned())),
         Value::Now => Some(Json::String(now.to_owned())),
         // Bound to literals by views and actions before evaluation; one left over matches nothing.
-        Value::Param(_) | Value::Input(_) | Value::Record(_) => None,
+        Value::Param(_) | Value::Input(_) | Value::Record(_) | Value::Old(_) => None,
     }
 }
 

@@ -202,6 +202,49 @@ pub fn create_schema_table(dialect: Dialect) -> String {
     schema_sql(dialect, &t)
 }
 
+/// Action invocations by public callers (SPEC §2.10), one row each, written after the action.
+pub const AUDIT_TABLE: &str = "_ward_audit";
+
+/// The audit log: when, which action on what, and the answer's status. No inputs: they may
+/// carry what the project masks elsewhere.
+pub fn create_audit_table(dialect: Dialect) -> String {
+    let mut t = Table::create();
+    t.table(tbl(AUDIT_TABLE)).if_not_exists();
+    let text = |name: &str| {
+        let mut c = ColumnDef::new(tbl(name));
+        c.custom(Alias::new("TEXT")).not_null();
+        c
+    };
+    t.col(text("at"))
+        .col(text("action"))
+        .col(text("target"))
+        .col(
+            ColumnDef::new(tbl("status"))
+                .custom(Alias::new(match dialect {
+                    Dialect::Sqlite => "INTEGER",
+                    Dialect::Postgres => "bigint",
+                }))
+                .not_null(),
+        );
+    if dialect == Dialect::Sqlite {
+        t.extra("STRICT");
+    }
+    schema_sql(dialect, &t)
+}
+
+pub fn insert_audit(dialect: Dialect, at: &str, action: &str, target: &str, status: u16) -> Stmt {
+    let mut q = Query::insert();
+    q.into_table(tbl(AUDIT_TABLE))
+        .columns([tbl("at"), tbl("action"), tbl("target"), tbl("status")])
+        .values_panic([
+            at.into(),
+            action.into(),
+            target.into(),
+            i64::from(status).into(),
+        ]);
+    render(dialect, &q)
+}
+
 /// The insertion-order column of the Postgres bookkeeping table.
 const SEQ: &str = "seq";
 

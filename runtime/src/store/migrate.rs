@@ -392,6 +392,7 @@ fn diff_table(t: &TablePlan, live: &BTreeMap<String, LiveColumn>, plan: &mut Pla
 
 fn apply(db: &dyn Db, dialect: Dialect, snapshot: &Snapshot, plan: &Plan) -> Result<(), ApiError> {
     db.execute(&ddl(ddl::create_schema_table(dialect)))?;
+    db.execute(&ddl(ddl::create_audit_table(dialect)))?;
     for s in &plan.statements {
         db.execute(s)?;
     }

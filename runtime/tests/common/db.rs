@@ -75,6 +75,18 @@ impl TestDb {
         self.schema.is_some()
     }
 
+    /// One integer from the test's database, for state the API does not show.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        match &self.schema {
+            Some(schema) => count(&schema.url, sql),
+            None => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let db = rusqlite::Connection::open(path).expect("open the test database");
+                db.query_row(sql, [], |r| r.get(0)).expect(sql)
+            }
+        }
+    }
+
     /// Runs SQL on the test's database behind the server's back (to break it on purpose).
     pub fn raw(&self, sql: &str) {
         match &self.schema {

@@ -127,6 +127,7 @@ pub fn table(name: &str) -> T {
             page: Page::default(),
             views: Vec::new(),
             actions: Vec::new(),
+            triggers: Vec::new(),
         },
         cols: Vec::new(),
     }

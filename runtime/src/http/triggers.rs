@@ -1,0 +1,174 @@
+//! Triggers (SPEC §2.12): `on create|update|delete before|during|after { steps }`, fired by the
+//! REST API's writes to a table (single records, batches and upserts alike).
+//!
+//! `before` runs in the write's transaction before its statement, on the row about to be written;
+//! `during` runs after the statement in the same transaction, on the row as stored. A failing
+//! step of either aborts the request with that step's error and rolls everything back. `after`
+//! steps run once the write has committed, each trigger in a transaction of its own; their
+//! failures are logged (target `ward::trigger`) and never change the answer.
+//!
+//! Writes made by action steps and by trigger steps fire no triggers: an action states its own
+//! writes, and triggers cannot chain into each other (no cycles to reason about).
+//!
+//! The `after` work a write queues is kept in a thread-local list, because the shared write
+//! pipeline (`create::write`, `update::apply`, `delete::apply`) runs synchronously on the
+//! store's writer thread, under batch savepoints that may undo a record: `store::isolated` drops
+//! what an undone record queued, and the handler takes the list when its transaction is done.
+
+use std::cell::RefCell;
+
+use serde_json::Map;
+use ward_ir::{TriggerEvent, TriggerPhase};
+
+use super::error::ApiError;
+use super::request::Shared;
+use super::steps::Run;
+use crate::mutation::{self, Mutation};
+use crate::security::audit;
+use crate::security::identity::Caller;
+use crate::snapshot::{Snapshot, TablePlan};
+use crate::store::row::Record;
+use crate::store::{self, Db};
+
+/// One write's `after` triggers, waiting for the commit.
+#[derive(Debug, Clone)]
+pub struct After {
+    table: String,
+    event: TriggerEvent,
+    record: Record,
+    old: Option<Record>,
+}
+
+thread_local! {
+    static QUEUED: RefCell<Vec<After>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What one write tells its triggers.
+pub struct Write<'a> {
+    pub tx: &'a dyn Db,
+    pub snap: &'a Snapshot,
+    pub caller: &'a Caller,
+    pub now: &'a str,
+    pub plan: &'a TablePlan,
+    pub event: TriggerEvent,
+}
+
+impl Write<'_> {
+    /// Whether anything fires on this write in `phase` (the pipeline skips the row reads a
+    /// trigger would need otherwise).
+    pub fn any(&self, phase: TriggerPhase) -> bool {
+        self.plan.def.triggers(self.event, phase).next().is_some()
+    }
+
+    /// The `before` triggers, on the row about to be written.
+    pub fn before(&self, record: &Record, old: Option<&Record>) -> Result<(), ApiError> {
+        if mutation::active(Mutation::TriggerBeforeSkipped) {
+            return Ok(());
+        }
+        self.fire(TriggerPhase::Before, record, old)
+    }
+
+    /// The `during` triggers on the row as written, then the `after` ones queued for the
+    /// commit.
+    pub fn written(&self, record: &Record, old: Option<&Record>) -> Result<(), ApiError> {
+        self.fire(TriggerPhase::During, record, old)?;
+        if self.any(TriggerPhase::After) {
+            QUEUED.with(|q| {
+                q.borrow_mut().push(After {
+                    table: self.plan.name().to_owned(),
+                    event: self.event,
+                    record: record.clone(),
+                    old: old.cloned(),
+                })
+            });
+        }
+        Ok(())
+    }
+
+    fn fire(
+        &self,
+        phase: TriggerPhase,
+        record: &Record,
+        old: Option<&Record>,
+    ) -> Result<(), ApiError> {
+        let inputs = Map::new();
+        for t in self.plan.def.triggers(self.event, phase) {
+            let run = Run {
+                tx: self.tx,
+                snap: self.snap,
+                caller: self.caller,
+                now: self.now,
+                inputs: &inputs,
+                row: None,
+                old,
+            };
+            run.run(&t.steps, Some(record.clone()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f` (a whole write transaction's work) and returns its result with the `after` work it
+/// queued. Called at the start of the transaction closure, so a retried transaction starts
+/// from nothing.
+pub fn collect<R>(f: impl FnOnce() -> Result<R, ApiError>) -> Result<(R, Vec<After>), ApiError> {
+    QUEUED.with(|q| q.borrow_mut().clear());
+    let out = f();
+    let queued = QUEUED.with(|q| std::mem::take(&mut *q.borrow_mut()));
+    out.map(|r| (r, queued))
+}
+
+/// How much is queued now; see [`undo_to`].
+pub fn mark() -> usize {
+    QUEUED.with(|q| q.borrow().len())
+}
+
+/// Forgets what was queued since `mark` (a savepoint rolled back).
+pub fn undo_to(mark: usize) {
+    QUEUED.with(|q| q.borrow_mut().truncate(mark));
+}
+
+/// The `after` triggers of committed writes, each in its own transaction; a failure is logged.
+pub async fn after(st: &Shared, snap: std::sync::Arc<Snapshot>, caller: &Caller, done: Vec<After>) {
+    if done.is_empty() {
+        return;
+    }
+    let caller = caller.clone();
+    let now = audit::now();
+    let result = st
+        .store
+        .write(move |tx| {
+            for a in &done {
+                let Some(plan) = snap.table(&a.table) else {
+                    continue;
+                };
+                let inputs = Map::new();
+                for t in plan.def.triggers(a.event, TriggerPhase::After) {
+                    let run = Run {
+                        tx,
+                        snap: &snap,
+                        caller: &caller,
+                        now: &now,
+                        inputs: &inputs,
+                        row: None,
+                        old: a.old.as_ref(),
+                    };
+                    let fired = store::isolated(tx, |_| run.run(&t.steps, Some(a.record.clone())));
+                    if let Err(e) = fired {
+                        tracing::warn!(
+                            target: "ward::trigger",
+                            table = %a.table,
+                            event = a.event.name(),
+                            error = %e.code(),
+                            "after trigger failed; its changes were undone"
+                        );
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(target: "ward::trigger", error = %e.code(), "after triggers not run");
+    }
+}
