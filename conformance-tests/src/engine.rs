@@ -219,6 +219,12 @@ impl Run<'_> {
                     encode(&self.id_text(&step.table, id))
                 )
             }
+            Route::Action(id, a) => format!(
+                "/api/{t}/{}/{}",
+                encode(&self.id_text(&step.table, id)),
+                encode(a)
+            ),
+            Route::Standalone(a) => format!("/api/actions/{}", encode(a)),
         };
         let query = step
             .query
@@ -336,6 +342,7 @@ pub fn operation(step: &Step) -> String {
         (Route::Row(_), _) => "delete",
         (Route::Restore(_), _) => "restore",
         (Route::View(_), _) => "view",
+        (Route::Action(_, a), _) | (Route::Standalone(a), _) => return format!("action {a}"),
         (Route::Batch, "POST") => "batch-create",
         (Route::Batch, "PATCH") => "batch-update",
         (Route::Batch, "PUT") => "batch-upsert",

@@ -72,6 +72,10 @@ pub enum Route {
     Batch,
     /// `/api/T/views/V`
     View(String),
+    /// `/api/T/{id}/A`
+    Action(IdRef, String),
+    /// `/api/actions/A` (the step's table is `actions`)
+    Standalone(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -66,6 +66,19 @@ fn check_names(ir: &Ir, sc: &Scenario) -> Result<(), String> {
         if s.caller >= sc.callers.len() {
             return Err(format!("caller {} out of range", s.caller));
         }
+        if matches!(&s.route, Route::Standalone(a) if a == "nope") {
+            continue;
+        }
+        if let Some(action) = called_action(ir, s)? {
+            // An action call names the action's inputs (and, now and then, `bogus`).
+            let keys = s.query.iter().chain(records(s).into_iter().flatten());
+            for (k, _) in keys {
+                if k != "bogus" && !action.inputs.iter().any(|i| i.name == *k) {
+                    return Err(format!("input {k} of action {}", action.name));
+                }
+            }
+            continue;
+        }
         let t = ir.table(&s.table).ok_or("step on an unknown table")?;
         for (k, _) in &s.query {
             let field = k.split('.').next().unwrap_or(k);
@@ -90,6 +103,20 @@ fn check_names(ir: &Ir, sc: &Scenario) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The action a step calls, if it is an action call (`nope` is the one that does not exist).
+fn called_action<'i>(ir: &'i Ir, s: &Step) -> Result<Option<&'i ward_ir::Action>, String> {
+    match &s.route {
+        Route::Standalone(a) if a == "nope" => Ok(None),
+        Route::Standalone(a) => ir.action(a).map(Some).ok_or(format!("unknown action {a}")),
+        Route::Action(_, a) => ir
+            .table(&s.table)
+            .and_then(|t| t.action(a))
+            .map(Some)
+            .ok_or(format!("unknown action {a} on {}", s.table)),
+        _ => Ok(None),
+    }
 }
 
 fn records(s: &Step) -> Vec<&Vec<(String, ValueSpec)>> {
@@ -249,6 +276,10 @@ fn sample_steps(ir: &Ir, want: usize) -> Vec<Step> {
 /// Names each step's endpoint and the adversarial categories it falls in.
 fn classify(ir: &Ir, s: &Step, cs: &[CallerSpec], counts: &mut BTreeMap<&'static str, usize>) {
     let mut bump = |k: &'static str| *counts.entry(k).or_default() += 1;
+    if let Route::Standalone(_) = s.route {
+        bump("action");
+        return;
+    }
     let t: &Table = ir.table(&s.table).expect("known table");
     bump(match (s.method.as_str(), &s.route) {
         ("GET", Route::Collection) => "list",
@@ -263,6 +294,7 @@ fn classify(ir: &Ir, s: &Step, cs: &[CallerSpec], counts: &mut BTreeMap<&'static
         ("PUT", Route::Batch) => "batch-upsert",
         ("DELETE", Route::Batch) => "batch-delete",
         ("GET", Route::View(_)) => "view",
+        ("POST", Route::Action(..)) => "action",
         _ => "other-route",
     });
     let id = match &s.route {

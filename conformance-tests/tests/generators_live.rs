@@ -129,6 +129,16 @@ async fn scenarios_run_against_the_server() {
                     path.push_str(&format!("/views/{}", encode(v)));
                     "view".to_owned()
                 }
+                Route::Action(id, a) => {
+                    let id = ids.resolve(&ir, Some(&s.table), id);
+                    path.push_str(&format!("/{}/{}", encode(&text(&id)), encode(a)));
+                    "action".to_owned()
+                }
+                // The step's table is `actions`: the path is already `/api/actions`.
+                Route::Standalone(a) => {
+                    path.push_str(&format!("/{}", encode(a)));
+                    "action".to_owned()
+                }
             };
             let query: Vec<String> = s
                 .query

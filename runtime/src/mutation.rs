@@ -37,6 +37,7 @@ pub enum Mutation {
     UpsertOverwriteInvisible,
     AuditCreatedByNull,
     TriggerBeforeSkipped,
+    ActionExistsIgnoresFirewall,
 }
 
 /// Whether the planted bug `m` is switched on. Without the `mutations` feature: never.
@@ -52,7 +53,7 @@ pub use switch::{active, current, set};
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation, in declaration order (`ALL[m as usize] == m`).
-    pub const ALL: [Mutation; 19] = [
+    pub const ALL: [Mutation; 20] = [
         Mutation::AuthAcceptExpired,
         Mutation::AuthBadTokenAnonymous,
         Mutation::AccessReadSkipRole,
@@ -72,6 +73,7 @@ impl Mutation {
         Mutation::UpsertOverwriteInvisible,
         Mutation::AuditCreatedByNull,
         Mutation::TriggerBeforeSkipped,
+        Mutation::ActionExistsIgnoresFirewall,
     ];
 
     /// The stable kebab-case name (`WARD_MUTATION=<name>`).
@@ -96,6 +98,7 @@ impl Mutation {
             Mutation::UpsertOverwriteInvisible => "upsert-overwrite-invisible",
             Mutation::AuditCreatedByNull => "audit-created-by-null",
             Mutation::TriggerBeforeSkipped => "trigger-before-skipped",
+            Mutation::ActionExistsIgnoresFirewall => "action-exists-ignores-firewall",
         }
     }
 
@@ -117,6 +120,7 @@ impl Mutation {
             Mutation::UpsertOverwriteInvisible => "upsert",
             Mutation::AuditCreatedByNull => "audit",
             Mutation::TriggerBeforeSkipped => "triggers",
+            Mutation::ActionExistsIgnoresFirewall => "actions",
         }
     }
 
@@ -167,6 +171,9 @@ impl Mutation {
             Mutation::AuditCreatedByNull => "create stamps `createdBy` null instead of the caller",
             Mutation::TriggerBeforeSkipped => {
                 "`before` triggers never run: their `require` steps refuse nothing"
+            }
+            Mutation::ActionExistsIgnoresFirewall => {
+                "an action's `exists` finds rows of other tenants (and soft-deleted ones)"
             }
         }
     }

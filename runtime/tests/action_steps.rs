@@ -72,10 +72,7 @@ action schedule method=GET {
 "#;
 
 async fn server() -> Server {
-    let sources = ward_compiler::Sources::single("project.kdl", PROJECT);
-    let out = ward_compiler::compile(&sources);
-    assert!(!out.has_errors(), "{:?}", out.diagnostics);
-    start(out.ir.unwrap()).await
+    start_kdl(PROJECT).await
 }
 
 async fn booking(s: &Server, token: &str, room: &str, title: &str) -> String {

@@ -62,9 +62,7 @@ table rooms {
 "#;
 
 async fn server() -> Server {
-    let sources = ward_compiler::Sources::single("project.kdl", PROJECT);
-    let out = ward_compiler::compile(&sources);
-    start(out.ir.unwrap()).await
+    start_kdl(PROJECT).await
 }
 
 async fn room(s: &Server, token: &str, body: Value) -> String {
@@ -330,9 +328,7 @@ action whoami method=GET {
 "#;
 
 async fn booking_server() -> Server {
-    let sources = ward_compiler::Sources::single("project.kdl", BOOKING);
-    let out = ward_compiler::compile(&sources);
-    start(out.ir.unwrap()).await
+    start_kdl(BOOKING).await
 }
 
 #[backends]

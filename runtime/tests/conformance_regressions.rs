@@ -40,8 +40,7 @@ table teams {
 "#;
 
 async fn server() -> Server {
-    let sources = ward_compiler::Sources::single("project.kdl", PROJECT);
-    start(ward_compiler::compile(&sources).ir.unwrap()).await
+    start_kdl(PROJECT).await
 }
 
 async fn raw(s: &Server, method: &str, path: &str, token: &str, body: &str) -> Resp {

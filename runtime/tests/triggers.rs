@@ -74,10 +74,7 @@ table events {
 "#;
 
 async fn server() -> Server {
-    let sources = ward_compiler::Sources::single("project.kdl", PROJECT);
-    let out = ward_compiler::compile(&sources);
-    assert!(!out.has_errors(), "{:?}", out.diagnostics);
-    start(out.ir.unwrap()).await
+    start_kdl(PROJECT).await
 }
 
 /// Every visible event as `kind detail`, oldest first.

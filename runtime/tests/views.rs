@@ -68,9 +68,7 @@ table rooms {
 "#;
 
 async fn server() -> Server {
-    let sources = ward_compiler::Sources::single("project.kdl", PROJECT);
-    let out = ward_compiler::compile(&sources);
-    start(out.ir.unwrap()).await
+    start_kdl(PROJECT).await
 }
 
 fn names(v: &Value) -> Vec<String> {

@@ -82,6 +82,16 @@ pub fn delete_one(
     Ok(())
 }
 
+/// One visible row deleted as the table says (soft with its cascade, or hard), without any
+/// access rule: what an action's `delete` step does.
+pub fn remove(cx: &mut Cx<'_>, st: &mut State, table: &Table, id: &Value) -> Result<(), Fail> {
+    if firewall::soft(table) {
+        soft_delete(cx, st, table, id)
+    } else {
+        hard_delete(cx, st, table, id, &mut BTreeSet::new())
+    }
+}
+
 fn mark_deleted(cx: &Cx<'_>, row: &mut Row) {
     stamp(row, system::DELETED_AT, system::DELETED_BY, cx);
     stamp(row, system::MODIFIED_AT, system::MODIFIED_BY, cx);

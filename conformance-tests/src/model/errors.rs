@@ -88,6 +88,14 @@ impl Fail {
             Some(json!({ "required": required, "current": current })),
         )
     }
+    pub fn not_allowed_for_state(details: Option<Value>) -> Fail {
+        Fail::new(
+            409,
+            "access",
+            "ACCESS_ACTION_NOT_ALLOWED_FOR_STATE",
+            details,
+        )
+    }
     pub fn condition_failed() -> Fail {
         Fail::new(403, "access", "ACCESS_CONDITION_FAILED", None)
     }

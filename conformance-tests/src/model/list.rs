@@ -6,14 +6,14 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value, json};
 use ward_ir::{
-    ColumnType, CompareOp, Condition, IdKind, Literal, Operation, RESERVED_QUERY_PARAMETERS, Table,
-    Value as CondValue, View, ViewParam, system,
+    ColumnType, CompareOp, Condition, IdKind, Literal, Operation, RESERVED_QUERY_PARAMETERS,
+    SortKey, Table, Value as CondValue, View, ViewParam, system,
 };
 
 use super::access::{self, like, order};
 use super::errors::Fail;
 use super::validation::{date, datetime, uuid};
-use super::{Cx, Row, State, firewall, masking, parse_id};
+use super::{Cx, Row, State, Who, firewall, masking, parse_id};
 
 struct Filter {
     column: String,
@@ -334,6 +334,21 @@ fn fields(table: &Table, view: Option<&View>, v: &str) -> Result<Vec<String>, Fa
         .collect()
 }
 
+/// A declared order (a view's, a `query` step's) for this caller: less the keys they may not
+/// query; `id` last, descending when alone.
+pub(super) fn declared_sort(table: &Table, who: &Who, sort: &[SortKey]) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = sort
+        .iter()
+        .filter(|k| masking::queryable(table, who, &k.column))
+        .map(|k| (k.column.clone(), k.desc))
+        .collect();
+    if !out.iter().any(|(c, _)| c == system::ID) {
+        let desc = out.last().is_none_or(|(_, d)| *d);
+        out.push((system::ID.to_owned(), desc));
+    }
+    out
+}
+
 fn sort_keys(
     cx: &Cx<'_>,
     table: &Table,
@@ -341,19 +356,8 @@ fn sort_keys(
     raw: Option<&str>,
     order_param: Option<&str>,
 ) -> Result<Vec<(String, bool)>, Fail> {
-    // A view's own order, less what this caller may not query; `id` last, descending alone.
     if let (Some(view), None, None) = (view, raw, order_param) {
-        let mut out: Vec<(String, bool)> = view
-            .sort
-            .iter()
-            .filter(|k| masking::queryable(table, &cx.who, &k.column))
-            .map(|k| (k.column.clone(), k.desc))
-            .collect();
-        if !out.iter().any(|(c, _)| c == system::ID) {
-            let desc = out.last().is_none_or(|(_, d)| *d);
-            out.push((system::ID.to_owned(), desc));
-        }
-        return Ok(out);
+        return Ok(declared_sort(table, &cx.who, &view.sort));
     }
     let order_desc = match order_param {
         None => None,
@@ -541,7 +545,7 @@ fn searched(cx: &Cx<'_>, table: &Table, view: Option<&View>, row: &Row, text: &s
 }
 
 /// List order: `NULL` first ascending (last descending). Json fields are never sort keys.
-fn compare_rows(keys: &[(String, bool)], a: &Row, b: &Row) -> Ordering {
+pub(super) fn compare_rows(keys: &[(String, bool)], a: &Row, b: &Row) -> Ordering {
     for (col, desc) in keys {
         let (x, y) = (
             a.get(col).unwrap_or(&Value::Null),

@@ -11,6 +11,7 @@
 //! Not predicted (left to the invariants): list pages read with `cursor`, and `expand`.
 
 mod access;
+mod actions;
 pub mod adopt;
 mod auth;
 mod batch;

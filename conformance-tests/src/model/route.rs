@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::errors::Fail;
 use ward_ir::Operation;
 
-use super::{Cx, State, access, batch, list, write};
+use super::{Cx, State, access, actions, batch, list, write};
 use crate::request::ApiRequest;
 
 pub enum Outcome {
@@ -19,7 +19,7 @@ pub enum Outcome {
 }
 
 /// Bodies above this answer 413.
-const BODY_LIMIT: usize = 1024 * 1024;
+pub(super) const BODY_LIMIT: usize = 1024 * 1024;
 
 enum Path {
     Collection(String),
@@ -30,6 +30,10 @@ enum Path {
     Restore(String, String),
     /// `GET /api/T/views/V`.
     View(String, String),
+    /// `POST /api/T/{id}/A`.
+    Action(String, String, String),
+    /// `POST|GET /api/actions/A`.
+    Standalone(String),
     Unknown,
 }
 
@@ -62,12 +66,14 @@ fn parse_path(path: &str) -> Path {
     };
     let parts: Vec<String> = rest.split('/').map(decode).collect();
     match parts.as_slice() {
+        [a, name] if a == "actions" => Path::Standalone(name.clone()),
         [t] => Path::Collection(t.clone()),
         [t, b] if b == "batch" => Path::Batch(t.clone()),
         [t, s] if s == "schema" => Path::Schema(t.clone()),
         [t, id] => Path::Row(t.clone(), id.clone()),
         [t, v, name] if v == "views" => Path::View(t.clone(), name.clone()),
         [t, id, r] if r == "restore" => Path::Restore(t.clone(), id.clone()),
+        [t, id, a] => Path::Action(t.clone(), id.clone(), a.clone()),
         _ => Path::Unknown,
     }
 }
@@ -87,14 +93,18 @@ pub fn object_body(body: Option<&str>) -> Result<Map<String, Value>, Fail> {
 pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<Fail>) -> Outcome {
     let method = req.method.as_str();
     let path = parse_path(&req.path);
+    if let Path::Standalone(name) = &path {
+        return standalone(cx, st, req, auth, name);
+    }
     let table_name = match &path {
         Path::Collection(t)
         | Path::Schema(t)
         | Path::Batch(t)
         | Path::Row(t, _)
         | Path::Restore(t, _)
-        | Path::View(t, _) => t.clone(),
-        Path::Unknown => return Outcome::Done(Err(Fail::not_found())),
+        | Path::View(t, _)
+        | Path::Action(t, _, _) => t.clone(),
+        Path::Standalone(_) | Path::Unknown => return Outcome::Done(Err(Fail::not_found())),
     };
     let Some(table) = cx.table(&table_name).cloned() else {
         return Outcome::Done(Err(Fail::not_found()));
@@ -123,6 +133,9 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
         (Path::Row(..), "GET" | "PATCH" | "PUT" | "DELETE") => {}
         (Path::Restore(..), "POST") => {}
         (Path::Restore(..), _) => return Outcome::Done(Err(Fail::not_found())),
+        // An unknown action, or another method, is the fixed NOT_FOUND, before the token.
+        (Path::Action(_, _, a), "POST") if table.action(a).is_some() => {}
+        (Path::Action(..), _) => return Outcome::Done(Err(Fail::not_found())),
         _ => return Outcome::Status(405),
     }
     if let Some(f) = auth {
@@ -155,7 +168,43 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
         (Path::Row(_, id), "PUT") => write::upsert(cx, st, &table, id, body),
         (Path::Row(_, id), _) => write::delete(cx, st, &table, id),
         (Path::Restore(_, id), _) => write::restore(cx, st, &table, id),
-        (Path::Unknown, _) => Err(Fail::not_found()),
+        (Path::Action(_, id, a), _) => match table.action(a) {
+            Some(action) => actions::record(cx, st, &table, action, id, body),
+            None => Err(Fail::not_found()),
+        },
+        (Path::Standalone(_) | Path::Unknown, _) => Err(Fail::not_found()),
     };
     Outcome::Done(done)
+}
+
+/// `/api/actions/A`: an unknown action, or a method it does not take, is the fixed NOT_FOUND
+/// before the token.
+fn standalone(
+    cx: &mut Cx<'_>,
+    st: &mut State,
+    req: &ApiRequest,
+    auth: Option<Fail>,
+    name: &str,
+) -> Outcome {
+    let method = req.method.as_str();
+    let Some(action) = cx.ir.action(name).cloned() else {
+        return Outcome::Done(Err(Fail::not_found()));
+    };
+    let takes = match action.method {
+        ward_ir::ActionMethod::Get => "GET",
+        ward_ir::ActionMethod::Post => "POST",
+    };
+    if method != takes {
+        return Outcome::Done(Err(Fail::not_found()));
+    }
+    if let Some(f) = auth {
+        return Outcome::Done(Err(f));
+    }
+    Outcome::Done(actions::standalone(
+        cx,
+        st,
+        &action,
+        &req.query,
+        req.body.as_deref(),
+    ))
 }

@@ -4,9 +4,9 @@
 //! update or delete. `exists` sees what the caller can read: the target's firewall, soft delete
 //! and `read` rule.
 //!
-//! Steps that write (`insert`, `update`, `delete`) or read into an answer (`query`) and every
-//! `after` trigger are not modelled yet: [`unmodelled`] names them, and the suite refuses such a
-//! project up front rather than predict its answers wrongly.
+//! Trigger steps that write (`insert`, `update`, `delete`) or read (`query`) and every `after`
+//! trigger are not modelled yet: [`unmodelled`] names them, and the suite refuses such a project
+//! up front rather than predict its answers wrongly.
 
 use serde_json::Value;
 use ward_ir::{
@@ -19,7 +19,9 @@ use super::errors::Fail;
 use super::firewall;
 use super::{Cx, Row, State};
 
-/// The first trigger step the model cannot predict, as "table `T`: `on E P`: step".
+/// The first part of the project the model cannot predict: a trigger step that writes or an
+/// `after` trigger, or an action that inserts a row its answer does not carry (the model learns
+/// the ids the server chooses from its answers only).
 pub fn unmodelled(ir: &Ir) -> Option<String> {
     for t in &ir.tables {
         for tr in &t.triggers {
@@ -38,6 +40,25 @@ pub fn unmodelled(ir: &Ir) -> Option<String> {
             {
                 return Some(format!("{name}: the step {}", step_name(step)));
             }
+        }
+    }
+    let actions = ir.tables.iter().flat_map(|t| &t.actions).chain(&ir.actions);
+    for a in actions {
+        let inserts = ward_ir::all_steps(&a.steps)
+            .into_iter()
+            .filter(|s| matches!(s, Step::Insert { .. }))
+            .count();
+        let answered = matches!(
+            a.steps.last(),
+            Some(Step::Return {
+                value: ward_ir::Returned::Inserted
+            })
+        );
+        if inserts > 1 || (inserts == 1 && !answered) {
+            return Some(format!(
+                "action `{}`: an insert whose row the answer does not carry (end it with `return inserted`)",
+                a.name
+            ));
         }
     }
     None

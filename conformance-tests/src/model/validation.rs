@@ -18,14 +18,43 @@ pub fn validate(
     now: &str,
     today: &str,
 ) -> Result<Map<String, Value>, Fail> {
-    let mut out = Map::new();
-    let mut failures: Vec<(String, &'static str)> = Vec::new();
-    for col in &table.columns {
+    let columns = table.columns.iter().filter_map(|col| {
         let named_id = client_id(table, kind, &col.name);
         if managed(table, &col.name) && !named_id {
-            continue;
+            return None;
         }
-        let required = col.required || named_id;
+        Some((col, col.required || named_id))
+    });
+    check(columns, kind, body, now, today)
+}
+
+/// The same for columns that belong to no table (an action's inputs).
+pub fn validate_columns(
+    columns: &[Column],
+    kind: Write,
+    body: &Map<String, Value>,
+    now: &str,
+    today: &str,
+) -> Result<Map<String, Value>, Fail> {
+    check(
+        columns.iter().map(|c| (c, c.required)),
+        kind,
+        body,
+        now,
+        today,
+    )
+}
+
+fn check<'c>(
+    columns: impl Iterator<Item = (&'c Column, bool)>,
+    kind: Write,
+    body: &Map<String, Value>,
+    now: &str,
+    today: &str,
+) -> Result<Map<String, Value>, Fail> {
+    let mut out = Map::new();
+    let mut failures: Vec<(String, &'static str)> = Vec::new();
+    for (col, required) in columns {
         match body.get(&col.name) {
             Some(v) => match value(col, v, required) {
                 Ok(v) => {

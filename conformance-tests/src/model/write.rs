@@ -121,8 +121,22 @@ pub fn create_one(
     Ok(id)
 }
 
+/// Validated values as they are stored.
+pub(super) fn stored_values(table: &Table, values: Map<String, Value>) -> Row {
+    values
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match table.column(&k) {
+                Some(c) => stored(c.ty, v),
+                None => v,
+            };
+            (k, v)
+        })
+        .collect()
+}
+
 /// Every column of the table, in column order, `null` where nothing is written.
-fn full_row(table: &Table, values: Map<String, Value>) -> Row {
+pub(super) fn full_row(table: &Table, values: Map<String, Value>) -> Row {
     table
         .columns
         .iter()
@@ -140,7 +154,12 @@ pub fn stamp(row: &mut Row, at: &str, by: &str, cx: &Cx<'_>) {
 
 /// Each non-null reference written must point at a row the caller could read: an invisible
 /// target is a missing one (SPEC §5.4). `written` holds the columns this write sets.
-fn references(cx: &Cx<'_>, st: &State, table: &Table, written: &Row) -> Result<(), Fail> {
+pub(super) fn references(
+    cx: &Cx<'_>,
+    st: &State,
+    table: &Table,
+    written: &Row,
+) -> Result<(), Fail> {
     let mut bad = Vec::new();
     for col in &table.columns {
         let (Some(reference), Some(v)) = (&col.references, written.get(&col.name)) else {
@@ -166,7 +185,7 @@ fn references(cx: &Cx<'_>, st: &State, table: &Table, written: &Row) -> Result<(
 
 /// `unique=#true` columns and `unique` indexes, over every stored row (any tenant, deleted or
 /// not); `NULL`s never collide.
-fn unique(st: &State, table: &Table, row: &Row) -> Result<(), Fail> {
+pub(super) fn unique(st: &State, table: &Table, row: &Row) -> Result<(), Fail> {
     let mut sets: Vec<Vec<String>> = table
         .columns
         .iter()
@@ -248,17 +267,7 @@ pub fn update_one(
     let keys: Vec<String> = body.keys().cloned().collect();
     guards::check(table, Write::Update, &keys)?;
     let values = validation::validate(table, Write::Update, body, &cx.now, &cx.today)?;
-    let mut changes: Row = values
-        .into_iter()
-        .map(|(k, v)| {
-            let ty = table.column(&k).map(|c| c.ty);
-            let v = match ty {
-                Some(ty) => stored(ty, v),
-                None => v,
-            };
-            (k, v)
-        })
-        .collect();
+    let mut changes = stored_values(table, values);
     stamp(&mut changes, system::MODIFIED_AT, system::MODIFIED_BY, cx);
     let mut resulting = current.clone();
     resulting.extend(changes.clone());

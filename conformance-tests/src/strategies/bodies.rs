@@ -2,7 +2,7 @@
 //! adversarial (system, scope and guarded fields, unknown keys, invalid values).
 
 use serde_json::{Value, json};
-use ward_ir::{Column, IdKind, Table};
+use ward_ir::{Action, Column, ColumnType, IdKind, Ir, Table};
 
 use super::Choices;
 use super::values;
@@ -70,6 +70,37 @@ pub(super) fn column_value(d: &mut Choices, c: &Column) -> ValueSpec {
         Some(_) => ValueSpec::Id(IdRef::Fresh),
         None => ValueSpec::Json(values::valid(d, c)),
     }
+}
+
+/// An action's inputs: each required one mostly given, each optional one half the time, values
+/// mostly valid; uuid inputs name rows created in some table (or, sometimes, none); now and then
+/// an unknown key.
+pub(super) fn inputs(d: &mut Choices, ir: &Ir, a: &Action) -> Record {
+    let tables: Vec<&Table> = ir.tables.iter().filter(|t| t.id == IdKind::Uuid).collect();
+    let mut rec = Record::new();
+    for i in &a.inputs {
+        let include = if i.required && i.default.is_none() {
+            !d.chance(8)
+        } else {
+            d.chance(50)
+        };
+        if !include {
+            continue;
+        }
+        let v = match d.pick(&tables) {
+            Some(t) if i.ty == ColumnType::Uuid && d.chance(85) => ValueSpec::Id(IdRef::Created {
+                table: t.name.clone(),
+                n: d.below(16),
+            }),
+            _ if d.chance(10) => ValueSpec::Json(values::invalid(d, i).0),
+            _ => ValueSpec::Json(values::valid(d, i)),
+        };
+        rec.push((i.name.clone(), v));
+    }
+    if d.chance(5) {
+        rec.push(("bogus".to_owned(), ValueSpec::Json(json!(1))));
+    }
+    rec
 }
 
 /// A record for `op`, adversarial with probability `adversarial`%.

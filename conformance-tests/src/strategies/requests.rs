@@ -7,7 +7,7 @@ use std::sync::Arc;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::json;
-use ward_ir::{IdKind, Ir, Table};
+use ward_ir::{Action, ActionMethod, IdKind, Ir, Table};
 
 use super::Choices;
 use super::bodies::{self, RAW_BODIES, Record, Write, id_ref, plain_columns, record};
@@ -158,7 +158,7 @@ fn single_body(d: &mut Choices, t: &Table, op: Write) -> Body {
 
 fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
     let caller = caller(d, callers);
-    let kind = d.weighted(&[16, 9, 20, 12, 7, 5, 6, 6, 4, 3, 4, 2, 10]);
+    let kind = d.weighted(&[16, 9, 20, 12, 7, 5, 6, 6, 4, 3, 4, 2, 10, 12]);
     let mut t = &ir.tables[d.below(ir.tables.len())];
     // Upserts mostly go where they are served (`id text` and `guards open`), else nearly all of
     // them would stop at 405.
@@ -173,6 +173,9 @@ fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
     let viewed: Vec<&Table> = ir.tables.iter().filter(|t| !t.views.is_empty()).collect();
     if kind == 12 && !viewed.is_empty() {
         t = viewed[d.below(viewed.len())];
+    }
+    if kind == 13 {
+        return action(ir, d, caller);
     }
     let mut s = Step {
         caller,
@@ -227,6 +230,50 @@ fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
             s.method = method.into();
             s.route = route;
         }
+    }
+    s
+}
+
+/// An action call: a record action on some row, or a standalone one, with inputs that are
+/// mostly valid; now and then an action that does not exist.
+fn action(ir: &Ir, d: &mut Choices, caller: usize) -> Step {
+    let record: Vec<(&Table, &Action)> = ir
+        .tables
+        .iter()
+        .flat_map(|t| t.actions.iter().map(move |a| (t, a)))
+        .collect();
+    let mut s = Step {
+        caller,
+        method: "POST".to_owned(),
+        table: "actions".to_owned(),
+        route: Route::Standalone("nope".to_owned()),
+        query: Vec::new(),
+        body: None,
+    };
+    let standalone = !ir.actions.is_empty() && (record.is_empty() || d.chance(40));
+    if d.chance(4) || (record.is_empty() && ir.actions.is_empty()) {
+        return s;
+    }
+    let a = if standalone {
+        let a = &ir.actions[d.below(ir.actions.len())];
+        s.route = Route::Standalone(a.name.clone());
+        a
+    } else {
+        let (t, a) = record[d.below(record.len())];
+        s.table = t.name.clone();
+        s.route = Route::Action(id_ref(d, t), a.name.clone());
+        a
+    };
+    let inputs = bodies::inputs(d, ir, a);
+    if a.method == ActionMethod::Get {
+        s.method = "GET".into();
+        s.query = inputs;
+    } else if !inputs.is_empty() || d.chance(50) {
+        s.body = Some(if d.chance(4) {
+            Body::Raw(RAW_BODIES[d.below(RAW_BODIES.len())].to_owned())
+        } else {
+            Body::Object(inputs)
+        });
     }
     s
 }

@@ -52,9 +52,6 @@ async fn run(
                 let plan = request::plan_in(&snap2, &table)?;
                 references::check(tx, &snap2, &caller2, plan, &values, &now)?;
                 let id = write(tx, &snap2, &caller2, &now, plan, &values)?;
-                let stmt = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
-                let rec = row::first_record(tx, plan, &stmt)?
-                    .ok_or_else(|| ApiError::internal("inserted row not found"))?;
                 let ctx = embed::Ctx {
                     conn: tx,
                     snap: &snap2,
@@ -62,7 +59,7 @@ async fn run(
                     now: &now,
                 };
                 // Only what the caller's `read` rule shows (docs/decisions.md).
-                written::render_one(ctx, plan, rec)
+                written::reload_one(ctx, plan, &id)
             })
         })
         .await?;
@@ -99,14 +96,7 @@ pub(crate) fn write(
     plan: &TablePlan,
     values: &Map<String, Json>,
 ) -> Result<Json, ApiError> {
-    let w = triggers::Write {
-        tx,
-        snap,
-        caller,
-        now,
-        plan,
-        event: TriggerEvent::Create,
-    };
+    let w = triggers::Write::new(tx, snap, caller, now, plan, TriggerEvent::Create);
     w.before(values, None)?;
     let id = insert(tx, plan, values)?;
     inserted(&w, &id)?;

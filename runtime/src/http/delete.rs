@@ -78,14 +78,7 @@ pub(crate) fn apply(
     now: &str,
 ) -> Result<(), ApiError> {
     let changes = security::prepare_delete(caller, gate, current, now)?;
-    let w = triggers::Write {
-        tx,
-        snap,
-        caller,
-        now,
-        plan,
-        event: TriggerEvent::Delete,
-    };
+    let w = triggers::Write::new(tx, snap, caller, now, plan, TriggerEvent::Delete);
     w.before(current, Some(current))?;
     let with_when = !mutation::active(Mutation::DeleteSkipWhen);
     let cond = predicate::visibility(plan, gate, caller, now, with_when);

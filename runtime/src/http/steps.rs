@@ -12,6 +12,7 @@ use ward_ir::{
 use super::embed;
 use super::error::ApiError;
 use super::{cascade, create, query, references, written};
+use crate::mutation::{self, Mutation};
 use crate::security::access::{self, Residual, literal_json, resolve};
 use crate::security::guards::WriteKind;
 use crate::security::identity::Caller;
@@ -223,8 +224,22 @@ impl Run<'_> {
             CompareOp::Eq,
             vec![value::to_db(ty, &current)],
         );
-        let cond = predicate::firewall(row.plan, row.gate).add(unchanged);
-        if row::execute(self.tx, &dml::update(row.plan, row.id, &changes, cond))? == 0 {
+        self.write_row(
+            row,
+            &changes,
+            predicate::firewall(row.plan, row.gate).add(unchanged),
+        )
+    }
+
+    /// The UPDATE of the action's row, still behind `cond`; no row left means another write got
+    /// there first.
+    fn write_row(
+        &self,
+        row: &Row,
+        changes: &Map<String, Json>,
+        cond: sea_query::Condition,
+    ) -> Result<Record, ApiError> {
+        if row::execute(self.tx, &dml::update(row.plan, row.id, changes, cond))? == 0 {
             return Err(ApiError::transition_lost());
         }
         self.reload(row.plan, row.id)
@@ -246,11 +261,7 @@ impl Run<'_> {
 
     fn update(&self, row: &Row, record: &Record, set: &[Assignment]) -> Result<Record, ApiError> {
         let changes = self.changes(row.plan, set, Some(record))?;
-        let cond = predicate::firewall(row.plan, row.gate);
-        if row::execute(self.tx, &dml::update(row.plan, row.id, &changes, cond))? == 0 {
-            return Err(ApiError::transition_lost());
-        }
-        self.reload(row.plan, row.id)
+        self.write_row(row, &changes, predicate::firewall(row.plan, row.gate))
     }
 
     /// `update TABLE { set …; when … }`: every row the caller's firewall lets through that
@@ -402,9 +413,15 @@ impl Run<'_> {
         let Ok(gate) = security::gate(plan, Operation::Read, self.caller) else {
             return Ok(false);
         };
-        let Some(cond) = self.rows(plan, &gate, e.when.as_ref(), record, true) else {
+        let Some(mut cond) = self.rows(plan, &gate, e.when.as_ref(), record, true) else {
             return Ok(false);
         };
+        if mutation::active(Mutation::ActionExistsIgnoresFirewall) {
+            cond = match e.when.as_ref().map(|w| self.bind(w, record)) {
+                Some(w) => predicate::condition(plan, &w, self.caller, self.now),
+                None => sea_query::Cond::all(),
+            };
+        }
         row::any_row(self.tx, &dml::select(plan, cond, &[], Some(1), 0))
     }
 

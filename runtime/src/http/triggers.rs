@@ -53,7 +53,25 @@ pub struct Write<'a> {
     pub event: TriggerEvent,
 }
 
-impl Write<'_> {
+impl<'a> Write<'a> {
+    pub fn new(
+        tx: &'a dyn Db,
+        snap: &'a Snapshot,
+        caller: &'a Caller,
+        now: &'a str,
+        plan: &'a TablePlan,
+        event: TriggerEvent,
+    ) -> Write<'a> {
+        Write {
+            tx,
+            snap,
+            caller,
+            now,
+            plan,
+            event,
+        }
+    }
+
     /// Whether anything fires on this write in `phase` (the pipeline skips the row reads a
     /// trigger would need otherwise).
     pub fn any(&self, phase: TriggerPhase) -> bool {

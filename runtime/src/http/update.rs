@@ -66,8 +66,6 @@ async fn run(
                 apply(
                     tx, &snap2, &caller2, plan, &gate, &id, &current, &body, &now,
                 )?;
-                let rec = row::by_id(tx, plan, &id, sea_query::Cond::all())?
-                    .ok_or_else(|| ApiError::internal("updated row not found"))?;
                 let ctx = embed::Ctx {
                     conn: tx,
                     snap: &snap2,
@@ -75,7 +73,7 @@ async fn run(
                     now: &now,
                 };
                 // Only what the caller's `read` rule shows (docs/decisions.md).
-                written::render_one(ctx, plan, rec)
+                written::reload_one(ctx, plan, &id)
             })
         })
         .await?;
@@ -100,14 +98,7 @@ pub(crate) fn apply(
 ) -> Result<(), ApiError> {
     let changes = security::prepare_update(plan, caller, gate, current, body, now)?;
     references::check(conn, snap, caller, plan, &changes, now)?;
-    let w = triggers::Write {
-        tx: conn,
-        snap,
-        caller,
-        now,
-        plan,
-        event: TriggerEvent::Update,
-    };
+    let w = triggers::Write::new(conn, snap, caller, now, plan, TriggerEvent::Update);
     if w.any(TriggerPhase::Before) {
         let mut incoming = current.clone();
         incoming.extend(changes.clone());

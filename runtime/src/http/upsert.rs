@@ -131,9 +131,6 @@ async fn run(
                     &body,
                     &now,
                 )?;
-                let reload = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
-                let rec = row::first_record(tx, plan, &reload)?
-                    .ok_or_else(|| ApiError::internal("upserted row not found"))?;
                 let ctx = embed::Ctx {
                     conn: tx,
                     snap: &snap2,
@@ -141,7 +138,7 @@ async fn run(
                     now: &now,
                 };
                 // Only what the caller's `read` rule shows (docs/decisions.md).
-                Ok((created, written::render_one(ctx, plan, rec)?))
+                Ok((created, written::reload_one(ctx, plan, &id)?))
             })
         })
         .await?;
@@ -217,14 +214,7 @@ pub fn apply(
     // The lookup above and this INSERT run in one transaction; `ON CONFLICT DO NOTHING` still
     // guards the id in case another writer took it in between (Postgres then retries the
     // transaction, and the lookup finds the row).
-    let w = triggers::Write {
-        tx: conn,
-        snap,
-        caller,
-        now,
-        plan,
-        event: TriggerEvent::Create,
-    };
+    let w = triggers::Write::new(conn, snap, caller, now, plan, TriggerEvent::Create);
     w.before(&values, None)?;
     let insert = dml::insert_if_new(plan, &values).map_err(ApiError::internal)?;
     if !row::insert_new(conn, &insert)? {

@@ -10,7 +10,14 @@ use super::embed::{self, Ctx};
 use super::error::ApiError;
 use crate::security::access;
 use crate::snapshot::TablePlan;
-use crate::store::row::Record;
+use crate::store::row::{self, Record};
+
+/// The row `id` read back after a write, rendered for the caller if they may read it.
+pub(crate) fn reload_one(ctx: Ctx<'_>, plan: &TablePlan, id: &Json) -> Result<Json, ApiError> {
+    let record = row::by_id(ctx.conn, plan, id, sea_query::Cond::all())?
+        .ok_or_else(|| ApiError::internal("a written row vanished"))?;
+    render_one(ctx, plan, record)
+}
 
 /// One written record, rendered for the caller if they may read it.
 pub(crate) fn render_one(ctx: Ctx<'_>, plan: &TablePlan, record: Record) -> Result<Json, ApiError> {

@@ -40,6 +40,13 @@ impl Resp {
     }
 }
 
+/// Compiles one KDL project (it must compile without errors) and serves it.
+pub async fn start_kdl(kdl: &str) -> Server {
+    let out = ward_compiler::compile(&ward_compiler::Sources::single("project.kdl", kdl));
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    start(out.ir.unwrap()).await
+}
+
 pub async fn start(ir: ward_ir::Ir) -> Server {
     start_in(tempfile::tempdir().unwrap(), ir).await
 }
