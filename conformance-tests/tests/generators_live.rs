@@ -76,7 +76,7 @@ async fn scenarios_run_against_the_server() {
     let mut statuses: BTreeMap<String, BTreeMap<u16, usize>> = BTreeMap::new();
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
     let mut seeds = 0;
-    for _ in 0..24 {
+    for _ in 0..32 {
         let spec = project().new_tree(&mut runner).expect("project").current();
         let ir = compile(&Sources::single("p.kdl", &spec.kdl()))
             .ir
@@ -240,4 +240,9 @@ async fn scenarios_run_against_the_server() {
         .copied()
         .unwrap_or(0);
     assert!(viewed >= 5, "too few successful views: {viewed}");
+    let acted: usize = ["POST action", "GET action"]
+        .iter()
+        .filter_map(|k| statuses.get(*k).and_then(|m| m.get(&200)))
+        .sum();
+    assert!(acted >= 8, "too few successful action calls: {acted}");
 }

@@ -39,6 +39,16 @@ table rooms {
         delete bookings { when roomId eq (record)id }
         return record
     }
+    action purge {
+        access admin
+        delete rooms { when id eq (record)id }
+        return record
+    }
+    action purgeTwice {
+        access admin
+        delete
+        update { set notes "x" }
+    }
     action peek {
         access member+
         return {
@@ -200,13 +210,16 @@ fn actions_and_triggers_agree_with_the_model() {
             req(BOB, "POST", "actions", Route::Standalone("nope".into())),
             req(BOB, "PUT", "actions", Route::Standalone("book".into())),
             req(BOB, "POST", "actions", Route::Standalone("schedule".into())),
+            // The steps deleted the row: nothing to return, and nothing left to update.
+            act(ALICE, 2, "purge"),
+            act(ALICE, 0, "purgeTwice"),
         ],
     );
     assert_eq!(
         statuses(&answers),
         [
             200, 200, 409, 400, 400, 401, 200, 200, 200, 404, 409, 200, 409, 200, 409, 409, 200,
-            403, 404, 404, 404, 404, 404
+            403, 404, 404, 404, 404, 404, 200, 409
         ]
     );
     let data = |i: usize| answers[i].1["data"].clone();

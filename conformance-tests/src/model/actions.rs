@@ -186,7 +186,7 @@ impl Run<'_, '_> {
                     }
                 }
                 Step::Transition { column, from, to } => {
-                    let record = record.ok_or_else(no_row)?;
+                    let record = record.ok_or_else(Fail::transition_lost)?;
                     let current = record.get(column).cloned().unwrap_or(Value::Null);
                     let target = self.value(to, Some(&record));
                     let allowed: Vec<Value> = from.iter().map(literal).collect();
@@ -208,7 +208,7 @@ impl Run<'_, '_> {
                     when,
                 } => {
                     if when.as_ref().is_none_or(|c| self.holds(c, record.as_ref())) {
-                        let record = record.ok_or_else(no_row)?;
+                        let record = record.ok_or_else(Fail::transition_lost)?;
                         let values = self.values(set, Some(&record));
                         self.update_own(st, &record, values, true)?;
                     }
@@ -222,7 +222,12 @@ impl Run<'_, '_> {
                     if when.as_ref().is_none_or(|c| self.holds(c, record.as_ref())) {
                         let own = self.own.as_ref().ok_or_else(no_row)?;
                         let (table, id) = (own.table.clone(), own.id.clone());
-                        remove(self.cx, st, &table, &id)?;
+                        // Gone (hard-deleted) already: it changed under the action; deleted
+                        // softly: the second delete finds nothing to do.
+                        let record = record.ok_or_else(Fail::transition_lost)?;
+                        if firewall::live(&record) {
+                            remove(self.cx, st, &table, &id)?;
+                        }
                     }
                 }
                 Step::Delete {
@@ -308,6 +313,10 @@ impl Run<'_, '_> {
         let own = self.own.as_ref().ok_or_else(no_row)?;
         let table = own.table.clone();
         let changes = self.changes(st, &table, values, references)?;
+        // The UPDATE repeats the firewall: a row deleted by an earlier step is not found.
+        if !firewall::live(record) {
+            return Err(Fail::transition_lost());
+        }
         let mut resulting = record.clone();
         resulting.extend(changes);
         write::unique(st, &table, &resulting)?;
@@ -516,9 +525,12 @@ impl Run<'_, '_> {
             None => Value::Null,
         };
         match value {
+            // The row as the steps left it: none if they deleted it.
             Returned::Record => match &self.own {
-                Some(own) => render(&own.table.name, &own.id),
-                None => Value::Null,
+                Some(own) if find(st, &own.table.name, &own.id).is_some_and(firewall::live) => {
+                    render(&own.table.name, &own.id)
+                }
+                _ => Value::Null,
             },
             Returned::Inserted => match &p.inserted {
                 Some((table, id)) => render(table, id),

@@ -96,6 +96,9 @@ impl Fail {
             details,
         )
     }
+    pub fn transition_lost() -> Fail {
+        Fail::new(409, "access", "ACCESS_TRANSITION_LOST", None)
+    }
     pub fn condition_failed() -> Fail {
         Fail::new(403, "access", "ACCESS_CONDITION_FAILED", None)
     }

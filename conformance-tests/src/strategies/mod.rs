@@ -8,6 +8,7 @@
 //! (no column, no rule, the first caller, the plainest request), so failures shrink toward small
 //! projects and boring requests; shorter lists mean fewer tables, seeds and steps.
 
+mod actions;
 mod bodies;
 mod callers;
 mod parts;

@@ -25,11 +25,12 @@ pub fn project() -> impl Strategy<Value = ProjectSpec> {
     (
         vec(any::<u32>(), 4),
         vec(vec(any::<u32>(), 192), 1..=TABLE_NAMES.len()),
+        vec(any::<u32>(), 0..=160),
     )
-        .prop_map(|(top, tables)| build(&top, &tables))
+        .prop_map(|(top, tables, actions)| build(&top, &tables, &actions))
 }
 
-fn build(top: &[u32], tables: &[Vec<u32>]) -> ProjectSpec {
+fn build(top: &[u32], tables: &[Vec<u32>], actions: &[u32]) -> ProjectSpec {
     let mut d = Choices::new(top);
     let roles: Vec<String> = ROLE_NAMES[..1 + d.below(ROLE_NAMES.len())]
         .iter()
@@ -56,10 +57,30 @@ fn build(top: &[u32], tables: &[Vec<u32>]) -> ProjectSpec {
             t.relations.push(rel);
         }
     }
+    // Actions read and write any table: they are decided once every table is.
+    let mut da = Choices::new(actions);
+    let custom = cx.custom_claim;
+    let mut per_table = Vec::new();
+    for t in &cx.tables {
+        let public_ok = t.firewall.is_none();
+        let mut role = |d: &mut Choices| cx.role_arg(d, public_ok);
+        let others: Vec<&TableSpec> = cx.tables.iter().collect();
+        per_table.push(super::actions::record_actions(
+            &mut da, t, &others, &mut role, custom,
+        ));
+    }
+    let standalone = {
+        let mut role = |d: &mut Choices| cx.role_arg(d, true);
+        super::actions::standalone(&mut da, &cx.tables, &mut role, custom)
+    };
+    for (t, acts) in cx.tables.iter_mut().zip(per_table) {
+        t.actions = acts;
+    }
     ProjectSpec {
         roles: cx.roles,
         claims,
         tables: cx.tables,
+        actions: standalone,
     }
 }
 
@@ -178,6 +199,7 @@ impl Cx {
             batch,
             page,
             views,
+            actions: Vec::new(),
         }
     }
 

@@ -11,6 +11,8 @@ pub struct ProjectSpec {
     /// Extra `claims` entries: auth value name → token claim.
     pub claims: Vec<(String, String)>,
     pub tables: Vec<TableSpec>,
+    /// Standalone actions.
+    pub actions: Vec<ActionSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +34,39 @@ pub struct TableSpec {
     /// `page default=D max=M`.
     pub page: Option<(u32, u32)>,
     pub views: Vec<ViewSpec>,
+    /// Record actions.
+    pub actions: Vec<ActionSpec>,
+}
+
+/// `action NAME [method=GET] { access …; input …; steps }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionSpec {
+    pub name: String,
+    pub get: bool,
+    /// Roles, and (record actions) conditions on the row.
+    pub access: RuleSpec,
+    /// `(name, type, required)`.
+    pub inputs: Vec<(String, ColumnType, bool)>,
+    pub steps: Vec<StepSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepSpec {
+    /// `require { CONDITION; error CODE status=409 }`.
+    Require(CondSpec, String),
+    /// `transition COLUMN { from V…; to V }` (KDL text of each value).
+    Transition(String, Vec<String>, String),
+    /// `update [TABLE] { set COLUMN VALUE…; when … }` (KDL text of each value).
+    Update(Option<String>, Vec<(String, String)>, Option<CondSpec>),
+    /// `delete [TABLE] { when … }`.
+    Delete(Option<String>, Option<CondSpec>),
+    /// `insert TABLE { set COLUMN VALUE… }`.
+    Insert(String, Vec<(String, String)>),
+    /// `query q TABLE { when …; sort COLUMN; limit N }`.
+    Query(String, Option<CondSpec>, Option<String>, u32),
+    /// `return record`, `return inserted`, `return q`, or `return { field NAME VALUE… }`.
+    Return(String),
+    ReturnFields(Vec<(String, String)>),
 }
 
 /// `view NAME { … }`.
@@ -163,7 +198,108 @@ impl ProjectSpec {
         for t in &self.tables {
             t.kdl(&mut out);
         }
+        for a in &self.actions {
+            a.kdl(0, &mut out);
+        }
         out
+    }
+}
+
+impl ActionSpec {
+    fn kdl(&self, depth: usize, out: &mut String) {
+        let pad = "    ".repeat(depth);
+        let method = if self.get { " method=GET" } else { "" };
+        let _ = writeln!(out, "{pad}action {}{method} {{", self.name);
+        let _ = write!(out, "{pad}    access {}", self.access.roles.join(" "));
+        if self.access.body.is_empty() {
+            out.push('\n');
+        } else {
+            out.push_str(" {\n");
+            for c in &self.access.body {
+                c.kdl(depth + 2, out);
+            }
+            let _ = writeln!(out, "{pad}    }}");
+        }
+        for (name, ty, required) in &self.inputs {
+            let req = if *required { " required=#true" } else { "" };
+            let _ = writeln!(out, "{pad}    input {name} {}{req}", ty.name());
+        }
+        for s in &self.steps {
+            s.kdl(depth + 1, out);
+        }
+        let _ = writeln!(out, "{pad}}}");
+    }
+}
+
+impl StepSpec {
+    fn kdl(&self, depth: usize, out: &mut String) {
+        let pad = "    ".repeat(depth);
+        let block = |out: &mut String,
+                     head: String,
+                     sets: &[(String, String)],
+                     key: &str,
+                     when: Option<&CondSpec>| {
+            let _ = writeln!(out, "{pad}{head} {{");
+            for (c, v) in sets {
+                let _ = writeln!(out, "{pad}    {key} {c} {v}");
+            }
+            if let Some(w) = when {
+                w.kdl(depth + 1, out);
+            }
+            let _ = writeln!(out, "{pad}}}");
+        };
+        let target = |t: &Option<String>| t.as_ref().map(|t| format!(" {t}")).unwrap_or_default();
+        match self {
+            StepSpec::Require(c, code) => {
+                let _ = writeln!(out, "{pad}require {{");
+                c.kdl(depth + 1, out);
+                let _ = writeln!(out, "{pad}    error {code} status=409");
+                let _ = writeln!(out, "{pad}}}");
+            }
+            StepSpec::Transition(col, from, to) => {
+                let _ = writeln!(
+                    out,
+                    "{pad}transition {col} {{ from {}; to {to}; }}",
+                    from.join(" ")
+                );
+            }
+            StepSpec::Update(t, sets, when) => {
+                block(
+                    out,
+                    format!("update{}", target(t)),
+                    sets,
+                    "set",
+                    when.as_ref(),
+                );
+            }
+            StepSpec::Delete(t, when) => {
+                block(
+                    out,
+                    format!("delete{}", target(t)),
+                    &[],
+                    "set",
+                    when.as_ref(),
+                );
+            }
+            StepSpec::Insert(t, sets) => block(out, format!("insert {t}"), sets, "set", None),
+            StepSpec::Query(t, when, sort, limit) => {
+                let _ = writeln!(out, "{pad}query q {t} {{");
+                if let Some(w) = when {
+                    w.kdl(depth + 1, out);
+                }
+                if let Some(s) = sort {
+                    let _ = writeln!(out, "{pad}    sort {s}");
+                }
+                let _ = writeln!(out, "{pad}    limit {limit}");
+                let _ = writeln!(out, "{pad}}}");
+            }
+            StepSpec::Return(what) => {
+                let _ = writeln!(out, "{pad}return {what}");
+            }
+            StepSpec::ReturnFields(fields) => {
+                block(out, "return".to_owned(), fields, "field", None)
+            }
+        }
     }
 }
 
@@ -254,6 +390,9 @@ impl TableSpec {
         }
         for v in &self.views {
             v.kdl(out);
+        }
+        for a in &self.actions {
+            a.kdl(1, out);
         }
         out.push_str("}\n");
     }

@@ -101,17 +101,24 @@ impl Run<'_> {
                     table: Some(table),
                     set,
                     when,
-                } => self.update_where(table, set, when.as_ref(), p.record.as_ref())?,
+                } => {
+                    self.update_where(table, set, when.as_ref(), p.record.as_ref())?;
+                    self.refresh(p)?;
+                }
                 Step::Delete { table: None, when } => {
                     if when.as_ref().is_none_or(|c| self.holds(c, p)) {
                         let (row, _) = self.own(p)?;
                         self.remove(row.plan, row.gate, row.id)?;
+                        self.refresh(p)?;
                     }
                 }
                 Step::Delete {
                     table: Some(table),
                     when,
-                } => self.delete_where(table, when.as_ref(), p.record.as_ref())?,
+                } => {
+                    self.delete_where(table, when.as_ref(), p.record.as_ref())?;
+                    self.refresh(p)?;
+                }
                 Step::Query {
                     name,
                     table,
@@ -146,8 +153,19 @@ impl Run<'_> {
     fn own<'p>(&self, p: &'p Progress) -> Result<(&Row<'_>, &'p Record), ApiError> {
         match (&self.row, &p.record) {
             (Some(row), Some(record)) => Ok((row, record)),
-            _ => Err(ApiError::internal("a row step outside a record action")),
+            // An earlier step deleted the row (a hard delete): it changed under the action.
+            (Some(_), None) => Err(ApiError::transition_lost()),
+            (None, _) => Err(ApiError::internal("a row step outside a record action")),
         }
+    }
+
+    /// `(record)` after a step that may have changed or deleted the action's row through its
+    /// table: the row as stored now (soft-deleted included; none once hard-deleted).
+    fn refresh(&self, p: &mut Progress) -> Result<(), ApiError> {
+        if let Some(row) = &self.row {
+            p.record = row::by_id(self.tx, row.plan, row.id, sea_query::Cond::all())?;
+        }
+        Ok(())
     }
 
     /// A condition on the row (none for standalone actions: it cannot hold).
@@ -446,9 +464,16 @@ impl Run<'_> {
             now: self.now,
         };
         match value {
-            Returned::Record => match (&self.row, &p.record) {
-                (Some(row), Some(record)) => written::render_one(ctx, row.plan, record.clone()),
-                _ => Ok(Json::Null),
+            // The row as the steps left it: none if they deleted it (soft or hard).
+            Returned::Record => match &self.row {
+                Some(row) => {
+                    let live = predicate::firewall(row.plan, row.gate);
+                    match row::by_id(self.tx, row.plan, row.id, live)? {
+                        Some(record) => written::render_one(ctx, row.plan, record),
+                        None => Ok(Json::Null),
+                    }
+                }
+                None => Ok(Json::Null),
             },
             Returned::Inserted => match &p.inserted {
                 Some((table, rec)) => written::render_one(ctx, self.plan(table)?, rec.clone()),
