@@ -58,10 +58,12 @@ pub async fn check(
         soft_delete(x, &rows)?;
         done.extend([ISOLATION, SOFT_DELETE]);
     }
-    // An action writes what its steps say, whatever the guards (checked at compile time, and
-    // here by the model's comparison of every stored row); the audit stamps hold all the same.
-    let action = matches!(x.step.route, Route::Action(..) | Route::Standalone(_));
-    if ok && x.req.method != "GET" && !action {
+    // An action, and a write whose table has triggers, writes what the steps say, whatever the
+    // guards (checked at compile time, and here by the model's comparison of every stored row);
+    // the audit stamps hold all the same.
+    let stepped = matches!(x.step.route, Route::Action(..) | Route::Standalone(_))
+        || !table.triggers.is_empty();
+    if ok && x.req.method != "GET" && !stepped {
         guards(x, &caller)?;
         done.push(GUARDS);
     }

@@ -122,6 +122,21 @@ fn generated_projects_cover_the_language() {
                     bump("one-of".into());
                 }
             }
+            let steps = t
+                .actions
+                .iter()
+                .flat_map(|a| ward_ir::all_steps(&a.steps))
+                .chain(
+                    t.triggers
+                        .iter()
+                        .flat_map(|tr| ward_ir::all_steps(&tr.steps)),
+                );
+            for s in steps {
+                bump(format!("step {}", step_kind(s)));
+            }
+            for tr in &t.triggers {
+                bump(format!("on {} {}", tr.event.name(), tr.phase.name()));
+            }
             for op in ward_ir::Operation::ALL {
                 if let Some(rule) = t.access.rule(op) {
                     conds.push(rule.when.clone());
@@ -130,6 +145,12 @@ fn generated_projects_cover_the_language() {
                         bump("check".into());
                     }
                 }
+            }
+        }
+        for a in &ir.actions {
+            bump(format!("standalone {:?}", a.method));
+            for s in ward_ir::all_steps(&a.steps) {
+                bump(format!("step {}", step_kind(s)));
             }
         }
         for c in &conds {
@@ -143,6 +164,18 @@ fn generated_projects_cover_the_language() {
         OnDelete::Restrict,
     );
     let expected = [
+        "step require",
+        "step transition",
+        "step update",
+        "step delete",
+        "step insert",
+        "step query",
+        "step return",
+        "standalone Post",
+        "standalone Get",
+        "on create before",
+        "on update during",
+        "on delete after",
         "id Uuid",
         "id Integer",
         "id Text",
@@ -209,5 +242,18 @@ fn generated_projects_cover_the_language() {
             seen.get(k).copied().unwrap_or(0) > 0,
             "{k} never generated: {seen:#?}"
         );
+    }
+}
+
+fn step_kind(s: &ward_ir::Step) -> &'static str {
+    match s {
+        ward_ir::Step::Require { .. } => "require",
+        ward_ir::Step::Transition { .. } => "transition",
+        ward_ir::Step::Update { .. } => "update",
+        ward_ir::Step::Delete { .. } => "delete",
+        ward_ir::Step::Insert { .. } => "insert",
+        ward_ir::Step::Query { .. } => "query",
+        ward_ir::Step::If { .. } => "if",
+        ward_ir::Step::Return { .. } => "return",
     }
 }

@@ -228,7 +228,7 @@ pub fn order(a: &Value, b: &Value) -> Option<Ordering> {
 
 /// A row just written, as conditions judge it: it holds this request's timestamp as a sentinel,
 /// judged by the model's clock.
-fn judged(row: &Row, now: &str) -> Row {
+pub(super) fn judged(row: &Row, now: &str) -> Row {
     row.iter()
         .map(|(k, v)| {
             let v = match v.as_str() {

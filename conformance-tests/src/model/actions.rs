@@ -10,7 +10,7 @@ use ward_ir::{
     Returned, SortKey, Step, Table, Value as CondValue, system,
 };
 
-use super::access::{self, holds, literal};
+use super::access::{self, holds, judged, literal};
 use super::delete;
 use super::errors::Fail;
 use super::firewall::{self, Scopes};
@@ -72,7 +72,13 @@ fn run(
 ) -> Result<(u16, Value), Fail> {
     let mut work = st.clone();
     let mut p = Progress::default();
-    let mut r = Run { cx, inputs, own };
+    let mut r = Run {
+        cx,
+        inputs,
+        own,
+        fixed: None,
+        old: None,
+    };
     r.steps(&mut work, &action.steps, &mut p)?;
     *st = work;
     Ok((
@@ -157,11 +163,37 @@ struct Run<'r, 'c> {
     cx: &'r mut Cx<'c>,
     inputs: &'r Map<String, Value>,
     own: Option<Own>,
+    /// A trigger's row, as the write left it when the trigger started.
+    fixed: Option<Row>,
+    /// A trigger's row before an update or delete.
+    old: Option<Row>,
+}
+
+/// A trigger's steps on `st` (the caller keeps or drops the state as the write does).
+pub(super) fn trigger(
+    cx: &mut Cx<'_>,
+    st: &mut State,
+    steps: &[Step],
+    record: &Row,
+    old: Option<&Row>,
+) -> Result<(), Fail> {
+    let inputs = Map::new();
+    let mut r = Run {
+        cx,
+        inputs: &inputs,
+        own: None,
+        fixed: Some(record.clone()),
+        old: old.cloned(),
+    };
+    r.steps(st, steps, &mut Progress::default())
 }
 
 impl Run<'_, '_> {
-    /// The action's row as it is now (record actions).
+    /// The action's row as it is now (record actions), or the trigger's row.
     fn record(&self, st: &State) -> Option<Row> {
+        if let Some(row) = &self.fixed {
+            return Some(row.clone());
+        }
         let own = self.own.as_ref()?;
         find(st, &own.table.name, &own.id).cloned()
     }
@@ -267,14 +299,25 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    /// A condition on the action's row: never true without one.
+    /// A condition on the action's row: never true without one. Rows written in this request
+    /// hold its timestamp as a sentinel, judged by the model's clock (as `check` is).
     fn holds(&self, c: &Condition, record: Option<&Row>) -> bool {
-        record.is_some_and(|r| holds(&self.bind(c, Some(r)), r, &self.cx.who, &self.cx.clock))
+        record.is_some_and(|r| {
+            let r = judged(r, &self.cx.clock);
+            holds(&self.bind(c, Some(&r)), &r, &self.cx.who, &self.cx.clock)
+        })
     }
 
-    /// `(input)` and `(record)` values as literals.
+    /// `(input)`, `(record)` and `(old)` values as literals (the rows judged by the clock).
     fn bind(&self, c: &Condition, record: Option<&Row>) -> Condition {
+        let record = record.map(|r| judged(r, &self.cx.clock));
+        let record = record.as_ref();
+        let old = self.old.as_ref().map(|r| judged(r, &self.cx.clock));
         c.map_values(&|v| match v {
+            CondValue::Old(c) => {
+                let v = old.as_ref().and_then(|r| r.get(c)).unwrap_or(&Value::Null);
+                to_literal(v).map(CondValue::Literal)
+            }
             CondValue::Input(_) | CondValue::Record(_) => {
                 to_literal(&self.value(v, record)).map(CondValue::Literal)
             }
@@ -286,6 +329,12 @@ impl Run<'_, '_> {
         match v {
             CondValue::Input(name) => self.inputs.get(name).cloned().unwrap_or(Value::Null),
             CondValue::Record(c) => record
+                .and_then(|r| r.get(c))
+                .cloned()
+                .unwrap_or(Value::Null),
+            CondValue::Old(c) => self
+                .old
+                .as_ref()
                 .and_then(|r| r.get(c))
                 .cloned()
                 .unwrap_or(Value::Null),
@@ -367,14 +416,16 @@ impl Run<'_, '_> {
             Some(Partial::Rows(r)) => Some(r),
         };
         let rows = write::rows(st, &table.name);
+        let now = &self.cx.clock;
         Some(
             rows.iter()
                 .filter(|r| firewall::visible(r, scopes))
-                .filter(|r| residual.is_none_or(|x| x.admits(r, &self.cx.who, &self.cx.clock)))
                 .filter(|r| {
-                    bound
-                        .as_ref()
-                        .is_none_or(|c| holds(c, r, &self.cx.who, &self.cx.clock))
+                    let judged = judged(r, now);
+                    residual.is_none_or(|x| x.admits(&judged, &self.cx.who, now))
+                        && bound
+                            .as_ref()
+                            .is_none_or(|c| holds(c, &judged, &self.cx.who, now))
                 })
                 .cloned()
                 .collect(),

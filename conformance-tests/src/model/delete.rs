@@ -66,20 +66,13 @@ pub fn delete_one(
     }
     let old = Some(&current);
     triggers::fire(cx, st, table, Delete, TriggerPhase::Before, &current, old)?;
-    let saved = triggers::any(table, Delete, TriggerPhase::During).then(|| st.clone());
     if firewall::soft(table) {
         soft_delete(cx, st, table, id)?;
     } else {
         let mut seen = BTreeSet::new();
         hard_delete(cx, st, table, id, &mut seen)?;
     }
-    if let Some(saved) = saved
-        && let Err(f) = triggers::fire(cx, st, table, Delete, TriggerPhase::During, &current, old)
-    {
-        *st = saved;
-        return Err(f);
-    }
-    Ok(())
+    triggers::written(cx, st, table, Delete, &current, old)
 }
 
 /// One visible row deleted as the table says (soft with its cascade, or hard), without any

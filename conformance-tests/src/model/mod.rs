@@ -26,8 +26,6 @@ mod triggers;
 mod validation;
 mod write;
 
-pub use triggers::unmodelled;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
@@ -89,6 +87,8 @@ impl Prediction {
 pub struct State {
     pub rows: Tables,
     pub created: BTreeMap<String, Vec<Value>>,
+    /// `after` trigger work of the request so far, run when it succeeds.
+    pub after: Vec<triggers::After>,
 }
 
 pub struct Model {
@@ -220,6 +220,10 @@ impl Model {
         let mut cx = self.cx(auth.clone().unwrap_or_default());
         let seq = cx.seq;
         let outcome = route::dispatch(&mut cx, &mut next, req, auth.err());
+        // A successful request's `after` triggers run once it is done (committed).
+        if let route::Outcome::Done(Ok(_)) = &outcome {
+            triggers::after(&mut cx, &mut next);
+        }
         if cx.ambiguous && !matches!(observed.status, 200 | 201) {
             return Prediction {
                 status: None,
@@ -332,11 +336,32 @@ impl Model {
         };
         for (table, rows) in &self.state.rows {
             let stored = dumps.get(table).map_or(&[][..], Vec::as_slice);
+            // Rows no answer carried (inserted by a trigger, or by an action that answers
+            // something else) still hold a sentinel id: they are the stored rows the model does
+            // not know yet, paired in creation order (ids grow: UUIDv7 within one process, and
+            // autoincrement).
+            let known: Vec<&Value> = rows
+                .iter()
+                .filter_map(|r| r.get(system::ID))
+                .filter(|id| !adopt::is_sentinel(id))
+                .collect();
+            let mut fresh: Vec<&Row> = stored
+                .iter()
+                .filter(|s| s.get(system::ID).is_some_and(|id| !known.contains(&id)))
+                .collect();
+            fresh.sort_by(|a, b| id_order(a.get(system::ID), b.get(system::ID)));
+            let mut fresh = fresh.into_iter();
             for row in rows.iter().filter(|r| r.values().any(adopt::is_sentinel)) {
-                if let Some(s) = stored
+                let by_id = stored
                     .iter()
-                    .find(|s| s.get(system::ID) == row.get(system::ID))
-                {
+                    .find(|s| s.get(system::ID) == row.get(system::ID));
+                let unknown_id = row.get(system::ID).is_some_and(adopt::is_sentinel);
+                let paired = match by_id {
+                    Some(s) => Some(s),
+                    None if unknown_id => fresh.next(),
+                    None => None,
+                };
+                if let Some(s) = paired {
                     binder.bind(&Value::Object(row.clone()), &Value::Object(s.clone()));
                 }
             }
@@ -356,6 +381,14 @@ impl Model {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Ids in creation order: numbers by value, texts (UUIDv7) as text.
+fn id_order(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    match (a.and_then(Value::as_i64), b.and_then(Value::as_i64)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        _ => a.map(Value::to_string).cmp(&b.map(Value::to_string)),
     }
 }
 

@@ -85,12 +85,10 @@ pub fn create_one(
     };
     row.insert(system::ID.into(), id.clone());
     references(cx, st, table, &row)?;
-    let before =
-        |st: &State| triggers::fire(cx, st, table, Create, TriggerPhase::Before, &row, None);
     // A create runs its `before` triggers ahead of the INSERT that finds a taken id; an upsert
-    // looks the id up first (docs/decisions.md).
+    // looks the id up first (docs/decisions.md). A failure anywhere discards the state.
     if !upsert {
-        before(st)?;
+        triggers::fire(cx, st, table, Create, TriggerPhase::Before, &row, None)?;
     }
     if find(st, &table.name, &id).is_some() {
         return Err(if upsert {
@@ -100,10 +98,9 @@ pub fn create_one(
         });
     }
     if upsert {
-        before(st)?;
+        triggers::fire(cx, st, table, Create, TriggerPhase::Before, &row, None)?;
     }
     unique(st, table, &row)?;
-    let saved = triggers::any(table, Create, TriggerPhase::During).then(|| st.clone());
     st.rows
         .entry(table.name.clone())
         .or_default()
@@ -112,12 +109,7 @@ pub fn create_one(
         .entry(table.name.clone())
         .or_default()
         .push(id.clone());
-    if let Some(saved) = saved
-        && let Err(f) = triggers::fire(cx, st, table, Create, TriggerPhase::During, &row, None)
-    {
-        *st = saved;
-        return Err(f);
-    }
+    triggers::written(cx, st, table, Create, &row, None)?;
     Ok(id)
 }
 
@@ -276,7 +268,6 @@ pub fn update_one(
     let old = Some(&current);
     triggers::fire(cx, st, table, Update, TriggerPhase::Before, &resulting, old)?;
     unique(st, table, &resulting)?;
-    let saved = triggers::any(table, Update, TriggerPhase::During).then(|| st.clone());
     if let Some(row) = st
         .rows
         .get_mut(&table.name)
@@ -284,13 +275,7 @@ pub fn update_one(
     {
         *row = resulting.clone();
     }
-    if let Some(saved) = saved
-        && let Err(f) = triggers::fire(cx, st, table, Update, TriggerPhase::During, &resulting, old)
-    {
-        *st = saved;
-        return Err(f);
-    }
-    Ok(())
+    triggers::written(cx, st, table, Update, &resulting, old)
 }
 
 /// The role part of an upsert, decided before anything is read: each gate may fail on its own;

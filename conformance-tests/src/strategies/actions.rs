@@ -5,7 +5,9 @@
 use ward_ir::{ColumnType, IdKind};
 
 use super::Choices;
-use super::spec::{ActionSpec, ColumnSpec, GuardsSpec, RuleSpec, StepSpec, TableSpec, quote};
+use super::spec::{
+    ActionSpec, ColumnSpec, GuardsSpec, RuleSpec, StepSpec, TableSpec, TriggerSpec, quote,
+};
 use super::values;
 
 /// Columns an action may write: declared, not a firewall scope, not `protected`.
@@ -214,6 +216,72 @@ pub(super) fn standalone(
         get,
         access,
         inputs: Vec::new(),
+        steps,
+    }]
+}
+
+/// 0–1 trigger of `t`: a `require` on its row, or a write to another table (an insert, an
+/// update or a delete of matching rows), in any phase. Triggers never write their own table
+/// here, so the write's answer stays the row it wrote.
+pub(super) fn triggers(
+    d: &mut Choices,
+    t: &TableSpec,
+    others: &[&TableSpec],
+    custom: bool,
+) -> Vec<TriggerSpec> {
+    if !d.chance(30) {
+        return Vec::new();
+    }
+    let event = ["create", "update", "delete"][d.below(3)].to_owned();
+    let phase = ["before", "during", "after"][d.below(3)].to_owned();
+    let mut steps = Vec::new();
+    if d.chance(50)
+        && let Some(c) = values::condition(d, &t.columns, custom)
+    {
+        steps.push(StepSpec::Require(c, "TRIGGER".to_owned()));
+    }
+    let elsewhere: Vec<&TableSpec> = others
+        .iter()
+        .copied()
+        .filter(|o| o.name != t.name)
+        .collect();
+    if let Some(other) = d.pick(&elsewhere).copied() {
+        match d.weighted(&[3, 2, 1]) {
+            0 if other.id != IdKind::Text => {
+                let mut sets = Vec::new();
+                for c in writable(other) {
+                    if (c.required || d.chance(40))
+                        && let Some(v) = literal(d, c)
+                    {
+                        sets.push((c.name.clone(), v));
+                    }
+                }
+                steps.push(StepSpec::Insert(other.name.clone(), sets));
+            }
+            1 => {
+                let when = values::condition(d, &other.columns, custom);
+                let mut sets = Vec::new();
+                if let Some(c) = writable(other).into_iter().find(|c| c.references.is_none())
+                    && let Some(v) = literal(d, c)
+                {
+                    sets.push((c.name.clone(), v));
+                }
+                if !sets.is_empty() {
+                    steps.push(StepSpec::Update(Some(other.name.clone()), sets, when));
+                }
+            }
+            _ => {
+                let when = values::condition(d, &other.columns, custom);
+                steps.push(StepSpec::Delete(Some(other.name.clone()), when));
+            }
+        }
+    }
+    if steps.is_empty() {
+        return Vec::new();
+    }
+    vec![TriggerSpec {
+        event,
+        phase,
         steps,
     }]
 }

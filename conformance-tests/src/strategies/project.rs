@@ -65,16 +65,17 @@ fn build(top: &[u32], tables: &[Vec<u32>], actions: &[u32]) -> ProjectSpec {
         let public_ok = t.firewall.is_none();
         let mut role = |d: &mut Choices| cx.role_arg(d, public_ok);
         let others: Vec<&TableSpec> = cx.tables.iter().collect();
-        per_table.push(super::actions::record_actions(
-            &mut da, t, &others, &mut role, custom,
-        ));
+        let acts = super::actions::record_actions(&mut da, t, &others, &mut role, custom);
+        let triggers = super::actions::triggers(&mut da, t, &others, custom);
+        per_table.push((acts, triggers));
     }
     let standalone = {
         let mut role = |d: &mut Choices| cx.role_arg(d, true);
         super::actions::standalone(&mut da, &cx.tables, &mut role, custom)
     };
-    for (t, acts) in cx.tables.iter_mut().zip(per_table) {
+    for (t, (acts, triggers)) in cx.tables.iter_mut().zip(per_table) {
         t.actions = acts;
+        t.triggers = triggers;
     }
     ProjectSpec {
         roles: cx.roles,
@@ -200,6 +201,7 @@ impl Cx {
             page,
             views,
             actions: Vec::new(),
+            triggers: Vec::new(),
         }
     }
 

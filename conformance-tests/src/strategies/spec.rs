@@ -36,6 +36,16 @@ pub struct TableSpec {
     pub views: Vec<ViewSpec>,
     /// Record actions.
     pub actions: Vec<ActionSpec>,
+    /// `on EVENT PHASE { steps }`.
+    pub triggers: Vec<TriggerSpec>,
+}
+
+/// `on EVENT PHASE { steps }` (event and phase as KDL keywords).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerSpec {
+    pub event: String,
+    pub phase: String,
+    pub steps: Vec<StepSpec>,
 }
 
 /// `action NAME [method=GET] { access …; input …; steps }`.
@@ -393,6 +403,13 @@ impl TableSpec {
         }
         for a in &self.actions {
             a.kdl(1, out);
+        }
+        for t in &self.triggers {
+            let _ = writeln!(out, "    on {} {} {{", t.event, t.phase);
+            for s in &t.steps {
+                s.kdl(2, out);
+            }
+            out.push_str("    }\n");
         }
         out.push_str("}\n");
     }

@@ -24,7 +24,6 @@ use super::error::ApiError;
 use super::request::Shared;
 use super::steps::Run;
 use crate::mutation::{self, Mutation};
-use crate::security::audit;
 use crate::security::identity::Caller;
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::store::row::Record;
@@ -37,6 +36,9 @@ pub struct After {
     event: TriggerEvent,
     record: Record,
     old: Option<Record>,
+    /// The write's timestamp: the after work stamps what it writes with it, as part of the
+    /// same request.
+    now: String,
 }
 
 thread_local! {
@@ -97,6 +99,7 @@ impl<'a> Write<'a> {
                     event: self.event,
                     record: record.clone(),
                     old: old.cloned(),
+                    now: self.now.to_owned(),
                 })
             });
         }
@@ -152,7 +155,6 @@ pub async fn after(st: &Shared, snap: std::sync::Arc<Snapshot>, caller: &Caller,
         return;
     }
     let caller = caller.clone();
-    let now = audit::now();
     let result = st
         .store
         .write(move |tx| {
@@ -166,7 +168,7 @@ pub async fn after(st: &Shared, snap: std::sync::Arc<Snapshot>, caller: &Caller,
                         tx,
                         snap: &snap,
                         caller: &caller,
-                        now: &now,
+                        now: &a.now,
                         inputs: &inputs,
                         row: None,
                         old: a.old.as_ref(),

@@ -12,11 +12,13 @@ use crate::security::access;
 use crate::snapshot::TablePlan;
 use crate::store::row::{self, Record};
 
-/// The row `id` read back after a write, rendered for the caller if they may read it.
+/// The row `id` read back after a write, rendered for the caller if they may read it; `null`
+/// when a trigger of the write deleted it again.
 pub(crate) fn reload_one(ctx: Ctx<'_>, plan: &TablePlan, id: &Json) -> Result<Json, ApiError> {
-    let record = row::by_id(ctx.conn, plan, id, sea_query::Cond::all())?
-        .ok_or_else(|| ApiError::internal("a written row vanished"))?;
-    render_one(ctx, plan, record)
+    match row::by_id(ctx.conn, plan, id, sea_query::Cond::all())? {
+        Some(record) => render_one(ctx, plan, record),
+        None => Ok(Json::Null),
+    }
 }
 
 /// One written record, rendered for the caller if they may read it.
