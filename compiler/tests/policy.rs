@@ -105,6 +105,15 @@ fn each_kind_of_change_is_judged() {
         "{d:?}"
     );
 
+    // The bookings trigger removed (its `require` no longer refuses bookings of closed rooms).
+    let d = judge(&|ir| table(ir, "bookings").triggers.clear());
+    assert!(
+        d.iter().any(
+            |x| x.widened && x.what == "trigger `on create before: require` removed or changed"
+        ),
+        "{d:?}"
+    );
+
     // A view's fixed filter dropped widens, a view removed narrows, a view added for viewers
     // widens (and makes its fields visible to them).
     let viewers = |v: &mut ward_ir::View| {

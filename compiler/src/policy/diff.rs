@@ -176,6 +176,14 @@ fn table(
             t.errors == "reveal",
         );
     }
+    // Triggers run on every write as the caller: any change needs a reviewer (a dropped
+    // `require` lets writes through; an added write reaches other tables).
+    for tr in t.triggers.iter().filter(|x| !o.triggers.contains(x)) {
+        push(format!("trigger `{tr}` added or changed"), true);
+    }
+    for tr in o.triggers.iter().filter(|x| !t.triggers.contains(x)) {
+        push(format!("trigger `{tr}` removed or changed"), true);
+    }
     // Access (operations, views and actions, matched by name), per caller present in both.
     operations((&o.operations, oe), (&t.operations, ne), &mut push);
     // Fields.

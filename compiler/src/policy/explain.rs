@@ -33,6 +33,9 @@ pub struct TablePolicy {
     pub delete: String,
     pub operations: Vec<OperationRow>,
     pub fields: Vec<FieldRow>,
+    /// `on EVENT PHASE: steps` per trigger: logic that runs on every write, as the caller.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -253,7 +256,35 @@ fn table(t: &Table, callers: &[String]) -> TablePolicy {
         .to_owned(),
         operations,
         fields,
+        triggers: t.triggers.iter().map(trigger).collect(),
     }
+}
+
+/// `on update during: require, insert events`.
+fn trigger(t: &ward_ir::Trigger) -> String {
+    let steps: Vec<String> = ward_ir::all_steps(&t.steps)
+        .into_iter()
+        .map(|s| match s {
+            ward_ir::Step::Require { .. } => "require".to_owned(),
+            ward_ir::Step::Insert { table, .. } => format!("insert {table}"),
+            ward_ir::Step::Update { table, .. } => {
+                format!("update {}", table.as_deref().unwrap_or("row"))
+            }
+            ward_ir::Step::Delete { table, .. } => {
+                format!("delete {}", table.as_deref().unwrap_or("row"))
+            }
+            ward_ir::Step::Query { table, .. } => format!("query {table}"),
+            ward_ir::Step::If { .. } => "if".to_owned(),
+            ward_ir::Step::Transition { .. } => "transition".to_owned(),
+            ward_ir::Step::Return { .. } => "return".to_owned(),
+        })
+        .collect();
+    format!(
+        "on {} {}: {}",
+        t.event.name(),
+        t.phase.name(),
+        steps.join(", ")
+    )
 }
 
 fn field_access(t: &Table, field: &str, caller: &str) -> FieldAccess {

@@ -95,7 +95,11 @@ fn summary(t: &TablePolicy) -> String {
         };
         format!("{}{all}; errors {}", scopes.join(", "), t.errors)
     };
-    format!("firewall {firewall}; delete {}", t.delete)
+    let mut out = format!("firewall {firewall}; delete {}", t.delete);
+    for tr in &t.triggers {
+        let _ = write!(out, "; {tr}");
+    }
+    out
 }
 
 fn table(out: &mut String, e: &Explanation, t: &TablePolicy, format: Format) {
