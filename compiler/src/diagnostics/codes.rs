@@ -1176,6 +1176,26 @@ pub fn view_widens(span: Span, view: &str, who: &str) -> Diagnostic {
     )
 }
 
+/// W0008: `exists` or `query` compares a masked column of its table with an action input.
+///
+/// Why: whether the row exists (or comes back) answers the caller, so trying values of the input
+/// reveals the masked column's values — the probing that masking forbids in filters and view
+/// params.
+/// Bad: `require { exists rooms { when accessCode eq (input)code }; error NO status=404 }`
+/// Fix: compare a column the caller may see, or unmask the column (`unmasked accessCode`) if it
+/// is not secret after all
+pub fn masked_probe(span: Span, who: &str, column: &str, table: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "W0008",
+        span,
+        format!("{who} compares masked `{column}` of `{table}` with an input"),
+        "a value oracle",
+    )
+    .with_help(format!(
+        "a caller can try values of the input to learn `{column}`; compare a column they may see"
+    ))
+}
+
 /// W0007: an action copies a masked column of its row into a column that is not masked.
 ///
 /// Why: the value would be readable unmasked in its new place, by callers the mask hides it from.

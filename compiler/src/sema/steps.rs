@@ -326,7 +326,19 @@ impl<'a> StepCx<'a, '_> {
             origin: None,
             scope: self.scope,
         };
-        let when = and(lower.conds(conds, diags).into_iter().map(|c| c.0).collect());
+        let lowered = lower.conds(conds, diags);
+        // What `exists` finds and `query` returns answers the caller: a masked column compared
+        // with a value they choose is an oracle for its values.
+        if op == Operation::Read {
+            for (c, span) in &lowered {
+                for field in compared_with_input(c) {
+                    if target.masks.iter().any(|m| m.column == field) {
+                        diags.push(codes::masked_probe(*span, &self.who, field, &table.name));
+                    }
+                }
+            }
+        }
+        let when = and(lowered.into_iter().map(|c| c.0).collect());
         Some((target, when))
     }
 
@@ -391,6 +403,24 @@ impl<'a> StepCx<'a, '_> {
             return Some(Value::Literal(Literal::Null));
         }
         types::value(v, ty, CompareOp::Eq, self.scope, self.cx.syms, None, diags)
+    }
+}
+
+/// The columns `c` compares with an action input.
+fn compared_with_input(c: &ward_ir::Condition) -> Vec<&str> {
+    match c {
+        ward_ir::Condition::All { of } | ward_ir::Condition::Any { of } => {
+            of.iter().flat_map(compared_with_input).collect()
+        }
+        ward_ir::Condition::Not { of } => compared_with_input(of),
+        ward_ir::Condition::Role { .. } => Vec::new(),
+        ward_ir::Condition::Compare { field, values, .. } => {
+            if values.iter().any(|v| matches!(v, Value::Input(_))) {
+                vec![field.as_str()]
+            } else {
+                Vec::new()
+            }
+        }
     }
 }
 
