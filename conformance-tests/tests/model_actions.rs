@@ -181,6 +181,9 @@ fn act(caller: usize, n: usize, action: &str) -> Step {
 fn actions_and_triggers_agree_with_the_model() {
     let mut schedule = req(BOB, "GET", "actions", Route::Standalone("schedule".into()));
     schedule.query = vec![("roomId".into(), room(0))];
+    // An input given twice is refused, as a repeated list parameter is.
+    let mut twice = schedule.clone();
+    twice.query.push(("roomId".into(), room(1)));
     let mut bogus = book(BOB, room(0), "t2");
     if let Some(Body::Object(fields)) = &mut bogus.body {
         fields.push(("bogus".into(), ValueSpec::Json(json!(1))));
@@ -230,6 +233,7 @@ fn actions_and_triggers_agree_with_the_model() {
             req(BOB, "POST", "actions", Route::Standalone("nope".into())),
             req(BOB, "PUT", "actions", Route::Standalone("book".into())),
             req(BOB, "POST", "actions", Route::Standalone("schedule".into())),
+            twice,
             // The steps deleted the row: nothing to return, and nothing left to update.
             act(ALICE, 2, "purge"),
             act(ALICE, 0, "purgeTwice"),
@@ -247,7 +251,7 @@ fn actions_and_triggers_agree_with_the_model() {
         statuses(&answers),
         [
             200, 200, 409, 400, 400, 401, 200, 200, 200, 404, 409, 200, 409, 200, 409, 409, 200,
-            403, 404, 404, 404, 404, 404, 200, 409, 200, 200, 200, 200
+            403, 404, 404, 404, 404, 404, 400, 200, 409, 200, 200, 200, 200
         ]
     );
     let data = |i: usize| answers[i].1["data"].clone();

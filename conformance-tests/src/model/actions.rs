@@ -55,7 +55,7 @@ pub fn standalone(
 ) -> Result<(u16, Value), Fail> {
     access::authorize_rule(action.access.as_ref(), &cx.who)?;
     let given = match action.method {
-        ActionMethod::Get => form(action, query),
+        ActionMethod::Get => form(action, query)?,
         ActionMethod::Post => body_object(body)?,
     };
     let inputs = inputs(cx, action, given)?;
@@ -99,11 +99,15 @@ fn body_object(body: Option<&str>) -> Result<Map<String, Value>, Fail> {
     }
 }
 
-/// A `GET` action's query string: the last value of a repeated key, typed where it parses as
-/// the input's type (else left as text, for validation to refuse), as HTML forms are read.
-fn form(action: &Action, query: &[(String, String)]) -> Map<String, Value> {
+/// A `GET` action's query string: each key once (a repeated one is refused, as list parameters
+/// are), typed where it parses as the input's type (else left as text, for validation to
+/// refuse), as HTML forms are read.
+fn form(action: &Action, query: &[(String, String)]) -> Result<Map<String, Value>, Fail> {
     let mut out = Map::new();
     for (k, v) in query {
+        if out.contains_key(k) {
+            return Err(Fail::bad_query(k));
+        }
         let text = || Value::String(v.clone());
         let typed = match action.inputs.iter().find(|i| i.name == *k).map(|i| i.ty) {
             Some(ColumnType::Text | ColumnType::Uuid | ColumnType::Datetime | ColumnType::Date)
@@ -124,7 +128,7 @@ fn form(action: &Action, query: &[(String, String)]) -> Map<String, Value> {
         };
         out.insert(k.clone(), typed);
     }
-    out
+    Ok(out)
 }
 
 /// Inputs validated like the columns of a create body: unknown keys first, then each input.

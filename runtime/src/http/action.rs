@@ -161,6 +161,12 @@ async fn run_standalone(
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
                 .map_err(|_| ApiError::bad_query("query", "Malformed query string"))?;
+        // As for list parameters: an input given twice is ambiguous, never "the last one wins".
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(seen, _)| seen == k) {
+                return Err(ApiError::bad_query(k, format!("`{k}` is given twice")));
+            }
+        }
         validation::coerce_form(&type_of, pairs)
     } else {
         request::body_typed(&type_of, &headers, body, true).await?
