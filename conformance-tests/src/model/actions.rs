@@ -436,6 +436,21 @@ impl Run<'_, '_> {
         )
     }
 
+    /// TABLE of `update TABLE`/`delete TABLE`, the caller's scopes on it, and the rows the step
+    /// reaches (`None`: no row can match); no access rule, as in the runtime.
+    fn write_target(
+        &self,
+        st: &State,
+        table: &str,
+        when: Option<&Condition>,
+        record: Option<&Row>,
+    ) -> Result<(Table, Scopes, Option<Vec<Row>>), Fail> {
+        let table = self.table(table)?;
+        let scopes = firewall::scopes(&table, &self.cx.who)?;
+        let rows = self.matching(st, &table, &scopes, None, when, record);
+        Ok((table, scopes, rows))
+    }
+
     fn update_where(
         &mut self,
         st: &mut State,
@@ -444,9 +459,7 @@ impl Run<'_, '_> {
         when: Option<&Condition>,
         record: Option<&Row>,
     ) -> Result<(), Fail> {
-        let table = self.table(table)?;
-        let scopes = firewall::scopes(&table, &self.cx.who)?;
-        let Some(rows) = self.matching(st, &table, &scopes, None, when, record) else {
+        let (table, _, Some(rows)) = self.write_target(st, table, when, record)? else {
             return Ok(());
         };
         let changes = self.changes(st, &table, self.values(set, record), true)?;
@@ -466,9 +479,7 @@ impl Run<'_, '_> {
         when: Option<&Condition>,
         record: Option<&Row>,
     ) -> Result<(), Fail> {
-        let table = self.table(table)?;
-        let scopes = firewall::scopes(&table, &self.cx.who)?;
-        let Some(rows) = self.matching(st, &table, &scopes, None, when, record) else {
+        let (table, scopes, Some(rows)) = self.write_target(st, table, when, record)? else {
             return Ok(());
         };
         for row in rows {

@@ -291,9 +291,7 @@ impl Run<'_> {
         when: Option<&Condition>,
         record: Option<&Record>,
     ) -> Result<(), ApiError> {
-        let plan = self.plan(table)?;
-        let gate = self.write_gate(plan)?;
-        let Some(cond) = self.rows(plan, &gate, when, record, false) else {
+        let (plan, _, Some(cond)) = self.write_target(table, when, record)? else {
             return Ok(());
         };
         let changes = self.changes(plan, set, record)?;
@@ -310,9 +308,7 @@ impl Run<'_> {
         when: Option<&Condition>,
         record: Option<&Record>,
     ) -> Result<(), ApiError> {
-        let plan = self.plan(table)?;
-        let gate = self.write_gate(plan)?;
-        let Some(cond) = self.rows(plan, &gate, when, record, false) else {
+        let (plan, gate, Some(cond)) = self.write_target(table, when, record)? else {
             return Ok(());
         };
         for id in row::ids(self.tx, plan, &related::select_ids(plan, cond))? {
@@ -362,13 +358,22 @@ impl Run<'_> {
         )
     }
 
-    /// The caller's scopes on `plan`, for writes an action makes itself (403 without the
-    /// claims, as for an insert).
-    fn write_gate(&self, plan: &TablePlan) -> Result<Gate, ApiError> {
-        Ok(Gate {
+    /// TABLE of `update TABLE`/`delete TABLE`, the caller's scopes on it (403 without the
+    /// claims, as for an insert; no access rule: the action's own decided), and the rows the
+    /// step reaches (`None`: no row can match).
+    fn write_target(
+        &self,
+        table: &str,
+        when: Option<&Condition>,
+        record: Option<&Record>,
+    ) -> Result<(&TablePlan, Gate, Option<sea_query::Condition>), ApiError> {
+        let plan = self.plan(table)?;
+        let gate = Gate {
             scopes: firewall::predicates(&plan.def, self.caller)?,
             residual: Residual::True,
-        })
+        };
+        let cond = self.rows(plan, &gate, when, record, false);
+        Ok((plan, gate, cond))
     }
 
     /// The rows of `plan` behind `gate` (with its read residual when `readable`) that satisfy
