@@ -10,7 +10,7 @@ use ward_ir::{CompareOp, system};
 use super::filter::SortKey;
 use super::predicate::compare;
 use super::value::{id_type, to_db};
-use super::{Stmt, render, tbl};
+use super::{Dialect, Stmt, render, tbl};
 use crate::snapshot::TablePlan;
 
 /// `id = …`; an id that cannot be one of the table's (a batch body's `"a/b"` on a uuid table)
@@ -54,14 +54,19 @@ pub fn select(
     }
     q.cond_where(cond);
     for k in sort {
-        // SQLite's default NULL placement, spelled out so that Postgres (NULLs last ascending)
-        // orders every page, and the keyset predicates after it, the same way.
+        // SQLite's default NULL placement everywhere, so that every page, and the keyset
+        // predicates after it, are ordered the same way on both backends. Spelled out for
+        // Postgres only (NULLs last ascending there): SQLite does not walk an index for an
+        // explicit NULLS clause, even one that names its default, and sorts the whole match.
         let (order, nulls) = if k.desc {
             (Order::Desc, NullOrdering::Last)
         } else {
             (Order::Asc, NullOrdering::First)
         };
-        q.order_by_with_nulls(tbl(&k.column), order, nulls);
+        match plan.dialect {
+            Dialect::Sqlite => q.order_by(tbl(&k.column), order),
+            Dialect::Postgres => q.order_by_with_nulls(tbl(&k.column), order, nulls),
+        };
     }
     if let Some(l) = limit {
         q.limit(l);

@@ -38,7 +38,7 @@ fn select_with_firewall_residual_filters_and_keyset() {
     let st = dml::select(plan, cond, &sort, Some(11), 0);
     assert_eq!(
         st.sql,
-        r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "status" LIKE ? ESCAPE '\' AND ("priority" < ? OR "priority" IS NULL OR ("priority" = ? AND ("id" < ? OR "id" IS NULL))) ORDER BY "priority" DESC NULLS LAST, "id" DESC NULLS LAST LIMIT ?"#
+        r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "status" LIKE ? ESCAPE '\' AND ("priority" < ? OR "priority" IS NULL OR ("priority" = ? AND ("id" < ? OR "id" IS NULL))) ORDER BY "priority" DESC, "id" DESC LIMIT ?"#
     );
     assert_eq!(st.values.0.len(), 7);
     assert_eq!(
