@@ -1,0 +1,57 @@
+//! The benchmark's baseline (issue 8, SPEC §10): what a careful developer would write by hand for
+//! the bench project's `items` table — axum, a JWT check, the tenant column and soft delete in
+//! every statement, audit columns stamped — and nothing else: no role gate, no row condition, no
+//! guards, no validation beyond the JSON shape, no masking. `bench/src/bin/side_by_side` serves
+//! it next to `ward serve` on the same seeded database, so the ratio of the two is what ward's
+//! policy layers cost.
+
+mod http;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Parser;
+
+#[derive(Parser)]
+struct Args {
+    /// sqlite://PATH (a database `ward serve` created and seeded) or postgres://…
+    #[arg(long)]
+    database: String,
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// The HS256 secret the tokens are signed with (the one `ward serve` was given).
+    #[arg(long, env = "WARD_BENCH_JWT_SECRET")]
+    secret: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(async move {
+        let store = if let Some(path) = args.database.strip_prefix("sqlite://") {
+            http::Store::Sqlite(sqlite::Store::open(path.as_ref())?)
+        } else {
+            http::Store::Postgres(postgres::Store::open(&args.database).await?)
+        };
+        let app = http::router(store, args.secret.as_bytes());
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        eprintln!(
+            "ward-baseline: serving {} on http://{}",
+            args.database, args.listen
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        anyhow::Ok(())
+    })
+}

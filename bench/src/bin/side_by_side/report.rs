@@ -1,0 +1,458 @@
+//! The run's results as markdown, JSON and an SVG chart of the ratios, in `bench/results/`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::load::{Measurement, Workload};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerKind {
+    Ward,
+    Baseline,
+    Pocketbase,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct Result {
+    pub server: ServerKind,
+    pub backend: Backend,
+    pub workload: Workload,
+    #[serde(flatten)]
+    pub measurement: Measurement,
+}
+
+/// Per backend and workload: ward's throughput over the others' (`null` when one was not run).
+#[derive(Serialize, Debug, PartialEq)]
+pub struct Ratio {
+    pub backend: Backend,
+    pub workload: Workload,
+    pub ward_over_baseline: Option<f64>,
+    pub ward_over_pocketbase: Option<f64>,
+    pub ward_p99_ms: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub struct Settings {
+    pub seconds: u64,
+    pub connections: u32,
+    pub wrk_threads: u32,
+    pub rows: usize,
+}
+
+#[derive(Serialize)]
+pub struct Report {
+    pub date: String,
+    pub machine: String,
+    pub pocketbase: Option<String>,
+    pub settings: Settings,
+    pub results: Vec<Result>,
+    pub ratios: Vec<Ratio>,
+}
+
+/// SPEC §10's targets.
+pub const TARGET_OVER_BASELINE: f64 = 0.85;
+pub const TARGET_OVER_POCKETBASE: f64 = 5.0;
+pub const TARGET_READ_P99_MS: f64 = 5.0;
+
+fn find(
+    results: &[Result],
+    server: ServerKind,
+    backend: Backend,
+    workload: Workload,
+) -> Option<&Measurement> {
+    results
+        .iter()
+        .find(|r| r.server == server && r.backend == backend && r.workload == workload)
+        .map(|r| &r.measurement)
+}
+
+/// PocketBase has one backend (SQLite); ward on either backend is compared with it.
+pub fn ratios(results: &[Result]) -> Vec<Ratio> {
+    let mut out = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        for workload in [
+            Workload::Read,
+            Workload::List,
+            Workload::Create,
+            Workload::Update,
+            Workload::Mix,
+        ] {
+            let Some(ward) = find(results, ServerKind::Ward, backend, workload) else {
+                continue;
+            };
+            let over = |other: Option<&Measurement>| {
+                other
+                    .filter(|m| m.requests_per_second > 0.0)
+                    .map(|m| round2(ward.requests_per_second / m.requests_per_second))
+            };
+            out.push(Ratio {
+                backend,
+                workload,
+                ward_over_baseline: over(find(results, ServerKind::Baseline, backend, workload)),
+                ward_over_pocketbase: over(find(
+                    results,
+                    ServerKind::Pocketbase,
+                    Backend::Sqlite,
+                    workload,
+                )),
+                ward_p99_ms: Some(ward.p99_ms),
+            });
+        }
+    }
+    out
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+pub fn write(report: &Report, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("side-by-side.json"),
+        serde_json::to_string_pretty(report)? + "\n",
+    )?;
+    std::fs::write(dir.join("side-by-side.md"), markdown(report))?;
+    std::fs::write(dir.join("side-by-side.svg"), svg(&report.ratios))?;
+    Ok(())
+}
+
+fn cell(m: Option<&Measurement>, f: impl Fn(&Measurement) -> String) -> String {
+    m.map_or_else(|| "—".to_owned(), f)
+}
+
+fn ratio_cell(r: Option<f64>, target: f64) -> String {
+    match r {
+        Some(r) if r >= target => format!("**{r:.2}×** ✓"),
+        Some(r) => format!("**{r:.2}×** ✗"),
+        None => "—".to_owned(),
+    }
+}
+
+pub fn markdown(report: &Report) -> String {
+    let mut md = String::new();
+    let s = &report.settings;
+    let _ = writeln!(md, "# ward side by side — {}\n", report.date);
+    let _ = writeln!(
+        md,
+        "Machine: {}. Load: wrk, {} connections, {} threads, {} s per workload, loopback. \
+         Data: {} items over two tenants. PocketBase: {}.\n",
+        report.machine,
+        s.connections,
+        s.wrk_threads,
+        s.seconds,
+        s.rows,
+        report
+            .pocketbase
+            .as_deref()
+            .unwrap_or("not on PATH, not run")
+    );
+    let _ = writeln!(
+        md,
+        "Targets (SPEC §10): ward/baseline ≥ {TARGET_OVER_BASELINE}, ward/PocketBase ≥ {TARGET_OVER_POCKETBASE}, \
+         read p99 < {TARGET_READ_P99_MS} ms.\n"
+    );
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let ratios: Vec<&Ratio> = report
+            .ratios
+            .iter()
+            .filter(|r| r.backend == backend)
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        let _ = writeln!(md, "## {}\n", backend.name());
+        md.push_str(
+            "| workload | ward req/s | baseline req/s | PocketBase req/s | ward/baseline | ward/PocketBase | p50 / p99 ms: ward | baseline | PocketBase | peak RSS MiB: ward | baseline | PocketBase | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for r in ratios {
+            let get = |server, backend| find(&report.results, server, backend, r.workload);
+            let (w, b, p) = (
+                get(ServerKind::Ward, backend),
+                get(ServerKind::Baseline, backend),
+                get(ServerKind::Pocketbase, Backend::Sqlite),
+            );
+            let rps =
+                |m: Option<&Measurement>| cell(m, |m| format!("{:.0}", m.requests_per_second));
+            let lat =
+                |m: Option<&Measurement>| cell(m, |m| format!("{:.2} / {:.2}", m.p50_ms, m.p99_ms));
+            let ward_lat = cell(w, |m| {
+                let verdict = match (r.workload.is_read(), m.p99_ms < TARGET_READ_P99_MS) {
+                    (false, _) => "",
+                    (true, true) => " ✓",
+                    (true, false) => " ✗",
+                };
+                format!("{:.2} / {:.2}{verdict}", m.p50_ms, m.p99_ms)
+            });
+            let rss = |m: Option<&Measurement>| cell(m, |m| format!("{:.0}", m.peak_rss_mib));
+            let errors: u64 = [w, b, p].iter().flatten().map(|m| m.errors).sum();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.workload.name(),
+                rps(w),
+                rps(b),
+                rps(p),
+                ratio_cell(r.ward_over_baseline, TARGET_OVER_BASELINE),
+                ratio_cell(r.ward_over_pocketbase, TARGET_OVER_POCKETBASE),
+                ward_lat,
+                lat(b),
+                lat(p),
+                rss(w),
+                rss(b),
+                rss(p),
+                errors
+            );
+        }
+        md.push('\n');
+    }
+    md.push_str(
+        "PocketBase serves SQLite only; the Postgres table compares ward on Postgres with it too.\n\
+         Chart: `side-by-side.svg`. Raw numbers: `side-by-side.json`.\n",
+    );
+    md
+}
+
+/// A chart panel: its title, its target line, and the ratio it plots.
+type Panel = (&'static str, f64, fn(&Ratio) -> Option<f64>);
+
+/// Two panels of grouped bars: ward/baseline (target line at 0.85) and ward/PocketBase (target
+/// line at 5), one group per workload, one bar per backend.
+pub fn svg(ratios: &[Ratio]) -> String {
+    let workloads = [
+        Workload::Read,
+        Workload::List,
+        Workload::Create,
+        Workload::Update,
+        Workload::Mix,
+    ];
+    let panel_w = 420.0;
+    let panel_h = 260.0;
+    let top = 50.0;
+    let left = 50.0;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="20" y="24" font-size="16">ward's throughput as a ratio (higher is better)</text>
+<rect x="560" y="12" width="12" height="12" fill="#4a7ebb"/><text x="578" y="23">SQLite</text>
+<rect x="640" y="12" width="12" height="12" fill="#e08a3c"/><text x="658" y="23">Postgres</text>
+"##,
+        2.0 * panel_w + 80.0,
+        top + panel_h + 60.0
+    );
+    let panels: [Panel; 2] = [
+        ("ward / hand-written baseline", TARGET_OVER_BASELINE, |r| {
+            r.ward_over_baseline
+        }),
+        ("ward / PocketBase", TARGET_OVER_POCKETBASE, |r| {
+            r.ward_over_pocketbase
+        }),
+    ];
+    for (p, (title, target, pick)) in panels.into_iter().enumerate() {
+        let x0 = left + p as f64 * (panel_w + 30.0);
+        let max = ratios
+            .iter()
+            .filter_map(pick)
+            .fold(target * 1.25, f64::max)
+            .ceil();
+        let y = |v: f64| top + panel_h - v / max * panel_h;
+        let _ = writeln!(out, r#"<text x="{x0}" y="{}">{title}</text>"#, top - 8.0);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x0}" y1="{}" x2="{}" y2="{}" stroke="#333"/>"##,
+            top + panel_h,
+            x0 + panel_w - 40.0,
+            top + panel_h
+        );
+        for tick in 0..=4 {
+            let v = max * f64::from(tick) / 4.0;
+            let _ = writeln!(
+                out,
+                r##"<text x="{}" y="{}" text-anchor="end" fill="#555">{v:.1}</text><line x1="{x0}" y1="{yy}" x2="{}" y2="{yy}" stroke="#eee"/>"##,
+                x0 - 4.0,
+                y(v) + 4.0,
+                x0 + panel_w - 40.0,
+                yy = y(v)
+            );
+        }
+        let group_w = (panel_w - 40.0) / workloads.len() as f64;
+        for (g, workload) in workloads.iter().enumerate() {
+            let gx = x0 + g as f64 * group_w;
+            for (b, (backend, color)) in
+                [(Backend::Sqlite, "#4a7ebb"), (Backend::Postgres, "#e08a3c")]
+                    .into_iter()
+                    .enumerate()
+            {
+                let value = ratios
+                    .iter()
+                    .find(|r| r.backend == backend && r.workload == *workload)
+                    .and_then(pick);
+                if let Some(v) = value {
+                    let bx = gx + 10.0 + b as f64 * 26.0;
+                    let _ = writeln!(
+                        out,
+                        r#"<rect x="{bx}" y="{}" width="24" height="{}" fill="{color}"/><text x="{}" y="{}" text-anchor="middle" font-size="10">{v:.2}</text>"#,
+                        y(v),
+                        top + panel_h - y(v),
+                        bx + 12.0,
+                        y(v) - 3.0
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+                gx + 35.0,
+                top + panel_h + 16.0,
+                workload.name()
+            );
+        }
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x0}" y1="{ty}" x2="{}" y2="{ty}" stroke="#c00" stroke-dasharray="5,4"/><text x="{}" y="{}" fill="#c00" text-anchor="end">target {target}</text>"##,
+            x0 + panel_w - 40.0,
+            x0 + panel_w - 40.0,
+            y(target) - 4.0,
+            ty = y(target)
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(rps: f64) -> Measurement {
+        Measurement {
+            requests_per_second: rps,
+            p50_ms: 1.0,
+            p99_ms: 3.0,
+            peak_rss_mib: 20.0,
+            requests: 100,
+            errors: 0,
+        }
+    }
+
+    fn r(server: ServerKind, backend: Backend, workload: Workload, rps: f64) -> Result {
+        Result {
+            server,
+            backend,
+            workload,
+            measurement: m(rps),
+        }
+    }
+
+    #[test]
+    fn ratios_divide_ward_by_the_baseline_of_its_backend_and_by_pocketbase() {
+        let results = vec![
+            r(ServerKind::Ward, Backend::Sqlite, Workload::Read, 9000.0),
+            r(
+                ServerKind::Baseline,
+                Backend::Sqlite,
+                Workload::Read,
+                10000.0,
+            ),
+            r(
+                ServerKind::Pocketbase,
+                Backend::Sqlite,
+                Workload::Read,
+                3000.0,
+            ),
+            r(ServerKind::Ward, Backend::Postgres, Workload::Read, 4000.0),
+            r(
+                ServerKind::Baseline,
+                Backend::Postgres,
+                Workload::Read,
+                5000.0,
+            ),
+            r(ServerKind::Ward, Backend::Sqlite, Workload::List, 100.0),
+        ];
+        let ratios = ratios(&results);
+        assert_eq!(ratios.len(), 3);
+        assert_eq!(ratios[0].ward_over_baseline, Some(0.9));
+        assert_eq!(ratios[0].ward_over_pocketbase, Some(3.0));
+        assert_eq!(ratios[1].workload, Workload::List);
+        assert_eq!(ratios[1].ward_over_baseline, None);
+        assert_eq!(ratios[2].backend, Backend::Postgres);
+        assert_eq!(ratios[2].ward_over_baseline, Some(0.8));
+        assert_eq!(ratios[2].ward_over_pocketbase, Some(1.33));
+    }
+
+    #[test]
+    fn the_json_carries_numeric_ratio_fields_per_backend_and_workload() {
+        let results = vec![
+            r(ServerKind::Ward, Backend::Sqlite, Workload::Update, 900.0),
+            r(
+                ServerKind::Baseline,
+                Backend::Sqlite,
+                Workload::Update,
+                1000.0,
+            ),
+            r(
+                ServerKind::Pocketbase,
+                Backend::Sqlite,
+                Workload::Update,
+                100.0,
+            ),
+        ];
+        let report = Report {
+            date: "today".into(),
+            machine: "test".into(),
+            pocketbase: Some("0.40.6".into()),
+            settings: Settings {
+                seconds: 1,
+                connections: 32,
+                wrk_threads: 2,
+                rows: 10,
+            },
+            ratios: ratios(&results),
+            results,
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&report).expect("serialises"))
+                .expect("parses");
+        let ratio = &json["ratios"][0];
+        assert_eq!(ratio["backend"], "sqlite");
+        assert_eq!(ratio["workload"], "update");
+        assert_eq!(ratio["ward_over_baseline"].as_f64(), Some(0.9));
+        assert_eq!(ratio["ward_over_pocketbase"].as_f64(), Some(9.0));
+        assert_eq!(
+            json["results"][0]["requests_per_second"].as_f64(),
+            Some(900.0)
+        );
+        let md = markdown(&report);
+        assert!(
+            md.contains("| update | 900 | 1000 | 100 | **0.90×** ✓ | **9.00×** ✓ |"),
+            "{md}"
+        );
+        let chart = svg(&report.ratios);
+        assert!(
+            chart.starts_with("<svg") && chart.contains(">0.90<") && chart.contains(">9.00<"),
+            "{chart}"
+        );
+    }
+}
