@@ -259,7 +259,7 @@ pub fn svg(ratios: &[Ratio]) -> String {
 <rect x="560" y="12" width="12" height="12" fill="#4a7ebb"/><text x="578" y="23">SQLite</text>
 <rect x="640" y="12" width="12" height="12" fill="#e08a3c"/><text x="658" y="23">Postgres</text>
 "##,
-        2.0 * panel_w + 80.0,
+        2.0 * panel_w + 130.0,
         top + panel_h + 60.0
     );
     let panels: [Panel; 2] = [
@@ -331,10 +331,10 @@ pub fn svg(ratios: &[Ratio]) -> String {
         }
         let _ = writeln!(
             out,
-            r##"<line x1="{x0}" y1="{ty}" x2="{}" y2="{ty}" stroke="#c00" stroke-dasharray="5,4"/><text x="{}" y="{}" fill="#c00" text-anchor="end">target {target}</text>"##,
+            r##"<line x1="{x0}" y1="{ty}" x2="{}" y2="{ty}" stroke="#c00" stroke-dasharray="5,4"/><text x="{}" y="{}" fill="#c00" text-anchor="start" font-size="10">target {target}</text>"##,
             x0 + panel_w - 40.0,
-            x0 + panel_w - 40.0,
-            y(target) - 4.0,
+            x0 + panel_w - 36.0,
+            y(target) + 3.0,
             ty = y(target)
         );
     }
