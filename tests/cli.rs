@@ -606,6 +606,15 @@ fn served_hash(port: u16) -> String {
 }
 
 /// Waits until `log` contains `needle` (ward dev prints a line per reload).
+/// Saves `text` to `path` the way editors do, by renaming a finished file over it: a plain
+/// `fs::write` truncates first, and the watcher may read the empty file in between (it then
+/// rightly refuses to drop every table, which is not what the step under test means to save).
+fn save(path: &Path, text: impl AsRef<[u8]>) -> std::io::Result<()> {
+    let partial = path.with_extension("kdl.partial");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path)
+}
+
 fn wait_for_log(log: &Path, needle: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -652,7 +661,7 @@ fn dev_reloads_on_save_keeps_serving_through_mistakes_and_refuses_data_loss() {
             "column isDone boolean default=#false\n    column notes text",
         )
         .replace("createable title isDone", "createable title isDone notes");
-    std::fs::write(&file, &added).unwrap();
+    save(&file, &added).unwrap();
     let printed = wait_for_log(&log, "reloaded in");
     assert!(printed.contains("tasks: +column notes"), "{printed}");
     let second = served_hash(served.port);
@@ -667,7 +676,7 @@ fn dev_reloads_on_save_keeps_serving_through_mistakes_and_refuses_data_loss() {
     assert_eq!(status, 201, "{body}");
 
     // A broken edit: the diagnostics are printed, the last good IR keeps serving.
-    std::fs::write(&file, added.replace("scope ownerId", "scope ownerid")).unwrap();
+    save(&file, added.replace("scope ownerId", "scope ownerid")).unwrap();
     let printed = wait_for_log(&log, "still serving ir");
     assert!(printed.contains("error[E0021]"), "{printed}");
     assert_eq!(served_hash(served.port), second);
@@ -675,7 +684,7 @@ fn dev_reloads_on_save_keeps_serving_through_mistakes_and_refuses_data_loss() {
     assert_eq!(status, 200);
 
     // Dropping the column would lose data: refused, with the plan and the way to apply it.
-    std::fs::write(&file, &source).unwrap();
+    save(&file, &source).unwrap();
     let printed = wait_for_log(&log, "not reloaded");
     assert!(printed.contains("drop column `tasks.notes`"), "{printed}");
     assert!(printed.contains("--allow-destructive"), "{printed}");
