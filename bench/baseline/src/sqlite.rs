@@ -52,34 +52,28 @@ impl Store {
         })
     }
 
-    async fn on_reader<R: Send + 'static>(
+    /// Runs `f` on a blocking thread with a reader (`write = false`) or the writer.
+    async fn on<R: Send + 'static>(
         &self,
+        write: bool,
         f: impl FnOnce(&Connection, &Statements) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, Failure> {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = store.readers.get().map_err(internal)?;
-            f(&conn, &store.sql).map_err(internal)
-        })
-        .await
-        .map_err(internal)?
-    }
-
-    async fn on_writer<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection, &Statements) -> rusqlite::Result<R> + Send + 'static,
-    ) -> Result<R, Failure> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = store.writer.lock().map_err(internal)?;
-            f(&conn, &store.sql).map_err(internal)
+            if write {
+                let conn = store.writer.lock().map_err(internal)?;
+                f(&conn, &store.sql).map_err(internal)
+            } else {
+                let conn = store.readers.get().map_err(internal)?;
+                f(&conn, &store.sql).map_err(internal)
+            }
         })
         .await
         .map_err(internal)?
     }
 
     pub async fn read(&self, id: String, org: String) -> Result<Option<Row>, Failure> {
-        self.on_reader(move |c, sql| {
+        self.on(false, move |c, sql| {
             let mut stmt = c.prepare_cached(&sql.by_id)?;
             let mut rows = stmt.query(params_from_iter([id, org]))?;
             rows.next()?.map(record).transpose()
@@ -88,7 +82,7 @@ impl Store {
     }
 
     pub async fn list(&self, org: String, status: String, limit: u64) -> Result<Vec<Row>, Failure> {
-        self.on_reader(move |c, sql| {
+        self.on(false, move |c, sql| {
             let mut stmt = c.prepare_cached(&sql.list_by_status)?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = stmt.query_map(
@@ -103,7 +97,7 @@ impl Store {
     pub async fn create(&self, caller: Caller, fields: Fields) -> Result<Row, Failure> {
         let id = uuid::Uuid::now_v7().to_string();
         let at = timestamp_text(now());
-        self.on_writer(move |c, sql| {
+        self.on(true, move |c, sql| {
             let mut values = vec![Sql::Text(id)];
             values.extend(writable(fields));
             values.extend([
@@ -126,7 +120,7 @@ impl Store {
         fields: Fields,
     ) -> Result<Option<Row>, Failure> {
         let at = timestamp_text(now());
-        self.on_writer(move |c, sql| {
+        self.on(true, move |c, sql| {
             let mut values = writable(fields);
             values.extend([
                 Sql::Text(at),

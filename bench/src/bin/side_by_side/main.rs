@@ -412,10 +412,15 @@ mod pg {
             Ok(Admin { client })
         }
 
-        pub async fn drop_all(&self) -> anyhow::Result<()> {
+        async fn drop_run(&self) -> anyhow::Result<()> {
             self.client
                 .batch_execute("DROP DATABASE IF EXISTS ward_bench_run WITH (FORCE)")
                 .await?;
+            Ok(())
+        }
+
+        pub async fn drop_all(&self) -> anyhow::Result<()> {
+            self.drop_run().await?;
             self.client
                 .batch_execute("DROP DATABASE IF EXISTS ward_bench_seed WITH (FORCE)")
                 .await?;
@@ -430,9 +435,7 @@ mod pg {
         }
 
         pub async fn fresh_run_copy(&self) -> anyhow::Result<()> {
-            self.client
-                .batch_execute("DROP DATABASE IF EXISTS ward_bench_run WITH (FORCE)")
-                .await?;
+            self.drop_run().await?;
             self.client
                 .batch_execute("CREATE DATABASE ward_bench_run TEMPLATE ward_bench_seed")
                 .await?;
