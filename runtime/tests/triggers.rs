@@ -189,3 +189,53 @@ async fn batches_fire_triggers_per_record_and_only_for_records_that_stay() {
     assert_eq!(names(&s, &mia).await, ["a", "b"]);
     assert_eq!(events(&s, &mia).await, ["created a", "created b"]);
 }
+
+const STAMPING: &str = r#"
+auth { roles member }
+table notes {
+    column title text required=#true
+    column state text
+    column organizationId text
+    firewall { scope organizationId (auth)org-id }
+    access {
+        read member
+        create member
+        update member
+    }
+    guards {
+        createable title
+        updatable title
+    }
+    on create during {
+        update notes {
+            when id eq (record)id
+            set state "filed"
+        }
+    }
+    on update during {
+        update notes {
+            when id eq (record)id
+            set state "edited"
+        }
+    }
+}
+"#;
+
+/// A write's answer is the row as the whole transaction left it: a `during` trigger that changes
+/// the written row itself shows in the answer (the write's own returned row is stale by then).
+#[backends]
+async fn the_answer_shows_what_during_triggers_did_to_the_row() {
+    let s = start_kdl(STAMPING).await;
+    let mia = s.token("mia", &["member"], Some("acme"));
+    let r = s.post("/api/notes", &mia, json!({"title": "a"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["data"]["state"], "filed", "{}", r.text);
+    let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
+
+    let r = s
+        .patch(&format!("/api/notes/{id}"), &mia, json!({"title": "b"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["data"]["title"], "b");
+    assert_eq!(r.json()["data"]["state"], "edited", "{}", r.text);
+}

@@ -142,7 +142,7 @@ fn one_by_one(
     for (i, item) in items.iter().enumerate() {
         let r = store::isolated(tx, |c| {
             let values = prepare(c, ctx, stamps, item)?;
-            create::write(c, ctx.snap, ctx.caller, ctx.now, ctx.plan, &values)
+            create::write(c, ctx.snap, ctx.caller, ctx.now, ctx.plan, &values).map(|(id, _)| id)
         });
         out.push(ctx.settle(i, r)?);
     }

@@ -148,7 +148,7 @@ fn apply(
     match access {
         Access::Update(gate) => {
             let current = current.ok_or_else(not_found)?;
-            update::apply(conn, snap, caller, plan, gate, id, current, &item.body, now)
+            update::apply(conn, snap, caller, plan, gate, id, current, &item.body, now).map(|_| ())
         }
         Access::Delete(gate) => {
             let current = current.ok_or_else(not_found)?;

@@ -51,7 +51,7 @@ async fn run(
             triggers::collect(|| {
                 let plan = request::plan_in(&snap2, &table)?;
                 references::check(tx, &snap2, &caller2, plan, &values, &now)?;
-                let id = write(tx, &snap2, &caller2, &now, plan, &values)?;
+                let (id, row) = write(tx, &snap2, &caller2, &now, plan, &values)?;
                 let ctx = embed::Ctx {
                     conn: tx,
                     snap: &snap2,
@@ -59,7 +59,7 @@ async fn run(
                     now: &now,
                 };
                 // Only what the caller's `read` rule shows (docs/decisions.md).
-                written::reload_one(ctx, plan, &id)
+                written::answer_one(ctx, plan, &id, row)
             })
         })
         .await?;
@@ -87,7 +87,7 @@ pub(crate) fn prepare(
 }
 
 /// One prepared row written by the REST API: its `before` triggers, the INSERT, then its
-/// `during` triggers (and `after` ones queued). Returns the new id.
+/// `during` triggers (and `after` ones queued). Returns the new id and the row written.
 pub(crate) fn write(
     tx: &dyn Db,
     snap: &Snapshot,
@@ -95,20 +95,24 @@ pub(crate) fn write(
     now: &str,
     plan: &TablePlan,
     values: &Map<String, Json>,
-) -> Result<Json, ApiError> {
+) -> Result<(Json, written::Row), ApiError> {
     let w = triggers::Write::new(tx, snap, caller, now, plan, TriggerEvent::Create);
     w.before(values, None)?;
-    let id = insert(tx, plan, values)?;
-    inserted(&w, &id)?;
-    Ok(id)
+    let stmt = dml::insert_returning(plan, values).map_err(ApiError::internal)?;
+    let rec = row::first_record(tx, plan, &stmt)?
+        .ok_or_else(|| ApiError::internal("insert returned no row"))?;
+    let id = rec
+        .get(system::ID)
+        .cloned()
+        .ok_or_else(|| ApiError::internal("insert returned no id"))?;
+    inserted(&w, &rec)?;
+    Ok((id, written::Row::after(&w, rec)))
 }
 
-/// The `during` (and queued `after`) triggers of a row just inserted.
-pub(crate) fn inserted(w: &triggers::Write, id: &Json) -> Result<(), ApiError> {
+/// The `during` (and queued `after`) triggers of `rec`, the row just inserted.
+pub(crate) fn inserted(w: &triggers::Write, rec: &row::Record) -> Result<(), ApiError> {
     if w.any(TriggerPhase::During) || w.any(TriggerPhase::After) {
-        let rec = row::by_id(w.tx, w.plan, id, sea_query::Cond::all())?
-            .ok_or_else(|| ApiError::internal("inserted row not found"))?;
-        w.written(&rec, None)?;
+        w.written(rec, None)?;
     }
     Ok(())
 }

@@ -63,7 +63,7 @@ async fn run(
                     return Err(ApiError::condition_failed());
                 }
                 let body = body?;
-                apply(
+                let row = apply(
                     tx, &snap2, &caller2, plan, &gate, &id, &current, &body, &now,
                 )?;
                 let ctx = embed::Ctx {
@@ -73,7 +73,7 @@ async fn run(
                     now: &now,
                 };
                 // Only what the caller's `read` rule shows (docs/decisions.md).
-                written::reload_one(ctx, plan, &id)
+                written::answer_one(ctx, plan, &id, row)
             })
         })
         .await?;
@@ -83,7 +83,8 @@ async fn run(
 
 /// Steps 4–8 and the write for one loaded, firewall-visible row: `when`, guards, validation,
 /// `check`, references, then the UPDATE (which repeats the firewall and `when` in its WHERE).
-/// Shared with batch updates and upsert, which must not fork the pipeline.
+/// Shared with batch updates and upsert, which must not fork the pipeline. Returns the row as it
+/// stands after the write ([`written::Row`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
     conn: &dyn Db,
@@ -95,7 +96,7 @@ pub(crate) fn apply(
     current: &Record,
     body: &Map<String, Json>,
     now: &str,
-) -> Result<(), ApiError> {
+) -> Result<written::Row, ApiError> {
     let changes = security::prepare_update(plan, caller, gate, current, body, now)?;
     references::check(conn, snap, caller, plan, &changes, now)?;
     let w = triggers::Write::new(conn, snap, caller, now, plan, TriggerEvent::Update);
@@ -105,13 +106,10 @@ pub(crate) fn apply(
         w.before(&incoming, Some(current))?;
     }
     let cond = predicate::visibility(plan, gate, caller, now, true);
-    if row::execute(conn, &dml::update(plan, id, &changes, cond))? == 0 {
-        return Err(ApiError::condition_failed());
-    }
+    let stmt = dml::update_returning(plan, id, &changes, cond);
+    let rec = row::first_record(conn, plan, &stmt)?.ok_or_else(ApiError::condition_failed)?;
     if w.any(TriggerPhase::During) || w.any(TriggerPhase::After) {
-        let rec = row::by_id(conn, plan, id, sea_query::Cond::all())?
-            .ok_or_else(|| ApiError::internal("updated row not found"))?;
         w.written(&rec, Some(current))?;
     }
-    Ok(())
+    Ok(written::Row::after(&w, rec))
 }

@@ -120,7 +120,7 @@ async fn run(
                     0,
                 );
                 let current = row::first_record(tx, plan, &load)?;
-                let created = apply(
+                let (created, row) = apply(
                     tx,
                     &snap2,
                     &caller2,
@@ -138,7 +138,7 @@ async fn run(
                     now: &now,
                 };
                 // Only what the caller's `read` rule shows (docs/decisions.md).
-                Ok((created, written::reload_one(ctx, plan, &id)?))
+                Ok((created, written::answer_one(ctx, plan, &id, row)?))
             })
         })
         .await?;
@@ -167,12 +167,12 @@ fn id_mismatch(plan: &TablePlan, body: &Map<String, Json>) -> ApiError {
 }
 
 /// One upsert inside the writer transaction. `current` is the firewall-visible row with this id,
-/// if any; `body` carries no `id`. Returns whether the row was created.
+/// if any; `body` carries no `id`. Returns whether the row was created, and the row written.
 ///
 /// A caller who may not create gets NOT_FOUND for an id they cannot see, exactly as PATCH would
 /// answer, so a missing create grant does not tell invisible ids from nonexistent ones.
 #[allow(clippy::too_many_arguments)]
-pub fn apply(
+pub(crate) fn apply(
     conn: &dyn Db,
     snap: &Snapshot,
     caller: &Caller,
@@ -182,11 +182,11 @@ pub fn apply(
     current: Option<&Record>,
     body: &Map<String, Json>,
     now: &str,
-) -> Result<bool, ApiError> {
+) -> Result<(bool, written::Row), ApiError> {
     if let Some(current) = current {
         let gate = gates.update.as_ref().map_err(Clone::clone)?;
-        update::apply(conn, snap, caller, plan, gate, id, current, body, now)?;
-        return Ok(false);
+        let row = update::apply(conn, snap, caller, plan, gate, id, current, body, now)?;
+        return Ok((false, row));
     }
     let Ok(stamps) = &gates.create else {
         return Err(firewall::not_found(&plan.def));
@@ -207,7 +207,7 @@ pub fn apply(
                 conn,
                 &dml::update(plan, id, &values, sea_query::Cond::all()),
             )
-            .map(|_| false);
+            .map(|_| (false, written::Row::Stale));
         }
         return Err(firewall::not_found(&plan.def));
     }
@@ -217,9 +217,9 @@ pub fn apply(
     let w = triggers::Write::new(conn, snap, caller, now, plan, TriggerEvent::Create);
     w.before(&values, None)?;
     let insert = dml::insert_if_new(plan, &values).map_err(ApiError::internal)?;
-    if !row::insert_new(conn, &insert)? {
+    let Some(rec) = row::first_record(conn, plan, &insert)? else {
         return Err(firewall::not_found(&plan.def));
-    }
-    create::inserted(&w, id)?;
-    Ok(true)
+    };
+    create::inserted(&w, &rec)?;
+    Ok((true, written::Row::after(&w, rec)))
 }

@@ -8,9 +8,45 @@ use ward_ir::system;
 
 use super::embed::{self, Ctx};
 use super::error::ApiError;
+use super::triggers;
 use crate::security::access;
 use crate::snapshot::TablePlan;
 use crate::store::row::{self, Record};
+
+/// A row as a write left it, for the answer.
+pub(crate) enum Row {
+    /// Returned by the write's own statement (`RETURNING`), and nothing ran after it.
+    Returned(Record),
+    /// A `during` trigger ran after the statement and may have changed or deleted the row: it
+    /// must be read again.
+    Stale,
+}
+
+impl Row {
+    /// `rec`, the row `w`'s statement returned, unless `w` has `during` triggers (which have run
+    /// by now).
+    pub(crate) fn after(w: &triggers::Write, rec: Record) -> Row {
+        if w.any(ward_ir::TriggerPhase::During) {
+            Row::Stale
+        } else {
+            Row::Returned(rec)
+        }
+    }
+}
+
+/// The answer for the row `id` a write left as `row`: the returned row itself, saving a read,
+/// or the row read again.
+pub(crate) fn answer_one(
+    ctx: Ctx<'_>,
+    plan: &TablePlan,
+    id: &Json,
+    row: Row,
+) -> Result<Json, ApiError> {
+    match row {
+        Row::Returned(record) => render_one(ctx, plan, record),
+        Row::Stale => reload_one(ctx, plan, id),
+    }
+}
 
 /// The row `id` read back after a write, rendered for the caller if they may read it; `null`
 /// when a trigger of the write deleted it again.

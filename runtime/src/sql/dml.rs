@@ -104,13 +104,28 @@ pub fn insert(plan: &TablePlan, row: &Map<String, Json>) -> Result<Stmt, String>
     Ok(render(plan.dialect, &q))
 }
 
+/// INSERT of the given columns returning the whole stored row, in column order (what
+/// `store::row` reads back): the write's answer without reading the row again.
+pub fn insert_returning(plan: &TablePlan, row: &Map<String, Json>) -> Result<Stmt, String> {
+    let mut q = insert_statement(plan, row)?;
+    q.returning(every_column(plan));
+    Ok(render(plan.dialect, &q))
+}
+
 /// INSERT of a row with a client-chosen id that does nothing when the id is taken: the caller
-/// sees zero rows changed and answers as it would for an invisible row. A statement that cannot
+/// sees no row returned and answers as it would for an invisible row. A statement that cannot
 /// fail on the key leaves a Postgres transaction usable, unlike a caught constraint error.
+/// Returns the whole stored row when it inserted one.
 pub fn insert_if_new(plan: &TablePlan, row: &Map<String, Json>) -> Result<Stmt, String> {
     let mut q = insert_statement(plan, row)?;
     q.on_conflict(OnConflict::column(tbl(system::ID)).do_nothing().to_owned());
+    q.returning(every_column(plan));
     Ok(render(plan.dialect, &q))
+}
+
+/// `RETURNING` every column, in column order.
+fn every_column(plan: &TablePlan) -> sea_query::ReturningClause {
+    Query::returning().columns(plan.columns().iter().map(|c| tbl(&c.name)))
 }
 
 fn insert_statement(
@@ -174,8 +189,28 @@ pub fn update(plan: &TablePlan, id: &Json, changes: &Map<String, Json>, cond: Sq
     update_where(plan, changes, cond.add(id_eq(plan, id)))
 }
 
+/// [`update`] returning the whole row as the UPDATE left it (no row: `cond` no longer held).
+pub fn update_returning(
+    plan: &TablePlan,
+    id: &Json,
+    changes: &Map<String, Json>,
+    cond: SqlCond,
+) -> Stmt {
+    let mut q = update_statement(plan, changes, cond.add(id_eq(plan, id)));
+    q.returning(every_column(plan));
+    render(plan.dialect, &q)
+}
+
 /// UPDATE of `changes` on every row that satisfies `cond`.
 pub fn update_where(plan: &TablePlan, changes: &Map<String, Json>, cond: SqlCond) -> Stmt {
+    render(plan.dialect, &update_statement(plan, changes, cond))
+}
+
+fn update_statement(
+    plan: &TablePlan,
+    changes: &Map<String, Json>,
+    cond: SqlCond,
+) -> sea_query::UpdateStatement {
     let mut q = Query::update();
     q.table(tbl(plan.name()));
     for c in plan.columns() {
@@ -184,7 +219,7 @@ pub fn update_where(plan: &TablePlan, changes: &Map<String, Json>, cond: SqlCond
         }
     }
     q.cond_where(cond);
-    render(plan.dialect, &q)
+    q
 }
 
 pub fn delete(plan: &TablePlan, id: &Json, cond: SqlCond) -> Stmt {

@@ -95,12 +95,6 @@ pub fn execute(db: &dyn Db, stmt: &Stmt) -> Result<u64, ApiError> {
     db.execute(stmt)
 }
 
-/// Runs a `dml::insert_if_new`: `Ok(false)` when the id was taken, which the caller answers as
-/// it would an invisible row.
-pub fn insert_new(db: &dyn Db, stmt: &Stmt) -> Result<bool, ApiError> {
-    Ok(db.execute(stmt)? > 0)
-}
-
 /// Runs an `INSERT … RETURNING id` of an integer-id table and reads the ids, ascending. Ids only
 /// grow (AUTOINCREMENT, identity) and the VALUES rows are inserted in order, so ascending order
 /// is the order of the rows in the statement.
