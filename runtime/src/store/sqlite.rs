@@ -1,5 +1,8 @@
 //! The SQLite store: WAL, foreign keys and a busy timeout on every connection; one writer
-//! connection behind a mutex (SQLite has one writer anyway) and a pool of `query_only` readers.
+//! connection (SQLite has one writer anyway), owned by a thread that commits the writes queued
+//! for it in batches (`writer`), and a pool of `query_only` readers.
+
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,7 +24,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Locked by the writer thread for each batch, and by schema work in between.
     writer: Arc<Mutex<Connection>>,
+    queue: std::sync::mpsc::Sender<Box<dyn writer::Job>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
 }
 
@@ -46,13 +51,14 @@ impl SqliteStore {
         .map_err(ApiError::internal)?
     }
 
-    /// One immediate transaction on the writer; SQLite never loses a race here, so `f` runs once.
+    /// One savepoint of a batch transaction on the writer, committed before the answer; SQLite
+    /// never loses a race here, so `f` runs once.
     pub(crate) async fn write<R, F>(&self, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
-        self.on_writer(false, f).await
+        writer::submit(&self.queue, f).await
     }
 
     /// Schema work: like [`SqliteStore::write`] with foreign keys off, as SQLite's table rebuild
@@ -63,25 +69,14 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
-        self.on_writer(true, f).await
-    }
-
-    async fn on_writer<R, F>(&self, foreign_keys_off: bool, f: F) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
-    {
         let writer = self.writer.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = writer
+            let conn = writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !foreign_keys_off {
-                return immediate(&mut conn, false, f);
-            }
             conn.pragma_update(None, "foreign_keys", false)
                 .map_err(db_error)?;
-            let out = immediate(&mut conn, true, f);
+            let out = checked_immediate(&conn, f);
             conn.pragma_update(None, "foreign_keys", true)
                 .map_err(db_error)?;
             out
@@ -140,23 +135,20 @@ impl Drop for Tx<'_> {
     }
 }
 
-/// Runs `f` in one immediate transaction on `conn`, committing only when it succeeds (and, with
-/// `check_foreign_keys`, when `PRAGMA foreign_key_check` finds nothing broken).
-fn immediate<R>(
-    conn: &mut Connection,
-    check_foreign_keys: bool,
+/// Runs `f` in one immediate transaction on `conn`, committing only when it succeeds and
+/// `PRAGMA foreign_key_check` finds nothing broken.
+fn checked_immediate<R>(
+    conn: &Connection,
     f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
     let tx = Tx::begin(conn, TransactionBehavior::Immediate)?;
     let out = f(&SqliteDb(tx.0))?;
-    if check_foreign_keys {
-        let broken =
-            tx.0.prepare("PRAGMA foreign_key_check")
-                .and_then(|mut st| st.query([])?.next().map(|r| r.is_some()))
-                .map_err(db_error)?;
-        if broken {
-            return Err(ApiError::reference_violation(None));
-        }
+    let broken =
+        tx.0.prepare("PRAGMA foreign_key_check")
+            .and_then(|mut st| st.query([])?.next().map(|r| r.is_some()))
+            .map_err(db_error)?;
+    if broken {
+        return Err(ApiError::reference_violation(None));
     }
     tx.commit()?;
     Ok(out)
@@ -357,8 +349,11 @@ pub fn open(path: &Path) -> Result<SqliteStore, StartError> {
         .test_on_check_out(false)
         .build(manager)
         .map_err(|e| fail(&e))?;
+    let writer = Arc::new(Mutex::new(writer));
+    let queue = writer::spawn(writer.clone()).map_err(|e| fail(&e))?;
     Ok(SqliteStore {
-        writer: Arc::new(Mutex::new(writer)),
+        writer,
+        queue,
         readers,
     })
 }
