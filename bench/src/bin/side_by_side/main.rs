@@ -48,6 +48,10 @@ struct Args {
     /// round is skipped with a notice.
     #[arg(long, env = "WARD_TEST_POSTGRES_URL")]
     postgres: Option<String>,
+    /// Measure every server × workload this many times, interleaved, and report the median run
+    /// (by req/s): one 10-s run on a shared 2-core machine varies by ±10 %.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
+    repeat: u32,
     /// Leave PocketBase out even when it is on PATH.
     #[arg(long)]
     no_pocketbase: bool,
@@ -136,9 +140,14 @@ async fn main() -> anyhow::Result<()> {
             connections: run.args.connections,
             wrk_threads: run.args.threads,
             rows: run.args.rows,
+            repeat: run.args.repeat,
         },
-        ratios: report::ratios(&run.results),
-        results: run.results,
+        ratios: Vec::new(),
+        results: report::medians(run.results),
+    };
+    let report = Report {
+        ratios: report::ratios(&report.results),
+        ..report
     };
     report::write(&report, &run.args.out)?;
     print!("{}", report::markdown(&report));
@@ -149,6 +158,16 @@ async fn main() -> anyhow::Result<()> {
 impl Run {
     fn work(&self) -> &Path {
         &self.work
+    }
+
+    /// ward and the baseline on every workload, `--repeat` times over: repeats interleave, so
+    /// that a slow minute of the machine spreads over every server instead of one.
+    fn rounds(&self) -> Vec<(ServerKind, Workload)> {
+        let once = [ServerKind::Ward, ServerKind::Baseline]
+            .into_iter()
+            .flat_map(|kind| self.args.workloads.iter().map(move |w| (kind, *w)));
+        let once: Vec<_> = once.collect();
+        (0..self.args.repeat).flat_map(|_| once.clone()).collect()
     }
 
     fn ward(&self, database: &str, port: u16) -> Command {
@@ -206,12 +225,10 @@ impl Run {
         load::write_data(&dataset, &data)?;
         let db = self.work().join("run.db");
         let url = format!("sqlite://{}", db.display());
-        for kind in [ServerKind::Ward, ServerKind::Baseline] {
-            for workload in self.args.workloads.clone() {
-                copy_sqlite(&seed_db, &db)?;
-                self.measure(kind, Backend::Sqlite, &url, &data, workload)
-                    .await?;
-            }
+        for (kind, workload) in self.rounds() {
+            copy_sqlite(&seed_db, &db)?;
+            self.measure(kind, Backend::Sqlite, &url, &data, workload)
+                .await?;
         }
         Ok(())
     }
@@ -228,12 +245,10 @@ impl Run {
             let data = self.work().join("postgres-data.lua");
             load::write_data(&dataset, &data)?;
             let url = pg::url(admin_url, pg::RUN);
-            for kind in [ServerKind::Ward, ServerKind::Baseline] {
-                for workload in self.args.workloads.clone() {
-                    admin.fresh_run_copy().await?;
-                    self.measure(kind, Backend::Postgres, &url, &data, workload)
-                        .await?;
-                }
+            for (kind, workload) in self.rounds() {
+                admin.fresh_run_copy().await?;
+                self.measure(kind, Backend::Postgres, &url, &data, workload)
+                    .await?;
             }
             anyhow::Ok(())
         }
@@ -249,7 +264,8 @@ impl Run {
         let data = self.work().join("pocketbase-data.lua");
         load::write_data(&dataset, &data)?;
         let run_dir = self.work().join("pocketbase-run");
-        for workload in self.args.workloads.clone() {
+        let workloads = self.args.workloads.clone();
+        for workload in (0..self.args.repeat).flat_map(|_| workloads.iter().copied()) {
             copy_dir(&seeded, &run_dir)?;
             let port = free_port()?;
             let log = self.work().join("pocketbase.log");
@@ -309,6 +325,7 @@ impl Run {
             server: kind,
             backend,
             workload,
+            runs_requests_per_second: vec![m.requests_per_second],
             measurement: m,
         });
     }

@@ -38,6 +38,9 @@ pub struct Result {
     pub workload: Workload,
     #[serde(flatten)]
     pub measurement: Measurement,
+    /// req/s of every run of this server × workload (`--repeat`); `measurement` is the median
+    /// one.
+    pub runs_requests_per_second: Vec<f64>,
 }
 
 /// Per backend and workload: ward's throughput over the others' (`null` when one was not run).
@@ -56,6 +59,7 @@ pub struct Settings {
     pub connections: u32,
     pub wrk_threads: u32,
     pub rows: usize,
+    pub repeat: u32,
 }
 
 #[derive(Serialize)]
@@ -83,6 +87,40 @@ fn find(
         .iter()
         .find(|r| r.server == server && r.backend == backend && r.workload == workload)
         .map(|r| &r.measurement)
+}
+
+/// One result per server, backend and workload: the run with the median req/s (the lower middle
+/// of an even count), its whole measurement kept together, with every run's req/s beside it.
+pub fn medians(results: Vec<Result>) -> Vec<Result> {
+    let mut out: Vec<Result> = Vec::new();
+    let mut groups: Vec<Vec<Result>> = Vec::new();
+    for r in results {
+        let same = |g: &Vec<Result>| {
+            g.first().is_some_and(|f| {
+                f.server == r.server && f.backend == r.backend && f.workload == r.workload
+            })
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.push(r),
+            None => groups.push(vec![r]),
+        }
+    }
+    for mut group in groups {
+        let runs: Vec<f64> = group
+            .iter()
+            .map(|r| r.measurement.requests_per_second)
+            .collect();
+        group.sort_by(|a, b| {
+            a.measurement
+                .requests_per_second
+                .total_cmp(&b.measurement.requests_per_second)
+        });
+        let middle = (group.len() - 1) / 2;
+        let mut median = group.swap_remove(middle);
+        median.runs_requests_per_second = runs;
+        out.push(median);
+    }
+    out
 }
 
 /// PocketBase has one backend (SQLite); ward on either backend is compared with it.
@@ -155,12 +193,14 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(
         md,
         "Machine: {}. Load: wrk, {} connections, {} threads, {} s per workload, loopback. \
-         Data: {} items over two tenants. PocketBase: {}.\n",
+         Data: {} items over two tenants. Runs per server and workload: {} (the median run is shown). \
+         PocketBase: {}.\n",
         report.machine,
         s.connections,
         s.wrk_threads,
         s.seconds,
         s.rows,
+        s.repeat,
         report
             .pocketbase
             .as_deref()
@@ -363,7 +403,36 @@ mod tests {
             backend,
             workload,
             measurement: m(rps),
+            runs_requests_per_second: vec![rps],
         }
+    }
+
+    #[test]
+    fn repeated_runs_report_the_median_run_whole() {
+        let runs = [300.0, 100.0, 200.0, 900.0];
+        let mut results: Vec<Result> = runs
+            .iter()
+            .map(|&rps| {
+                let mut one = r(ServerKind::Ward, Backend::Sqlite, Workload::Read, rps);
+                one.measurement.p99_ms = rps / 100.0;
+                one
+            })
+            .collect();
+        results.push(r(
+            ServerKind::Baseline,
+            Backend::Sqlite,
+            Workload::Read,
+            50.0,
+        ));
+        let medians = medians(results);
+        assert_eq!(medians.len(), 2);
+        assert_eq!(medians[0].measurement.requests_per_second, 200.0);
+        assert_eq!(
+            medians[0].measurement.p99_ms, 2.0,
+            "one run's numbers, not a mix"
+        );
+        assert_eq!(medians[0].runs_requests_per_second, runs);
+        assert_eq!(medians[1].measurement.requests_per_second, 50.0);
     }
 
     #[test]
@@ -428,6 +497,7 @@ mod tests {
                 connections: 32,
                 wrk_threads: 2,
                 rows: 10,
+                repeat: 1,
             },
             ratios: ratios(&results),
             results,
