@@ -102,6 +102,12 @@ pub struct Ctx<'a> {
     pub now: &'a str,
 }
 
+/// Whether [`render`] may read the database for a page of `plan` in this shape (labels of
+/// references, expansions). Conservative: any reference counts, displayable or not.
+pub fn reads_database(plan: &TablePlan, shape: &Shape) -> bool {
+    !plan.references.is_empty() || !shape.expand.is_empty()
+}
+
 /// The outgoing JSON of a page of `plan`'s records (raw, as read): masked, projected, with labels
 /// and the requested expansions.
 pub fn render(

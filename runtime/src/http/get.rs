@@ -14,7 +14,7 @@ use super::request::{self, Shared};
 use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall};
 use crate::sql::{dml, predicate, value};
-use crate::store::row;
+use crate::store::{Db, row};
 
 pub async fn handle(
     State(st): State<Shared>,
@@ -44,29 +44,33 @@ async fn run(
     let stmt = dml::select(plan, cond, &[], Some(1), 0);
     let oracle = mutation::active(Mutation::FirewallNotFoundOracle)
         .then(|| dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0));
+    // The row and nothing else to read: one statement, its own snapshot.
+    let single = oracle.is_none() && !embed::reads_database(plan, &shape);
     let snap2 = snap.clone();
-    let out = st
-        .store
-        .read(move |c| {
-            let plan = request::plan_in(&snap2, &table)?;
-            if let Some(o) = &oracle
-                && row::first_record(c, plan, &stmt)?.is_none()
-                && row::first_record(c, plan, o)?.is_some()
-            {
-                return Err(ApiError::firewall_not_found());
-            }
-            let rec =
-                row::first_record(c, plan, &stmt)?.ok_or_else(|| firewall::not_found(&plan.def))?;
-            let ctx = Ctx {
-                conn: c,
-                snap: &snap2,
-                caller: &caller,
-                now: &now,
-            };
-            Ok(embed::render(ctx, plan, vec![rec], &shape)?
-                .pop()
-                .unwrap_or(Json::Null))
-        })
-        .await?;
+    let read = move |c: &dyn Db| {
+        let plan = request::plan_in(&snap2, &table)?;
+        if let Some(o) = &oracle
+            && row::first_record(c, plan, &stmt)?.is_none()
+            && row::first_record(c, plan, o)?.is_some()
+        {
+            return Err(ApiError::firewall_not_found());
+        }
+        let rec =
+            row::first_record(c, plan, &stmt)?.ok_or_else(|| firewall::not_found(&plan.def))?;
+        let ctx = Ctx {
+            conn: c,
+            snap: &snap2,
+            caller: &caller,
+            now: &now,
+        };
+        Ok(embed::render(ctx, plan, vec![rec], &shape)?
+            .pop()
+            .unwrap_or(Json::Null))
+    };
+    let out = if single {
+        st.store.read_one(read).await?
+    } else {
+        st.store.read(read).await?
+    };
     Ok(request::with_etag(&headers, &json!({ "data": out })))
 }

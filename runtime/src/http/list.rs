@@ -15,7 +15,7 @@ use crate::security::identity::Caller;
 use crate::security::{self, audit};
 use crate::snapshot::TablePlan;
 use crate::sql::{dml, filter, predicate, related};
-use crate::store::row;
+use crate::store::{Db, row};
 
 pub async fn handle(
     State(st): State<Shared>,
@@ -80,41 +80,46 @@ pub(super) async fn respond(
 
     let snap2 = snap.clone();
     let (limit, sort, shape) = (lq.limit, lq.sort.clone(), lq.shape());
-    let page = st
-        .store
-        .read(move |c| {
-            let plan = request::plan_in(&snap2, &table)?;
-            let mut rows = row::records(c, plan, &stmt)?;
-            let total = count_stmt.map(|s| row::scalar(c, &s)).transpose()?;
-            let has_more = rows.len() as u64 > limit;
-            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            // The cursor holds raw sort values: every sort key is queryable for this caller, so
-            // none of them is masked for them.
-            let next_cursor = match rows.last() {
-                Some(last) if has_more => {
-                    let values = sort
-                        .iter()
-                        .map(|k| last.get(&k.column).cloned().unwrap_or(Json::Null))
-                        .collect();
-                    Some(query::encode_cursor(&sort, values))
-                }
-                _ => None,
-            };
-            let ctx = Ctx {
-                conn: c,
-                snap: &snap2,
-                caller: &caller,
-                now: &now,
-            };
-            let data = embed::render(ctx, plan, rows, &shape)?;
-            Ok(Page {
-                data,
-                has_more,
-                next_cursor,
-                total,
-            })
+    // The page and nothing else to read (no total, labels or expansions): one statement, its
+    // own snapshot.
+    let single = count_stmt.is_none() && !embed::reads_database(plan, &shape);
+    let read = move |c: &dyn Db| {
+        let plan = request::plan_in(&snap2, &table)?;
+        let mut rows = row::records(c, plan, &stmt)?;
+        let total = count_stmt.map(|s| row::scalar(c, &s)).transpose()?;
+        let has_more = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        // The cursor holds raw sort values: every sort key is queryable for this caller, so
+        // none of them is masked for them.
+        let next_cursor = match rows.last() {
+            Some(last) if has_more => {
+                let values = sort
+                    .iter()
+                    .map(|k| last.get(&k.column).cloned().unwrap_or(Json::Null))
+                    .collect();
+                Some(query::encode_cursor(&sort, values))
+            }
+            _ => None,
+        };
+        let ctx = Ctx {
+            conn: c,
+            snap: &snap2,
+            caller: &caller,
+            now: &now,
+        };
+        let data = embed::render(ctx, plan, rows, &shape)?;
+        Ok(Page {
+            data,
+            has_more,
+            next_cursor,
+            total,
         })
-        .await?;
+    };
+    let page = if single {
+        st.store.read_one(read).await?
+    } else {
+        st.store.read(read).await?
+    };
 
     let mut pagination = Map::new();
     pagination.insert("limit".into(), json!(lq.limit));

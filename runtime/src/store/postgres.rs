@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use deadpool_postgres::{
-    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, StatementCache,
+    GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, StatementCache,
 };
 use serde_json::Value as Json;
 use tokio::runtime::Handle;
@@ -18,13 +18,10 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 use ward_ir::ColumnType;
 
-use super::{Control, Db};
+use super::{Control, Db, OneStatement};
 use crate::StartError;
 use crate::http::error::ApiError;
 use crate::sql::Stmt;
-
-/// How a read begins: every statement of it sees one snapshot, and it cannot write.
-const READ_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
 /// Attempts of one write transaction before answering `DATABASE_BUSY`.
 const WRITE_ATTEMPTS: u32 = 8;
@@ -114,8 +111,6 @@ enum Attempt<R> {
 }
 
 impl PgStore {
-    /// The transaction's BEGIN is sent together with its first statement (one round trip
-    /// instead of two); a read that runs no statement opens none.
     pub(crate) async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
@@ -124,21 +119,41 @@ impl PgStore {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let rt = Handle::current();
-            let client = rt.block_on(pool.get()).map_err(ApiError::internal)?;
-            let (out, ended) = {
-                let db = PgDb::new(&rt, &client, &client.statement_cache);
-                db.begin_with_first_statement(READ_SNAPSHOT);
-                let out = f(&db);
-                let ended = db.end(out.is_ok());
-                (out, ended)
-            };
-            if ended.is_err() {
-                // Its transaction may still be open: never hand it to the next request.
-                drop(Object::take(client));
-            }
-            let out = out?;
-            ended?;
+            let mut client = rt.block_on(pool.get()).map_err(ApiError::internal)?;
+            let tx = rt
+                .block_on(
+                    client
+                        .build_transaction()
+                        .isolation_level(IsolationLevel::RepeatableRead)
+                        .read_only(true)
+                        .start(),
+                )
+                .map_err(pg_error)?;
+            let db = PgDb::new(&rt, &tx, &tx.statement_cache);
+            let out = f(&db)?;
+            rt.block_on(tx.commit()).map_err(pg_error)?;
             Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// A read of one statement, outside an explicit transaction (its own snapshot): one round
+    /// trip instead of three.
+    pub(crate) async fn read_one<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let rt = Handle::current();
+            let client = rt.block_on(pool.get()).map_err(ApiError::internal)?;
+            f(&OneStatement::new(&PgDb::new(
+                &rt,
+                &client,
+                &client.statement_cache,
+            )))
         })
         .await
         .map_err(ApiError::internal)?
@@ -189,7 +204,6 @@ impl PgStore {
             let db = PgDb::new(&rt, &tx, &tx.statement_cache);
             db.query(&crate::sql::ddl::pg_migration_lock(), &[])?;
             let out = f(&db)?;
-            drop(db);
             rt.block_on(tx.commit()).map_err(pg_error)?;
             Ok(out)
         })
@@ -215,11 +229,9 @@ fn write_once<R>(pool: &Pool, f: impl FnOnce(&dyn Db) -> Result<R, ApiError>) ->
     };
     let db = PgDb::new(&rt, &tx, &tx.statement_cache);
     let out = f(&db);
-    let conflict = db.conflict.get();
-    drop(db);
     // A conflict anywhere in the attempt, even one a batch record caught in its savepoint,
     // means its reads may be stale: roll back and run the whole attempt again.
-    if conflict {
+    if db.conflict.get() {
         return Attempt::Conflict;
     }
     match out {
@@ -259,62 +271,23 @@ fn pg_error(e: tokio_postgres::Error) -> ApiError {
     }
 }
 
-/// A transaction on a pooled connection, driven from a blocking thread: a deadpool
-/// `Transaction`, or a client whose BEGIN goes out with its first statement.
-struct PgDb<'a, C: GenericClient> {
+/// A transaction (or, for [`PgStore::read_one`], a bare connection) from the pool, driven from a
+/// blocking thread.
+struct PgDb<'a, C> {
     rt: &'a Handle,
-    conn: &'a C,
+    tx: &'a C,
     cache: &'a StatementCache,
     conflict: Cell<bool>,
-    /// The BEGIN still to send, with the next statement.
-    begin: Cell<Option<&'static str>>,
-    /// Whether this value sent a BEGIN, so must end the transaction.
-    begun: Cell<bool>,
 }
 
 impl<'a, C: GenericClient> PgDb<'a, C> {
-    fn new(rt: &'a Handle, conn: &'a C, cache: &'a StatementCache) -> Self {
+    fn new(rt: &'a Handle, tx: &'a C, cache: &'a StatementCache) -> Self {
         PgDb {
             rt,
-            conn,
+            tx,
             cache,
             conflict: Cell::new(false),
-            begin: Cell::new(None),
-            begun: Cell::new(false),
         }
-    }
-
-    /// Sends `begin` together with the first statement, pipelined: tokio-postgres writes
-    /// requests in the order their futures are first polled, and the server runs them in order.
-    fn begin_with_first_statement(&self, begin: &'static str) {
-        self.begin.set(Some(begin));
-    }
-
-    /// Ends what [`PgDb::begin_with_first_statement`] began: COMMIT when `keep`, else ROLLBACK.
-    fn end(&self, keep: bool) -> Result<(), ApiError> {
-        if !self.begun.replace(false) {
-            return Ok(());
-        }
-        let end = if keep { "COMMIT" } else { "ROLLBACK" };
-        self.rt
-            .block_on(self.conn.batch_execute(end))
-            .map_err(|e| self.fail(e))
-    }
-
-    /// Drives one request (with the pending BEGIN before it, if any) to completion.
-    fn run<T>(
-        &self,
-        request: impl Future<Output = Result<T, tokio_postgres::Error>>,
-    ) -> Result<T, ApiError> {
-        let Some(begin) = self.begin.take() else {
-            return self.rt.block_on(request).map_err(|e| self.fail(e));
-        };
-        self.begun.set(true);
-        let (begun, out) = self
-            .rt
-            .block_on(async { tokio::join!(biased; self.conn.batch_execute(begin), request) });
-        begun.map_err(|e| self.fail(e))?;
-        out.map_err(|e| self.fail(e))
     }
 
     fn fail(&self, e: tokio_postgres::Error) -> ApiError {
@@ -328,15 +301,9 @@ impl<'a, C: GenericClient> PgDb<'a, C> {
         if self.cache.size() > STATEMENT_CACHE_LIMIT {
             self.cache.clear();
         }
-        self.run(self.conn.prepare_cached(sql))
-    }
-}
-
-/// A read left by a panic (or an early return) still ends its transaction before the connection
-/// goes back to the pool, which does not check.
-impl<C: GenericClient> Drop for PgDb<'_, C> {
-    fn drop(&mut self) {
-        let _ = self.end(false);
+        self.rt
+            .block_on(self.tx.prepare_cached(sql))
+            .map_err(|e| self.fail(e))
     }
 }
 
@@ -346,7 +313,10 @@ impl<C: GenericClient> Db for PgDb<'_, C> {
         let params: Vec<Bound<'_>> = stmt.values.0.iter().map(Bound).collect();
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = self.run(self.conn.query(&st, &refs))?;
+        let rows = self
+            .rt
+            .block_on(self.tx.query(&st, &refs))
+            .map_err(|e| self.fail(e))?;
         rows.iter()
             .map(|row| {
                 (0..types.len().min(row.len()))
@@ -361,11 +331,15 @@ impl<C: GenericClient> Db for PgDb<'_, C> {
         let params: Vec<Bound<'_>> = stmt.values.0.iter().map(Bound).collect();
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.run(self.conn.execute(&st, &refs))
+        self.rt
+            .block_on(self.tx.execute(&st, &refs))
+            .map_err(|e| self.fail(e))
     }
 
     fn control(&self, sql: Control) -> Result<(), ApiError> {
-        self.run(self.conn.batch_execute(sql.sql()))
+        self.rt
+            .block_on(self.tx.batch_execute(sql.sql()))
+            .map_err(|e| self.fail(e))
     }
 }
 

@@ -15,7 +15,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde_json::Value as Json;
 use ward_ir::ColumnType;
 
-use super::{Control, Db};
+use super::{Control, Db, OneStatement};
 use crate::StartError;
 use crate::http::error::ApiError;
 use crate::sql::Stmt;
@@ -46,6 +46,21 @@ impl SqliteStore {
             // snapshot.
             tx.commit()?;
             Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// A read of one statement, outside an explicit transaction (its own snapshot).
+    pub(crate) async fn read_one<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(ApiError::internal)?;
+            f(&OneStatement::new(&SqliteDb(&conn)))
         })
         .await
         .map_err(ApiError::internal)?
@@ -432,5 +447,10 @@ mod snapshot_tests {
         );
         let now = store.read(move |db| Ok(count(db))).await.unwrap();
         assert_eq!(now, 1, "the next read sees the commit");
+        // Outside a transaction: one statement, and a second is refused rather than run in
+        // another snapshot.
+        assert_eq!(store.read_one(move |db| Ok(count(db))).await.unwrap(), 1);
+        let two = store.read_one(move |db| Ok((count(db), count(db)))).await;
+        assert!(two.is_err(), "{two:?}");
     }
 }

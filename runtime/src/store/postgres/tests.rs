@@ -1,5 +1,5 @@
-//! The read transaction whose BEGIN rides with its first statement: one snapshot for the whole
-//! read, and never a connection handed back inside it.
+//! The read transaction: one snapshot for the whole read, and never a connection handed back to
+//! the pool inside it, whatever the read did.
 
 #![allow(clippy::unwrap_used)]
 
@@ -96,8 +96,12 @@ async fn reads_see_one_snapshot_and_always_end_their_transaction() {
             .unwrap();
         assert!(n >= 2, "the write saw the committed rows: {n}");
     }
-    // A read with no statement opens no transaction and answers.
     assert_eq!(store.read(|_| Ok(7)).await.unwrap(), 7);
+    // Outside a transaction: one statement, and a second is refused rather than run in
+    // another snapshot.
+    assert_eq!(store.read_one(count).await.unwrap(), 4);
+    let two = store.read_one(|db| Ok((count(db)?, count(db)?))).await;
+    assert!(two.is_err(), "{two:?}");
     assert_eq!(store.read(count).await.unwrap(), 4);
     other.batch_execute(DROP_SQL).await.unwrap();
 }
