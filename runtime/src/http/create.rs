@@ -43,26 +43,34 @@ async fn run(
     let now = audit::now();
     let values = prepare(plan, &caller, &stamps, &body, &now)?;
 
+    // No reference to check and no trigger to run before or during the INSERT: the INSERT
+    // (… RETURNING) is the whole write.
+    let single = plan.references.is_empty()
+        && [TriggerPhase::Before, TriggerPhase::During]
+            .into_iter()
+            .all(|p| plan.def.triggers(TriggerEvent::Create, p).next().is_none());
     let snap2 = snap.clone();
     let caller2 = caller.clone();
-    let (out, after) = st
-        .store
-        .write(move |tx| {
-            triggers::collect(|| {
-                let plan = request::plan_in(&snap2, &table)?;
-                references::check(tx, &snap2, &caller2, plan, &values, &now)?;
-                let (id, row) = write(tx, &snap2, &caller2, &now, plan, &values)?;
-                let ctx = embed::Ctx {
-                    conn: tx,
-                    snap: &snap2,
-                    caller: &caller2,
-                    now: &now,
-                };
-                // Only what the caller's `read` rule shows (docs/decisions.md).
-                written::answer_one(ctx, plan, &id, row)
-            })
+    let write_all = move |tx: &dyn Db| {
+        triggers::collect(|| {
+            let plan = request::plan_in(&snap2, &table)?;
+            references::check(tx, &snap2, &caller2, plan, &values, &now)?;
+            let (id, row) = write(tx, &snap2, &caller2, &now, plan, &values)?;
+            let ctx = embed::Ctx {
+                conn: tx,
+                snap: &snap2,
+                caller: &caller2,
+                now: &now,
+            };
+            // Only what the caller's `read` rule shows (docs/decisions.md).
+            written::answer_one(ctx, plan, &id, row)
         })
-        .await?;
+    };
+    let (out, after) = if single {
+        st.store.write_one(write_all).await?
+    } else {
+        st.store.write(write_all).await?
+    };
     triggers::after(&st, snap, &caller, after).await;
     Ok(request::json(StatusCode::CREATED, &json!({ "data": out })))
 }

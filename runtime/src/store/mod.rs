@@ -191,6 +191,21 @@ impl Store {
         }
     }
 
+    /// [`Store::write`] for an `f` that runs a single statement. On Postgres it runs without an
+    /// explicit transaction (one statement is atomic by itself), saving the BEGIN and COMMIT
+    /// round trips; on SQLite it joins the writer's group commit like any write. A second
+    /// statement is refused with an internal error on both.
+    pub async fn write_one<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.write(move |db| f(&OneStatement::new(db))).await,
+            Store::Postgres(p) => p.read_one(f).await,
+        }
+    }
+
     /// Runs schema work (the migration) once, in one transaction; on Postgres under a lock that
     /// instances starting together on one database take in turn, each statement seeing what the
     /// ones before it committed.

@@ -138,8 +138,8 @@ impl PgStore {
         .map_err(ApiError::internal)?
     }
 
-    /// A read of one statement, outside an explicit transaction (its own snapshot): one round
-    /// trip instead of three.
+    /// One statement outside an explicit transaction: a read (its own snapshot) or a write (atomic
+    /// by itself); one round trip instead of three.
     pub(crate) async fn read_one<R, F>(&self, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
