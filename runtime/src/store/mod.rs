@@ -2,10 +2,13 @@
 //! synchronous code against [`Db`]; a store opens that transaction on a blocking thread, so the
 //! async request path never waits on the database while holding a worker.
 //!
-//! - SQLite: one writer connection behind a mutex and a pool of `query_only` readers.
+//! - SQLite: one writer connection, owned by a thread that commits queued writes in groups, and a
+//!   pool of `query_only` readers.
 //! - Postgres: a deadpool of tokio-postgres connections with per-connection prepared statement
 //!   caches; writes run SERIALIZABLE (retried on a serialization failure), so concurrent instances
 //!   see the same outcomes as SQLite's single writer; reads run in one REPEATABLE READ snapshot.
+//! - Either: a read or create that is a single statement runs it without an explicit transaction
+//!   (`read_one`, `write_one`).
 //!
 //! Stores bind and run statements built in `sql/`; they never build SQL from values.
 
