@@ -190,7 +190,7 @@ impl Store {
     {
         match self {
             Store::Sqlite(s) => s.read_one(f).await,
-            Store::Postgres(p) => p.read_one(f).await,
+            Store::Postgres(p) => p.one_statement(f).await,
         }
     }
 
@@ -205,7 +205,7 @@ impl Store {
     {
         match self {
             Store::Sqlite(s) => s.write(move |db| f(&OneStatement::new(db))).await,
-            Store::Postgres(p) => p.read_one(f).await,
+            Store::Postgres(p) => p.one_statement(f).await,
         }
     }
 

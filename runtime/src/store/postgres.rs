@@ -111,15 +111,29 @@ enum Attempt<R> {
 }
 
 impl PgStore {
-    pub(crate) async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
+    /// Runs `g` on a blocking thread with a pooled connection, whose futures `g` drives with
+    /// `block_on` on the server's runtime.
+    async fn on_connection<R, G>(&self, g: G) -> Result<R, ApiError>
     where
         R: Send + 'static,
-        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+        G: FnOnce(&Handle, &mut deadpool_postgres::Client) -> Result<R, ApiError> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let rt = Handle::current();
             let mut client = rt.block_on(pool.get()).map_err(ApiError::internal)?;
+            g(&rt, &mut client)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    pub(crate) async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        self.on_connection(move |rt, client| {
             let tx = rt
                 .block_on(
                     client
@@ -129,34 +143,30 @@ impl PgStore {
                         .start(),
                 )
                 .map_err(pg_error)?;
-            let db = PgDb::new(&rt, &tx, &tx.statement_cache);
+            let db = PgDb::new(rt, &tx, &tx.statement_cache);
             let out = f(&db)?;
             rt.block_on(tx.commit()).map_err(pg_error)?;
             Ok(out)
         })
         .await
-        .map_err(ApiError::internal)?
     }
 
     /// One statement outside an explicit transaction: a read (its own snapshot) or a write (atomic
     /// by itself); one round trip instead of three.
-    pub(crate) async fn read_one<R, F>(&self, f: F) -> Result<R, ApiError>
+    pub(crate) async fn one_statement<R, F>(&self, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let rt = Handle::current();
-            let client = rt.block_on(pool.get()).map_err(ApiError::internal)?;
+        self.on_connection(move |rt, client| {
+            let client: &deadpool_postgres::Client = client;
             f(&OneStatement::new(&PgDb::new(
-                &rt,
-                &client,
+                rt,
+                client,
                 &client.statement_cache,
             )))
         })
         .await
-        .map_err(ApiError::internal)?
     }
 
     pub(crate) async fn write<R, F>(&self, f: F) -> Result<R, ApiError>
@@ -187,10 +197,7 @@ impl PgStore {
         R: Send + 'static,
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let rt = Handle::current();
-            let mut client = rt.block_on(pool.get()).map_err(ApiError::internal)?;
+        self.on_connection(move |rt, client| {
             // READ COMMITTED: after waiting for the lock, the catalog reads below see what the
             // instance that held it created.
             let tx = rt
@@ -201,14 +208,13 @@ impl PgStore {
                         .start(),
                 )
                 .map_err(pg_error)?;
-            let db = PgDb::new(&rt, &tx, &tx.statement_cache);
+            let db = PgDb::new(rt, &tx, &tx.statement_cache);
             db.query(&crate::sql::ddl::pg_migration_lock(), &[])?;
             let out = f(&db)?;
             rt.block_on(tx.commit()).map_err(pg_error)?;
             Ok(out)
         })
         .await
-        .map_err(ApiError::internal)?
     }
 }
 
