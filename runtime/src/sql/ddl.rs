@@ -412,10 +412,7 @@ pub fn sqlite_rebuild(plan: &TablePlan, sources: &[(String, String)]) -> Vec<Stm
     }
     let mut insert = Query::insert();
     insert.into_table(tbl(&temp)).columns(targets);
-    let mut out = vec![Stmt {
-        sql: create_table_named(plan, &temp),
-        values: sea_query::Values(Vec::new()),
-    }];
+    let mut out = vec![Stmt::unbound(create_table_named(plan, &temp))];
     if !sources.is_empty() && insert.select_from(copy).is_ok() {
         out.push(render(Dialect::Sqlite, &insert));
     }
@@ -428,10 +425,7 @@ pub fn sqlite_rebuild(plan: &TablePlan, sources: &[(String, String)]) -> Vec<Stm
                 .to_owned(),
         ),
     ] {
-        out.push(Stmt {
-            sql,
-            values: sea_query::Values(Vec::new()),
-        });
+        out.push(Stmt::unbound(sql));
     }
     out
 }

@@ -28,6 +28,17 @@ pub struct Stmt {
     pub values: sea_query::Values,
 }
 
+impl Stmt {
+    /// A statement without bound values: DDL and other text made from the IR alone (or, in
+    /// tests, fixed text).
+    pub(crate) fn unbound(sql: impl Into<String>) -> Stmt {
+        Stmt {
+            sql: sql.into(),
+            values: sea_query::Values(Vec::new()),
+        }
+    }
+}
+
 pub(crate) fn render<S: QueryStatementWriter>(dialect: Dialect, s: &S) -> Stmt {
     let (sql, values) = match dialect {
         Dialect::Sqlite => s.build(SqliteQueryBuilder),

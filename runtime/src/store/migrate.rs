@@ -151,14 +151,6 @@ pub async fn migrate_on_start(store: &Store, snapshot: &Arc<Snapshot>) -> Result
     }
 }
 
-/// DDL text as a statement: no values, identifiers from the IR only.
-fn ddl(sql: String) -> Stmt {
-    Stmt {
-        sql,
-        values: sea_query::Values(Vec::new()),
-    }
-}
-
 struct LiveColumn {
     ty: String,
     not_null: bool,
@@ -241,7 +233,7 @@ fn plan(
         match catalog.tables.get(t.name()) {
             None => {
                 plan.add(format!("create table `{}`", t.name()));
-                plan.statements.push(ddl(ddl::create_table(t)));
+                plan.statements.push(Stmt::unbound(ddl::create_table(t)));
             }
             Some(live) => {
                 if diff_table(t, live, &mut plan) {
@@ -253,7 +245,8 @@ fn plan(
     for name in catalog.tables.keys() {
         if snapshot.table(name).is_none() {
             plan.destroy(format!("drop table `{name}` and its rows"));
-            plan.statements.push(ddl(ddl::drop_table(dialect, name)));
+            plan.statements
+                .push(Stmt::unbound(ddl::drop_table(dialect, name)));
         }
     }
     for t in snapshot.tables() {
@@ -262,7 +255,7 @@ fn plan(
                 if !rebuilt.contains(t.name()) {
                     plan.add(format!("create index `{}` on `{}`", ix.name, t.name()));
                 }
-                plan.statements.push(ddl(ddl::create_index(
+                plan.statements.push(Stmt::unbound(ddl::create_index(
                     dialect,
                     t.name(),
                     &ix.name,
@@ -385,14 +378,14 @@ fn diff_table(t: &TablePlan, live: &BTreeMap<String, LiveColumn>, plan: &mut Pla
             .collect();
         plan.statements.extend(ddl::sqlite_rebuild(t, &sources));
     } else {
-        plan.statements.extend(alters.into_iter().map(ddl));
+        plan.statements.extend(alters.into_iter().map(Stmt::unbound));
     }
     rebuild
 }
 
 fn apply(db: &dyn Db, dialect: Dialect, snapshot: &Snapshot, plan: &Plan) -> Result<(), ApiError> {
-    db.execute(&ddl(ddl::create_schema_table(dialect)))?;
-    db.execute(&ddl(ddl::create_audit_table(dialect)))?;
+    db.execute(&Stmt::unbound(ddl::create_schema_table(dialect)))?;
+    db.execute(&Stmt::unbound(ddl::create_audit_table(dialect)))?;
     for s in &plan.statements {
         db.execute(s)?;
     }

@@ -405,17 +405,8 @@ mod tests {
 mod snapshot_tests {
     #![allow(clippy::unwrap_used)]
 
-    use ward_ir::ColumnType;
-
     use crate::sql::Stmt;
-    use crate::store::Store;
-
-    fn raw(sql: &str) -> Stmt {
-        Stmt {
-            sql: sql.to_owned(),
-            values: sea_query::Values(Vec::new()),
-        }
-    }
+    use crate::store::{Db, Store, row};
 
     #[tokio::test]
     async fn a_read_sees_one_snapshot_while_a_writer_commits() {
@@ -424,19 +415,14 @@ mod snapshot_tests {
         let sqlite = super::open(&path).unwrap();
         sqlite.with_writer(|c| c.execute_batch("CREATE TABLE t (x INTEGER)").unwrap());
         let store = Store::Sqlite(sqlite);
-        let count = |db: &dyn crate::store::Db| {
-            db.query(&raw("SELECT count(*) FROM t"), &[ColumnType::Integer])
-                .unwrap()[0][0]
-                .as_i64()
-                .unwrap()
-        };
+        let count = |db: &dyn Db| row::scalar(db, &Stmt::unbound("SELECT count(*) FROM t"));
         let (before, after) = store
             .read(move |db| {
-                let before = count(db);
+                let before = count(db)?;
                 // Another connection commits between the two statements of this read.
                 let other = rusqlite::Connection::open(&path).unwrap();
                 other.execute("INSERT INTO t (x) VALUES (1)", []).unwrap();
-                Ok((before, count(db)))
+                Ok((before, count(db)?))
             })
             .await
             .unwrap();
@@ -445,12 +431,12 @@ mod snapshot_tests {
             (0, 0),
             "both statements see the first snapshot"
         );
-        let now = store.read(move |db| Ok(count(db))).await.unwrap();
+        let now = store.read(count).await.unwrap();
         assert_eq!(now, 1, "the next read sees the commit");
         // Outside a transaction: one statement, and a second is refused rather than run in
         // another snapshot.
-        assert_eq!(store.read_one(move |db| Ok(count(db))).await.unwrap(), 1);
-        let two = store.read_one(move |db| Ok((count(db), count(db)))).await;
+        assert_eq!(store.read_one(count).await.unwrap(), 1);
+        let two = store.read_one(move |db| Ok((count(db)?, count(db)?))).await;
         assert!(two.is_err(), "{two:?}");
     }
 }

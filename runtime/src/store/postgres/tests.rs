@@ -3,28 +3,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ward_ir::ColumnType;
-
 use crate::http::error::ApiError;
 use crate::sql::Stmt;
-use crate::store::{Db, Store};
+use crate::store::{Db, Store, row};
 
 const TABLE_SQL: &str = "CREATE TABLE ward_store_read_test (x INTEGER)";
 const DROP_SQL: &str = "DROP TABLE IF EXISTS ward_store_read_test";
 
-fn raw(sql: &str) -> Stmt {
-    Stmt {
-        sql: sql.to_owned(),
-        values: sea_query::Values(Vec::new()),
-    }
-}
-
 fn count(db: &dyn Db) -> Result<i64, ApiError> {
-    let rows = db.query(
-        &raw("SELECT count(*) FROM ward_store_read_test"),
-        &[ColumnType::Integer],
-    )?;
-    Ok(rows[0][0].as_i64().unwrap())
+    row::scalar(
+        db,
+        &Stmt::unbound("SELECT count(*) FROM ward_store_read_test"),
+    )
 }
 
 async fn connect(url: &str) -> tokio_postgres::Client {
@@ -89,7 +79,9 @@ async fn reads_see_one_snapshot_and_always_end_their_transaction() {
         assert!(panicked.is_err());
         let n = store
             .write(|db| {
-                db.execute(&raw("INSERT INTO ward_store_read_test VALUES (2)"))?;
+                db.execute(&Stmt::unbound(
+                    "INSERT INTO ward_store_read_test VALUES (2)",
+                ))?;
                 count(db)
             })
             .await

@@ -163,24 +163,12 @@ fn serve(conn: &Mutex<Connection>, jobs: &Receiver<Box<dyn Job>>) {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use ward_ir::ColumnType;
-
     use crate::http::error::ApiError;
     use crate::sql::Stmt;
-    use crate::store::Db;
+    use crate::store::{Db, row};
 
-    fn raw(sql: &str) -> Stmt {
-        Stmt {
-            sql: sql.to_owned(),
-            values: sea_query::Values(Vec::new()),
-        }
-    }
-
-    fn count(db: &dyn Db) -> i64 {
-        db.query(&raw("SELECT count(*) FROM t"), &[ColumnType::Integer])
-            .unwrap()[0][0]
-            .as_i64()
-            .unwrap()
+    fn count(db: &dyn Db) -> Result<i64, ApiError> {
+        row::scalar(db, &Stmt::unbound("SELECT count(*) FROM t"))
     }
 
     /// Many writes at once land in shared batches; the failing ones change nothing and the others
@@ -195,14 +183,14 @@ mod tests {
             tokio::spawn(async move {
                 store
                     .write(move |db| {
-                        db.execute(&raw("INSERT INTO t VALUES (1)"))?;
+                        db.execute(&Stmt::unbound("INSERT INTO t VALUES (1)"))?;
                         if i % 3 == 0 {
                             return Err(ApiError::internal("refused"));
                         }
                         if i % 7 == 0 {
                             panic!("a bug in policy code");
                         }
-                        Ok(count(db))
+                        count(db)
                     })
                     .await
             })
@@ -213,10 +201,10 @@ mod tests {
             assert_eq!(r.is_ok(), i % 3 != 0 && i % 7 != 0, "write {i}: {r:?}");
             kept += i64::from(r.is_ok());
         }
-        let rows = sqlite.read(|db| Ok(count(db))).await.unwrap();
+        let rows = sqlite.read(count).await.unwrap();
         assert_eq!(rows, kept, "exactly the writes answered OK are stored");
         // The writer survived the panics and the savepoints are all released.
-        let after = sqlite.write(|db| Ok(count(db))).await.unwrap();
+        let after = sqlite.write(count).await.unwrap();
         assert_eq!(after, kept);
     }
 
@@ -228,10 +216,10 @@ mod tests {
         sqlite.with_writer(|c| c.execute_batch("CREATE TABLE t (x INTEGER)").unwrap());
         for n in 1..=50 {
             sqlite
-                .write(|db| db.execute(&raw("INSERT INTO t VALUES (1)")))
+                .write(|db| db.execute(&Stmt::unbound("INSERT INTO t VALUES (1)")))
                 .await
                 .unwrap();
-            assert_eq!(sqlite.read(|db| Ok(count(db))).await.unwrap(), n);
+            assert_eq!(sqlite.read(count).await.unwrap(), n);
         }
     }
 }
