@@ -378,7 +378,8 @@ fn diff_table(t: &TablePlan, live: &BTreeMap<String, LiveColumn>, plan: &mut Pla
             .collect();
         plan.statements.extend(ddl::sqlite_rebuild(t, &sources));
     } else {
-        plan.statements.extend(alters.into_iter().map(Stmt::unbound));
+        plan.statements
+            .extend(alters.into_iter().map(Stmt::unbound));
     }
     rebuild
 }
