@@ -22,6 +22,15 @@ pub fn snapshot() -> Snapshot {
 }
 
 pub fn snapshot_for(dialect: crate::sql::Dialect) -> Snapshot {
+    snapshot_with(dialect, json!([]))
+}
+
+/// [`snapshot`] with these `masks` (IR JSON) on `rooms`.
+pub fn snapshot_with_masks(masks: Value) -> Snapshot {
+    snapshot_with(crate::sql::Dialect::Sqlite, masks)
+}
+
+fn snapshot_with(dialect: crate::sql::Dialect, masks: Value) -> Snapshot {
     let role = |r: &[&str]| json!({"kind": "role", "roles": r});
     let owner_is_me = json!({"kind": "compare", "field": "ownerId", "op": "eq", "values": [{"kind": "auth", "value": "user-id"}]});
     let table = json!({
@@ -44,7 +53,7 @@ pub fn snapshot_for(dialect: crate::sql::Dialect) -> Snapshot {
             "delete": null, "restore": null
         },
         "guards": {"open": false, "createable": ["status", "priority"], "updatable": ["status"], "immutable": [], "protected": []},
-        "masks": [], "delete": "soft", "batch": {"enabled": true, "max": 100, "atomic": true},
+        "masks": masks, "delete": "soft", "batch": {"enabled": true, "max": 100, "atomic": true},
         "page": {"default": 50, "max": 100}, "views": [], "actions": []
     });
     let ir = json!({"version": 1, "auth": {"jwt": {"key": {"kind": "secret", "env": "X"}, "issuer": null, "audience": null, "leeway_seconds": 30},

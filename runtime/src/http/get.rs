@@ -4,10 +4,11 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use ward_ir::Operation;
 
 use super::embed::{self, Ctx};
+use super::encode::{self, Answer, Records};
 use super::error::ApiError;
 use super::query;
 use super::request::{self, Shared};
@@ -45,7 +46,8 @@ async fn run(
     let oracle = mutation::active(Mutation::FirewallNotFoundOracle)
         .then(|| dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0));
     // The row and nothing else to read: one statement, its own snapshot.
-    let single = oracle.is_none() && !embed::reads_database(plan, &shape);
+    let reads_more = embed::reads_database(plan, &shape);
+    let single = oracle.is_none() && !reads_more;
     let snap2 = snap.clone();
     let read = move |c: &dyn Db| {
         let plan = request::plan_in(&snap2, &table)?;
@@ -55,22 +57,38 @@ async fn run(
         {
             return Err(ApiError::firewall_not_found());
         }
-        let rec =
-            row::first_record(c, plan, &stmt)?.ok_or_else(|| firewall::not_found(&plan.def))?;
+        let rows = row::cells(c, plan, &stmt)?;
+        let not_found = || firewall::not_found(&plan.def);
+        if !reads_more {
+            let records = Records::new(plan, &caller, shape.fields.as_deref(), &rows);
+            let data = records.first().ok_or_else(not_found)?;
+            return encode::to_body(&Answer::<_, ()> {
+                data,
+                pagination: None,
+            });
+        }
+        let rec = row::to_records(plan, rows)
+            .into_iter()
+            .next()
+            .ok_or_else(not_found)?;
         let ctx = Ctx {
             conn: c,
             snap: &snap2,
             caller: &caller,
             now: &now,
         };
-        Ok(embed::render(ctx, plan, vec![rec], &shape)?
+        let data = embed::render(ctx, plan, vec![rec], &shape)?
             .pop()
-            .unwrap_or(Json::Null))
+            .unwrap_or(Json::Null);
+        encode::to_body(&Answer::<_, ()> {
+            data,
+            pagination: None,
+        })
     };
-    let out = if single {
+    let body = if single {
         st.store.read_one(read).await?
     } else {
         st.store.read(read).await?
     };
-    Ok(request::with_etag(&headers, &json!({ "data": out })))
+    Ok(request::with_etag(&headers, body))
 }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json, json};
 use ward_ir::Operation;
 
 use super::embed::{self, Ctx};
+use super::encode::{self, Answer, Records};
 use super::error::ApiError;
 use super::query::{self, ListQuery};
 use super::request::{self, Shared};
@@ -79,13 +80,14 @@ pub(super) async fn respond(
     let stmt = dml::select(plan, cond, &lq.sort, Some(lq.limit + 1), lq.offset);
 
     let snap2 = snap.clone();
-    let (limit, sort, shape) = (lq.limit, lq.sort.clone(), lq.shape());
+    let (limit, offset, sort, shape) = (lq.limit, lq.offset, lq.sort.clone(), lq.shape());
     // The page and nothing else to read (no total, labels or expansions): one statement, its
-    // own snapshot.
-    let single = count_stmt.is_none() && !embed::reads_database(plan, &shape);
+    // own snapshot, and the records written straight from the cells.
+    let reads_more = embed::reads_database(plan, &shape);
+    let single = count_stmt.is_none() && !reads_more;
     let read = move |c: &dyn Db| {
         let plan = request::plan_in(&snap2, &table)?;
-        let mut rows = row::records(c, plan, &stmt)?;
+        let mut rows = row::cells(c, plan, &stmt)?;
         let total = count_stmt.map(|s| row::scalar(c, &s)).transpose()?;
         let has_more = rows.len() as u64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -95,54 +97,50 @@ pub(super) async fn respond(
             Some(last) if has_more => {
                 let values = sort
                     .iter()
-                    .map(|k| last.get(&k.column).cloned().unwrap_or(Json::Null))
+                    .map(|k| {
+                        plan.columns()
+                            .iter()
+                            .position(|c| c.name == k.column)
+                            .and_then(|at| last.get(at))
+                            .cloned()
+                            .unwrap_or(Json::Null)
+                    })
                     .collect();
                 Some(query::encode_cursor(&sort, values))
             }
             _ => None,
         };
+        let mut pagination = Map::new();
+        pagination.insert("limit".into(), json!(limit));
+        pagination.insert("offset".into(), json!(offset));
+        pagination.insert("count".into(), json!(rows.len()));
+        pagination.insert("hasMore".into(), json!(has_more));
+        if let Some(c) = next_cursor {
+            pagination.insert("nextCursor".into(), json!(c));
+        }
+        if let Some(t) = total {
+            pagination.insert("total".into(), json!(t));
+        }
+        let pagination = Some(pagination);
+        if !reads_more {
+            let data = Records::new(plan, &caller, shape.fields.as_deref(), &rows);
+            return encode::to_body(&Answer { data, pagination });
+        }
         let ctx = Ctx {
             conn: c,
             snap: &snap2,
             caller: &caller,
             now: &now,
         };
-        let data = embed::render(ctx, plan, rows, &shape)?;
-        Ok(Page {
-            data,
-            has_more,
-            next_cursor,
-            total,
-        })
+        let data = embed::render(ctx, plan, row::to_records(plan, rows), &shape)?;
+        encode::to_body(&Answer { data, pagination })
     };
-    let page = if single {
+    let body = if single {
         st.store.read_one(read).await?
     } else {
         st.store.read(read).await?
     };
-
-    let mut pagination = Map::new();
-    pagination.insert("limit".into(), json!(lq.limit));
-    pagination.insert("offset".into(), json!(lq.offset));
-    pagination.insert("count".into(), json!(page.data.len()));
-    pagination.insert("hasMore".into(), json!(page.has_more));
-    if let Some(c) = page.next_cursor {
-        pagination.insert("nextCursor".into(), json!(c));
-    }
-    if let Some(t) = page.total {
-        pagination.insert("total".into(), json!(t));
-    }
-    Ok(request::with_etag(
-        headers,
-        &json!({ "data": page.data, "pagination": pagination }),
-    ))
-}
-
-struct Page {
-    data: Vec<Json>,
-    has_more: bool,
-    next_cursor: Option<String>,
-    total: Option<i64>,
+    Ok(request::with_etag(headers, body))
 }
 
 /// `?deleted=only`: the soft-deleted rows inside the caller's scopes that the `restore` rule's

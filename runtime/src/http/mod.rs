@@ -8,6 +8,7 @@ mod cascade;
 pub mod create;
 pub mod delete;
 pub mod embed;
+pub mod encode;
 pub mod error;
 pub mod get;
 pub mod list;

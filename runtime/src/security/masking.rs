@@ -58,13 +58,80 @@ pub fn mask_record(plan: &TablePlan, caller: &Caller, record: &mut Map<String, J
         .collect();
     for m in apply {
         if m.kind == MaskKind::Hidden {
-            record.remove(&m.column);
+            // Not `remove`: with `preserve_order` that swaps the last key into the gap, and a
+            // record's keys keep the table's column order.
+            record.shift_remove(&m.column);
             continue;
         }
         let ty = plan.column(&m.column).map_or(ColumnType::Text, |c| c.ty);
         if let Some(v) = record.get_mut(&m.column) {
             *v = mask_value(m.kind, ty, v);
         }
+    }
+}
+
+/// What one cell of a row looks like to the caller.
+#[derive(Debug, PartialEq)]
+pub enum Cell<'r> {
+    Raw(&'r Json),
+    Masked(Json),
+    /// `hidden`: the key is left out.
+    Hidden,
+}
+
+/// [`mask_record`] for rows read as cells in column order (no record map): the masks of a table
+/// the caller does not see through everywhere, each decided per row on the raw cells, applied in
+/// declaration order.
+pub struct CellMasks<'a> {
+    /// (masked column's position, mask, owner column's position, masked column's type).
+    masks: Vec<(usize, &'a Mask, Option<usize>, ColumnType)>,
+    user_id: Option<&'a str>,
+}
+
+impl<'a> CellMasks<'a> {
+    pub fn new(plan: &'a TablePlan, caller: &'a Caller) -> Self {
+        let position = |name: &str| plan.columns().iter().position(|c| c.name == name);
+        let masks = plan
+            .def
+            .masks
+            .iter()
+            .filter(|m| !sees_raw_everywhere(m, caller))
+            .filter_map(|m| {
+                let at = position(&m.column)?;
+                let ty = plan.columns().get(at).map_or(ColumnType::Text, |c| c.ty);
+                Some((at, m, m.owner.as_deref().and_then(position), ty))
+            })
+            .collect();
+        CellMasks {
+            masks,
+            user_id: caller.user_id.as_deref(),
+        }
+    }
+
+    /// Cell `at` of `row` as the caller sees it.
+    pub fn cell<'r>(&self, row: &'r [Json], at: usize) -> Cell<'r> {
+        let Some(raw) = row.get(at) else {
+            return Cell::Hidden;
+        };
+        let mut out = Cell::Raw(raw);
+        for (_, m, owner, ty) in self.masks.iter().filter(|(col, ..)| *col == at) {
+            let owned = match (owner, self.user_id) {
+                (Some(o), Some(uid)) => row.get(*o).and_then(Json::as_str) == Some(uid),
+                _ => false,
+            };
+            if owned {
+                continue;
+            }
+            if m.kind == MaskKind::Hidden {
+                return Cell::Hidden;
+            }
+            out = Cell::Masked(match &out {
+                Cell::Raw(v) => mask_value(m.kind, *ty, v),
+                Cell::Masked(v) => mask_value(m.kind, *ty, v),
+                Cell::Hidden => return Cell::Hidden,
+            });
+        }
+        out
     }
 }
 

@@ -26,11 +26,19 @@ fn column_types(plan: &TablePlan) -> Vec<ColumnType> {
         .collect()
 }
 
+/// Runs a `dml::select` statement of `plan` and reads every row as cells in column order.
+pub fn cells(db: &dyn Db, plan: &TablePlan, stmt: &Stmt) -> Result<Vec<Vec<Json>>, ApiError> {
+    db.query(stmt, &column_types(plan))
+}
+
 /// Runs a `dml::select` statement of `plan` and reads every row.
 pub fn records(db: &dyn Db, plan: &TablePlan, stmt: &Stmt) -> Result<Vec<Record>, ApiError> {
-    let rows = db.query(stmt, &column_types(plan))?;
-    Ok(rows
-        .into_iter()
+    Ok(to_records(plan, cells(db, plan, stmt)?))
+}
+
+/// Rows of `plan` read by [`cells`], as records.
+pub fn to_records(plan: &TablePlan, rows: Vec<Vec<Json>>) -> Vec<Record> {
+    rows.into_iter()
         .map(|cells| {
             plan.columns()
                 .iter()
@@ -38,7 +46,7 @@ pub fn records(db: &dyn Db, plan: &TablePlan, stmt: &Stmt) -> Result<Vec<Record>
                 .zip(cells)
                 .collect()
         })
-        .collect())
+        .collect()
 }
 
 pub fn first_record(
