@@ -45,9 +45,20 @@ async fn run(
     let stmt = dml::select(plan, cond, &[], Some(1), 0);
     let oracle = mutation::active(Mutation::FirewallNotFoundOracle)
         .then(|| dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0));
-    // The row and nothing else to read: one statement, its own snapshot.
-    let reads_more = embed::reads_database(plan, &shape);
-    let single = oracle.is_none() && !reads_more;
+    // The row and nothing else to read: one statement, its own snapshot, the record written
+    // straight from its cells.
+    if oracle.is_none() && !embed::reads_database(plan, &shape) {
+        let rows = st.store.query(stmt, row::column_types(plan)).await?;
+        let records = Records::new(plan, &caller, shape.fields.as_deref(), &rows);
+        let data = records
+            .first()
+            .ok_or_else(|| firewall::not_found(&plan.def))?;
+        let body = encode::to_body(&Answer::<_, ()> {
+            data,
+            pagination: None,
+        })?;
+        return Ok(request::with_etag(&headers, body));
+    }
     let snap2 = snap.clone();
     let read = move |c: &dyn Db| {
         let plan = request::plan_in(&snap2, &table)?;
@@ -57,20 +68,8 @@ async fn run(
         {
             return Err(ApiError::firewall_not_found());
         }
-        let rows = row::cells(c, plan, &stmt)?;
-        let not_found = || firewall::not_found(&plan.def);
-        if !reads_more {
-            let records = Records::new(plan, &caller, shape.fields.as_deref(), &rows);
-            let data = records.first().ok_or_else(not_found)?;
-            return encode::to_body(&Answer::<_, ()> {
-                data,
-                pagination: None,
-            });
-        }
-        let rec = row::to_records(plan, rows)
-            .into_iter()
-            .next()
-            .ok_or_else(not_found)?;
+        let rec =
+            row::first_record(c, plan, &stmt)?.ok_or_else(|| firewall::not_found(&plan.def))?;
         let ctx = Ctx {
             conn: c,
             snap: &snap2,
@@ -85,10 +84,6 @@ async fn run(
             pagination: None,
         })
     };
-    let body = if single {
-        st.store.read_one(read).await?
-    } else {
-        st.store.read(read).await?
-    };
+    let body = st.store.read(read).await?;
     Ok(request::with_etag(&headers, body))
 }

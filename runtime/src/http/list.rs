@@ -79,48 +79,26 @@ pub(super) async fn respond(
     }
     let stmt = dml::select(plan, cond, &lq.sort, Some(lq.limit + 1), lq.offset);
 
-    let snap2 = snap.clone();
-    let (limit, offset, sort, shape) = (lq.limit, lq.offset, lq.sort.clone(), lq.shape());
+    let shape = lq.shape();
+    let reads_more = embed::reads_database(plan, &shape);
     // The page and nothing else to read (no total, labels or expansions): one statement, its
     // own snapshot, and the records written straight from the cells.
-    let reads_more = embed::reads_database(plan, &shape);
-    let single = count_stmt.is_none() && !reads_more;
+    if count_stmt.is_none() && !reads_more {
+        let rows = st.store.query(stmt, row::column_types(plan)).await?;
+        let (rows, pagination) = paginate(plan, rows, None, &lq);
+        let data = Records::new(plan, &caller, shape.fields.as_deref(), &rows);
+        let body = encode::to_body(&Answer {
+            data,
+            pagination: Some(pagination),
+        })?;
+        return Ok(request::with_etag(headers, body));
+    }
+    let snap2 = snap.clone();
     let read = move |c: &dyn Db| {
         let plan = request::plan_in(&snap2, &table)?;
-        let mut rows = row::cells(c, plan, &stmt)?;
+        let rows = row::cells(c, plan, &stmt)?;
         let total = count_stmt.map(|s| row::scalar(c, &s)).transpose()?;
-        let has_more = rows.len() as u64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        // The cursor holds raw sort values: every sort key is queryable for this caller, so
-        // none of them is masked for them.
-        let next_cursor = match rows.last() {
-            Some(last) if has_more => {
-                let values = sort
-                    .iter()
-                    .map(|k| {
-                        plan.columns()
-                            .iter()
-                            .position(|c| c.name == k.column)
-                            .and_then(|at| last.get(at))
-                            .cloned()
-                            .unwrap_or(Json::Null)
-                    })
-                    .collect();
-                Some(query::encode_cursor(&sort, values))
-            }
-            _ => None,
-        };
-        let mut pagination = Map::new();
-        pagination.insert("limit".into(), json!(limit));
-        pagination.insert("offset".into(), json!(offset));
-        pagination.insert("count".into(), json!(rows.len()));
-        pagination.insert("hasMore".into(), json!(has_more));
-        if let Some(c) = next_cursor {
-            pagination.insert("nextCursor".into(), json!(c));
-        }
-        if let Some(t) = total {
-            pagination.insert("total".into(), json!(t));
-        }
+        let (rows, pagination) = paginate(plan, rows, total, &lq);
         let pagination = Some(pagination);
         if !reads_more {
             let data = Records::new(plan, &caller, shape.fields.as_deref(), &rows);
@@ -135,12 +113,48 @@ pub(super) async fn respond(
         let data = embed::render(ctx, plan, row::to_records(plan, rows), &shape)?;
         encode::to_body(&Answer { data, pagination })
     };
-    let body = if single {
-        st.store.read_one(read).await?
-    } else {
-        st.store.read(read).await?
-    };
+    let body = st.store.read(read).await?;
     Ok(request::with_etag(headers, body))
+}
+
+/// The page's rows (the one read past the limit dropped) and its `pagination` object.
+fn paginate(
+    plan: &TablePlan,
+    mut rows: Vec<Vec<Json>>,
+    total: Option<i64>,
+    lq: &ListQuery,
+) -> (Vec<Vec<Json>>, Map<String, Json>) {
+    let has_more = rows.len() as u64 > lq.limit;
+    rows.truncate(usize::try_from(lq.limit).unwrap_or(usize::MAX));
+    let mut pagination = Map::new();
+    pagination.insert("limit".into(), json!(lq.limit));
+    pagination.insert("offset".into(), json!(lq.offset));
+    pagination.insert("count".into(), json!(rows.len()));
+    pagination.insert("hasMore".into(), json!(has_more));
+    // The cursor holds raw sort values: every sort key is queryable for this caller, so none of
+    // them is masked for them.
+    if let Some(last) = rows.last().filter(|_| has_more) {
+        let values = lq
+            .sort
+            .iter()
+            .map(|k| {
+                plan.columns()
+                    .iter()
+                    .position(|c| c.name == k.column)
+                    .and_then(|at| last.get(at))
+                    .cloned()
+                    .unwrap_or(Json::Null)
+            })
+            .collect();
+        pagination.insert(
+            "nextCursor".into(),
+            json!(query::encode_cursor(&lq.sort, values)),
+        );
+    }
+    if let Some(t) = total {
+        pagination.insert("total".into(), json!(t));
+    }
+    (rows, pagination)
 }
 
 /// `?deleted=only`: the soft-deleted rows inside the caller's scopes that the `restore` rule's

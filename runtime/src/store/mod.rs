@@ -8,7 +8,7 @@
 //!   caches; writes run SERIALIZABLE (retried on a serialization failure), so concurrent instances
 //!   see the same outcomes as SQLite's single writer; reads run in one REPEATABLE READ snapshot.
 //! - Either: a read or create that is a single statement runs it without an explicit transaction
-//!   (`read_one`, `write_one`).
+//!   (`query`, `write_one`); on Postgres such a read is awaited on the runtime, no blocking thread.
 //!
 //! Stores bind and run statements built in `sql/`; they never build SQL from values.
 
@@ -179,18 +179,17 @@ impl Store {
         }
     }
 
-    /// [`Store::read`] for an `f` that runs a single statement: without an explicit transaction,
-    /// since one statement sees one snapshot by itself on both backends, which saves the BEGIN
-    /// and COMMIT (two of a Postgres read's three round trips). A second statement is refused
-    /// with an internal error, never run in another snapshot.
-    pub async fn read_one<R, F>(&self, f: F) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
-    {
+    /// One read statement, outside an explicit transaction (its own snapshot): for requests whose
+    /// only database work is that statement, the rest done by the caller on the runtime. On
+    /// Postgres the statement is awaited without a blocking thread.
+    pub async fn query(
+        &self,
+        stmt: Stmt,
+        types: Vec<ColumnType>,
+    ) -> Result<Vec<Vec<Json>>, ApiError> {
         match self {
-            Store::Sqlite(s) => s.read_one(f).await,
-            Store::Postgres(p) => p.one_statement(f).await,
+            Store::Sqlite(s) => s.query(stmt, types).await,
+            Store::Postgres(p) => p.query(&stmt, &types).await,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::sql::value::id_type;
 pub type Record = Map<String, Json>;
 
 /// The types of every column of `plan`, in column order (the id follows the table's id kind).
-fn column_types(plan: &TablePlan) -> Vec<ColumnType> {
+pub(crate) fn column_types(plan: &TablePlan) -> Vec<ColumnType> {
     plan.columns()
         .iter()
         .map(|c| {

@@ -15,7 +15,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde_json::Value as Json;
 use ward_ir::ColumnType;
 
-use super::{Control, Db, OneStatement};
+use super::{Control, Db};
 use crate::StartError;
 use crate::http::error::ApiError;
 use crate::sql::Stmt;
@@ -52,15 +52,15 @@ impl SqliteStore {
     }
 
     /// A read of one statement, outside an explicit transaction (its own snapshot).
-    pub(crate) async fn read_one<R, F>(&self, f: F) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
-    {
+    pub(crate) async fn query(
+        &self,
+        stmt: Stmt,
+        types: Vec<ColumnType>,
+    ) -> Result<Vec<Vec<Json>>, ApiError> {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.get().map_err(ApiError::internal)?;
-            f(&OneStatement::new(&SqliteDb(&conn)))
+            SqliteDb(&conn).query(&stmt, &types)
         })
         .await
         .map_err(ApiError::internal)?
@@ -433,10 +433,19 @@ mod snapshot_tests {
         );
         let now = store.read(count).await.unwrap();
         assert_eq!(now, 1, "the next read sees the commit");
-        // Outside a transaction: one statement, and a second is refused rather than run in
-        // another snapshot.
-        assert_eq!(store.read_one(count).await.unwrap(), 1);
-        let two = store.read_one(move |db| Ok((count(db)?, count(db)?))).await;
+        // Outside a transaction: one statement on a reader, and a single-statement closure
+        // whose second statement is refused rather than run in another snapshot.
+        let counted = store
+            .query(
+                Stmt::unbound("SELECT count(*) FROM t"),
+                vec![ward_ir::ColumnType::Integer],
+            )
+            .await
+            .unwrap();
+        assert_eq!(counted, vec![vec![serde_json::json!(1)]]);
+        let two = store
+            .write_one(move |db| Ok((count(db)?, count(db)?)))
+            .await;
         assert!(two.is_err(), "{two:?}");
     }
 }

@@ -89,10 +89,17 @@ async fn reads_see_one_snapshot_and_always_end_their_transaction() {
         assert!(n >= 2, "the write saw the committed rows: {n}");
     }
     assert_eq!(store.read(|_| Ok(7)).await.unwrap(), 7);
-    // Outside a transaction: one statement, and a second is refused rather than run in
-    // another snapshot.
-    assert_eq!(store.read_one(count).await.unwrap(), 4);
-    let two = store.read_one(|db| Ok((count(db)?, count(db)?))).await;
+    // Outside a transaction: one statement awaited on the runtime, and a single-statement
+    // closure whose second statement is refused rather than run in another snapshot.
+    let counted = store
+        .query(
+            Stmt::unbound("SELECT count(*) FROM ward_store_read_test"),
+            vec![ward_ir::ColumnType::Integer],
+        )
+        .await
+        .unwrap();
+    assert_eq!(counted, vec![vec![serde_json::json!(4)]]);
+    let two = store.write_one(|db| Ok((count(db)?, count(db)?))).await;
     assert!(two.is_err(), "{two:?}");
     assert_eq!(store.read(count).await.unwrap(), 4);
     other.batch_execute(DROP_SQL).await.unwrap();
