@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{postgres, sqlite};
 
@@ -184,4 +184,24 @@ pub fn timestamp_text(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-pub type Row = Value;
+/// An `items` record as a hand-written server would type it; serialised by its derived
+/// `Serialize`, keys in column order.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub amount: Option<i64>,
+    pub ratio: Option<f64>,
+    pub active: Option<bool>,
+    pub due_on: Option<String>,
+    pub email: Option<String>,
+    pub org_id: Option<String>,
+    pub created_at: Option<String>,
+    pub created_by: Option<String>,
+    pub modified_at: Option<String>,
+    pub modified_by: Option<String>,
+    pub deleted_at: Option<String>,
+    pub deleted_by: Option<String>,
+}

@@ -2,13 +2,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use serde_json::{Map, Value};
 use tokio_postgres::NoTls;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::http::{Caller, Failure, Fields, Row, internal, now, timestamp_text};
-use crate::sql::{COLUMNS, Dialect, Statements};
+use crate::sql::{Dialect, Statements};
 
 pub struct Store {
     pool: Pool,
@@ -133,31 +132,30 @@ fn date(text: Option<&str>) -> Result<Option<NaiveDate>, Failure> {
 }
 
 fn record(row: &tokio_postgres::Row) -> Result<Row, Failure> {
-    let mut out = Map::with_capacity(COLUMNS.len());
-    for (i, column) in row.columns().iter().enumerate() {
-        let ty = column.type_();
-        let value = if *ty == Type::UUID {
-            row.try_get::<_, Option<Uuid>>(i)
-                .map(|v| v.map(|u| Value::from(u.to_string())))
-        } else if *ty == Type::TIMESTAMPTZ {
-            row.try_get::<_, Option<DateTime<Utc>>>(i)
-                .map(|v| v.map(|t| Value::from(timestamp_text(t))))
-        } else if *ty == Type::DATE {
-            row.try_get::<_, Option<NaiveDate>>(i)
-                .map(|v| v.map(|d| Value::from(d.to_string())))
-        } else if *ty == Type::INT8 {
-            row.try_get::<_, Option<i64>>(i).map(|v| v.map(Value::from))
-        } else if *ty == Type::FLOAT8 {
-            row.try_get::<_, Option<f64>>(i).map(|v| v.map(Value::from))
-        } else if *ty == Type::BOOL {
-            row.try_get::<_, Option<bool>>(i)
-                .map(|v| v.map(Value::from))
-        } else {
-            row.try_get::<_, Option<String>>(i)
-                .map(|v| v.map(Value::from))
-        };
-        let value = value.map_err(internal)?.unwrap_or(Value::Null);
-        out.insert(column.name().to_owned(), value);
-    }
-    Ok(Value::Object(out))
+    let time = |i: usize| -> Result<Option<String>, Failure> {
+        Ok(row
+            .try_get::<_, Option<DateTime<Utc>>>(i)
+            .map_err(internal)?
+            .map(timestamp_text))
+    };
+    Ok(Row {
+        id: row.try_get::<_, Uuid>(0).map_err(internal)?.to_string(),
+        name: row.try_get(1).map_err(internal)?,
+        status: row.try_get(2).map_err(internal)?,
+        amount: row.try_get(3).map_err(internal)?,
+        ratio: row.try_get(4).map_err(internal)?,
+        active: row.try_get(5).map_err(internal)?,
+        due_on: row
+            .try_get::<_, Option<NaiveDate>>(6)
+            .map_err(internal)?
+            .map(|d| d.to_string()),
+        email: row.try_get(7).map_err(internal)?,
+        org_id: row.try_get(8).map_err(internal)?,
+        created_at: time(9)?,
+        created_by: row.try_get(10).map_err(internal)?,
+        modified_at: time(11)?,
+        modified_by: row.try_get(12).map_err(internal)?,
+        deleted_at: time(13)?,
+        deleted_by: row.try_get(14).map_err(internal)?,
+    })
 }

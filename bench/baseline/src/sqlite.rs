@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::config::DbConfig;
-use rusqlite::types::{Value as Sql, ValueRef};
+use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
-use serde_json::{Map, Value};
 
 use crate::http::{Caller, Failure, Fields, Row, internal, now, timestamp_text};
-use crate::sql::{COLUMNS, Dialect, Statements};
+use crate::sql::{Dialect, Statements};
 
 #[derive(Clone)]
 pub struct Store {
@@ -153,16 +152,21 @@ fn writable(f: Fields) -> Vec<Sql> {
 }
 
 fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    let mut out = Map::with_capacity(COLUMNS.len());
-    for (i, name) in COLUMNS.iter().enumerate() {
-        let value = match row.get_ref(i)? {
-            ValueRef::Null => Value::Null,
-            ValueRef::Integer(n) if *name == "active" => Value::Bool(n != 0),
-            ValueRef::Integer(n) => n.into(),
-            ValueRef::Real(x) => x.into(),
-            ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into(),
-        };
-        out.insert((*name).to_owned(), value);
-    }
-    Ok(Value::Object(out))
+    Ok(Row {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        status: row.get(2)?,
+        amount: row.get(3)?,
+        ratio: row.get(4)?,
+        active: row.get(5)?,
+        due_on: row.get(6)?,
+        email: row.get(7)?,
+        org_id: row.get(8)?,
+        created_at: row.get(9)?,
+        created_by: row.get(10)?,
+        modified_at: row.get(11)?,
+        modified_by: row.get(12)?,
+        deleted_at: row.get(13)?,
+        deleted_by: row.get(14)?,
+    })
 }
