@@ -45,10 +45,25 @@ async fn run(
 
     // No reference to check and no trigger to run before or during the INSERT: the INSERT
     // (… RETURNING) is the whole write.
-    let single = plan.references.is_empty()
-        && [TriggerPhase::Before, TriggerPhase::During]
+    let no_trigger = |phases: &[TriggerPhase]| {
+        phases
+            .iter()
+            .all(|p| plan.def.triggers(TriggerEvent::Create, *p).next().is_none())
+    };
+    let single =
+        plan.references.is_empty() && no_trigger(&[TriggerPhase::Before, TriggerPhase::During]);
+    // … and no trigger after it either: nothing to do in a transaction or on a blocking thread,
+    // and no label to read for the answer.
+    if single && no_trigger(&[TriggerPhase::After]) {
+        let stmt = dml::insert_returning(plan, &values).map_err(ApiError::internal)?;
+        let rows = st.store.write_query(stmt, row::column_types(plan)).await?;
+        let rec = row::to_records(plan, rows)
             .into_iter()
-            .all(|p| plan.def.triggers(TriggerEvent::Create, p).next().is_none());
+            .next()
+            .ok_or_else(|| ApiError::internal("insert returned no row"))?;
+        let out = written::render_unreferenced(plan, &caller, &now, rec);
+        return Ok(request::json(StatusCode::CREATED, &json!({ "data": out })));
+    }
     let snap2 = snap.clone();
     let caller2 = caller.clone();
     let write_all = move |tx: &dyn Db| {

@@ -8,8 +8,10 @@ use ward_ir::system;
 
 use super::embed::{self, Ctx};
 use super::error::ApiError;
+use super::request;
 use super::triggers;
 use crate::security::access;
+use crate::security::identity::Caller;
 use crate::snapshot::TablePlan;
 use crate::store::row::{self, Record};
 
@@ -62,6 +64,26 @@ pub(crate) fn render_one(ctx: Ctx<'_>, plan: &TablePlan, record: Record) -> Resu
     Ok(render(ctx, plan, vec![record])?.pop().unwrap_or(Json::Null))
 }
 
+/// [`render_one`] for a table without references, whose rendering reads nothing (no labels):
+/// no connection needed.
+pub(crate) fn render_unreferenced(
+    plan: &TablePlan,
+    caller: &Caller,
+    now: &str,
+    record: Record,
+) -> Json {
+    if access::may_read(&plan.def, caller, &record, now) {
+        request::output(plan, caller, record, None)
+    } else {
+        id_only(&record)
+    }
+}
+
+/// All a caller who may not read a written row learns of it.
+fn id_only(record: &Record) -> Json {
+    json!({ "id": record.get(system::ID).cloned().unwrap_or(Json::Null) })
+}
+
 /// Written records in order: the readable ones rendered together (one label query per reference
 /// for all of them), the others reduced to their id.
 pub(crate) fn render(
@@ -76,8 +98,7 @@ pub(crate) fn render(
             slots.push(None);
             shown.push(rec);
         } else {
-            let id = rec.get(system::ID).cloned().unwrap_or(Json::Null);
-            slots.push(Some(json!({ "id": id })));
+            slots.push(Some(id_only(&rec)));
         }
     }
     let mut rendered = embed::render(ctx, plan, shown, &embed::Shape::default())?.into_iter();

@@ -193,6 +193,20 @@ impl Store {
         }
     }
 
+    /// One write statement that returns rows (`INSERT … RETURNING`) and is the whole of its
+    /// request's database work, atomic by itself: on SQLite it joins the writer's group commit,
+    /// on Postgres it is awaited on the runtime without an explicit transaction.
+    pub async fn write_query(
+        &self,
+        stmt: Stmt,
+        types: Vec<ColumnType>,
+    ) -> Result<Vec<Vec<Json>>, ApiError> {
+        match self {
+            Store::Sqlite(s) => s.write(move |db| db.query(&stmt, &types)).await,
+            Store::Postgres(p) => p.query(&stmt, &types).await,
+        }
+    }
+
     /// [`Store::write`] for an `f` that runs a single statement. On Postgres it runs without an
     /// explicit transaction (one statement is atomic by itself), saving the BEGIN and COMMIT
     /// round trips; on SQLite it joins the writer's group commit like any write. A second

@@ -169,9 +169,9 @@ impl PgStore {
         .await
     }
 
-    /// One read statement awaited on the runtime itself, outside an explicit transaction: no
-    /// blocking thread to hand over to and back (a quarter of the CPU of a read by id went to
-    /// those switches).
+    /// One statement awaited on the runtime itself, outside an explicit transaction (a read sees
+    /// one snapshot, a write is atomic): no blocking thread to hand over to and back (a quarter
+    /// of the CPU of a read by id went to those switches).
     pub(crate) async fn query(
         &self,
         stmt: &Stmt,
