@@ -48,7 +48,7 @@ async fn run(
     // The row and nothing else to read: one statement, its own snapshot, the record written
     // straight from its cells.
     if oracle.is_none() && !embed::reads_database(plan, &shape) {
-        let rows = st.store.query(stmt, row::column_types(plan)).await?;
+        let rows = st.store.query_by_key(stmt, row::column_types(plan)).await?;
         let records = Records::new(plan, &caller, shape.fields.as_deref(), &rows);
         let data = records
             .first()

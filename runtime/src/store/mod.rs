@@ -193,6 +193,19 @@ impl Store {
         }
     }
 
+    /// [`Store::query`] for a statement that finds its rows by primary key (a read by id): on
+    /// SQLite it runs on the request's own worker rather than a blocking thread.
+    pub async fn query_by_key(
+        &self,
+        stmt: Stmt,
+        types: Vec<ColumnType>,
+    ) -> Result<Vec<Vec<Json>>, ApiError> {
+        match self {
+            Store::Sqlite(s) => s.query_by_key(&stmt, &types),
+            Store::Postgres(p) => p.query(&stmt, &types).await,
+        }
+    }
+
     /// One write statement that returns rows (`INSERT … RETURNING`) and is the whole of its
     /// request's database work, atomic by itself: on SQLite it joins the writer's group commit,
     /// on Postgres it is awaited on the runtime without an explicit transaction.
