@@ -206,3 +206,56 @@ async fn delete_condition_on_the_loaded_row() {
     assert_eq!(r.json()["code"], "ACCESS_CONDITION_FAILED");
     assert_eq!(s.get(&format!("/api/rooms/{id}"), &admin).await.status, 200);
 }
+
+/// With nothing to check on the resulting row, an update is its UPDATE alone; what it may not do
+/// still answers in the pipeline's order — missing, then `when`, then guards — and writes nothing.
+#[backends]
+async fn an_update_with_nothing_to_check_after_answers_in_pipeline_order() {
+    let mut ir = project();
+    for t in &mut ir.tables {
+        if let Some(rule) = &mut t.access.update {
+            rule.check = None;
+        }
+    }
+    let s = start(ir).await;
+    let admin = s.token("a", &["admin"], None);
+    let mine = s.token("m", &["member"], None);
+    let other = s.token("o", &["member"], None);
+    let id = id_str(
+        &s.create(
+            "rooms",
+            &admin,
+            json!({"name": "r", "priority": 1, "ownerId": "m"}),
+        )
+        .await,
+    );
+    let path = format!("/api/rooms/{id}");
+
+    for body in [json!({"name": "x"}), json!({"ownerId": "o"})] {
+        let r = s.patch(MISSING, &mine, body.clone()).await;
+        assert_eq!(
+            (r.status, r.json()["code"].clone()),
+            (404, json!("NOT_FOUND"))
+        );
+        let r = s.patch(&path, &other, body).await;
+        assert_eq!(
+            (r.status, r.json()["code"].clone()),
+            (403, json!("ACCESS_CONDITION_FAILED"))
+        );
+    }
+    let r = s.patch(&path, &mine, json!({"ownerId": "o"})).await;
+    assert_eq!(r.json()["layer"], "guards", "{}", r.text);
+    let r = s.patch(&path, &mine, json!({"priority": "high"})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let untouched = s.get(&path, &admin).await.json();
+    assert_eq!(
+        (&untouched["data"]["name"], &untouched["data"]["priority"]),
+        (&json!("r"), &json!(1))
+    );
+
+    let r = s.patch(&path, &mine, json!({"priority": 9})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["data"]["priority"], 9);
+    assert_eq!(r.json()["data"]["modifiedBy"], "m");
+    assert_eq!(s.get(&path, &admin).await.json()["data"]["priority"], 9);
+}

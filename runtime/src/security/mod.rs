@@ -101,16 +101,36 @@ pub fn prepare_update(
     now: &str,
 ) -> Result<Map<String, Json>, ApiError> {
     when(gate, caller, current, now)?;
-    let keys: Vec<&str> = body.keys().map(String::as_str).collect();
-    guards::check(plan, WriteKind::Update, &keys)?;
-    let mut changes = validation::validate(plan, WriteKind::Update, body, now)?;
-    audit::stamp_update(&mut changes, caller, now);
+    let changes = update_changes(plan, caller, body, now)?;
     let mut resulting = current.clone();
     resulting.extend(changes.clone());
     if !mutation::active(Mutation::AccessUpdateSkipCheck) {
         check(plan, Operation::Update, caller, &resulting, now)?;
     }
     Ok(changes)
+}
+
+/// Steps 6–7 of an update, which need no row: guards, validation, then the audit stamps.
+pub fn update_changes(
+    plan: &TablePlan,
+    caller: &Caller,
+    body: &Map<String, Json>,
+    now: &str,
+) -> Result<Map<String, Json>, ApiError> {
+    let keys: Vec<&str> = body.keys().map(String::as_str).collect();
+    guards::check(plan, WriteKind::Update, &keys)?;
+    let mut changes = validation::validate(plan, WriteKind::Update, body, now)?;
+    audit::stamp_update(&mut changes, caller, now);
+    Ok(changes)
+}
+
+/// Whether an update's row-dependent steps are all in its UPDATE's WHERE (firewall, `when`):
+/// no `check` on the resulting row for this caller.
+pub fn update_checks_nothing_after(plan: &TablePlan, caller: &Caller) -> bool {
+    !matches!(
+        access::check_condition(&plan.def, Operation::Update, caller),
+        Some(Residual::Rows(_))
+    )
 }
 
 /// Step 4 for delete on the loaded row, then the audit stamps of a soft delete.
