@@ -1,14 +1,16 @@
 //! Storage: one interface, two backends. The policy code runs inside one transaction as plain
 //! synchronous code against [`Db`]; a store opens that transaction on a blocking thread, so the
-//! async request path never waits on the database while holding a worker.
+//! async request path never waits on the database while holding a worker (the one exception: a
+//! SQLite lookup by primary key, cheaper than the hand-off).
 //!
 //! - SQLite: one writer connection, owned by a thread that commits queued writes in groups, and a
 //!   pool of `query_only` readers.
 //! - Postgres: a deadpool of tokio-postgres connections with per-connection prepared statement
 //!   caches; writes run SERIALIZABLE (retried on a serialization failure), so concurrent instances
 //!   see the same outcomes as SQLite's single writer; reads run in one REPEATABLE READ snapshot.
-//! - Either: a read or create that is a single statement runs it without an explicit transaction
-//!   (`query`, `write_one`); on Postgres such a read is awaited on the runtime, no blocking thread.
+//! - Either: a request that is a single statement runs it without an explicit transaction
+//!   (`query`, `query_by_key`, `write_query`, `write_one`); on Postgres the first three are
+//!   awaited on the runtime, no blocking thread.
 //!
 //! Stores bind and run statements built in `sql/`; they never build SQL from values.
 
