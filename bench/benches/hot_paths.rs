@@ -152,10 +152,7 @@ fn mask_and_serialise(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("mask_and_serialise_cells", PAGE), |b| {
         b.iter(|| {
             let data = encode::Records::new(plan, &caller, None, &cells);
-            black_box(encode::to_body(&encode::Answer::<_, ()> {
-                data,
-                pagination: None,
-            }))
+            black_box(encode::to_body(&encode::Answer::data(data)))
         });
     });
     group.finish();

@@ -38,6 +38,11 @@ impl TablePlan {
         self.index.get(name).and_then(|&i| self.def.columns.get(i))
     }
 
+    /// Where `name` stands in [`TablePlan::columns`] (and in a row read as cells).
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
     pub fn pattern(&self, column: &str) -> Option<&regex::Regex> {
         self.patterns.get(column)
     }

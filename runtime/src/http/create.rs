@@ -56,12 +56,9 @@ async fn run(
     // and no label to read for the answer.
     if single && no_trigger(&[TriggerPhase::After]) {
         let stmt = dml::insert_returning(plan, &values).map_err(ApiError::internal)?;
-        let rows = st.store.write_query(stmt, row::column_types(plan)).await?;
-        let rec = row::to_records(plan, rows)
-            .into_iter()
-            .next()
+        let out = written::alone(&st.store, plan, &caller, &now, stmt)
+            .await?
             .ok_or_else(|| ApiError::internal("insert returned no row"))?;
-        let out = written::render_unreferenced(plan, &caller, &now, rec);
         return Ok(request::json(StatusCode::CREATED, &json!({ "data": out })));
     }
     let snap2 = snap.clone();

@@ -89,6 +89,16 @@ pub struct Answer<D, P> {
     pub pagination: Option<P>,
 }
 
+impl<D> Answer<D, ()> {
+    /// `{"data": …}` alone: one record.
+    pub fn data(data: D) -> Self {
+        Answer {
+            data,
+            pagination: None,
+        }
+    }
+}
+
 /// The bytes of a response body.
 pub fn to_body(v: &impl Serialize) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(v).map_err(ApiError::internal)

@@ -53,10 +53,7 @@ async fn run(
         let data = records
             .first()
             .ok_or_else(|| firewall::not_found(&plan.def))?;
-        let body = encode::to_body(&Answer::<_, ()> {
-            data,
-            pagination: None,
-        })?;
+        let body = encode::to_body(&Answer::data(data))?;
         return Ok(request::with_etag(&headers, body));
     }
     let snap2 = snap.clone();
@@ -79,10 +76,7 @@ async fn run(
         let data = embed::render(ctx, plan, vec![rec], &shape)?
             .pop()
             .unwrap_or(Json::Null);
-        encode::to_body(&Answer::<_, ()> {
-            data,
-            pagination: None,
-        })
+        encode::to_body(&Answer::data(data))
     };
     let body = st.store.read(read).await?;
     Ok(request::with_etag(&headers, body))

@@ -138,9 +138,7 @@ fn paginate(
             .sort
             .iter()
             .map(|k| {
-                plan.columns()
-                    .iter()
-                    .position(|c| c.name == k.column)
+                plan.position(&k.column)
                     .and_then(|at| last.get(at))
                     .cloned()
                     .unwrap_or(Json::Null)

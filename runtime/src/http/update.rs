@@ -47,9 +47,8 @@ async fn run(
     let body = request::body(plan, &headers, body).await;
     let now = audit::now();
     if let Ok(body) = &body
-        && let Some(rec) = update_alone(&st, plan, &caller, &gate, &id, body, &now).await?
+        && let Some(out) = update_alone(&st, plan, &caller, &gate, &id, body, &now).await?
     {
-        let out = written::render_unreferenced(plan, &caller, &now, rec);
         return Ok(request::json(StatusCode::OK, &json!({ "data": out })));
     }
 
@@ -89,9 +88,9 @@ async fn run(
 
 /// The update as its UPDATE … RETURNING alone, when every step that needs the stored row is in
 /// that statement's WHERE (firewall, `when`) and nothing else reads or writes around it: no
-/// `check`, no reference, no trigger. Guards and validation run first, on the body; when they
-/// refuse, or the UPDATE finds no row (hidden, missing, or `when` not holding), the answer is
-/// `None` and the full path runs, which tells those apart in the pipeline's order and changes
+/// `check`, no reference, no trigger. Guards and validation run first, on the body; its answer
+/// is the row as the caller may see it. When they refuse, or the UPDATE finds no row (hidden,
+/// missing, or `when` not holding), the answer is `None` and the full path runs, which tells those apart in the pipeline's order and changes
 /// nothing this attempt did not.
 async fn update_alone(
     st: &Shared,
@@ -101,7 +100,7 @@ async fn update_alone(
     id: &Json,
     body: &Map<String, Json>,
     now: &str,
-) -> Result<Option<Record>, ApiError> {
+) -> Result<Option<Json>, ApiError> {
     let alone = plan.references.is_empty()
         && !plan
             .def
@@ -117,8 +116,7 @@ async fn update_alone(
     };
     let cond = predicate::visibility(plan, gate, caller, now, true);
     let stmt = dml::update_returning(plan, id, &changes, cond);
-    let rows = st.store.write_query(stmt, row::column_types(plan)).await?;
-    Ok(row::to_records(plan, rows).into_iter().next())
+    written::alone(&st.store, plan, caller, now, stmt).await
 }
 
 /// Steps 4–8 and the write for one loaded, firewall-visible row: `when`, guards, validation,

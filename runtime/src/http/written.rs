@@ -64,6 +64,22 @@ pub(crate) fn render_one(ctx: Ctx<'_>, plan: &TablePlan, record: Record) -> Resu
     Ok(render(ctx, plan, vec![record])?.pop().unwrap_or(Json::Null))
 }
 
+/// A write that is its `… RETURNING` statement alone, on a table without references, run on the
+/// store as one statement: its answer, or `None` when the statement touched no row.
+pub(crate) async fn alone(
+    store: &crate::store::Store,
+    plan: &TablePlan,
+    caller: &Caller,
+    now: &str,
+    stmt: crate::sql::Stmt,
+) -> Result<Option<Json>, ApiError> {
+    let rows = store.write_query(stmt, row::column_types(plan)).await?;
+    Ok(row::to_records(plan, rows)
+        .into_iter()
+        .next()
+        .map(|rec| render_unreferenced(plan, caller, now, rec)))
+}
+
 /// [`render_one`] for a table without references, whose rendering reads nothing (no labels):
 /// no connection needed.
 pub(crate) fn render_unreferenced(

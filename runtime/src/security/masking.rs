@@ -90,7 +90,7 @@ pub struct CellMasks<'a> {
 
 impl<'a> CellMasks<'a> {
     pub fn new(plan: &'a TablePlan, caller: &'a Caller) -> Self {
-        let position = |name: &str| plan.columns().iter().position(|c| c.name == name);
+        let position = |name: &str| plan.position(name);
         let masks = plan
             .def
             .masks
