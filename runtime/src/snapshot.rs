@@ -23,6 +23,8 @@ pub struct TablePlan {
     pub references: Vec<(String, String)>,
     /// Compiled `pattern=` regexes by column.
     patterns: HashMap<String, regex::Regex>,
+    /// Reads by id rendered for this IR version, by shape.
+    pub(crate) by_id: crate::sql::by_id::Rendered,
 }
 
 impl TablePlan {
@@ -182,5 +184,6 @@ fn plan_table(t: &Table, dialect: Dialect) -> Result<TablePlan, String> {
             })
             .collect(),
         index,
+        by_id: Default::default(),
     })
 }

@@ -10,6 +10,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod time;
+
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;

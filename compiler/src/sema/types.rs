@@ -3,7 +3,7 @@
 
 use ward_ir::{
     Column, ColumnDefault, ColumnType, CompareOp, IdKind, Literal, Number, OnDelete, Reference,
-    Value, system,
+    Value, system, time,
 };
 
 use super::names::{Origin, Symbols, via};
@@ -38,18 +38,10 @@ pub fn literal(raw: &Raw, ty: ColumnType) -> Option<Literal> {
         (ColumnType::Float, Raw::Float(f)) if f.is_finite() => Some(Literal::Float(*f)),
         (ColumnType::Boolean, Raw::Bool(b)) => Some(Literal::Boolean(*b)),
         (ColumnType::Uuid, Raw::Str(s)) if is_uuid(s) => Some(Literal::Text(s.to_lowercase())),
-        (ColumnType::Datetime, Raw::Str(s)) => {
-            chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| {
-                Literal::Text(
-                    d.with_timezone(&chrono::Utc)
-                        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                        .to_string(),
-                )
-            })
+        (ColumnType::Datetime, Raw::Str(s)) => time::normalize_datetime(s).map(Literal::Text),
+        (ColumnType::Date, Raw::Str(s)) => {
+            time::parse_date(s).map(|d| Literal::Text(time::date_text(d)))
         }
-        (ColumnType::Date, Raw::Str(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .ok()
-            .map(|d| Literal::Text(d.format("%Y-%m-%d").to_string())),
         (ColumnType::Json, Raw::Str(s)) => serde_json::from_str::<serde_json::Value>(s)
             .ok()
             .map(|v| Literal::Text(v.to_string())),

@@ -14,7 +14,7 @@ use super::query;
 use super::request::{self, Shared};
 use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall};
-use crate::sql::{dml, predicate, value};
+use crate::sql::{by_id, dml, value};
 use crate::store::{Db, row};
 
 pub async fn handle(
@@ -41,8 +41,7 @@ async fn run(
     let shape = query::parse_get(plan, q.as_deref())?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     let now = audit::now();
-    let cond = predicate::visibility(plan, &gate, &caller, &now, true).add(dml::id_eq(plan, &id));
-    let stmt = dml::select(plan, cond, &[], Some(1), 0);
+    let stmt = by_id::select_visible(plan, &gate, &caller, &now, &id);
     let oracle = mutation::active(Mutation::FirewallNotFoundOracle)
         .then(|| dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0));
     // The row and nothing else to read: one statement, its own snapshot, the record written

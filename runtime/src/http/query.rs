@@ -4,14 +4,13 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value as Json, json};
-use ward_ir::{ColumnType, CompareOp, Literal, RESERVED_QUERY_PARAMETERS, View, system};
+use ward_ir::{ColumnType, CompareOp, Literal, RESERVED_QUERY_PARAMETERS, View, system, time};
 
 use super::embed::{self, Expand, Shape};
 use super::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::security::masking::queryable;
-use crate::security::validation::normalize_datetime;
 use crate::snapshot::TablePlan;
 use crate::sql::filter::{Filter, MAX_FILTER_VALUES, MAX_FILTERS, MAX_IN_VALUES, SortKey};
 
@@ -580,10 +579,8 @@ fn typed(ty: ColumnType, v: &str) -> Option<Json> {
             "false" => Some(Json::Bool(false)),
             _ => None,
         },
-        ColumnType::Datetime => normalize_datetime(v).map(Json::String),
-        ColumnType::Date => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .ok()
-            .map(|d| Json::String(d.format("%Y-%m-%d").to_string())),
+        ColumnType::Datetime => time::normalize_datetime(v).map(Json::String),
+        ColumnType::Date => time::parse_date(v).map(|d| Json::String(time::date_text(d))),
         ColumnType::Uuid => uuid::Uuid::parse_str(v)
             .ok()
             .map(|u| Json::String(u.hyphenated().to_string())),

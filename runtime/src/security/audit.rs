@@ -25,7 +25,7 @@ pub fn now() -> String {
         t = prev;
     }
     *last = Some(t);
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    ward_ir::time::datetime_text(&t)
 }
 
 fn who(caller: &Caller) -> Json {

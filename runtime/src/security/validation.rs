@@ -2,7 +2,7 @@
 //! producing normalised typed values (UTC datetimes, lowercase UUIDs).
 
 use serde_json::{Map, Value as Json, json};
-use ward_ir::{Column, ColumnDefault, ColumnType, IdKind, system};
+use ward_ir::{Column, ColumnDefault, ColumnType, IdKind, system, time};
 
 use super::access::literal_json;
 use super::guards::WriteKind;
@@ -243,27 +243,20 @@ pub fn typed(ty: ColumnType, v: &Json) -> Option<Json> {
             _ => None,
         },
         ColumnType::Boolean => v.as_bool().map(Json::Bool),
-        ColumnType::Datetime => v.as_str().and_then(normalize_datetime).map(Json::String),
+        ColumnType::Datetime => v
+            .as_str()
+            .and_then(time::normalize_datetime)
+            .map(Json::String),
         ColumnType::Date => v
             .as_str()
-            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-            .map(|d| Json::String(d.format("%Y-%m-%d").to_string())),
+            .and_then(time::parse_date)
+            .map(|d| Json::String(time::date_text(d))),
         ColumnType::Uuid => v
             .as_str()
             .and_then(|s| uuid::Uuid::parse_str(s).ok())
             .map(|u| Json::String(u.hyphenated().to_string())),
         ColumnType::Json => Some(v.clone()),
     }
-}
-
-/// RFC 3339 in any offset → UTC with milliseconds, so that text order is time order.
-pub fn normalize_datetime(s: &str) -> Option<String> {
-    let dt = chrono::DateTime::parse_from_rfc3339(s).ok()?;
-    Some(
-        dt.with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
-    )
 }
 
 /// Form bodies carry strings: coerce each by its column's (or input's) type so validation sees

@@ -2,6 +2,7 @@
 //! store's dialect with bound values. Identifiers come from the IR, values are always bound
 //! parameters.
 
+pub mod by_id;
 pub mod ddl;
 pub mod dml;
 pub mod filter;

@@ -1,7 +1,7 @@
 //! Row conditions as SQL: access residuals, firewall scopes and the soft-delete filter.
 
 use sea_query::{Cond, Condition as SqlCond, Expr, ExprTrait, Func, LikeExpr, Value};
-use ward_ir::{ColumnType, CompareOp, Condition, system};
+use ward_ir::{ColumnType, CompareOp, Condition, system, time};
 
 use super::value::{id_type, to_db};
 use super::{Dialect, col, never, tbl, unknown};
@@ -33,10 +33,15 @@ pub fn firewall(plan: &TablePlan, gate: &Gate) -> SqlCond {
     for s in &gate.scopes {
         c = c.add(col(&s.column).eq(s.value.as_str()));
     }
-    if plan.soft && !mutation::active(Mutation::DeleteSoftDeletedVisible) {
+    if filters_soft_deleted(plan) {
         c = c.add(col(system::DELETED_AT).is_null());
     }
     c
+}
+
+/// Whether [`firewall`] leaves soft-deleted rows out.
+pub fn filters_soft_deleted(plan: &TablePlan) -> bool {
+    plan.soft && !mutation::active(Mutation::DeleteSoftDeletedVisible)
 }
 
 /// A role-free IR condition compiled for `plan`'s columns.
@@ -144,10 +149,10 @@ fn pg_text(field: &str, ty: ColumnType) -> Expr {
 /// batch body. SQLite compares such values with the stored text and finds nothing equal;
 /// Postgres cannot even bind them to a typed parameter. [`compare_misfit`] gives the answer
 /// SQLite gives, on both, with well-typed values only.
-fn misfit(ty: ColumnType, v: &Value) -> bool {
+pub(crate) fn misfit(ty: ColumnType, v: &Value) -> bool {
     match (ty, v) {
         (ColumnType::Uuid, Value::String(Some(s))) => !is_canonical_uuid(s),
-        (ColumnType::Date, Value::String(Some(s))) => parse_date(s).is_none(),
+        (ColumnType::Date, Value::String(Some(s))) => time::parse_date(s).is_none(),
         (ColumnType::Datetime, Value::String(Some(s))) => {
             chrono::DateTime::parse_from_rfc3339(s).is_err()
         }
@@ -166,10 +171,6 @@ pub fn is_canonical_uuid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok_and(|u| u.hyphenated().to_string() == s)
 }
 
-fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
 /// A comparison in which some value is a [`misfit`]. A misfit never equals a stored value, so
 /// `in` and `not-in` drop it; `eq` is false and `ne` true, except on NULL, which stays unknown
 /// (`c <> c`, `c = c`). Against a date, a timestamp `T` sorts right after its own day (the date
@@ -181,7 +182,7 @@ fn compare_misfit(field: &str, ty: ColumnType, op: CompareOp, values: Vec<Value>
     let always_true = c.clone().eq(c.clone());
     let fitting: Vec<Value> = values.iter().filter(|v| !misfit(ty, v)).cloned().collect();
     let day = values.first().and_then(|v| match v {
-        Value::String(Some(s)) if ty == ColumnType::Date => s.get(..10).and_then(parse_date),
+        Value::String(Some(s)) if ty == ColumnType::Date => s.get(..10).and_then(time::parse_date),
         _ => None,
     });
     match op {
@@ -192,11 +193,11 @@ fn compare_misfit(field: &str, ty: ColumnType, op: CompareOp, values: Vec<Value>
         CompareOp::Eq => always_false,
         CompareOp::Ne => always_true,
         CompareOp::Lt | CompareOp::Lte => match day {
-            Some(d) => c.lte(d.format("%Y-%m-%d").to_string()),
+            Some(d) => c.lte(time::date_text(d)),
             None => unknown(),
         },
         CompareOp::Gt | CompareOp::Gte => match day {
-            Some(d) => c.gt(d.format("%Y-%m-%d").to_string()),
+            Some(d) => c.gt(time::date_text(d)),
             None => unknown(),
         },
         CompareOp::IsNull => c.is_null(),

@@ -190,3 +190,96 @@ fn an_id_that_cannot_be_one_matches_nothing() {
     assert!(st.sql.ends_with(r#"WHERE "id" IN (?)"#), "{}", st.sql);
     assert_eq!(st.values.0.len(), 1, "only the well-formed id is bound");
 }
+
+mod reads_by_id {
+    use proptest::prelude::*;
+    use serde_json::json;
+    use ward_ir::Operation;
+
+    use crate::security::gate;
+    use crate::sql::{Dialect, by_id, dml, predicate};
+    use crate::test_support::{caller, snapshot_for};
+
+    fn rendered_afresh(
+        plan: &crate::snapshot::TablePlan,
+        g: &crate::security::Gate,
+        c: &crate::security::identity::Caller,
+        id: &serde_json::Value,
+    ) -> crate::sql::Stmt {
+        let cond = predicate::visibility(plan, g, c, "now", true).add(dml::id_eq(plan, id));
+        dml::select(plan, cond, &[], Some(1), 0)
+    }
+
+    proptest! {
+        /// Whatever was kept before, a read by id is the statement `dml::select` renders for it,
+        /// with the caller's own values.
+        #[test]
+        fn a_kept_read_is_the_statement_rendered_afresh(
+            postgres in any::<bool>(),
+            reads in prop::collection::vec((any::<bool>(), "[a-z%'\"]{0,6}", any::<u128>()), 1..8),
+        ) {
+            let dialect = if postgres { Dialect::Postgres } else { Dialect::Sqlite };
+            let snap = snapshot_for(dialect);
+            let plan = snap.table("rooms").unwrap();
+            for (owner, org, id) in reads {
+                // An owner bypasses the firewall: no scope. A member is scoped to their org.
+                // (The fixture's rule for `list` has no residual; the one for `read` denies.)
+                let c = if owner {
+                    caller(Some("o"), &["member", "owner"], Some(&org))
+                } else {
+                    caller(Some("m"), &["member"], Some(&org))
+                };
+                let id = json!(uuid::Uuid::from_u128(id).hyphenated().to_string());
+                let g = gate(plan, Operation::List, &c).unwrap();
+                let kept = by_id::select_visible(plan, &g, &c, "now", &id);
+                let afresh = rendered_afresh(plan, &g, &c, &id);
+                prop_assert_eq!(&kept.sql, &afresh.sql);
+                prop_assert_eq!(&kept.values, &afresh.values);
+            }
+            prop_assert!(plan.by_id.len() <= 2);
+        }
+    }
+
+    #[test]
+    fn one_statement_is_kept_per_shape() {
+        let snap = snapshot_for(Dialect::Postgres);
+        let plan = snap.table("rooms").unwrap();
+        let id = json!("00000000-0000-4000-8000-000000000001");
+        for org in ["acme", "globex", "acme"] {
+            let c = caller(Some("m"), &["member"], Some(org));
+            let g = gate(plan, Operation::List, &c).unwrap();
+            let st = by_id::select_visible(plan, &g, &c, "now", &id);
+            assert_eq!(
+                st.sql,
+                r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = $1 AND "deletedAt" IS NULL AND "id" = $2 LIMIT $3"#
+            );
+            assert_eq!(st.values.0[0], sea_query::Value::from(org));
+        }
+        assert_eq!(plan.by_id.len(), 1);
+        let owner = caller(Some("o"), &["member", "owner"], Some("acme"));
+        let g = gate(plan, Operation::List, &owner).unwrap();
+        let st = by_id::select_visible(plan, &g, &owner, "now", &id);
+        assert!(
+            st.sql
+                .ends_with(r#"WHERE "deletedAt" IS NULL AND "id" = $1 LIMIT $2"#)
+        );
+        assert_eq!(plan.by_id.len(), 2);
+    }
+
+    /// A residual's shape follows the caller's auth values: never kept.
+    #[test]
+    fn a_gate_with_a_residual_is_rendered_every_time() {
+        let snap = snapshot_for(Dialect::Sqlite);
+        let plan = snap.table("rooms").unwrap();
+        let id = json!("00000000-0000-4000-8000-000000000001");
+        for user in [Some("m"), None] {
+            let c = caller(user, &["member"], Some("acme"));
+            let g = gate(plan, Operation::Update, &c).unwrap();
+            assert!(g.residual.condition().is_some());
+            let st = by_id::select_visible(plan, &g, &c, "now", &id);
+            let afresh = rendered_afresh(plan, &g, &c, &id);
+            assert_eq!((st.sql, st.values), (afresh.sql, afresh.values));
+        }
+        assert_eq!(plan.by_id.len(), 0);
+    }
+}

@@ -4,7 +4,7 @@ use sea_query::Value;
 use serde_json::Value as Json;
 use ward_ir::{ColumnType, IdKind};
 
-use crate::security::validation::normalize_datetime;
+use ward_ir::time::normalize_datetime;
 
 /// A typed JSON value (as produced by validation or a condition) as a bound value of `ty`.
 pub fn to_db(ty: ColumnType, v: &Json) -> Value {

@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{IsolationLevel, NoTls, Row};
-use ward_ir::ColumnType;
+use ward_ir::{ColumnType, time};
 
 use super::{Control, Db, OneStatement};
 use crate::StartError;
@@ -417,11 +417,11 @@ fn cell(row: &Row, i: usize) -> Result<Json, ApiError> {
         Type::TIMESTAMPTZ => row
             .try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)
             .map_err(bad)?
-            .map(|t| Json::String(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())),
+            .map(|t| Json::String(time::datetime_text(&t))),
         Type::DATE => row
             .try_get::<_, Option<chrono::NaiveDate>>(i)
             .map_err(bad)?
-            .map(|d| Json::String(d.format("%Y-%m-%d").to_string())),
+            .map(|d| Json::String(time::date_text(d))),
         Type::JSONB | Type::JSON => row.try_get::<_, Option<Json>>(i).map_err(bad)?,
         other => {
             return Err(ApiError::internal(format!(
