@@ -207,7 +207,7 @@ mod reads_by_id {
         id: &serde_json::Value,
     ) -> crate::sql::Stmt {
         let cond = predicate::visibility(plan, g, c, "now", true).add(dml::id_eq(plan, id));
-        dml::select(plan, cond, &[], Some(1), 0)
+        dml::select(plan, cond, &[], None, 0)
     }
 
     proptest! {
@@ -251,7 +251,7 @@ mod reads_by_id {
             let st = by_id::select_visible(plan, &g, &c, "now", &id);
             assert_eq!(
                 st.sql,
-                r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = $1 AND "deletedAt" IS NULL AND "id" = $2 LIMIT $3"#
+                r#"SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = $1 AND "deletedAt" IS NULL AND "id" = $2"#
             );
             assert_eq!(st.values.0[0], sea_query::Value::from(org));
         }
@@ -261,7 +261,7 @@ mod reads_by_id {
         let st = by_id::select_visible(plan, &g, &owner, "now", &id);
         assert!(
             st.sql
-                .ends_with(r#"WHERE "deletedAt" IS NULL AND "id" = $1 LIMIT $2"#)
+                .ends_with(r#"WHERE "deletedAt" IS NULL AND "id" = $1"#)
         );
         assert_eq!(plan.by_id.len(), 2);
     }
