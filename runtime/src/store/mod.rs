@@ -204,7 +204,7 @@ impl Store {
     ) -> Result<Vec<Vec<Json>>, ApiError> {
         match self {
             Store::Sqlite(s) => s.query_by_key(&stmt, &types),
-            Store::Postgres(p) => p.query(&stmt, &types).await,
+            Store::Postgres(p) => p.query_by_key(&stmt, &types).await,
         }
     }
 

@@ -2,9 +2,17 @@
 //! prepared statements. The policy code is synchronous (one transaction, many statements), so a
 //! request's transaction runs on a blocking thread that drives each statement's future to
 //! completion on the server's runtime; connections themselves stay async tasks.
+//!
+//! Reads by primary key take no connection of their own: they are pipelined on a few shared
+//! connections (one per core), many requests' statements in flight on each, which the driver
+//! writes and Postgres answers in batches. Each is its own implicit transaction (its own `Sync`),
+//! so one that fails fails alone. Statements that may scan or wait on a lock keep a pooled
+//! connection, so that none of them holds up the reads queued behind it.
 
 use std::cell::Cell;
 use std::error::Error as StdError;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -40,6 +48,10 @@ pub fn is_postgres_url(url: &str) -> bool {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// Connections that reads by primary key share, pipelined: many requests' statements in
+    /// flight on one connection, sent and answered in batches.
+    shared: Arc<[tokio::sync::Mutex<Option<Arc<deadpool_postgres::Object>>>]>,
+    next_shared: Arc<AtomicUsize>,
 }
 
 /// Opens a pool on `url` and checks that the database answers, once, without retrying.
@@ -60,7 +72,7 @@ pub async fn open(url: &str) -> Result<PgStore, StartError> {
     );
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let pool = Pool::builder(manager)
-        .max_size((cores * 4).max(8))
+        .max_size((cores * 4).max(8) + cores)
         .build()
         .map_err(|e| StartError::Database(format!("cannot create the Postgres pool: {e}")))?;
     let client = pool
@@ -71,7 +83,11 @@ pub async fn open(url: &str) -> Result<PgStore, StartError> {
         .simple_query("SELECT 1")
         .await
         .map_err(|e| StartError::Database(format!("{target} does not answer: {}", cause(&e))))?;
-    Ok(PgStore { pool })
+    Ok(PgStore {
+        pool,
+        shared: (0..cores).map(|_| tokio::sync::Mutex::new(None)).collect(),
+        next_shared: Arc::new(AtomicUsize::new(0)),
+    })
 }
 
 /// `user@host:port/dbname`, never the password.
@@ -178,15 +194,34 @@ impl PgStore {
         types: &[ColumnType],
     ) -> Result<Vec<Vec<Json>>, ApiError> {
         let client = self.pool.get().await.map_err(ApiError::internal)?;
-        if client.statement_cache.size() > STATEMENT_CACHE_LIMIT {
-            client.statement_cache.clear();
+        run_query(&client, stmt, types).await
+    }
+
+    /// [`PgStore::query`] on a shared connection, for statements that find their rows by primary
+    /// key: cheap and bounded, so one never holds up the others pipelined behind it.
+    pub(crate) async fn query_by_key(
+        &self,
+        stmt: &Stmt,
+        types: &[ColumnType],
+    ) -> Result<Vec<Vec<Json>>, ApiError> {
+        let client = self.shared_connection().await?;
+        run_query(&client, stmt, types).await
+    }
+
+    async fn shared_connection(&self) -> Result<Arc<deadpool_postgres::Object>, ApiError> {
+        let i = self.next_shared.fetch_add(1, Ordering::Relaxed) % self.shared.len().max(1);
+        let Some(slot) = self.shared.get(i) else {
+            return Ok(Arc::new(self.pool.get().await.map_err(ApiError::internal)?));
+        };
+        let mut slot = slot.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
         }
-        let st = client.prepare_cached(&stmt.sql).await.map_err(pg_error)?;
-        let params: Vec<Bound<'_>> = stmt.values.0.iter().map(Bound).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = client.query(&st, &refs).await.map_err(pg_error)?;
-        cells(&rows, types)
+        // Closed (the server restarted or dropped it): the pool discards it once the requests
+        // still holding it are done, and a new one takes its place.
+        let c = Arc::new(self.pool.get().await.map_err(ApiError::internal)?);
+        *slot = Some(c.clone());
+        Ok(c)
     }
 
     pub(crate) async fn write<R, F>(&self, f: F) -> Result<R, ApiError>
@@ -217,25 +252,55 @@ impl PgStore {
         R: Send + 'static,
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
-        self.on_connection(move |rt, client| {
-            // READ COMMITTED: after waiting for the lock, the catalog reads below see what the
-            // instance that held it created.
-            let tx = rt
-                .block_on(
-                    client
-                        .build_transaction()
-                        .isolation_level(IsolationLevel::ReadCommitted)
-                        .start(),
-                )
-                .map_err(pg_error)?;
-            let db = PgDb::new(rt, &tx, &tx.statement_cache);
-            db.query(&crate::sql::ddl::pg_migration_lock(), &[])?;
-            let out = f(&db)?;
-            rt.block_on(tx.commit()).map_err(pg_error)?;
-            Ok(out)
-        })
-        .await
+        let out = self
+            .on_connection(move |rt, client| {
+                // READ COMMITTED: after waiting for the lock, the catalog reads below see what the
+                // instance that held it created.
+                let tx = rt
+                    .block_on(
+                        client
+                            .build_transaction()
+                            .isolation_level(IsolationLevel::ReadCommitted)
+                            .start(),
+                    )
+                    .map_err(pg_error)?;
+                let db = PgDb::new(rt, &tx, &tx.statement_cache);
+                db.query(&crate::sql::ddl::pg_migration_lock(), &[])?;
+                let out = f(&db)?;
+                rt.block_on(tx.commit()).map_err(pg_error)?;
+                Ok(out)
+            })
+            .await?;
+        // A statement prepared before a column changed type fails from then on ("cached plan
+        // must not change result type"): every connection prepares afresh.
+        self.pool.manager().statement_caches.clear();
+        Ok(out)
     }
+}
+
+async fn run_query(
+    client: &deadpool_postgres::Object,
+    stmt: &Stmt,
+    types: &[ColumnType],
+) -> Result<Vec<Vec<Json>>, ApiError> {
+    if client.statement_cache.size() > STATEMENT_CACHE_LIMIT {
+        client.statement_cache.clear();
+    }
+    let params: Vec<Bound<'_>> = stmt.values.0.iter().map(Bound).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    let st = client.prepare_cached(&stmt.sql).await.map_err(pg_error)?;
+    let rows = match client.query(&st, &refs).await {
+        // Another instance changed a column's type since this statement was prepared: prepare
+        // it again, once.
+        Err(e) if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) => {
+            client.statement_cache.remove(&stmt.sql, &[]);
+            let st = client.prepare_cached(&stmt.sql).await.map_err(pg_error)?;
+            client.query(&st, &refs).await
+        }
+        rows => rows,
+    }
+    .map_err(pg_error)?;
+    cells(&rows, types)
 }
 
 fn write_once<R>(pool: &Pool, f: impl FnOnce(&dyn Db) -> Result<R, ApiError>) -> Attempt<R> {

@@ -104,3 +104,83 @@ async fn reads_see_one_snapshot_and_always_end_their_transaction() {
     assert_eq!(store.read(count).await.unwrap(), 4);
     other.batch_execute(DROP_SQL).await.unwrap();
 }
+
+fn by_x(x: i64) -> Stmt {
+    Stmt {
+        sql: "SELECT 10 / x FROM ward_store_shared_test WHERE x = $1".into(),
+        values: sea_query::Values(vec![sea_query::Value::BigInt(Some(x))]),
+    }
+}
+
+/// Reads by key share pipelined connections: many in flight at once, a failing one (a division
+/// by zero at execution) fails alone, and a column's type changed by a migration, this
+/// instance's or another's, leaves no stale prepared statement behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_by_key_pipeline_fail_alone_and_follow_a_migration() {
+    let Ok(url) = std::env::var("WARD_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "notice: WARD_TEST_POSTGRES_URL is unset; the Postgres shared-read test is skipped"
+        );
+        return;
+    };
+    let other = connect(&url).await;
+    other
+        .batch_execute(
+            "DROP TABLE IF EXISTS ward_store_shared_test; \
+             CREATE TABLE ward_store_shared_test (x INTEGER); \
+             INSERT INTO ward_store_shared_test SELECT generate_series(0, 9)",
+        )
+        .await
+        .unwrap();
+    let store = Store::open(&url).await.unwrap();
+    let int = || vec![ward_ir::ColumnType::Integer];
+
+    let reads = (0..64).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { (i, store.query_by_key(by_x(i % 10), int()).await) })
+    });
+    for read in reads {
+        let (i, answer) = read.await.unwrap();
+        match i % 10 {
+            0 => assert!(answer.is_err(), "10 / 0 fails: {answer:?}"),
+            x => assert_eq!(answer.unwrap(), vec![vec![serde_json::json!(10 / x)]]),
+        }
+    }
+
+    let in_transaction = || {
+        store.read(|db| {
+            let rows = db.query(&by_x(5), &[ward_ir::ColumnType::Integer])?;
+            Ok(rows)
+        })
+    };
+    for _ in 0..4 {
+        in_transaction().await.unwrap();
+    }
+    store
+        .schema_write(|db| {
+            db.execute(&Stmt::unbound(
+                "ALTER TABLE ward_store_shared_test ALTER COLUMN x TYPE BIGINT",
+            ))
+        })
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        let answer = store.query_by_key(by_x(5), int()).await;
+        assert_eq!(answer.unwrap(), vec![vec![serde_json::json!(2)]]);
+        let answer = in_transaction().await;
+        assert_eq!(answer.unwrap(), vec![vec![serde_json::json!(2)]]);
+    }
+    // The same change made by another instance: each connection prepares again when told.
+    other
+        .batch_execute("ALTER TABLE ward_store_shared_test ALTER COLUMN x TYPE INTEGER")
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        let answer = store.query_by_key(by_x(5), int()).await;
+        assert_eq!(answer.unwrap(), vec![vec![serde_json::json!(2)]]);
+    }
+    other
+        .batch_execute("DROP TABLE ward_store_shared_test")
+        .await
+        .unwrap();
+}
