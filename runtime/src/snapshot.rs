@@ -6,6 +6,15 @@ use std::collections::HashMap;
 use ward_ir::{Column, DeleteMode, Ir, Table, system};
 
 use crate::sql::Dialect;
+use crate::sql::kept::Kept;
+
+/// The statements of one table kept rendered ([`crate::sql::kept`]).
+#[derive(Debug, Default)]
+pub(crate) struct KeptStatements {
+    pub by_id: Kept<crate::sql::by_id::Shape>,
+    /// `INSERT … RETURNING` by which columns the row sets (one flag per column).
+    pub inserts: Kept<Vec<bool>>,
+}
 
 /// Per-table plan.
 #[derive(Debug)]
@@ -23,8 +32,8 @@ pub struct TablePlan {
     pub references: Vec<(String, String)>,
     /// Compiled `pattern=` regexes by column.
     patterns: HashMap<String, regex::Regex>,
-    /// Reads by id rendered for this IR version, by shape.
-    pub(crate) by_id: crate::sql::by_id::Rendered,
+    /// Statements rendered for this IR version, by shape.
+    pub(crate) kept: KeptStatements,
 }
 
 impl TablePlan {
@@ -184,6 +193,6 @@ fn plan_table(t: &Table, dialect: Dialect) -> Result<TablePlan, String> {
             })
             .collect(),
         index,
-        by_id: Default::default(),
+        kept: KeptStatements::default(),
     })
 }

@@ -1,10 +1,7 @@
-//! The read of one row by id, the hottest statement there is. Its text depends only on the
-//! table, the scope columns the caller's firewall applies and whether soft-deleted rows are
-//! filtered, so each table plan (one IR version) renders it once per such shape and a request
-//! makes only its values. A gate with an access residual is rendered afresh: a residual's shape
+//! The read of one row by id, the hottest statement there is, rendered once per table and shape
+//! ([`super::kept`]): the scope columns the caller's firewall applies and whether soft-deleted
+//! rows are filtered. A gate with an access residual is rendered afresh: a residual's shape
 //! varies with the caller's auth values.
-
-use std::sync::RwLock;
 
 use sea_query::{Value, Values};
 use serde_json::Value as Json;
@@ -15,21 +12,10 @@ use crate::security::Gate;
 use crate::security::identity::Caller;
 use crate::snapshot::TablePlan;
 
-/// Shapes kept per table: one per subset of the firewall's scopes a caller can have, and soft
-/// delete on or off. Past this, statements are rendered per request rather than kept.
-const SHAPES_KEPT: usize = 16;
-
-/// The rendered reads by id of one table plan, by shape.
-#[derive(Debug, Default)]
-pub struct Rendered {
-    shapes: RwLock<Vec<Shape>>,
-}
-
 #[derive(Debug)]
-struct Shape {
+pub struct Shape {
     scope_columns: Vec<String>,
     soft_filter: bool,
-    sql: String,
 }
 
 impl Shape {
@@ -39,32 +25,6 @@ impl Shape {
                 .scope_columns
                 .iter()
                 .eq(gate.scopes.iter().map(|s| &s.column))
-    }
-}
-
-impl Rendered {
-    fn find(&self, gate: &Gate, soft_filter: bool) -> Option<String> {
-        let shapes = self.shapes.read().unwrap_or_else(|e| e.into_inner());
-        shapes
-            .iter()
-            .find(|s| s.fits(gate, soft_filter))
-            .map(|s| s.sql.clone())
-    }
-
-    fn keep(&self, gate: &Gate, soft_filter: bool, sql: &str) {
-        let mut shapes = self.shapes.write().unwrap_or_else(|e| e.into_inner());
-        if shapes.len() < SHAPES_KEPT && !shapes.iter().any(|s| s.fits(gate, soft_filter)) {
-            shapes.push(Shape {
-                scope_columns: gate.scopes.iter().map(|s| s.column.clone()).collect(),
-                soft_filter,
-                sql: sql.to_owned(),
-            });
-        }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.shapes.read().map_or(0, |s| s.len())
     }
 }
 
@@ -88,15 +48,18 @@ pub fn select_visible(
         return render();
     }
     let soft_filter = predicate::filters_soft_deleted(plan);
+    let fits = |s: &Shape| s.fits(gate, soft_filter);
     let values = values_in_order(gate, id_value);
-    if let Some(sql) = plan.by_id.find(gate, soft_filter) {
+    if let Some(sql) = plan.kept.by_id.find(fits) {
         return Stmt { sql, values };
     }
     let stmt = render();
-    // Kept only when the values made here are the ones sea-query bound, in its order: a shape
-    // this module does not foresee is rendered every time instead of bound wrongly.
     if stmt.values == values {
-        plan.by_id.keep(gate, soft_filter, &stmt.sql);
+        let shape = Shape {
+            scope_columns: gate.scopes.iter().map(|s| s.column.clone()).collect(),
+            soft_filter,
+        };
+        plan.kept.by_id.keep(shape, fits, &stmt.sql);
     }
     stmt
 }

@@ -2,7 +2,7 @@
 //! conditions; every write carries them in its own WHERE.
 
 use sea_query::{
-    Cond, Condition as SqlCond, Expr, ExprTrait, NullOrdering, OnConflict, Order, Query,
+    Cond, Condition as SqlCond, Expr, ExprTrait, NullOrdering, OnConflict, Order, Query, Values,
 };
 use serde_json::{Map, Value as Json};
 use ward_ir::{CompareOp, system};
@@ -106,7 +106,32 @@ pub fn insert(plan: &TablePlan, row: &Map<String, Json>) -> Result<Stmt, String>
 
 /// INSERT of the given columns returning the whole stored row, in column order (what
 /// `store::row` reads back): the write's answer without reading the row again.
+/// Rendered once per table and set of columns ([`super::kept`]).
 pub fn insert_returning(plan: &TablePlan, row: &Map<String, Json>) -> Result<Stmt, String> {
+    let sets = |c: &ward_ir::Column| row.contains_key(&c.name);
+    let fits = |shape: &Vec<bool>| shape.iter().copied().eq(plan.columns().iter().map(sets));
+    let values = Values(
+        plan.columns()
+            .iter()
+            .filter_map(|c| row.get(&c.name).map(|v| to_db(c.ty, v)))
+            .collect(),
+    );
+    if let Some(sql) = plan.kept.inserts.find(fits) {
+        return Ok(Stmt { sql, values });
+    }
+    let stmt = render_insert_returning(plan, row)?;
+    if stmt.values == values {
+        let shape = plan.columns().iter().map(sets).collect();
+        plan.kept.inserts.keep(shape, fits, &stmt.sql);
+    }
+    Ok(stmt)
+}
+
+/// [`insert_returning`] rendered afresh.
+pub(crate) fn render_insert_returning(
+    plan: &TablePlan,
+    row: &Map<String, Json>,
+) -> Result<Stmt, String> {
     let mut q = insert_statement(plan, row)?;
     q.returning(every_column(plan));
     Ok(render(plan.dialect, &q))

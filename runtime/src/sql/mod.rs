@@ -6,6 +6,7 @@ pub mod by_id;
 pub mod ddl;
 pub mod dml;
 pub mod filter;
+pub mod kept;
 pub mod predicate;
 pub mod related;
 pub mod value;

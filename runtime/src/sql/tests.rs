@@ -236,7 +236,7 @@ mod reads_by_id {
                 prop_assert_eq!(&kept.sql, &afresh.sql);
                 prop_assert_eq!(&kept.values, &afresh.values);
             }
-            prop_assert!(plan.by_id.len() <= 2);
+            prop_assert!(plan.kept.by_id.len() <= 2);
         }
     }
 
@@ -255,7 +255,7 @@ mod reads_by_id {
             );
             assert_eq!(st.values.0[0], sea_query::Value::from(org));
         }
-        assert_eq!(plan.by_id.len(), 1);
+        assert_eq!(plan.kept.by_id.len(), 1);
         let owner = caller(Some("o"), &["member", "owner"], Some("acme"));
         let g = gate(plan, Operation::List, &owner).unwrap();
         let st = by_id::select_visible(plan, &g, &owner, "now", &id);
@@ -263,7 +263,7 @@ mod reads_by_id {
             st.sql
                 .ends_with(r#"WHERE "deletedAt" IS NULL AND "id" = $1"#)
         );
-        assert_eq!(plan.by_id.len(), 2);
+        assert_eq!(plan.kept.by_id.len(), 2);
     }
 
     /// A residual's shape follows the caller's auth values: never kept.
@@ -280,6 +280,78 @@ mod reads_by_id {
             let afresh = rendered_afresh(plan, &g, &c, &id);
             assert_eq!((st.sql, st.values), (afresh.sql, afresh.values));
         }
-        assert_eq!(plan.by_id.len(), 0);
+        assert_eq!(plan.kept.by_id.len(), 0);
+    }
+}
+
+mod kept_inserts {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value as Json, json};
+
+    use crate::sql::{Dialect, dml};
+    use crate::test_support::snapshot_for;
+
+    fn value() -> impl Strategy<Value = Json> {
+        prop_oneof![
+            Just(Json::Null),
+            any::<i64>().prop_map(Json::from),
+            "[a-z'\"%]{0,5}".prop_map(Json::from),
+            any::<bool>().prop_map(Json::from),
+        ]
+    }
+
+    proptest! {
+        /// Whatever was kept before, a create's INSERT is the statement rendered afresh for its
+        /// columns, with its own values.
+        #[test]
+        fn a_kept_insert_is_the_statement_rendered_afresh(
+            postgres in any::<bool>(),
+            rows in prop::collection::vec(prop::collection::vec(prop::option::of(value()), 11), 1..10),
+        ) {
+            let dialect = if postgres { Dialect::Postgres } else { Dialect::Sqlite };
+            let snap = snapshot_for(dialect);
+            let plan = snap.table("rooms").unwrap();
+            for cells in rows {
+                let row: Map<String, Json> = plan
+                    .columns()
+                    .iter()
+                    .zip(cells)
+                    .filter_map(|(c, v)| v.map(|v| (c.name.clone(), v)))
+                    .collect();
+                let kept = dml::insert_returning(plan, &row).unwrap();
+                let afresh = dml::render_insert_returning(plan, &row).unwrap();
+                prop_assert_eq!(&kept.sql, &afresh.sql);
+                prop_assert_eq!(&kept.values, &afresh.values);
+            }
+        }
+    }
+
+    #[test]
+    fn one_insert_is_kept_per_set_of_columns() {
+        let snap = snapshot_for(Dialect::Postgres);
+        let plan = snap.table("rooms").unwrap();
+        let row = |status: &str| {
+            json!({"id": "00000000-0000-4000-8000-000000000001", "status": status, "org": "acme"})
+                .as_object()
+                .cloned()
+                .unwrap()
+        };
+        for status in ["open", "shut"] {
+            let st = dml::insert_returning(plan, &row(status)).unwrap();
+            assert!(st.sql.starts_with(
+                r#"INSERT INTO "rooms" ("id", "status", "org") VALUES ($1, $2, $3) RETURNING "id", "status""#
+            ), "{}", st.sql);
+            assert_eq!(st.values.0[1], sea_query::Value::from(status));
+        }
+        assert_eq!(plan.kept.inserts.len(), 1);
+        let mut fewer = row("open");
+        fewer.remove("org");
+        let st = dml::insert_returning(plan, &fewer).unwrap();
+        assert!(
+            st.sql.contains(r#"("id", "status") VALUES ($1, $2)"#),
+            "{}",
+            st.sql
+        );
+        assert_eq!(plan.kept.inserts.len(), 2);
     }
 }
