@@ -99,7 +99,9 @@ pub fn output(
 }
 
 pub fn json(status: StatusCode, v: &Json) -> Response {
-    let mut res = (status, v.to_string()).into_response();
+    // Serialised straight to bytes: `to_string` goes through `Display` and the formatter.
+    let body = serde_json::to_vec(v).unwrap_or_else(|_| v.to_string().into_bytes());
+    let mut res = (status, body).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

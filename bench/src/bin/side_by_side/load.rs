@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::seed::Dataset;
-use crate::server::{RssSampler, Server};
+use crate::server::{RssSampler, Server, tree_cpu_us};
 
 pub const SCRIPT: &str = include_str!("../../../load/workload.lua");
 
@@ -64,6 +64,9 @@ pub struct Measurement {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub peak_rss_mib: f64,
+    /// The server's own CPU time (its process tree; not the database's) per request answered:
+    /// steadier than req/s on a shared machine, and what the policy layers cost.
+    pub cpu_us_per_request: f64,
     pub requests: u64,
     /// Non-2xx answers plus socket errors: a run with any is reported, not hidden.
     pub errors: u64,
@@ -121,6 +124,7 @@ pub fn run(
         std::fs::write(&script, SCRIPT)?;
     }
     let sampler = RssSampler::start(server.pid());
+    let cpu_before = tree_cpu_us(server.pid());
     let out = Command::new("wrk")
         .arg(format!("-t{}", load.threads))
         .arg(format!("-c{}", load.connections))
@@ -132,6 +136,7 @@ pub fn run(
         .env("WARD_BENCH_WORKLOAD", workload.name())
         .output()
         .context("cannot run wrk (apt-get install wrk)")?;
+    let cpu_us = tree_cpu_us(server.pid()).saturating_sub(cpu_before);
     let peak_kib = sampler.peak_kib();
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
@@ -141,7 +146,7 @@ pub fn run(
         );
     }
     let result = parse(&stdout)?;
-    Ok(measure(&result, peak_kib))
+    Ok(measure(&result, peak_kib, cpu_us))
 }
 
 pub fn parse(wrk_output: &str) -> anyhow::Result<WrkResult> {
@@ -152,13 +157,14 @@ pub fn parse(wrk_output: &str) -> anyhow::Result<WrkResult> {
     Ok(serde_json::from_str(line)?)
 }
 
-fn measure(r: &WrkResult, peak_kib: u64) -> Measurement {
+fn measure(r: &WrkResult, peak_kib: u64, cpu_us: u64) -> Measurement {
     let seconds = (r.duration_us as f64 / 1e6).max(f64::MIN_POSITIVE);
     Measurement {
         requests_per_second: r.requests as f64 / seconds,
         p50_ms: r.p50_us as f64 / 1000.0,
         p99_ms: r.p99_us as f64 / 1000.0,
         peak_rss_mib: peak_kib as f64 / 1024.0,
+        cpu_us_per_request: cpu_us as f64 / r.requests.max(1) as f64,
         requests: r.requests,
         errors: r.status_errors + r.socket_errors,
     }
@@ -174,11 +180,12 @@ mod tests {
                    WARD_BENCH_RESULT {\"requests\":5000,\"duration_us\":2000000,\"status_errors\":3,\
                    \"socket_errors\":1,\"p50_us\":1500,\"p99_us\":4200,\"max_us\":9000}\n";
         let r = parse(out).expect("a result");
-        let m = measure(&r, 20480);
+        let m = measure(&r, 20480, 1_000_000);
         assert_eq!(m.requests_per_second, 2500.0);
         assert_eq!(m.p99_ms, 4.2);
         assert_eq!(m.errors, 4);
         assert_eq!(m.peak_rss_mib, 20.0);
+        assert_eq!(m.cpu_us_per_request, 200.0);
         assert!(parse("no result here").is_err());
     }
 

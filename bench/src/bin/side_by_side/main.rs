@@ -311,7 +311,7 @@ impl Run {
         m: load::Measurement,
     ) {
         eprintln!(
-            "{:<8} {:<10} {:<6} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  rss {:>5.0} MiB  errors {}",
+            "{:<8} {:<10} {:<6} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  rss {:>5.0} MiB  cpu {:>5.0} µs/req  errors {}",
             backend.name(),
             format!("{kind:?}").to_lowercase(),
             workload.name(),
@@ -319,6 +319,7 @@ impl Run {
             m.p50_ms,
             m.p99_ms,
             m.peak_rss_mib,
+            m.cpu_us_per_request,
             m.errors
         );
         self.results.push(report::Result {

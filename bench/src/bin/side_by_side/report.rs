@@ -222,8 +222,8 @@ pub fn markdown(report: &Report) -> String {
         }
         let _ = writeln!(md, "## {}\n", backend.name());
         md.push_str(
-            "| workload | ward req/s | baseline req/s | PocketBase req/s | ward/baseline | ward/PocketBase | p50 / p99 ms: ward | baseline | PocketBase | peak RSS MiB: ward | baseline | PocketBase | errors |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| workload | ward req/s | baseline req/s | PocketBase req/s | ward/baseline | ward/PocketBase | p50 / p99 ms: ward | baseline | PocketBase | peak RSS MiB: ward | baseline | PocketBase | server CPU µs/request: ward | baseline | PocketBase | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for r in ratios {
             let get = |server, backend| find(&report.results, server, backend, r.workload);
@@ -245,10 +245,11 @@ pub fn markdown(report: &Report) -> String {
                 format!("{:.2} / {:.2}{verdict}", m.p50_ms, m.p99_ms)
             });
             let rss = |m: Option<&Measurement>| cell(m, |m| format!("{:.0}", m.peak_rss_mib));
+            let cpu = |m: Option<&Measurement>| cell(m, |m| format!("{:.0}", m.cpu_us_per_request));
             let errors: u64 = [w, b, p].iter().flatten().map(|m| m.errors).sum();
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.workload.name(),
                 rps(w),
                 rps(b),
@@ -261,6 +262,9 @@ pub fn markdown(report: &Report) -> String {
                 rss(w),
                 rss(b),
                 rss(p),
+                cpu(w),
+                cpu(b),
+                cpu(p),
                 errors
             );
         }
@@ -392,6 +396,7 @@ mod tests {
             p50_ms: 1.0,
             p99_ms: 3.0,
             peak_rss_mib: 20.0,
+            cpu_us_per_request: 50.0,
             requests: 100,
             errors: 0,
         }

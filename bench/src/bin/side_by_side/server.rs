@@ -148,6 +148,27 @@ impl RssSampler {
     }
 }
 
+/// CPU time (user + system) a process and its descendants have used so far, in microseconds.
+/// `/proc` counts it in clock ticks of `USER_HZ`, which Linux fixes at 100 for user space.
+pub fn tree_cpu_us(pid: u32) -> u64 {
+    const MICROSECONDS_PER_TICK: u64 = 10_000;
+    let own = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| cpu_ticks(&stat))
+        .unwrap_or(0);
+    own * MICROSECONDS_PER_TICK + children(pid).into_iter().map(tree_cpu_us).sum::<u64>()
+}
+
+/// `utime + stime` from a `/proc/PID/stat` line: the 14th and 15th fields, counted after the
+/// command name, which is in parentheses and may itself hold spaces.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
 fn tree_rss_kib(pid: u32) -> u64 {
     let own = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -187,6 +208,18 @@ pub fn free_port() -> anyhow::Result<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_cpu_ticks_from_proc_stat() {
+        let stat = "4242 (tokio (rt) 1) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 4 0";
+        assert_eq!(cpu_ticks(stat), Some(1290));
+        assert_eq!(cpu_ticks("4242 (x) S 1"), None);
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(50) {
+            std::hint::black_box(0u64);
+        }
+        assert!(tree_cpu_us(std::process::id()) > 0);
+    }
 
     #[test]
     fn reads_vm_rss_from_proc_status() {
