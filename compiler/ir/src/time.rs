@@ -62,7 +62,9 @@ mod tests {
         }
 
         #[test]
-        fn dates_are_written_as_the_strftime_form(days in NaiveDate::MIN.num_days_from_ce()..=NaiveDate::MAX.num_days_from_ce()) {
+        fn dates_are_written_as_the_strftime_form(
+            days in NaiveDate::MIN.num_days_from_ce()..=NaiveDate::MAX.num_days_from_ce(),
+        ) {
             let d = NaiveDate::from_num_days_from_ce_opt(days).expect("in range");
             prop_assert_eq!(date_text(d), d.format(DATE_FORMAT).to_string());
         }

@@ -90,8 +90,8 @@ async fn run(
 /// that statement's WHERE (firewall, `when`) and nothing else reads or writes around it: no
 /// `check`, no reference, no trigger. Guards and validation run first, on the body; its answer
 /// is the row as the caller may see it. When they refuse, or the UPDATE finds no row (hidden,
-/// missing, or `when` not holding), the answer is `None` and the full path runs, which tells those apart in the pipeline's order and changes
-/// nothing this attempt did not.
+/// missing, or `when` not holding), the answer is `None` and the full path runs, which tells
+/// those apart in the pipeline's order and changes nothing this attempt did not.
 async fn update_alone(
     st: &Shared,
     plan: &TablePlan,

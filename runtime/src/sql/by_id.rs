@@ -43,8 +43,9 @@ pub fn select_visible(
         let cond = predicate::visibility(plan, gate, caller, now, true).add(dml::id_eq(plan, id));
         dml::select(plan, cond, &[], None, 0)
     };
-    let id_value = to_db(id_type(plan.def.id), id);
-    if gate.residual.condition().is_some() || predicate::misfit(id_type(plan.def.id), &id_value) {
+    let id_type = id_type(plan.def.id);
+    let id_value = to_db(id_type, id);
+    if gate.residual.condition().is_some() || predicate::misfit(id_type, &id_value) {
         return render();
     }
     let soft_filter = predicate::filters_soft_deleted(plan);

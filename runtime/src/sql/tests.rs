@@ -306,7 +306,10 @@ mod kept_inserts {
         #[test]
         fn a_kept_insert_is_the_statement_rendered_afresh(
             postgres in any::<bool>(),
-            rows in prop::collection::vec(prop::collection::vec(prop::option::of(value()), 11), 1..10),
+            rows in prop::collection::vec(
+                prop::collection::vec(prop::option::of(value()), 11),
+                1..10,
+            ),
         ) {
             let dialect = if postgres { Dialect::Postgres } else { Dialect::Sqlite };
             let snap = snapshot_for(dialect);
