@@ -8,6 +8,7 @@
 
 pub mod diagnostics;
 mod lower_ir;
+pub mod origin;
 pub mod policy;
 mod sema;
 mod syntax;

@@ -18,6 +18,7 @@ pub fn finish(syms: &Symbols, tables: Vec<Table>, actions: Vec<Action>) -> Ir {
         roles: syms.roles.clone(),
         tables,
         actions,
+        server: syms.server.clone(),
         hash: String::new(),
     };
     ir.hash = hash(&ir);

@@ -138,6 +138,7 @@ impl Target {
             project_dir: dir.path().to_path_buf(),
             database_url,
             require_secret: false,
+            cors: Default::default(),
         };
         let app = match App::open(ir.clone(), &options).await {
             Ok(app) => app,

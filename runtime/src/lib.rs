@@ -41,6 +41,8 @@ pub struct ServeOptions {
     pub database_url: String,
     /// Refuse to start without the configured secret instead of using the dev secret.
     pub require_secret: bool,
+    /// Browser origins allowed besides the project's `server { cors … }`.
+    pub cors: http::cors::Cors,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -50,6 +52,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("project_dir", &self.project_dir)
             .field("database_url", &store::describe_url(&self.database_url))
             .field("require_secret", &self.require_secret)
+            .field("cors", &self.cors)
             .finish()
     }
 }
@@ -285,11 +288,21 @@ fn verifier(ir: &ward_ir::Ir, opts: &ServeOptions) -> Result<(Verifier, SecretSo
     }
 }
 
-/// Serves `app` on `listen` until ctrl-c, then finishes in-flight requests.
-pub async fn serve(app: App, listen: SocketAddr) -> Result<(), StartError> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| StartError::Io(format!("cannot listen on {listen}: {e}")))?;
+/// Takes the address to serve on, so that a busy port is an error before anything says
+/// "serving".
+pub async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (is another server running there? choose another with --listen)"
+        } else {
+            ""
+        };
+        StartError::Io(format!("cannot listen on {listen}: {e}{hint}"))
+    })
+}
+
+/// Serves `app` on `listener` until ctrl-c, then finishes in-flight requests.
+pub async fn serve(app: App, listener: tokio::net::TcpListener) -> Result<(), StartError> {
     axum::serve(listener, app.router())
         .with_graceful_shutdown(async {
             // If the signal handler cannot be installed, serve until killed instead.

@@ -100,6 +100,7 @@ async fn an_unreachable_or_misconfigured_database_is_a_start_error() {
         project_dir: dir.path().to_path_buf(),
         database_url: url.to_owned(),
         require_secret: false,
+        cors: Default::default(),
     };
     // Nothing listens on port 1: refused at once, reported, not retried.
     let started = std::time::Instant::now();
@@ -256,6 +257,7 @@ fn debug_output_never_shows_the_database_password() {
         project_dir: ".".into(),
         database_url: "postgres://ward:hunter2@db.example:5432/app".into(),
         require_secret: false,
+        cors: Default::default(),
     };
     let printed = format!("{opts:?}");
     assert!(!printed.contains("hunter2"), "{printed}");

@@ -93,6 +93,7 @@ async fn two_instances_share_one_database() {
         project_dir: dir.path().to_path_buf(),
         database_url: schema.url.clone(),
         require_secret: false,
+        cors: Default::default(),
     };
     let ir = project();
 

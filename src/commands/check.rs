@@ -44,13 +44,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Human => {
             compiled.print_diagnostics();
             match &compilation.ir {
-                Some(ir) if !failed => eprintln!(
+                Some(ir) if !failed => println!(
                     "ok: {} table(s), {} warning(s), ir {}",
                     ir.tables.len(),
                     warnings,
                     short_hash(&ir.hash)
                 ),
-                _ => eprintln!("failed: {errors} error(s), {warnings} warning(s)"),
+                _ => println!("failed: {errors} error(s), {warnings} warning(s)"),
             }
         }
     }

@@ -25,6 +25,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = args.project.dir;
+    let again = format!("ward migrate {} --apply", project::shell_word(&dir));
     let ir = match project::compile_dir(&dir)?.into_ir() {
         Ok(ir) => ir,
         Err(err) => {
@@ -56,10 +57,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("applied");
             } else if plan.is_destructive() {
                 println!(
-                    "not applied; `ward migrate --apply --allow-destructive` applies it (`!` marks changes that can lose data)"
+                    "not applied; `{again} --allow-destructive` applies it (`!` marks changes that can lose data)"
                 );
             } else {
-                println!("not applied; `ward migrate --apply` applies it");
+                println!("not applied; `{again}` applies it");
             }
             Ok(ExitCode::SUCCESS)
         }

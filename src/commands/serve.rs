@@ -1,5 +1,6 @@
 //! `ward serve`: compile a project and serve it as a REST API.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,10 +25,18 @@ pub struct Args {
     /// Refuse to start without the configured JWT secret (no dev secret fallback): for production.
     #[arg(long)]
     require_secret: bool,
+    /// Allow browser pages from this origin (`scheme://host[:port]`, or `*` for any), besides
+    /// the project's `server { cors … }`; repeatable.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    cors_origins: Vec<String>,
+    /// Log one line per request (method, path, status, duration, request id); `RUST_LOG` can
+    /// also turn it on (`RUST_LOG=ward::request=info`).
+    #[arg(long)]
+    log_requests: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    init_logging();
+    init_logging(args.log_requests);
     let dir = args.project.dir;
     let compiled = project::compile_dir(&dir)?;
     let ir = match compiled.into_ir() {
@@ -45,17 +54,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         project_dir: dir.clone(),
         database_url: database_url.clone(),
         require_secret: args.require_secret,
+        cors: ward_runtime::http::cors::Cors {
+            origins: args.cors_origins,
+            loopback: false,
+        },
     };
     let tables = ir.tables.len();
+    let secret_env = match &ir.auth.jwt.key {
+        ward_ir::JwtKey::Secret { env } => env.clone(),
+        _ => String::new(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
     runtime.block_on(async move {
         let app = App::open(ir, &options).await?;
+        let listener = ward_runtime::bind(args.listen).await?;
         if let ward_runtime::SecretSource::DevFile(path) = app.secret_source() {
             eprintln!(
-                "warning: the JWT secret variable is not set; signing with the development secret in {} (use --require-secret in production)",
+                "warning: ${secret_env} is not set; signing with the development secret in {} (set it, and pass --require-secret, in production)",
                 path.display()
             );
         }
@@ -67,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ward_runtime::store::describe_url(&database_url),
             app.secret_source(),
         );
-        ward_runtime::serve(app, args.listen).await?;
+        ward_runtime::serve(app, listener).await?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -82,12 +100,31 @@ pub(super) fn default_database(dir: &Path) -> anyhow::Result<String> {
     Ok(format!("sqlite://{}", path.display()))
 }
 
-pub(super) fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ward=info,ward_runtime=info"));
+/// Logs to stderr. `RUST_LOG` decides when set; otherwise warnings and ward's own notices, and
+/// the request lines when `requests` is on. `requests` also turns them on under a `RUST_LOG`
+/// that does not mention them.
+pub(super) fn init_logging(requests: bool) {
+    let requests_directive = if requests {
+        "ward::request=info"
+    } else {
+        "ward::request=off"
+    };
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "warn,ward=info,ward_runtime=info,{requests_directive}"
+        ))
+    });
+    if requests && let Ok(directive) = requests_directive.parse() {
+        filter = filter.add_directive(directive);
+    }
     // A second initialisation (only possible in tests) is harmless, so its error is ignored.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+fn parse_origin(raw: &str) -> Result<String, String> {
+    ward_compiler::origin::normalize(raw)
 }

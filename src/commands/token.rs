@@ -8,15 +8,18 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value};
-use ward_ir::{CLAIM_ORG_ID, Ir, JwtKey};
+use ward_ir::{CLAIM_ORG_ID, Ir, JwtKey, ROLE_AUTHENTICATED, ROLE_PUBLIC};
 
 use super::{exit_failure, project};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The project whose secret signs the token.
-    #[arg(long, default_value = ".")]
-    project: PathBuf,
+    /// The project whose secret signs the token (default: the current directory).
+    #[arg(value_name = "DIR", conflicts_with = "project")]
+    dir: Option<PathBuf>,
+    /// The same as DIR, for scripts written before DIR was positional.
+    #[arg(long, value_name = "DIR")]
+    project: Option<PathBuf>,
     /// The user id (the `user-id` claim, `sub` by default).
     #[arg(long)]
     sub: String,
@@ -35,7 +38,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let compiled = project::compile_dir(&args.project)?;
+    let dir = args
+        .dir
+        .clone()
+        .or_else(|| args.project.clone())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let compiled = project::compile_dir(&dir)?;
     let ir = match compiled.into_ir() {
         Ok(ir) => ir,
         Err(err) => {
@@ -48,7 +56,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "this project verifies tokens with a public key; ward token can only mint HS256 tokens, so mint them with your identity provider"
         );
     }
-    let (secret, _source) = ward_runtime::secret::hs256_secret(&ir, &args.project, false)?;
+    check_roles(&ir, &args.roles)?;
+    let (secret, _source) = ward_runtime::secret::hs256_secret(&ir, &dir, false)?;
     let claims = build_claims(&ir, &args)?;
     let token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -58,6 +67,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     .context("could not sign the token")?;
     println!("{token}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A role the project does not declare would only ever get 403s: refuse it, naming the roles
+/// there are.
+fn check_roles(ir: &Ir, roles: &[String]) -> anyhow::Result<()> {
+    for role in roles {
+        if ir.roles.contains(role) {
+            continue;
+        }
+        if role == ROLE_PUBLIC || role == ROLE_AUTHENTICATED {
+            bail!(
+                "`{role}` is a pseudo-role every caller (with a token, for `authenticated`) already has; leave it out of --roles"
+            );
+        }
+        let declared = if ir.roles.is_empty() {
+            "the project declares no roles".to_owned()
+        } else {
+            format!("its roles are {}", ir.roles.join(", "))
+        };
+        let hint = ward_compiler::diagnostics::suggest(role, ir.roles.iter().map(String::as_str))
+            .map(|s| format!("; {s}"))
+            .unwrap_or_default();
+        bail!("the project has no role `{role}` ({declared}){hint}");
+    }
+    Ok(())
 }
 
 fn build_claims(ir: &Ir, args: &Args) -> anyhow::Result<Map<String, Value>> {

@@ -68,6 +68,9 @@ pub struct Ir {
     pub tables: Vec<Table>,
     /// Standalone actions, `POST` (or `GET`) `/api/actions/A`, in source order.
     pub actions: Vec<Action>,
+    /// How the server meets browsers and operators (`server { … }`); left out when default.
+    #[serde(default, skip_serializing_if = "Server::is_default")]
+    pub server: Server,
     /// Hex SHA-256 over the IR's canonical JSON with this field empty; what `/healthz` reports.
     pub hash: String,
 }
@@ -79,6 +82,22 @@ impl Ir {
 
     pub fn action(&self, name: &str) -> Option<&Action> {
         self.actions.iter().find(|a| a.name == name)
+    }
+}
+
+/// The project's `server { … }` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Browser origins allowed to call the API (`scheme://host[:port]`, lower case), or `*` for
+    /// any origin; none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors: Vec<String>,
+}
+
+impl Server {
+    pub fn is_default(&self) -> bool {
+        *self == Server::default()
     }
 }
 

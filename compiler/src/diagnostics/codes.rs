@@ -1083,6 +1083,22 @@ pub fn not_in_trigger(span: Span, step: &str) -> Diagnostic {
     .with_help(help)
 }
 
+/// E0076: a CORS origin that no browser would ever send.
+///
+/// Why: browsers send `Origin: scheme://host[:port]` and CORS compares it exactly; an origin with a
+/// path, a trailing slash, a wildcard inside a host or another scheme would silently allow nothing.
+/// Bad: `server { cors "https://app.example.com/" }`
+/// Fix: `server { cors "https://app.example.com" }` (or `"*"` for any origin)
+pub fn invalid_origin(span: Span, origin: &str, why: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0076",
+        span,
+        format!("`{origin}` is not a browser origin"),
+        "not `scheme://host[:port]`",
+    )
+    .with_help(why.to_owned())
+}
+
 /// W0001: a sensitive-looking column without `mask` or `unmasked` was masked automatically.
 ///
 /// Why: columns named like emails, phones, secrets or tokens are masked by default.

@@ -19,6 +19,7 @@ pub struct Symbols<'p> {
     pub role_spans: Vec<Span>,
     pub claims: BTreeMap<String, String>,
     pub jwt: ward_ir::Jwt,
+    pub server: ward_ir::Server,
     pub templates: BTreeMap<String, &'p ast::Template>,
     pub tables: BTreeMap<String, TableSym>,
 }
@@ -60,6 +61,7 @@ pub fn collect<'p>(project: &'p Project, diags: &mut Diags) -> Symbols<'p> {
             audience: None,
             leeway_seconds: 30,
         },
+        server: ward_ir::Server::default(),
         templates: BTreeMap::new(),
         tables: BTreeMap::new(),
     };
@@ -67,6 +69,7 @@ pub fn collect<'p>(project: &'p Project, diags: &mut Diags) -> Symbols<'p> {
         syms.claims.insert(k.to_owned(), v.to_owned());
     }
     auth(project, &mut syms, diags);
+    server(project, &mut syms, diags);
 
     for t in &project.templates {
         if let Some(first) = syms.templates.get(&t.name.name) {
@@ -104,6 +107,22 @@ pub fn collect<'p>(project: &'p Project, diags: &mut Diags) -> Symbols<'p> {
         );
     }
     syms
+}
+
+fn server(project: &Project, syms: &mut Symbols, diags: &mut Diags) {
+    let Some(server) = project.servers.first() else {
+        return;
+    };
+    for extra in project.servers.iter().skip(1) {
+        diags.push(codes::duplicate_node(extra.span, "server", server.span));
+    }
+    for (origin, span) in &server.cors {
+        match crate::origin::normalize(origin) {
+            Ok(origin) if !syms.server.cors.contains(&origin) => syms.server.cors.push(origin),
+            Ok(_) => {}
+            Err(why) => diags.push(codes::invalid_origin(*span, origin, &why)),
+        }
+    }
 }
 
 fn auth(project: &Project, syms: &mut Symbols, diags: &mut Diags) {

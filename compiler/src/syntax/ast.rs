@@ -59,6 +59,15 @@ pub struct Project {
     pub tables: Vec<Table>,
     /// Standalone actions (top level).
     pub actions: Vec<ActionAst>,
+    pub servers: Vec<ServerAst>,
+}
+
+/// `server { cors ORIGIN… }`.
+#[derive(Debug)]
+pub struct ServerAst {
+    pub span: Span,
+    /// Each origin as written, with its span.
+    pub cors: Vec<(String, Span)>,
 }
 
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use kdl::{KdlDocument, KdlNode};
 use ward_ir::{ColumnType, IdKind, JwtAlgorithm, OnDelete};
 
 use super::ast::{
-    Auth, Column, IndexAst, Jwt, JwtKeyAst, PageAst, Project, Relation, Table, Template,
+    Auth, Column, IndexAst, Jwt, JwtKeyAst, PageAst, Project, Relation, ServerAst, Table, Template,
 };
 use super::reader::{Reader, args, children};
 use crate::diagnostics::{Diags, Span, codes};
@@ -105,17 +105,47 @@ pub fn parse_file(file: usize, text: &str, diags: &mut Diags, project: &mut Proj
                     project.actions.push(a);
                 }
             }
+            "server" => project.servers.push(server(&mut r, node)),
             other => {
                 let d = codes::unknown_node(
                     r.name_span(node),
                     other,
                     "the top level",
-                    &["auth", "template", "table", "action"],
+                    &["auth", "template", "table", "action", "server"],
                 );
                 r.diags.push(d);
             }
         }
     }
+}
+
+fn server(r: &mut Reader, n: &KdlNode) -> ServerAst {
+    r.check_props(n, &[]);
+    r.arg_count(n, 0, Some(0), "no arguments");
+    let mut out = ServerAst {
+        span: r.name_span(n),
+        cors: Vec::new(),
+    };
+    let mut seen = Vec::new();
+    for c in children(n) {
+        match r.name(c) {
+            "cors" => {
+                r.check_props(c, &[]);
+                r.no_children(c);
+                if r.once(c, &mut seen) && r.arg_count(c, 1, None, "at least one origin") {
+                    out.cors = args(c)
+                        .into_iter()
+                        .filter_map(|e| r.string(e, "an origin"))
+                        .collect();
+                }
+            }
+            other => {
+                let d = codes::unknown_node(r.name_span(c), other, "`server`", &["cors"]);
+                r.diags.push(d);
+            }
+        }
+    }
+    out
 }
 
 fn auth(r: &mut Reader, n: &KdlNode) -> Option<Auth> {

@@ -5,6 +5,7 @@ pub mod batch;
 mod batch_create;
 mod batch_rows;
 mod cascade;
+pub mod cors;
 pub mod create;
 pub mod delete;
 pub mod embed;
@@ -15,6 +16,7 @@ pub mod list;
 pub mod query;
 pub mod references;
 pub mod request;
+mod request_log;
 pub mod restore;
 mod steps;
 pub(crate) mod triggers;
@@ -26,14 +28,31 @@ mod written;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use error::ApiError;
 use request::Shared;
 
+/// The API's routes inside what every answer passes through, outermost last: CORS (a preflight
+/// never reaches a route), the request's log line, and its `x-request-id`.
 pub(crate) fn router(state: Shared) -> Router {
+    routes(state.clone())
+        .layer(cors::layer(state))
+        .layer(from_fn(cors::preflight_no_content))
+        .layer(from_fn(request_log::log))
+        .layer(PropagateRequestIdLayer::new(request_log::REQUEST_ID))
+        .layer(SetRequestIdLayer::new(
+            request_log::REQUEST_ID,
+            MakeRequestUuid,
+        ))
+        .layer(from_fn(request_log::drop_insane_request_id))
+}
+
+fn routes(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi))

@@ -68,6 +68,7 @@ impl TestDb {
             project_dir: dir.to_path_buf(),
             database_url: self.url.clone(),
             require_secret: false,
+            cors: Default::default(),
         }
     }
 

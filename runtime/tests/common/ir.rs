@@ -352,6 +352,7 @@ pub fn ir_with(tables: Vec<Table>, f: impl FnOnce(&mut Jwt)) -> Ir {
         roles: ROLES.iter().map(|s| s.to_string()).collect(),
         tables,
         actions: Vec::new(),
+        server: Default::default(),
         hash: "test-hash".into(),
     }
 }

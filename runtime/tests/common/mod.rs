@@ -57,14 +57,29 @@ pub fn serve_options(dir: &std::path::Path) -> ServeOptions {
         project_dir: dir.to_path_buf(),
         database_url: format!("sqlite://{}", dir.join(".ward/data.db").display()),
         require_secret: false,
+        cors: Default::default(),
     }
 }
 
 /// Like [`start`], in a project directory the caller prepared (e.g. with key files). `secret` is
 /// empty unless the IR verifies with an HS256 secret.
 pub async fn start_in(dir: tempfile::TempDir, ir: ward_ir::Ir) -> Server {
+    start_configured(dir, ir, |_| {}).await
+}
+
+/// Like [`start`], with the serve options changed by `configure` first.
+pub async fn start_with(ir: ward_ir::Ir, configure: impl FnOnce(&mut ServeOptions)) -> Server {
+    start_configured(tempfile::tempdir().unwrap(), ir, configure).await
+}
+
+async fn start_configured(
+    dir: tempfile::TempDir,
+    ir: ward_ir::Ir,
+    configure: impl FnOnce(&mut ServeOptions),
+) -> Server {
     let db = db::TestDb::new(dir.path());
-    let opts = db.options(dir.path());
+    let mut opts = db.options(dir.path());
+    configure(&mut opts);
     let secret = match ir.auth.jwt.key {
         ward_ir::JwtKey::Secret { .. } => {
             ward_runtime::secret::hs256_secret(&ir, dir.path(), false)

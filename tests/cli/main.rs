@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod dev;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -47,7 +49,8 @@ fn check_accepts_the_example() {
     let dir = tasks_project();
     let out = ward(&["check", arg(dir.path())]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("ok: 1 table(s)"));
+    // The verdict is the command's output: `ward check DIR 2>/dev/null` still says it.
+    assert!(text(&out.stdout).contains("ok: 1 table(s)"));
 }
 
 #[test]
@@ -66,7 +69,7 @@ fn check_reports_a_broken_file_with_code_span_and_help() {
         "the source line is shown: {stderr}"
     );
     assert!(stderr.contains("did you mean `ownerId`?"), "{stderr}");
-    assert!(stderr.contains("failed: 1 error(s)"), "{stderr}");
+    assert!(text(&out.stdout).contains("failed: 1 error(s)"), "{stderr}");
 }
 
 #[test]
@@ -140,6 +143,169 @@ fn usage_and_io_errors_exit_2() {
 }
 
 #[test]
+fn an_empty_directory_or_a_file_is_refused_by_every_command() {
+    let empty = tempfile::tempdir().unwrap();
+    for command in ["check", "serve", "dev"] {
+        let mut args = vec![command, arg(empty.path())];
+        if command != "check" {
+            args.extend(["--listen", "127.0.0.1:1"]);
+        }
+        let out = ward(&args);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("no .kdl files in"), "{command}: {stderr}");
+    }
+    assert!(
+        !empty.path().join(".ward").exists(),
+        "nothing is created in a directory that is not a project"
+    );
+    let project = tasks_project();
+    let file = project.path().join("tasks.kdl");
+    let out = ward(&["check", arg(&file)]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("is a file"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("did you mean {}?", arg(project.path()))),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn token_takes_the_directory_like_every_command_and_refuses_unknown_roles() {
+    let project = tasks_project();
+    let dir = arg(project.path());
+    let positional = ward(&["token", dir, "--sub", "alice", "--roles", "member"]);
+    assert_eq!(
+        positional.status.code(),
+        Some(0),
+        "{}",
+        text(&positional.stderr)
+    );
+    let flagged = ward(&["token", "--project", dir, "--sub", "alice"]);
+    assert_eq!(flagged.status.code(), Some(0), "{}", text(&flagged.stderr));
+
+    let out = ward(&["token", dir, "--sub", "alice", "--roles", "memberr"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no token for a role nobody declared");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no role `memberr`"), "{stderr}");
+    assert!(stderr.contains("did you mean `member`?"), "{stderr}");
+    let out = ward(&["token", dir, "--sub", "alice", "--roles", "authenticated"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn serve_says_serving_only_once_it_listens() {
+    let project = tasks_project();
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let out = ward(&[
+        "serve",
+        arg(project.path()),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("serving"), "{stderr}");
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+    assert!(stderr.contains("--listen"), "a way out is named: {stderr}");
+}
+
+#[test]
+fn serve_allows_only_the_origins_it_is_given_and_logs_requests_on_request() {
+    let project = tasks_project();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("serve.log");
+    let served = serve_with(
+        project.path(),
+        &["--cors-origin", "http://app.test:3000", "--log-requests"],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    let preflight = |origin: &str| {
+        http_with(
+            served.port,
+            "OPTIONS",
+            "/api/tasks",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                (
+                    "Access-Control-Request-Headers",
+                    "authorization,content-type",
+                ),
+            ],
+            None,
+        )
+    };
+    let (status, head, _) = preflight("http://app.test:3000");
+    assert_eq!(status, 204, "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: http://app.test:3000"),
+        "{head}"
+    );
+    assert!(head.contains("x-request-id: "), "{head}");
+    // `ward serve` allows no loopback page it was not told about.
+    let (status, head, _) = preflight("http://localhost:3000");
+    assert_eq!(status, 204);
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+
+    let secret_query = "/api/tasks?title.like=hunter2";
+    let (status, head, _) = http_with(
+        served.port,
+        "GET",
+        secret_query,
+        &[
+            ("Authorization", "Bearer not-a-token"),
+            ("X-Request-Id", "trace-42"),
+        ],
+        None,
+    );
+    assert_eq!(status, 401);
+    assert!(head.contains("x-request-id: trace-42"), "{head}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let logged = loop {
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        if logged.contains("trace-42") || Instant::now() > deadline {
+            break logged;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let line = logged
+        .lines()
+        .find(|l| l.contains("trace-42"))
+        .unwrap_or_else(|| panic!("no line for the request:\n{logged}"));
+    assert!(line.contains("GET /api/tasks?title.like 401"), "{line}");
+    assert!(
+        !logged.contains("hunter2"),
+        "a query value was logged:\n{logged}"
+    );
+    assert!(
+        !logged.contains("not-a-token"),
+        "a token was logged:\n{logged}"
+    );
+}
+
+#[test]
+fn serve_logs_no_request_unless_asked() {
+    let project = tasks_project();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("serve.log");
+    let served = serve_with(
+        project.path(),
+        &[],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    for _ in 0..3 {
+        assert_eq!(http(served.port, "GET", "/api/tasks", None, None).0, 401);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains("/api/tasks"), "{logged}");
+}
+
+#[test]
 fn help_lists_only_working_commands() {
     let help = text(&ward(&["--help"]).stdout);
     for command in [
@@ -173,20 +339,39 @@ fn serve_with(dir: &Path, extra: &[&str], stderr: Stdio) -> Served {
 
 /// `ward COMMAND DIR --listen …` (serve or dev), once it answers /healthz.
 fn spawn_serving(command: &str, dir: &Path, extra: &[&str], stderr: Stdio) -> Served {
-    let port = TcpListener::bind("127.0.0.1:0")
+    let mut args = vec![command, arg(dir)];
+    args.extend(extra);
+    spawn_in(None, &args, stderr)
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args([command, arg(dir), "--listen", &format!("127.0.0.1:{port}")])
-        .args(extra)
+        .port()
+}
+
+/// `ward ARGS --listen …` started in `cwd` (the test's own when `None`), once it answers
+/// /healthz.
+fn spawn_in(cwd: Option<&Path>, args: &[&str], stderr: Stdio) -> Served {
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ward"));
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let child = command
+        .args(args)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
         .env_remove("WARD_JWT_SECRET")
         .env_remove("WARD_DATABASE_URL")
+        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
         .unwrap();
+    let command = args.first().copied().unwrap_or_default();
     let served = Served { child, port };
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -206,13 +391,31 @@ fn http(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (u16, String) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| ("Authorization", a))
+        .into_iter()
+        .collect();
+    let (status, _, body) = http_with(port, method, path, &headers, body);
+    (status, body)
+}
+
+/// [`http`] with any request headers; the status, the response head (lower-cased) and body.
+fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String, String) {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
+        return (0, String::new(), String::new());
     };
     let mut request =
         format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     let body = body.unwrap_or("");
     request.push_str(&format!(
@@ -227,11 +430,8 @@ fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (status, head.to_ascii_lowercase(), body.to_string())
 }
 
 fn token(dir: &Path, sub: &str) -> String {
@@ -589,110 +789,6 @@ fn ward_test_runs_on_postgres() {
     assert!(stdout.contains("all held"), "{stdout}");
 }
 
-/// `ward dev DIR` with its stderr in `log`, answering /healthz.
-fn dev(dir: &Path, log: &Path) -> Served {
-    spawn_serving(
-        "dev",
-        dir,
-        &[],
-        Stdio::from(std::fs::File::create(log).unwrap()),
-    )
-}
-
-fn served_hash(port: u16) -> String {
-    let (_, body) = http(port, "GET", "/healthz", None, None);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    v["ir"].as_str().unwrap_or_default().to_owned()
-}
-
-/// Waits until `log` contains `needle` (ward dev prints a line per reload).
-/// Saves `text` to `path` the way editors do, by renaming a finished file over it: a plain
-/// `fs::write` truncates first, and the watcher may read the empty file in between (it then
-/// rightly refuses to drop every table, which is not what the step under test means to save).
-fn save(path: &Path, text: impl AsRef<[u8]>) -> std::io::Result<()> {
-    let partial = path.with_extension("kdl.partial");
-    std::fs::write(&partial, text)?;
-    std::fs::rename(&partial, path)
-}
-
-fn wait_for_log(log: &Path, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text.contains(needle) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`{needle}` never appeared in:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-#[test]
-fn dev_reloads_on_save_keeps_serving_through_mistakes_and_refuses_data_loss() {
-    let project = tasks_project();
-    let state = tempfile::tempdir().unwrap();
-    let log = state.path().join("dev.log");
-    let served = dev(project.path(), &log);
-    let printed = wait_for_log(&log, "watching for changes");
-    assert!(
-        printed.contains("member"),
-        "a dev token per role: {printed}"
-    );
-    let first = served_hash(served.port);
-    let alice = token(project.path(), "alice");
-    let (status, _) = http(
-        served.port,
-        "POST",
-        "/api/tasks",
-        Some(&alice),
-        Some(r#"{"title": "kept"}"#),
-    );
-    assert_eq!(status, 201);
-
-    let file = project.path().join("tasks.kdl");
-    let source = std::fs::read_to_string(&file).unwrap();
-    // A new column, writable: reloaded, and the API takes it at once.
-    let added = source
-        .replace(
-            "column isDone boolean default=#false",
-            "column isDone boolean default=#false\n    column notes text",
-        )
-        .replace("createable title isDone", "createable title isDone notes");
-    save(&file, &added).unwrap();
-    let printed = wait_for_log(&log, "reloaded in");
-    assert!(printed.contains("tasks: +column notes"), "{printed}");
-    let second = served_hash(served.port);
-    assert_ne!(first, second);
-    let (status, body) = http(
-        served.port,
-        "POST",
-        "/api/tasks",
-        Some(&alice),
-        Some(r#"{"title": "t", "notes": "n"}"#),
-    );
-    assert_eq!(status, 201, "{body}");
-
-    // A broken edit: the diagnostics are printed, the last good IR keeps serving.
-    save(&file, added.replace("scope ownerId", "scope ownerid")).unwrap();
-    let printed = wait_for_log(&log, "still serving ir");
-    assert!(printed.contains("error[E0021]"), "{printed}");
-    assert_eq!(served_hash(served.port), second);
-    let (status, _) = http(served.port, "GET", "/api/tasks", Some(&alice), None);
-    assert_eq!(status, 200);
-
-    // Dropping the column would lose data: refused, with the plan and the way to apply it.
-    save(&file, &source).unwrap();
-    let printed = wait_for_log(&log, "not reloaded");
-    assert!(printed.contains("drop column `tasks.notes`"), "{printed}");
-    assert!(printed.contains("--allow-destructive"), "{printed}");
-    assert_eq!(served_hash(served.port), second);
-    let (_, body) = http(served.port, "GET", "/api/tasks?notes=n", Some(&alice), None);
-    assert!(body.contains(r#""notes":"n""#), "the data stayed: {body}");
-}
-
 #[test]
 fn migrate_prints_the_plan_and_applies_it_on_request() {
     let project = tasks_project();
@@ -701,8 +797,9 @@ fn migrate_prints_the_plan_and_applies_it_on_request() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("+ create table `tasks`"), "{stdout}");
+    // The hint names the directory: copied as is, it migrates this project, not `.`.
     assert!(
-        stdout.contains("`ward migrate --apply` applies it"),
+        stdout.contains(&format!("`ward migrate {dir} --apply` applies it")),
         "{stdout}"
     );
     let out = ward(&["migrate", dir, "--apply"]);
