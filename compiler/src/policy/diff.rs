@@ -56,7 +56,19 @@ pub fn diff(old: &Explanation, new: &Explanation) -> Vec<Difference> {
     out
 }
 
-/// Operations matched by name, per caller present in both explanations.
+/// Every caller either explanation names: one whose role only one side declares is compared
+/// with the other side's `authenticated` column, which is how that side serves the token.
+fn callers<'a>(old: &'a Explanation, new: &'a Explanation) -> Vec<&'a str> {
+    let mut out: Vec<&str> = new.callers.iter().map(String::as_str).collect();
+    for c in &old.callers {
+        if !out.contains(&c.as_str()) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Operations matched by name, per caller.
 fn operations(
     (old_rows, oe): (&[OperationRow], &Explanation),
     (new_rows, ne): (&[OperationRow], &Explanation),
@@ -68,8 +80,8 @@ fn operations(
             push(format!("{} added", nrow.operation), open);
             continue;
         };
-        for (i, caller) in ne.callers.iter().enumerate() {
-            let Some(j) = oe.callers.iter().position(|c| c == caller) else {
+        for caller in callers(oe, ne) {
+            let (Some(j), Some(i)) = (oe.column(caller), ne.column(caller)) else {
                 continue;
             };
             let (Some(before), Some(after)) = (orow.cells.get(j), nrow.cells.get(i)) else {
@@ -191,8 +203,8 @@ fn table(
         let Some(of) = o.fields.iter().find(|x| x.field == f.field) else {
             continue;
         };
-        for (i, caller) in ne.callers.iter().enumerate() {
-            let Some(j) = oe.callers.iter().position(|c| c == caller) else {
+        for caller in callers(oe, ne) {
+            let (Some(j), Some(i)) = (oe.column(caller), ne.column(caller)) else {
                 continue;
             };
             let (Some(before), Some(after)) = (of.cells.get(j), f.cells.get(i)) else {

@@ -10,10 +10,14 @@ use super::condition::{Partial, partial, text};
 
 /// The pseudo-caller without a token.
 pub const ANONYMOUS: &str = "anonymous";
+/// The pseudo-caller with a valid token that carries none of the declared roles (a role the
+/// project does not declare is ignored, so such a token is this caller too).
+pub const AUTHENTICATED: &str = "authenticated";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
-    /// The matrix columns: `anonymous`, then every declared role in rank order.
+    /// The matrix columns: `anonymous`, `authenticated` (a token without a declared role), then
+    /// every declared role in rank order.
     pub callers: Vec<String>,
     pub tables: Vec<TablePolicy>,
     /// Standalone actions (`/api/actions/A`), one row each, in [`Explanation::callers`] order.
@@ -98,6 +102,21 @@ pub enum Visibility {
     Visible,
 }
 
+impl Explanation {
+    /// The matrix column that decides for `caller`: its own, or, for a role this project does
+    /// not declare, `authenticated` — such a token is served as one without roles.
+    pub fn column(&self, caller: &str) -> Option<usize> {
+        self.callers
+            .iter()
+            .position(|c| c == caller)
+            .or_else(|| {
+                (caller != ANONYMOUS)
+                    .then(|| self.callers.iter().position(|c| c == AUTHENTICATED))
+                    .flatten()
+            })
+    }
+}
+
 impl std::fmt::Display for Visibility {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -123,8 +142,8 @@ impl Visibility {
     }
 }
 
-/// The roles a caller holds: a declared role with the pseudo-roles every token carries, or
-/// only `public` without a token.
+/// The roles a caller holds: a declared role with the pseudo-roles every token carries, the
+/// pseudo-roles alone for a token without a declared role, or only `public` without a token.
 pub fn held(caller: &str) -> BTreeSet<&str> {
     if caller == ANONYMOUS {
         ["public"].into()
@@ -134,7 +153,7 @@ pub fn held(caller: &str) -> BTreeSet<&str> {
 }
 
 pub fn explain(ir: &Ir) -> Explanation {
-    let mut callers = vec![ANONYMOUS.to_owned()];
+    let mut callers = vec![ANONYMOUS.to_owned(), AUTHENTICATED.to_owned()];
     callers.extend(ir.roles.iter().cloned());
     let tables = ir.tables.iter().map(|t| table(t, &callers)).collect();
     let actions = ir.actions.iter().map(|a| action_row(a, &callers)).collect();

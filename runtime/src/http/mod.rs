@@ -127,7 +127,7 @@ async fn table_schema(
         let plan = request::plan(&serving.snapshot, &table)?;
         let caller = request::caller(&serving, &headers)?;
         crate::security::access::authorize(&plan.def, ward_ir::Operation::List, &caller)?;
-        let mut schema = crate::openapi::table_schema(&plan.def);
+        let mut schema = crate::openapi::table_schema(&serving.snapshot.ir, &plan.def);
         if let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
             for m in &plan.def.masks {
                 if m.kind == ward_ir::MaskKind::Hidden

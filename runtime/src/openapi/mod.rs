@@ -1,0 +1,476 @@
+//! The OpenAPI 3.1 document of a served IR (`GET /openapi.json`, `ward openapi`), and the JSON
+//! Schema of each table's records (`GET /api/T/schema`). Generated from the IR alone, so it
+//! always describes exactly what is served (a reload serves the new document at once): every
+//! route, every status it can answer and every body, so that a generated client needs no casts
+//! (SPEC §5.1). CI replays real answers against it (docs/http-api.md, "OpenAPI").
+
+mod actions;
+mod callers;
+mod parameters;
+mod responses;
+mod schemas;
+
+use serde_json::{Map, Value as Json, json};
+use ward_ir::{DeleteMode, IdKind, Ir, Operation, Table, TriggerEvent, View};
+
+use callers::Shown;
+use parameters::{id_parameter, list_parameters, read_parameters, view_parameters};
+use responses::{
+    BAD_BODY, BAD_QUERY, NOT_ALLOWED, NOT_FOUND, Responses, TOO_LARGE, forbidden, trigger_steps,
+};
+use schemas::{
+    batch_answer, batch_body, batch_deleted, body_schema, data, deleted, id_only, id_schema,
+    page, record_schema, reference, view_record_schema,
+};
+
+pub use schemas::table_schema;
+
+/// Who may call: anonymous callers need no token where a `public` rule allows them.
+fn security(public: bool) -> Json {
+    if public {
+        json!([{}, {"bearer": []}])
+    } else {
+        json!([{"bearer": []}])
+    }
+}
+
+fn operation(t: &Table, id: &str, summary: &str, public: bool, responses: Responses) -> Json {
+    json!({
+        "operationId": format!("{id}_{}", t.name),
+        "summary": format!("{summary} {}", t.name),
+        "tags": [t.name],
+        "security": security(public),
+        "responses": responses.build(),
+    })
+}
+
+fn with_body(mut op: Json, body: Json) -> Json {
+    op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body}}});
+    op
+}
+
+fn with_parameters(mut op: Json, parameters: Vec<Json>) -> Json {
+    op["parameters"] = json!(parameters);
+    op
+}
+
+/// What a write of `op` answers about the row: the record, its id alone, or either.
+fn written(ir: &Ir, t: &Table, ops: &[Operation]) -> Json {
+    let may_write = |roles: &[String]| {
+        ops.iter()
+            .any(|op| callers::admits(t.access.rule(*op))(roles))
+    };
+    match callers::shown(ir, t.access.read.as_ref(), &may_write) {
+        Shown::Row => reference(&t.name),
+        Shown::IdOnly => id_only(t),
+        Shown::Either => json!({"anyOf": [reference(&t.name), id_only(t)]}),
+    }
+}
+
+/// `written`, or null when a `during` trigger of `event` may delete the row it just wrote.
+fn written_single(ir: &Ir, t: &Table, ops: &[Operation], events: &[TriggerEvent]) -> Json {
+    let row = written(ir, t, ops);
+    let may_vanish = events.iter().any(|e| {
+        t.triggers.iter().any(|tr| {
+            tr.event == *e
+                && tr.phase == ward_ir::TriggerPhase::During
+                && ward_ir::all_steps(&tr.steps)
+                    .iter()
+                    .any(|s| matches!(s, ward_ir::Step::Delete { .. }))
+        })
+    });
+    if may_vanish {
+        schemas::nullable(row)
+    } else {
+        row
+    }
+}
+
+/// `GET /api/T` and `POST /api/T`.
+fn collection(ir: &Ir, t: &Table) -> Json {
+    let list_forbidden = forbidden(ir, t, Operation::List, false)
+        || (t.delete == DeleteMode::Soft && forbidden(ir, t, Operation::Restore, false));
+    let list = Responses::default()
+        .success(200, "A page of records", page(reference(&t.name)))
+        .with_etag()
+        .api()
+        .error(400, BAD_QUERY)
+        .error_if(list_forbidden, 403, NOT_ALLOWED);
+    let create_steps = trigger_steps(t, TriggerEvent::Create);
+    let create = Responses::default()
+        .success(
+            201,
+            "Created: the row as the caller may read it",
+            data(written_single(ir, t, &[Operation::Create], &[TriggerEvent::Create])),
+        )
+        .api()
+        .error(400, BAD_BODY)
+        .error_if(forbidden(ir, t, Operation::Create, false), 403, NOT_ALLOWED)
+        .error_if(
+            responses::references(t)
+                || responses::unique_on_create(t)
+                || responses::writes(&create_steps),
+            409,
+            "UNIQUE_VIOLATION, REFERENCE_VIOLATION (details.fields)",
+        )
+        .error(413, TOO_LARGE)
+        .custom(&create_steps);
+    json!({
+        "get": with_parameters(
+            operation(t, "list", "list", callers::public(t.access.list.as_ref()), list),
+            list_parameters(t),
+        ),
+        "post": with_body(
+            operation(t, "create", "create", callers::public(t.access.create.as_ref()), create),
+            reference(&format!("{}_create", t.name)),
+        ),
+    })
+}
+
+fn upsert_allowed(t: &Table) -> bool {
+    t.id == IdKind::Text && t.guards.open
+}
+
+/// `GET`, `PATCH`, `PUT` (upsert tables) and `DELETE` on `/api/T/{id}`.
+fn item(ir: &Ir, t: &Table) -> Json {
+    let mut item = Map::new();
+    let read = Responses::default()
+        .success(200, "The record", data(reference(&t.name)))
+        .with_etag()
+        .api()
+        .error(400, BAD_QUERY)
+        .error_if(forbidden(ir, t, Operation::Read, true), 403, NOT_ALLOWED)
+        .error(404, NOT_FOUND);
+    item.insert(
+        "get".into(),
+        with_parameters(
+            operation(t, "read", "read", callers::public(t.access.read.as_ref()), read),
+            read_parameters(),
+        ),
+    );
+    let update_steps = trigger_steps(t, TriggerEvent::Update);
+    let update = Responses::default()
+        .success(
+            200,
+            "Updated: the row as the caller may read it",
+            data(written_single(ir, t, &[Operation::Update], &[TriggerEvent::Update])),
+        )
+        .api()
+        .error(400, BAD_BODY)
+        .error_if(forbidden(ir, t, Operation::Update, true), 403, NOT_ALLOWED)
+        .error(404, NOT_FOUND)
+        .error_if(
+            responses::references(t)
+                || responses::unique_on_update(t)
+                || responses::writes(&update_steps),
+            409,
+            "UNIQUE_VIOLATION, REFERENCE_VIOLATION (details.fields)",
+        )
+        .error(413, TOO_LARGE)
+        .custom(&update_steps);
+    item.insert(
+        "patch".into(),
+        with_body(
+            operation(t, "update", "update", callers::public(t.access.update.as_ref()), update),
+            reference(&format!("{}_update", t.name)),
+        ),
+    );
+    if upsert_allowed(t) {
+        let mut steps = trigger_steps(t, TriggerEvent::Create);
+        steps.extend(trigger_steps(t, TriggerEvent::Update));
+        let answer = data(written_single(
+            ir,
+            t,
+            &[Operation::Create, Operation::Update],
+            &[TriggerEvent::Create, TriggerEvent::Update],
+        ));
+        let upsert = Responses::default()
+            .success(200, "Updated an existing row", answer.clone())
+            .success(201, "Created the row with this id", answer)
+            .api()
+            .error(400, BAD_BODY)
+            .error_if(
+                forbidden(ir, t, Operation::Update, true)
+                    || forbidden(ir, t, Operation::Create, true),
+                403,
+                NOT_ALLOWED,
+            )
+            .error(404, NOT_FOUND)
+            .error(409, "UNIQUE_VIOLATION, REFERENCE_VIOLATION (details.fields)")
+            .error(413, TOO_LARGE)
+            .custom(&steps);
+        let public = callers::public(t.access.create.as_ref())
+            || callers::public(t.access.update.as_ref());
+        item.insert(
+            "put".into(),
+            with_body(
+                operation(t, "upsert", "upsert", public, upsert),
+                reference(&format!("{}_upsert", t.name)),
+            ),
+        );
+    }
+    let delete_steps = trigger_steps(t, TriggerEvent::Delete);
+    let delete = Responses::default()
+        .success(200, "Deleted", deleted(t))
+        .api()
+        .error_if(
+            responses::writes(&delete_steps),
+            400,
+            "A trigger's write failed validation (VALIDATION_*)",
+        )
+        .error_if(forbidden(ir, t, Operation::Delete, true), 403, NOT_ALLOWED)
+        .error(404, NOT_FOUND)
+        .error_if(
+            responses::restricted(ir, t) || responses::writes(&delete_steps),
+            409,
+            "REFERENCE_VIOLATION: a `restrict` reference still points at the row",
+        )
+        .custom(&delete_steps);
+    item.insert(
+        "delete".into(),
+        operation(t, "delete", "delete", callers::public(t.access.delete.as_ref()), delete),
+    );
+    item.insert("parameters".into(), json!([id_parameter(t)]));
+    Json::Object(item)
+}
+
+fn restore(ir: &Ir, t: &Table) -> Json {
+    let restore = Responses::default()
+        .success(
+            200,
+            "Restored: the row as the caller may read it",
+            data(written(ir, t, &[Operation::Restore])),
+        )
+        .api()
+        .error_if(forbidden(ir, t, Operation::Restore, true), 403, NOT_ALLOWED)
+        .error(404, NOT_FOUND)
+        .error_if(
+            responses::may_dangle(ir, t),
+            409,
+            "REFERENCE_VIOLATION: the row points at a soft-deleted row (details.fields)",
+        );
+    json!({
+        "parameters": [id_parameter(t)],
+        "post": operation(t, "restore", "restore", callers::public(t.access.restore.as_ref()), restore),
+    })
+}
+
+/// `POST`, `PATCH`, `PUT` (upsert tables) and `DELETE` on `/api/T/batch`.
+fn batch(ir: &Ir, t: &Table) -> Json {
+    let answers = |ops: &[Operation]| {
+        Responses::default()
+            .api()
+            .error(
+                400,
+                "INVALID_JSON, BATCH_SIZE_EXCEEDED, BATCH_MISSING_IDS, BATCH_ATOMIC_NOT_ALLOWED, BATCH_ATOMIC_FAILED (nothing written)",
+            )
+            .error_if(
+                ops.iter().any(|op| forbidden(ir, t, *op, false)),
+                403,
+                NOT_ALLOWED,
+            )
+            .error(413, TOO_LARGE)
+    };
+    let sent_record = ("record", json!({"type": "object"}));
+    let mut batch = Map::new();
+    let created = written(ir, t, &[Operation::Create]);
+    batch.insert(
+        "post".into(),
+        with_body(
+            operation(
+                t,
+                "batch_create",
+                "batch create",
+                callers::public(t.access.create.as_ref()),
+                answers(&[Operation::Create])
+                    .success(201, "Every record created", batch_answer(created.clone(), sent_record.clone()))
+                    .success(207, "Some records failed (not atomic)", batch_answer(created, sent_record.clone())),
+            ),
+            batch_body("records", reference(&format!("{}_create", t.name))),
+        ),
+    );
+    let updated = written(ir, t, &[Operation::Update]);
+    batch.insert(
+        "patch".into(),
+        with_body(
+            operation(
+                t,
+                "batch_update",
+                "batch update",
+                callers::public(t.access.update.as_ref()),
+                answers(&[Operation::Update])
+                    .success(200, "Every record updated", batch_answer(updated.clone(), sent_record.clone()))
+                    .success(207, "Some records failed (not atomic)", batch_answer(updated, sent_record.clone())),
+            ),
+            batch_body("records", reference(&format!("{}_batch_update", t.name))),
+        ),
+    );
+    if upsert_allowed(t) {
+        let upserted = written(ir, t, &[Operation::Create, Operation::Update]);
+        let public = callers::public(t.access.create.as_ref())
+            || callers::public(t.access.update.as_ref());
+        batch.insert(
+            "put".into(),
+            with_body(
+                operation(
+                    t,
+                    "batch_upsert",
+                    "batch upsert",
+                    public,
+                    answers(&[Operation::Create, Operation::Update])
+                        .success(200, "Every record created or updated", batch_answer(upserted.clone(), sent_record.clone()))
+                        .success(207, "Some records failed (not atomic)", batch_answer(upserted, sent_record)),
+                ),
+                batch_body("records", reference(&format!("{}_batch_upsert", t.name))),
+            ),
+        );
+    }
+    let sent_id = ("id", json!({"type": ["string", "integer"]}));
+    batch.insert(
+        "delete".into(),
+        with_body(
+            operation(
+                t,
+                "batch_delete",
+                "batch delete",
+                callers::public(t.access.delete.as_ref()),
+                answers(&[Operation::Delete])
+                    .success(200, "Every row deleted", batch_answer(batch_deleted(t), sent_id.clone()))
+                    .success(207, "Some rows failed (not atomic)", batch_answer(batch_deleted(t), sent_id)),
+            ),
+            batch_body("ids", id_schema(t.id)),
+        ),
+    );
+    Json::Object(batch)
+}
+
+fn view(ir: &Ir, t: &Table, v: &View, record: &str) -> Json {
+    let forbidden = callers::refuses_a_token(ir, v.access.as_ref()) || !t.firewall.scopes.is_empty();
+    let responses = Responses::default()
+        .success(200, "A page of the view's records", page(reference(record)))
+        .with_etag()
+        .api()
+        .error(400, BAD_QUERY)
+        .error_if(forbidden, 403, NOT_ALLOWED);
+    let mut get = json!({
+        "operationId": format!("view_{}_{}", t.name, v.name),
+        "summary": format!("view {} of {}", v.name, t.name),
+        "tags": [t.name],
+        "security": security(callers::public(v.access.as_ref())),
+        "parameters": view_parameters(t, v),
+        "responses": responses.build(),
+    });
+    if let Some(d) = &v.description {
+        get["description"] = json!(d);
+    }
+    json!({ "get": get })
+}
+
+fn schema_route(ir: &Ir, t: &Table) -> Json {
+    let responses = Responses::default()
+        .success(200, "JSON Schema 2020-12", json!({"type": "object"}))
+        .error(401, "No valid token")
+        .error_if(
+            callers::refuses_a_token(ir, t.access.list.as_ref()),
+            403,
+            NOT_ALLOWED,
+        );
+    json!({"get": {
+        "operationId": format!("schema_{}", t.name),
+        "summary": format!("JSON Schema of {} records", t.name),
+        "tags": [t.name],
+        "security": security(callers::public(t.access.list.as_ref())),
+        "responses": responses.build(),
+    }})
+}
+
+/// The whole document.
+pub fn document(ir: &Ir) -> Json {
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    schemas::shared(&mut schemas);
+    paths.insert(
+        "/healthz".into(),
+        json!({"get": {
+            "operationId": "healthz",
+            "summary": "liveness and the serving IR's hash",
+            "security": [{}],
+            "responses": Responses::default().success(200, "Serving", json!({
+                "type": "object",
+                "properties": {"status": {"const": "ok"}, "ir": {"type": "string"}},
+                "required": ["status", "ir"],
+                "additionalProperties": false,
+            })).build()
+        }}),
+    );
+    for t in &ir.tables {
+        let name = &t.name;
+        let text_id = (t.id == IdKind::Text).then_some(true);
+        schemas.insert(name.clone(), record_schema(ir, t));
+        schemas.insert(
+            format!("{name}_create"),
+            body_schema(t, &t.guards.createable, true, text_id),
+        );
+        schemas.insert(
+            format!("{name}_update"),
+            body_schema(t, &t.guards.updatable, false, None),
+        );
+        schemas.insert(
+            format!("{name}_batch_update"),
+            body_schema(t, &t.guards.updatable, false, Some(true)),
+        );
+        if upsert_allowed(t) {
+            // The update path takes a partial body; the create path's required columns are
+            // checked by validation (400), not by the schema.
+            schemas.insert(
+                format!("{name}_upsert"),
+                body_schema(t, &t.guards.createable, false, Some(false)),
+            );
+            schemas.insert(
+                format!("{name}_batch_upsert"),
+                body_schema(t, &t.guards.createable, false, Some(true)),
+            );
+        }
+        let base = format!("/api/{name}");
+        paths.insert(base.clone(), collection(ir, t));
+        paths.insert(format!("{base}/{{id}}"), item(ir, t));
+        if t.delete == DeleteMode::Soft {
+            paths.insert(format!("{base}/{{id}}/restore"), restore(ir, t));
+        }
+        paths.insert(format!("{base}/schema"), schema_route(ir, t));
+        for a in &t.actions {
+            paths.insert(
+                format!("{base}/{{id}}/{}", a.name),
+                actions::action_path(ir, Some(t), a),
+            );
+        }
+        for v in &t.views {
+            let record = format!("{name}_view_{}", v.name);
+            schemas.insert(record.clone(), view_record_schema(ir, t, &v.fields));
+            paths.insert(format!("{base}/views/{}", v.name), view(ir, t, v, &record));
+        }
+        if t.batch.enabled {
+            paths.insert(format!("{base}/batch"), batch(ir, t));
+        }
+    }
+    for a in &ir.actions {
+        paths.insert(
+            format!("/api/actions/{}", a.name),
+            actions::action_path(ir, None, a),
+        );
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ward API",
+            "version": ir.hash.get(..12).unwrap_or(&ir.hash),
+            "description": "Generated by ward from the project's resources. Every error is the `Error` envelope: `code` is stable, `layer` says which check refused. `?fields=` answers only the keys it names."
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        }
+    })
+}
