@@ -89,7 +89,11 @@ fn mutate(spec: &Spec, other: &Spec, which: &[bool]) -> Spec {
             .enumerate()
             .map(|(i, (a, b))| if pick(i + 1) { b.clone() } else { a.clone() })
             .collect(),
-        mask: if pick(6) { other.mask.clone() } else { spec.mask.clone() },
+        mask: if pick(6) {
+            other.mask.clone()
+        } else {
+            spec.mask.clone()
+        },
         createable: if pick(7) {
             other.createable.clone()
         } else {
@@ -160,7 +164,9 @@ fn held(token: Option<&str>) -> BTreeSet<String> {
 
 fn decide(ir: &Ir, op: Operation, roles: &BTreeSet<String>) -> Partial {
     match ir.tables[0].access.rule(op) {
-        Some(r) => r.when.partial(&|wanted| wanted.iter().any(|w| roles.contains(w))),
+        Some(r) => r
+            .when
+            .partial(&|wanted| wanted.iter().any(|w| roles.contains(w))),
         None => Partial::False,
     }
 }
@@ -203,15 +209,16 @@ fn someone_gains(old: &Ir, new: &Ir) -> bool {
     }
     tokens.into_iter().any(|token| {
         let roles = held(token);
-        let operation = OPS.iter().any(|&op| {
-            match (decide(old, op, &roles), decide(new, op, &roles)) {
-                (Partial::False, Partial::False) => false,
-                (Partial::False, _) => true,
-                (Partial::Rows(_), Partial::True) => true,
-                (Partial::Rows(a), Partial::Rows(b)) => a != b,
-                _ => false,
-            }
-        });
+        let operation =
+            OPS.iter().any(
+                |&op| match (decide(old, op, &roles), decide(new, op, &roles)) {
+                    (Partial::False, Partial::False) => false,
+                    (Partial::False, _) => true,
+                    (Partial::Rows(_), Partial::True) => true,
+                    (Partial::Rows(a), Partial::Rows(b)) => a != b,
+                    _ => false,
+                },
+            );
         let (before, after) = (sees(old, &roles), sees(new, &roles));
         let field = after.0 > before.0 || (after.0 == before.0 && after != before);
         let write = !writes(new, &roles).is_subset(&writes(old, &roles));
@@ -251,7 +258,13 @@ proptest! {
 fn a_list_opened_to_every_token_is_a_widening() {
     let base = Spec {
         auditor: false,
-        rules: vec![Some("member".into()), Some("member".into()), None, None, None],
+        rules: vec![
+            Some("member".into()),
+            Some("member".into()),
+            None,
+            None,
+            None,
+        ],
         mask: "unmasked secret".into(),
         createable: vec![],
         updatable: vec![],

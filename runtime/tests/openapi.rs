@@ -185,11 +185,12 @@ async fn views_and_actions_are_documented() {
     assert_eq!(lookup["parameters"][0]["required"], true);
     // `rooms` grants no `read`: an insert answers the new row's id alone, and says so.
     let add = &doc["paths"]["/api/actions/add"]["post"];
-    let data = &add["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"];
+    let data =
+        &add["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"];
     assert_eq!(data["required"], serde_json::json!(["id"]), "{data}");
     assert_eq!(data["additionalProperties"], false);
-    let lookup_data = &lookup["responses"]["200"]["content"]["application/json"]["schema"]
-        ["properties"]["data"];
+    let lookup_data =
+        &lookup["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"];
     assert_eq!(lookup_data["required"], serde_json::json!(["q"]));
     assert_eq!(lookup_data["properties"]["q"]["type"], "string");
     let op = &doc["paths"]["/api/rooms/views/big"]["get"];
@@ -236,7 +237,12 @@ fn param<'a>(op: &'a Value, name: &str) -> &'a Value {
 }
 
 fn statuses(op: &Value) -> Vec<String> {
-    op["responses"].as_object().unwrap().keys().cloned().collect()
+    op["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
 }
 
 /// SPEC §5.1 "The OpenAPI document is exact": typed filters and envelopes, `required` on what is
@@ -318,7 +324,14 @@ async fn the_document_is_exact_about_types_and_statuses() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    for key in ["id", "name", "capacity", "kind_label", "createdAt", "deletedBy"] {
+    for key in [
+        "id",
+        "name",
+        "capacity",
+        "kind_label",
+        "createdAt",
+        "deletedBy",
+    ] {
         assert!(required.contains(&key), "{key} not required: {required:?}");
     }
     assert_eq!(rooms["additionalProperties"], false);
@@ -341,7 +354,10 @@ async fn the_document_is_exact_about_types_and_statuses() {
     assert!(statuses(delete_kind).contains(&"409".to_owned()));
     assert!(!statuses(delete_kind).contains(&"413".to_owned()));
     let deleted = &delete_kind["responses"]["200"]["content"]["application/json"]["schema"];
-    assert_eq!(deleted["properties"]["data"]["required"], serde_json::json!(["id", "deleted"]));
+    assert_eq!(
+        deleted["properties"]["data"]["required"],
+        serde_json::json!(["id", "deleted"])
+    );
     let batch = &doc["paths"]["/api/rooms/batch"];
     assert!(statuses(&batch["post"]).contains(&"207".to_owned()));
     assert!(batch.get("put").is_none(), "rooms has no upsert");
@@ -364,9 +380,13 @@ async fn the_document_is_exact_about_types_and_statuses() {
     let put = &doc["paths"]["/api/settings/{id}"]["put"];
     assert!(statuses(put).contains(&"200".to_owned()));
     assert!(statuses(put).contains(&"201".to_owned()));
-    let data = &put["responses"]["201"]["content"]["application/json"]["schema"]["properties"]["data"];
+    let data =
+        &put["responses"]["201"]["content"]["application/json"]["schema"]["properties"]["data"];
     assert_eq!(data["anyOf"].as_array().map(Vec::len), Some(2), "{data}");
     assert!(doc["paths"]["/api/settings/batch"].get("put").is_some());
     let uniques = &doc["paths"]["/api/settings"]["post"];
-    assert!(statuses(uniques).contains(&"409".to_owned()), "an existing id");
+    assert!(
+        statuses(uniques).contains(&"409".to_owned()),
+        "an existing id"
+    );
 }

@@ -78,7 +78,7 @@ for (const title of milkTitles) {
 const bread = await createTask(`buy bread ${run}`);
 const doneMilk = await createTask(`old milk ${run}`, true);
 same(bread.isDone, false, "isDone defaults to false");
-same(doneMilk.isDone, true, "isDone as sent");
+same(doneMilk.isDone, true, "isDone is what was sent");
 const ids: string[] = milk.map((task) => task.id);
 check(new Set([...ids, bread.id, doneMilk.id]).size === 7, "ids are distinct");
 

@@ -821,8 +821,8 @@ fn migrate_prints_the_plan_and_applies_it_on_request() {
     std::fs::write(
         &file,
         source.replace(
-            "    column isDone boolean default=#false\n",
-            "    column isDone boolean default=#false\n    column extra text\n",
+            "    column ownerId text",
+            "    column extra text\n    column ownerId text",
         ),
     )
     .unwrap();
@@ -849,15 +849,22 @@ fn explain_prints_the_matrices_in_every_format() {
     assert!(stdout.contains("table tasks"), "{stdout}");
     let header = |l: &str| {
         l.split_whitespace()
-            .eq(["operation", "anonymous", "member"])
+            .eq(["operation", "anonymous", "authenticated", "member"])
     };
     assert!(stdout.lines().any(header), "{stdout}");
     assert!(stdout.contains("view myTasks"), "{stdout}");
     let out = ward(&["explain", arg(project.path()), "--format", "markdown"]);
-    assert!(text(&out.stdout).contains("| operation | anonymous | member |"));
+    assert!(
+        text(&out.stdout).contains("| operation | anonymous | authenticated | member |"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = ward(&["explain", arg(project.path()), "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["callers"], serde_json::json!(["anonymous", "member"]));
+    assert_eq!(
+        json["callers"],
+        serde_json::json!(["anonymous", "authenticated", "member"])
+    );
     let out = ward(&["explain", arg(project.path()), "--table", "nope"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -893,6 +900,16 @@ fn diff_fails_on_widening_unless_allowed() {
     // The reverse change narrows: exit 0.
     let out = ward(&["diff", arg(new.path()), arg(old.path())]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // Opening the list to any token: a token without a role goes from 403 to 200.
+    std::fs::write(&file, source.replace("list member", "list authenticated")).unwrap();
+    let out = ward(&["diff", arg(old.path()), arg(new.path())]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("+ widened   tasks: list for authenticated: denied → allowed"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -106,14 +106,11 @@ impl Explanation {
     /// The matrix column that decides for `caller`: its own, or, for a role this project does
     /// not declare, `authenticated` — such a token is served as one without roles.
     pub fn column(&self, caller: &str) -> Option<usize> {
-        self.callers
-            .iter()
-            .position(|c| c == caller)
-            .or_else(|| {
-                (caller != ANONYMOUS)
-                    .then(|| self.callers.iter().position(|c| c == AUTHENTICATED))
-                    .flatten()
-            })
+        self.callers.iter().position(|c| c == caller).or_else(|| {
+            (caller != ANONYMOUS)
+                .then(|| self.callers.iter().position(|c| c == AUTHENTICATED))
+                .flatten()
+        })
     }
 }
 

@@ -181,7 +181,8 @@ fn same(got: &Value, want: &Value) -> bool {
 }
 
 impl CaseState {
-    /// Replaces every `{TABLE.N.FIELD}` with the FIELD of the N-th row (from 1) made in TABLE.
+    /// Replaces every `{TABLE.N.FIELD}` with the FIELD of the N-th row made in TABLE, counting
+    /// from 0 like the `data[0]` paths of the same file (SPEC §9.3).
     fn resolve(&self, text: &str) -> Result<String, String> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
@@ -211,16 +212,24 @@ impl CaseState {
             return None;
         }
         let n: usize = n.parse().ok()?;
-        let row = self
-            .created
-            .get(table)
-            .and_then(|rows| n.checked_sub(1).and_then(|i| rows.get(i)));
-        Some(match row.and_then(|r| r.get(field)) {
+        let rows = self.created.get(table).map_or(&[][..], Vec::as_slice);
+        let Some(row) = rows.get(n) else {
+            let made = match rows.len() {
+                0 => format!("no row of `{table}` was made in this test before it"),
+                1 => format!("only 1 row of `{table}` was made before it, `{{{table}.0.{field}}}`"),
+                k => format!(
+                    "only {k} rows of `{table}` were made before it, `{{{table}.0.{field}}}` to `{{{table}.{}.{field}}}`",
+                    k - 1
+                ),
+            };
+            return Some(Err(format!(
+                "`{{{inner}}}`: {made}; rows count from 0, like `data[0]`"
+            )));
+        };
+        Some(match row.get(field) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(Value::Null) | None => Err(format!(
-                "`{{{inner}}}`: no {}{} row of `{table}` with a `{field}` was made in this test",
-                n,
-                ordinal(n)
+                "`{{{inner}}}`: row {n} of `{table}` has no `{field}` value"
             )),
             Some(other) => Ok(other.to_string()),
         })
@@ -237,16 +246,6 @@ impl CaseState {
                 Ok((k.clone(), v))
             })
             .collect()
-    }
-}
-
-fn ordinal(n: usize) -> &'static str {
-    match (n % 10, n % 100) {
-        (1, 11) | (2, 12) | (3, 13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
     }
 }
 
@@ -325,17 +324,30 @@ mod tests {
             "rooms".into(),
             vec![json!({"id": "r1", "capacity": 4}), json!({"id": "r2"})],
         );
+        // From 0, like `data[0]`.
         assert_eq!(
-            state.resolve("/api/rooms/{rooms.2.id}").unwrap(),
+            state.resolve("/api/rooms/{rooms.1.id}").unwrap(),
             "/api/rooms/r2"
         );
-        assert_eq!(state.resolve("{rooms.1.capacity}").unwrap(), "4");
+        assert_eq!(state.resolve("{rooms.0.capacity}").unwrap(), "4");
         assert_eq!(
             state.resolve(r#"{"a": {"b": 1}}"#).unwrap(),
             r#"{"a": {"b": 1}}"#
         );
-        assert!(state.resolve("{rooms.3.id}").unwrap_err().contains("3rd"));
-        assert!(state.resolve("{rooms.0.id}").is_err());
+        let out_of_range = state.resolve("{rooms.2.id}").unwrap_err();
+        assert!(
+            out_of_range.contains("only 2 rows of `rooms`")
+                && out_of_range.contains("`{rooms.0.id}` to `{rooms.1.id}`")
+                && out_of_range.contains("count from 0"),
+            "{out_of_range}"
+        );
+        assert!(state.resolve("{rooms.1.capacity}").is_err());
+        assert!(
+            state
+                .resolve("{pets.0.id}")
+                .unwrap_err()
+                .contains("no row of `pets`")
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Deletes and restores (SPEC §2.8, docs/decisions.md "Soft delete honours `restrict`", "The
 //! soft-delete cascade is recursive and per-table", "Restore", "Restore cascades", "Restore never
-//! revives a dangling row"; hard deletes follow SQLite's foreign keys).
+//! revives a dangling row", "`restrict` is checked before any cascade"; hard deletes otherwise
+//! follow the foreign keys).
 
 use std::collections::BTreeSet;
 
@@ -98,44 +99,67 @@ fn rows_mut<'s>(st: &'s mut State, table: &str) -> impl Iterator<Item = &'s mut 
 }
 
 fn soft_delete(cx: &Cx<'_>, st: &mut State, table: &Table, id: &Value) -> Result<(), Fail> {
-    for row in rows_mut(st, &table.name).filter(|r| r.get(system::ID) == Some(id)) {
-        mark_deleted(cx, row);
-    }
+    // The rows the cascade reaches, each level under the child's own firewall (a missing claim
+    // leaves the table alone); a hard-delete child cannot be soft-deleted (nor restored).
     let mut seen = BTreeSet::from([key(&table.name, id)]);
-    let mut deleted: Vec<(String, Vec<Value>)> = vec![(table.name.clone(), vec![id.clone()])];
+    let mut reached: Vec<(String, Vec<Value>)> = vec![(table.name.clone(), vec![id.clone()])];
     let mut at = 0;
-    while let Some((parent, ids)) = deleted.get(at).cloned() {
+    while let Some((parent, ids)) = reached.get(at).cloned() {
         at += 1;
         for (child, column) in referencing(cx, &parent, OnDelete::Cascade) {
-            // A hard-delete child cannot be soft-deleted (nor restored): it stays.
             if !firewall::soft(&child) {
                 continue;
             }
-            // Each level under the child's own firewall; a missing claim leaves it alone.
             let Ok(scopes) = firewall::scopes(&child, &cx.who) else {
                 continue;
             };
             let mut found = Vec::new();
-            for row in rows_mut(st, &child.name) {
+            for row in st.rows.get(&child.name).into_iter().flatten() {
                 let hit = row.get(&column).is_some_and(|v| ids.contains(v))
                     && firewall::visible(row, &scopes);
                 let rid = row.get(system::ID).cloned().unwrap_or(Value::Null);
                 if hit && seen.insert(key(&child.name, &rid)) {
-                    mark_deleted(cx, row);
                     found.push(rid);
                 }
             }
             if !found.is_empty() {
-                deleted.push((child.name.clone(), found));
+                reached.push((child.name.clone(), found));
             }
         }
     }
-    // `restrict` holds for every live row, whatever the caller's firewall.
-    for (parent, ids) in &deleted {
-        for (child, column) in referencing(cx, parent, OnDelete::Restrict) {
-            let blocked = st.rows.get(&child.name).into_iter().flatten().any(|r| {
-                r.get(&column).is_some_and(|v| ids.contains(v))
-                    && (!firewall::soft(&child) || firewall::live(r))
+    restricted(cx, st, &seen)?;
+    for (t, rows) in st.rows.iter_mut() {
+        for row in rows.iter_mut() {
+            if seen.contains(&key(t, row.get(system::ID).unwrap_or(&Value::Null))) {
+                mark_deleted(cx, row);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `restrict`, checked before any cascade (SQL's RESTRICT, docs/decisions.md): a live row — any
+/// row of a hard-delete table, a not-deleted row of a soft one, whatever the caller's firewall —
+/// that references one of the rows about to go refuses the whole delete, even when the cascade
+/// would take it too. A row referencing itself does not count.
+fn restricted(cx: &Cx<'_>, st: &State, going: &BTreeSet<(String, String)>) -> Result<(), Fail> {
+    for t in &cx.ir.tables {
+        for c in &t.columns {
+            let Some(r) = c
+                .references
+                .as_ref()
+                .filter(|r| r.on_delete == OnDelete::Restrict)
+            else {
+                continue;
+            };
+            let blocked = st.rows.get(&t.name).into_iter().flatten().any(|row| {
+                let Some(target) = row.get(&c.name).filter(|v| !v.is_null()) else {
+                    return false;
+                };
+                let itself = r.table == t.name && row.get(system::ID) == Some(target);
+                going.contains(&key(&r.table, target))
+                    && !itself
+                    && (!firewall::soft(t) || firewall::live(row))
             });
             if blocked {
                 return Err(Fail::reference_violation(None));
@@ -146,11 +170,10 @@ fn soft_delete(cx: &Cx<'_>, st: &mut State, table: &Table, id: &Value) -> Result
 }
 
 /// A real DELETE and what the foreign keys do: `cascade` deletes the children (any row, deleted
-/// or not, any tenant), recursively; then `set-null` clears the references of surviving rows, and a
-/// surviving row that still references a deleted one through `restrict` refuses the whole delete
-/// (a row deleted by the cascade itself blocks nothing, as SQLite decides).
+/// or not, any tenant), recursively — unless a `restrict` reference points at one of those rows
+/// (see [`restricted`]); then `set-null` clears the references of the surviving rows.
 fn hard_delete(
-    cx: &mut Cx<'_>,
+    cx: &Cx<'_>,
     st: &mut State,
     table: &Table,
     id: &Value,
@@ -168,26 +191,17 @@ fn hard_delete(
             }
         }
     }
+    restricted(cx, st, seen)?;
     let gone = |t: &str, r: &Row| seen.contains(&key(t, r.get(system::ID).unwrap_or(&Value::Null)));
-    // A row the cascade deletes that also points at a deleted row through `restrict`: SQLite's
-    // answer depends on the order the foreign keys are declared in (see docs/decisions.md).
-    cx.ambiguous |= cx.ir.tables.iter().any(|t| {
-        t.columns.iter().any(|c| {
-            c.references.as_ref().is_some_and(|r| {
-                r.on_delete == OnDelete::Restrict
-                    && st.rows.get(&t.name).into_iter().flatten().any(|row| {
-                        gone(&t.name, row)
-                            && row.get(system::ID) != Some(id)
-                            && row
-                                .get(&c.name)
-                                .is_some_and(|v| seen.contains(&key(&r.table, v)))
-                    })
-            })
-        })
-    });
     for t in &cx.ir.tables {
         for c in &t.columns {
-            let Some(r) = &c.references else { continue };
+            let Some(r) = c
+                .references
+                .as_ref()
+                .filter(|r| r.on_delete == OnDelete::SetNull)
+            else {
+                continue;
+            };
             let points_at_gone = |row: &Row| {
                 row.get(&c.name)
                     .is_some_and(|v| seen.contains(&key(&r.table, v)))
@@ -198,29 +212,26 @@ fn hard_delete(
                 .into_iter()
                 .flatten()
                 .any(|row| !gone(&t.name, row) && points_at_gone(row));
-            match r.on_delete {
-                OnDelete::Restrict if hit => return Err(Fail::reference_violation(None)),
-                // NOT NULL refuses the write.
-                OnDelete::SetNull if hit && c.required => {
-                    return Err(Fail {
-                        status: 400,
-                        layer: "validation",
-                        code: "VALIDATION_REQUIRED".into(),
-                        details: None,
-                    });
+            if !hit {
+                continue;
+            }
+            // NOT NULL refuses the write.
+            if c.required {
+                return Err(Fail {
+                    status: 400,
+                    layer: "validation",
+                    code: "VALIDATION_REQUIRED".into(),
+                    details: None,
+                });
+            }
+            let keys = seen.clone();
+            for row in rows_mut(st, &t.name) {
+                let rid = row.get(system::ID).cloned().unwrap_or(Value::Null);
+                let dead = keys.contains(&key(&t.name, &rid));
+                let target = row.get(&c.name).map(|v| key(&r.table, v));
+                if !dead && target.is_some_and(|k| keys.contains(&k)) {
+                    row.insert(c.name.clone(), Value::Null);
                 }
-                OnDelete::SetNull if hit => {
-                    let keys = seen.clone();
-                    for row in rows_mut(st, &t.name) {
-                        let rid = row.get(system::ID).cloned().unwrap_or(Value::Null);
-                        let dead = keys.contains(&key(&t.name, &rid));
-                        let target = row.get(&c.name).map(|v| key(&r.table, v));
-                        if !dead && target.is_some_and(|k| keys.contains(&k)) {
-                            row.insert(c.name.clone(), Value::Null);
-                        }
-                    }
-                }
-                _ => {}
             }
         }
     }

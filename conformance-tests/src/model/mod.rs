@@ -112,9 +112,6 @@ pub(crate) struct Cx<'a> {
     /// predicts, which is at most milliseconds after the server's.
     pub clock: String,
     generated: usize,
-    /// Set when the SPEC leaves the outcome open (a hard delete whose cascade meets `restrict`):
-    /// the model then predicts only a success, and otherwise keeps its state.
-    pub ambiguous: bool,
 }
 
 impl Cx<'_> {
@@ -174,7 +171,6 @@ impl Model {
             today: adopt::date_sentinel(self.seq),
             clock,
             generated: 0,
-            ambiguous: false,
         }
     }
 
@@ -223,12 +219,6 @@ impl Model {
         // A successful request's `after` triggers run once it is done (committed).
         if let route::Outcome::Done(Ok(_)) = &outcome {
             triggers::after(&mut cx, &mut next);
-        }
-        if cx.ambiguous && !matches!(observed.status, 200 | 201) {
-            return Prediction {
-                status: None,
-                body: None,
-            };
         }
         let (status, body) = match outcome {
             route::Outcome::Unpredicted => {

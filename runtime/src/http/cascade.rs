@@ -1,10 +1,14 @@
 //! What a soft delete and a restore do beyond their own row (SPEC §2.8, docs/decisions.md):
 //!
+//! - `restrict` refuses a delete whenever any other row points through it at a row the delete
+//!   removes — the root or one its cascade reaches — even a row that cascade would remove too
+//!   (SQL's RESTRICT, checked before any cascade). The databases decide that last case by the
+//!   order the foreign keys were declared in; ward decides it itself, before anything is written,
+//!   so both answer alike (docs/decisions.md);
 //! - a soft delete cascades, level by level, to the rows whose reference says `on-delete=cascade`,
 //!   each child table under its own firewall for the caller (rows the caller cannot see are left
-//!   alone), with the parent's stamps; then a row still alive that points at a deleted row through
-//!   an `on-delete=restrict` reference refuses the whole delete, as the foreign key would on a hard
-//!   delete;
+//!   alone), with the parent's stamps; a hard delete's cascade is the foreign keys', over every
+//!   row;
 //! - a restore brings back the rows that cascade deleted with it (same `deletedAt` and
 //!   `deletedBy`) that the caller's firewall covers, and never brings back a row pointing at a
 //!   soft-deleted row.
@@ -14,7 +18,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use sea_query::Cond;
+use sea_query::{Cond, Condition as SqlCond};
 use serde_json::{Map, Value as Json};
 use ward_ir::{OnDelete, system};
 
@@ -60,8 +64,8 @@ fn firewall_gate(plan: &TablePlan, caller: &Caller) -> Option<Gate> {
         })
 }
 
-/// After the root row of `plan` was soft-deleted with `stamps`: the cascade, then the `restrict`
-/// check over every row deleted.
+/// After the root row of `plan` was soft-deleted with `stamps`: the `restrict` check over every row
+/// the cascade reaches, then the cascade.
 pub fn soft_delete(
     tx: &dyn Db,
     snap: &Snapshot,
@@ -72,54 +76,88 @@ pub fn soft_delete(
 ) -> Result<(), ApiError> {
     let mut stamps = stamps.clone();
     stamps.remove(system::ID);
+    let reached = reach(tx, snap, plan, id, &|child| {
+        // A hard-delete child cannot be soft-deleted, and deleting it for good would make the
+        // parent's restore lossy: it stays (and may restrict).
+        if child.soft {
+            firewall_gate(child, caller).map(|gate| predicate::firewall(child, &gate))
+        } else {
+            None
+        }
+    })?;
+    for (parent, ids) in &reached {
+        restrict_check(tx, snap, parent, ids)?;
+    }
+    for (child, ids) in reached.iter().skip(1) {
+        let Some(gate) = firewall_gate(child, caller) else {
+            continue;
+        };
+        for chunk in ids.chunks(related::IN_CHUNK) {
+            let cond =
+                predicate::firewall(child, &gate).add(related::column_in(child, system::ID, chunk));
+            row::execute(tx, &dml::update_where(child, &stamps, cond))?;
+        }
+    }
+    Ok(())
+}
+
+/// Before the hard delete of row `id` of `plan`: the `restrict` check over every row the foreign
+/// keys' cascade will remove (any row of any table, soft-deleted or not, whatever the caller's
+/// firewall — as the foreign keys see them). With it passed, no `restrict` foreign key can fire
+/// inside the statement, whatever order the keys were declared in.
+pub fn hard_delete_check(
+    tx: &dyn Db,
+    snap: &Snapshot,
+    plan: &TablePlan,
+    id: &Json,
+) -> Result<(), ApiError> {
+    for (parent, ids) in &reach(tx, snap, plan, id, &|_| Some(Cond::all()))? {
+        restrict_check(tx, snap, parent, ids)?;
+    }
+    Ok(())
+}
+
+/// The rows a delete of `id` reaches through `cascade` references, level by level, the root
+/// first; `within` says which rows of a child table it may reach (`None`: none). Every row is
+/// visited once, so reference cycles end.
+fn reach<'s>(
+    tx: &dyn Db,
+    snap: &'s Snapshot,
+    plan: &'s TablePlan,
+    id: &Json,
+    within: &dyn Fn(&TablePlan) -> Option<SqlCond>,
+) -> Result<Vec<(&'s TablePlan, Vec<Json>)>, ApiError> {
     let mut seen: HashSet<(String, String)> = HashSet::from([key(plan.name(), id)]);
-    let mut deleted: Vec<(&TablePlan, Vec<Json>)> = vec![(plan, vec![id.clone()])];
+    let mut reached: Vec<(&TablePlan, Vec<Json>)> = vec![(plan, vec![id.clone()])];
     let mut queue: VecDeque<usize> = VecDeque::from([0]);
     while let Some(at) = queue.pop_front() {
-        let (parent, ids) = match deleted.get(at) {
+        let (parent, ids) = match reached.get(at) {
             Some((p, ids)) => (*p, ids.clone()),
             None => continue,
         };
         for (child, column) in referencing(snap, parent.name(), OnDelete::Cascade) {
-            // A hard-delete child cannot be soft-deleted, and deleting it for good would make the
-            // parent's restore lossy: it stays, and the restrict check below does not count it.
-            if !child.soft {
-                continue;
-            }
-            let Some(gate) = firewall_gate(child, caller) else {
+            let Some(base) = within(child) else {
                 continue;
             };
             let mut found = Vec::new();
             for chunk in ids.chunks(related::IN_CHUNK) {
-                let cond =
-                    predicate::firewall(child, &gate).add(related::column_in(child, column, chunk));
+                let cond = base.clone().add(related::column_in(child, column, chunk));
                 found.extend(row::ids(tx, child, &related::select_ids(child, cond))?);
             }
             found.retain(|f| seen.insert(key(child.name(), f)));
             if found.is_empty() {
                 continue;
             }
-            for chunk in found.chunks(related::IN_CHUNK) {
-                let cond = predicate::firewall(child, &gate).add(related::column_in(
-                    child,
-                    system::ID,
-                    chunk,
-                ));
-                row::execute(tx, &dml::update_where(child, &stamps, cond))?;
-            }
-            deleted.push((child, found));
-            queue.push_back(deleted.len() - 1);
+            reached.push((child, found));
+            queue.push_back(reached.len() - 1);
         }
     }
-    for (parent, ids) in &deleted {
-        restrict_check(tx, snap, parent, ids)?;
-    }
-    Ok(())
+    Ok(reached)
 }
 
-/// A live row (any row of a hard-delete table, a not-deleted row of a soft one) that references a
-/// row of `ids` through `on-delete=restrict` refuses the delete. Like the foreign key it mirrors,
-/// the check sees every row, whatever the caller's firewall.
+/// A row that references a row of `ids` through `on-delete=restrict` refuses the delete: any
+/// row of a hard-delete table, a not-deleted row of a soft one, other than the row itself. Like
+/// the foreign key it mirrors, the check sees every row, whatever the caller's firewall.
 fn restrict_check(
     tx: &dyn Db,
     snap: &Snapshot,
@@ -131,6 +169,9 @@ fn restrict_check(
             let mut cond = Cond::all().add(related::column_in(child, column, chunk));
             if child.soft {
                 cond = cond.add(related::column_eq(child, system::DELETED_AT, &Json::Null));
+            }
+            if child.name() == parent.name() {
+                cond = cond.add(related::not_self(column));
             }
             if row::any_row(tx, &dml::exists(child, cond))? {
                 return Err(ApiError::reference_violation(None));

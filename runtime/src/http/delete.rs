@@ -85,6 +85,7 @@ pub(crate) fn apply(
     let n = if plan.soft {
         row::execute(tx, &dml::update(plan, id, &changes, cond))?
     } else {
+        cascade::hard_delete_check(tx, snap, plan, id)?;
         row::execute(tx, &dml::delete(plan, id, cond))?
     };
     if n == 0 {

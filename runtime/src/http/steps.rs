@@ -322,6 +322,7 @@ impl Run<'_> {
     fn remove(&self, plan: &TablePlan, gate: &Gate, id: &Json) -> Result<(), ApiError> {
         let cond = predicate::firewall(plan, gate);
         if !plan.soft {
+            cascade::hard_delete_check(self.tx, self.snap, plan, id)?;
             row::execute(self.tx, &dml::delete(plan, id, cond))?;
             return Ok(());
         }

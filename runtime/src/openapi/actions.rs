@@ -15,8 +15,8 @@ use super::schemas::{
     answered_schema, data, id_only, nullable, reference, type_schema, value_schema,
 };
 
-/// The body of a POST action: its inputs.
-fn inputs_body(a: &Action) -> (Json, Map<String, Json>) {
+/// The body of a POST action: its inputs, and whether one is required.
+fn inputs_body(a: &Action) -> (Json, Map<String, Json>, bool) {
     let mut props = Map::new();
     let mut required = Vec::new();
     for i in &a.inputs {
@@ -29,11 +29,13 @@ fn inputs_body(a: &Action) -> (Json, Map<String, Json>) {
             required.push(i.name.clone());
         }
     }
-    let mut body = json!({"type": "object", "properties": props.clone(), "additionalProperties": false});
-    if !required.is_empty() {
+    let mut body =
+        json!({"type": "object", "properties": props.clone(), "additionalProperties": false});
+    let needed = !required.is_empty();
+    if needed {
         body["required"] = json!(required);
     }
-    (body, props)
+    (body, props, needed)
 }
 
 /// A row of `table` as a write by this action's callers answers it.
@@ -68,7 +70,11 @@ fn returned_value(t: Option<&Table>, a: &Action, v: &Value) -> Json {
                 if let Some(obj) = s.as_object_mut() {
                     obj.remove("description");
                 }
-                if col.ty == ColumnType::Json { s } else { nullable(s) }
+                if col.ty == ColumnType::Json {
+                    s
+                } else {
+                    nullable(s)
+                }
             }
             None => json!({"type": "null"}),
         },
@@ -100,7 +106,11 @@ fn returned(ir: &Ir, t: Option<&Table>, a: &Action, value: &Returned, top: bool)
         Returned::Record => match t {
             Some(t) => {
                 let row = written_row(ir, a, &t.name);
-                if deletes_own_row(a) { nullable(row) } else { row }
+                if deletes_own_row(a) {
+                    nullable(row)
+                } else {
+                    row
+                }
             }
             None => json!({"type": "null"}),
         },
@@ -122,7 +132,11 @@ fn returned(ir: &Ir, t: Option<&Table>, a: &Action, value: &Returned, top: bool)
                 1 => rows.into_iter().next().unwrap_or(Json::Null),
                 _ => json!({"anyOf": rows}),
             };
-            if top_insert && top { row } else { nullable(row) }
+            if top_insert && top {
+                row
+            } else {
+                nullable(row)
+            }
         }
         Returned::Query(name) => {
             let table = steps.iter().find_map(|s| match s {
@@ -170,7 +184,7 @@ fn answer(ir: &Ir, t: Option<&Table>, a: &Action) -> Json {
 
 /// `POST /api/T/{id}/A` (`t` set) or `/api/actions/A`.
 pub fn action_path(ir: &Ir, t: Option<&Table>, a: &Action) -> Json {
-    let (body, props) = inputs_body(a);
+    let (body, props, body_needed) = inputs_body(a);
     let steps = all_steps(&a.steps);
     let rule = a.access.as_ref();
     let writes_elsewhere = steps.iter().any(|s| match s {
@@ -190,8 +204,8 @@ pub fn action_path(ir: &Ir, t: Option<&Table>, a: &Action) -> Json {
         || t.is_some_and(|t| {
             !t.firewall.scopes.is_empty() || t.firewall.error_mode == ward_ir::ErrorMode::Reveal
         });
-    let conflict = responses::writes(&steps)
-        || t.is_some_and(|_| callers::has_row_condition(ir, rule));
+    let conflict =
+        responses::writes(&steps) || t.is_some_and(|_| callers::has_row_condition(ir, rule));
     let mut r = Responses::default()
         .success(200, "The action's result", data(answer(ir, t, a)))
         .api()
@@ -239,7 +253,9 @@ pub fn action_path(ir: &Ir, t: Option<&Table>, a: &Action) -> Json {
         op["parameters"] = json!(params);
         return json!({ "get": op });
     }
-    op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": body}}});
+    // An action without required inputs may be called with no body at all.
+    op["requestBody"] =
+        json!({"required": body_needed, "content": {"application/json": {"schema": body}}});
     match t {
         Some(t) => json!({"parameters": [id_parameter(t)], "post": op}),
         None => json!({ "post": op }),

@@ -24,7 +24,9 @@ pub fn callers(ir: &Ir) -> Vec<Vec<String>> {
 /// `rule` decided for a caller holding `roles`; no rule denies.
 pub fn decide(rule: Option<&AccessRule>, roles: &[String]) -> Partial {
     match rule {
-        Some(r) => r.when.partial(&|wanted| wanted.iter().any(|w| roles.contains(w))),
+        Some(r) => r
+            .when
+            .partial(&|wanted| wanted.iter().any(|w| roles.contains(w))),
         None => Partial::False,
     }
 }
@@ -90,7 +92,6 @@ pub fn shown(ir: &Ir, read: Option<&AccessRule>, may_write: &dyn Fn(&[String]) -
 /// `may_write` for one rule: the role part is not refused outright.
 pub fn admits(rule: Option<&AccessRule>) -> impl Fn(&[String]) -> bool + '_ {
     move |roles: &[String]| {
-        !matches!(decide(rule, roles), Partial::False)
-            || rule.is_some_and(|r| has_not(&r.when))
+        !matches!(decide(rule, roles), Partial::False) || rule.is_some_and(|r| has_not(&r.when))
     }
 }

@@ -19,8 +19,8 @@ use responses::{
     BAD_BODY, BAD_QUERY, NOT_ALLOWED, NOT_FOUND, Responses, TOO_LARGE, forbidden, trigger_steps,
 };
 use schemas::{
-    batch_answer, batch_body, batch_deleted, body_schema, data, deleted, id_only, id_schema,
-    page, record_schema, reference, view_record_schema,
+    batch_answer, batch_body, batch_deleted, body_schema, data, deleted, id_only, id_schema, page,
+    record_schema, reference, view_record_schema,
 };
 
 pub use schemas::table_schema;
@@ -45,7 +45,8 @@ fn operation(t: &Table, id: &str, summary: &str, public: bool, responses: Respon
 }
 
 fn with_body(mut op: Json, body: Json) -> Json {
-    op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body}}});
+    op["requestBody"] =
+        json!({"required": true, "content": {"application/json": {"schema": body}}});
     op
 }
 
@@ -101,7 +102,12 @@ fn collection(ir: &Ir, t: &Table) -> Json {
         .success(
             201,
             "Created: the row as the caller may read it",
-            data(written_single(ir, t, &[Operation::Create], &[TriggerEvent::Create])),
+            data(written_single(
+                ir,
+                t,
+                &[Operation::Create],
+                &[TriggerEvent::Create],
+            )),
         )
         .api()
         .error(400, BAD_BODY)
@@ -144,7 +150,13 @@ fn item(ir: &Ir, t: &Table) -> Json {
     item.insert(
         "get".into(),
         with_parameters(
-            operation(t, "read", "read", callers::public(t.access.read.as_ref()), read),
+            operation(
+                t,
+                "read",
+                "read",
+                callers::public(t.access.read.as_ref()),
+                read,
+            ),
             read_parameters(),
         ),
     );
@@ -153,7 +165,12 @@ fn item(ir: &Ir, t: &Table) -> Json {
         .success(
             200,
             "Updated: the row as the caller may read it",
-            data(written_single(ir, t, &[Operation::Update], &[TriggerEvent::Update])),
+            data(written_single(
+                ir,
+                t,
+                &[Operation::Update],
+                &[TriggerEvent::Update],
+            )),
         )
         .api()
         .error(400, BAD_BODY)
@@ -171,7 +188,13 @@ fn item(ir: &Ir, t: &Table) -> Json {
     item.insert(
         "patch".into(),
         with_body(
-            operation(t, "update", "update", callers::public(t.access.update.as_ref()), update),
+            operation(
+                t,
+                "update",
+                "update",
+                callers::public(t.access.update.as_ref()),
+                update,
+            ),
             reference(&format!("{}_update", t.name)),
         ),
     );
@@ -196,11 +219,14 @@ fn item(ir: &Ir, t: &Table) -> Json {
                 NOT_ALLOWED,
             )
             .error(404, NOT_FOUND)
-            .error(409, "UNIQUE_VIOLATION, REFERENCE_VIOLATION (details.fields)")
+            .error(
+                409,
+                "UNIQUE_VIOLATION, REFERENCE_VIOLATION (details.fields)",
+            )
             .error(413, TOO_LARGE)
             .custom(&steps);
-        let public = callers::public(t.access.create.as_ref())
-            || callers::public(t.access.update.as_ref());
+        let public =
+            callers::public(t.access.create.as_ref()) || callers::public(t.access.update.as_ref());
         item.insert(
             "put".into(),
             with_body(
@@ -228,7 +254,13 @@ fn item(ir: &Ir, t: &Table) -> Json {
         .custom(&delete_steps);
     item.insert(
         "delete".into(),
-        operation(t, "delete", "delete", callers::public(t.access.delete.as_ref()), delete),
+        operation(
+            t,
+            "delete",
+            "delete",
+            callers::public(t.access.delete.as_ref()),
+            delete,
+        ),
     );
     item.insert("parameters".into(), json!([id_parameter(t)]));
     Json::Object(item)
@@ -271,7 +303,10 @@ fn batch(ir: &Ir, t: &Table) -> Json {
             )
             .error(413, TOO_LARGE)
     };
-    let sent_record = ("record", json!({"type": "object"}));
+    let sent_record = (
+        "record",
+        json!({"type": "object", "description": "The record as sent (masked)", "additionalProperties": true}),
+    );
     let mut batch = Map::new();
     let created = written(ir, t, &[Operation::Create]);
     batch.insert(
@@ -283,8 +318,16 @@ fn batch(ir: &Ir, t: &Table) -> Json {
                 "batch create",
                 callers::public(t.access.create.as_ref()),
                 answers(&[Operation::Create])
-                    .success(201, "Every record created", batch_answer(created.clone(), sent_record.clone()))
-                    .success(207, "Some records failed (not atomic)", batch_answer(created, sent_record.clone())),
+                    .success(
+                        201,
+                        "Every record created",
+                        batch_answer(created.clone(), sent_record.clone()),
+                    )
+                    .success(
+                        207,
+                        "Some records failed (not atomic)",
+                        batch_answer(created, sent_record.clone()),
+                    ),
             ),
             batch_body("records", reference(&format!("{}_create", t.name))),
         ),
@@ -299,16 +342,24 @@ fn batch(ir: &Ir, t: &Table) -> Json {
                 "batch update",
                 callers::public(t.access.update.as_ref()),
                 answers(&[Operation::Update])
-                    .success(200, "Every record updated", batch_answer(updated.clone(), sent_record.clone()))
-                    .success(207, "Some records failed (not atomic)", batch_answer(updated, sent_record.clone())),
+                    .success(
+                        200,
+                        "Every record updated",
+                        batch_answer(updated.clone(), sent_record.clone()),
+                    )
+                    .success(
+                        207,
+                        "Some records failed (not atomic)",
+                        batch_answer(updated, sent_record.clone()),
+                    ),
             ),
             batch_body("records", reference(&format!("{}_batch_update", t.name))),
         ),
     );
     if upsert_allowed(t) {
         let upserted = written(ir, t, &[Operation::Create, Operation::Update]);
-        let public = callers::public(t.access.create.as_ref())
-            || callers::public(t.access.update.as_ref());
+        let public =
+            callers::public(t.access.create.as_ref()) || callers::public(t.access.update.as_ref());
         batch.insert(
             "put".into(),
             with_body(
@@ -318,8 +369,16 @@ fn batch(ir: &Ir, t: &Table) -> Json {
                     "batch upsert",
                     public,
                     answers(&[Operation::Create, Operation::Update])
-                        .success(200, "Every record created or updated", batch_answer(upserted.clone(), sent_record.clone()))
-                        .success(207, "Some records failed (not atomic)", batch_answer(upserted, sent_record)),
+                        .success(
+                            200,
+                            "Every record created or updated",
+                            batch_answer(upserted.clone(), sent_record.clone()),
+                        )
+                        .success(
+                            207,
+                            "Some records failed (not atomic)",
+                            batch_answer(upserted, sent_record),
+                        ),
                 ),
                 batch_body("records", reference(&format!("{}_batch_upsert", t.name))),
             ),
@@ -335,8 +394,16 @@ fn batch(ir: &Ir, t: &Table) -> Json {
                 "batch delete",
                 callers::public(t.access.delete.as_ref()),
                 answers(&[Operation::Delete])
-                    .success(200, "Every row deleted", batch_answer(batch_deleted(t), sent_id.clone()))
-                    .success(207, "Some rows failed (not atomic)", batch_answer(batch_deleted(t), sent_id)),
+                    .success(
+                        200,
+                        "Every row deleted",
+                        batch_answer(batch_deleted(t), sent_id.clone()),
+                    )
+                    .success(
+                        207,
+                        "Some rows failed (not atomic)",
+                        batch_answer(batch_deleted(t), sent_id),
+                    ),
             ),
             batch_body("ids", id_schema(t.id)),
         ),
@@ -345,7 +412,8 @@ fn batch(ir: &Ir, t: &Table) -> Json {
 }
 
 fn view(ir: &Ir, t: &Table, v: &View, record: &str) -> Json {
-    let forbidden = callers::refuses_a_token(ir, v.access.as_ref()) || !t.firewall.scopes.is_empty();
+    let forbidden =
+        callers::refuses_a_token(ir, v.access.as_ref()) || !t.firewall.scopes.is_empty();
     let responses = Responses::default()
         .success(200, "A page of the view's records", page(reference(record)))
         .with_etag()
@@ -368,7 +436,22 @@ fn view(ir: &Ir, t: &Table, v: &View, record: &str) -> Json {
 
 fn schema_route(ir: &Ir, t: &Table) -> Json {
     let responses = Responses::default()
-        .success(200, "JSON Schema 2020-12", json!({"type": "object"}))
+        .success(
+            200,
+            "JSON Schema 2020-12 of the records, as this caller sees them",
+            json!({
+                "type": "object",
+                "properties": {
+                    "$schema": {"type": "string"},
+                    "title": {"type": "string"},
+                    "type": {"const": "object"},
+                    "properties": {"type": "object", "additionalProperties": true},
+                    "required": {"type": "array", "items": {"type": "string"}}
+                },
+                "required": ["$schema", "title", "type", "properties"],
+                "additionalProperties": true,
+            }),
+        )
         .error(401, "No valid token")
         .error_if(
             callers::refuses_a_token(ir, t.access.list.as_ref()),

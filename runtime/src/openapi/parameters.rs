@@ -79,9 +79,9 @@ fn operators(ty: ColumnType) -> &'static [&'static str] {
         ColumnType::Text => &[
             "eq", "ne", "gt", "gte", "lt", "lte", "like", "in", "not-in", "is",
         ],
-        ColumnType::Integer | ColumnType::Float | ColumnType::Datetime | ColumnType::Date => &[
-            "eq", "ne", "gt", "gte", "lt", "lte", "in", "not-in", "is",
-        ],
+        ColumnType::Integer | ColumnType::Float | ColumnType::Datetime | ColumnType::Date => {
+            &["eq", "ne", "gt", "gte", "lt", "lte", "in", "not-in", "is"]
+        }
         ColumnType::Boolean | ColumnType::Uuid => &["eq", "ne", "in", "not-in", "is"],
         ColumnType::Json => &["is"],
     }

@@ -54,7 +54,11 @@ impl Responses {
     }
 
     pub fn error_if(self, on: bool, status: u16, description: &str) -> Self {
-        if on { self.error(status, description) } else { self }
+        if on {
+            self.error(status, description)
+        } else {
+            self
+        }
     }
 
     /// What every `/api` operation can answer: a bad token (always 401), and the database's
@@ -62,7 +66,10 @@ impl Responses {
     pub fn api(self) -> Self {
         self.error(401, UNAUTHENTICATED)
             .error(500, "INTERNAL, with `details.requestId`")
-            .error(503, "DATABASE_BUSY: nothing changed; retry after `Retry-After`")
+            .error(
+                503,
+                "DATABASE_BUSY: nothing changed; retry after `Retry-After`",
+            )
     }
 
     /// The project's own `require … error CODE status=N` errors among `steps`.
@@ -97,11 +104,11 @@ impl Responses {
     }
 }
 
-const UNAUTHENTICATED: &str =
-    "No valid token: AUTH_MISSING (none sent where one is needed), AUTH_INVALID_TOKEN, AUTH_EXPIRED";
+const UNAUTHENTICATED: &str = "No valid token: AUTH_MISSING (none sent where one is needed), AUTH_INVALID_TOKEN, AUTH_EXPIRED";
 pub const BAD_QUERY: &str =
     "Invalid query parameters (VALIDATION_BAD_QUERY, VALIDATION_FIELD_NOT_QUERYABLE)";
-pub const BAD_BODY: &str = "Invalid body: INVALID_JSON, GUARD_* (fields the client may not write), VALIDATION_* (values)";
+pub const BAD_BODY: &str =
+    "Invalid body: INVALID_JSON, GUARD_* (fields the client may not write), VALIDATION_* (values)";
 pub const NOT_ALLOWED: &str =
     "Not allowed: ACCESS_ROLE_REQUIRED, ACCESS_CONDITION_FAILED, ACCESS_CHECK_FAILED, FIREWALL_*";
 pub const NOT_FOUND: &str =
@@ -123,7 +130,10 @@ pub fn writes(steps: &[&Step]) -> bool {
     steps.iter().any(|s| {
         matches!(
             s,
-            Step::Insert { .. } | Step::Update { .. } | Step::Delete { .. } | Step::Transition { .. }
+            Step::Insert { .. }
+                | Step::Update { .. }
+                | Step::Delete { .. }
+                | Step::Transition { .. }
         )
     })
 }

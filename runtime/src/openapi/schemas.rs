@@ -183,9 +183,7 @@ pub fn record_schema(ir: &Ir, t: &Table) -> Json {
     let mut required = Vec::new();
     for c in &t.columns {
         props.insert(c.name.clone(), answered_schema(t, c));
-        let hideable = t
-            .mask(&c.name)
-            .is_some_and(|m| m.kind == MaskKind::Hidden);
+        let hideable = t.mask(&c.name).is_some_and(|m| m.kind == MaskKind::Hidden);
         if !hideable {
             required.push(c.name.clone());
         }
@@ -294,7 +292,33 @@ pub fn shared(schemas: &mut Map<String, Json>) {
                     "action", "internal", "server"
                 ]},
                 "code": {"type": "string", "description": "Stable: what a program branches on"},
-                "details": {"type": "object"},
+                "details": {
+                    "type": "object",
+                    "description": "Per code (docs/errors.md); the keys below are the common ones",
+                    "properties": {
+                        "fields": {
+                            "description": "VALIDATION_*: each failing field's code and message; GUARD_*: the offending fields",
+                            "anyOf": [
+                                {"type": "array", "items": {"type": "string"}},
+                                {"type": "object", "additionalProperties": {
+                                    "type": "object",
+                                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                                    "required": ["code", "message"]
+                                }}
+                            ]
+                        },
+                        "parameter": {"type": "string", "description": "VALIDATION_BAD_QUERY: the parameter"},
+                        "reason": {"description": "AUTH_INVALID_TOKEN: why (a word); BATCH_ATOMIC_FAILED: the failing record's error"},
+                        "required": {"type": "array", "items": {"type": "string"}},
+                        "current": {},
+                        "requestId": {"type": "string"},
+                        "max": {"type": "integer"},
+                        "actual": {"type": "integer"},
+                        "indices": {"type": "array", "items": {"type": "integer"}},
+                        "failedAt": {"type": "integer"}
+                    },
+                    "additionalProperties": true
+                },
                 "hint": {"type": "string"}
             },
             "required": ["error", "layer", "code"],

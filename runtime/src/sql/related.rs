@@ -43,6 +43,12 @@ pub fn column_eq(plan: &TablePlan, column: &str, value: &Json) -> Expr {
     }
 }
 
+/// `id <> column`: leaves out the rows whose `column` references the row itself (a reference to
+/// oneself never stands in the way of one's own delete, in SQL as in ward).
+pub fn not_self(column: &str) -> Expr {
+    col(system::ID).ne(col(column))
+}
+
 /// `SELECT id FROM T WHERE cond`.
 pub fn select_ids(plan: &TablePlan, cond: SqlCond) -> Stmt {
     let mut q = Query::select();
