@@ -46,7 +46,7 @@ for example in "${examples[@]}"; do
   echo "== schemathesis: examples/$example as $role"
   "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
     -H "Authorization: Bearer $token" \
-    --checks not_a_server_error,response_schema_conformance \
+    --checks not_a_server_error,status_code_conformance,response_schema_conformance \
     --max-examples "${FUZZ_EXAMPLES:-20}" \
     --no-color
 done

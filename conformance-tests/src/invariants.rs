@@ -172,7 +172,8 @@ fn soft_delete(x: &Exchange<'_>, rows: &[Value]) -> Result<(), String> {
 }
 
 /// Invariant 2: no answer carries the raw value of a column masked for the caller. Values the caller may
-/// see raw anywhere (another column, their own row), values they sent themselves and very short
+/// see raw anywhere (another column, their own row), values they sent themselves, the states the
+/// policy names (a refused transition lists them: the policy speaking, not the row) and very short
 /// ones are not counted: they would be coincidences, not leaks.
 fn masking(x: &Exchange<'_>, caller: &Who) -> Result<(), String> {
     let mut secret: BTreeSet<&str> = BTreeSet::new();
@@ -201,9 +202,10 @@ fn masking(x: &Exchange<'_>, caller: &Who) -> Result<(), String> {
     }
     // What the caller sent is theirs already (the model checks how echoes are masked).
     let sent = format!("{} {}", x.req.uri(), x.req.body.as_deref().unwrap_or(""));
+    let states = transition_states(x.ir);
     let leaks: Vec<&&str> = secret
         .iter()
-        .filter(|s| !open.contains(**s) && !sent.contains(**s))
+        .filter(|s| !open.contains(**s) && !sent.contains(**s) && !states.contains(**s))
         .collect();
     if leaks.is_empty() {
         return Ok(());
@@ -226,6 +228,32 @@ fn masking(x: &Exchange<'_>, caller: &Who) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// The text states every `transition` step of the project names (`from` and a literal `to`).
+fn transition_states(ir: &ward_ir::Ir) -> BTreeSet<&str> {
+    let actions = ir
+        .tables
+        .iter()
+        .flat_map(|t| t.actions.iter())
+        .chain(ir.actions.iter());
+    let mut out = BTreeSet::new();
+    for a in actions {
+        for step in ward_ir::all_steps(&a.steps) {
+            if let ward_ir::Step::Transition { from, to, .. } = step {
+                let to = match to {
+                    ward_ir::Value::Literal(l) => Some(l),
+                    _ => None,
+                };
+                for l in from.iter().chain(to) {
+                    if let ward_ir::Literal::Text(s) = l {
+                        out.insert(s.as_str());
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Calls `f` on every string of `v`; `message` is true for free-text fields.

@@ -194,3 +194,56 @@ table notes {
     assert_eq!(record["ownerId"], "bob", "{}", r.text);
     assert_eq!(record["secret"], "[REDACTED]", "{}", r.text);
 }
+
+/// A transition refused for the row's state names the state, and the state is a column like
+/// any other: masked for a caller who may not see it raw (SPEC §2.7: error details are masked
+/// too). Found by the random suite (seeds 1796533760651622589, 1796647729010488271), where the
+/// raw state of a masked column came back in `details.current`.
+#[backends]
+async fn a_refused_transition_masks_the_state_it_names() {
+    let sources = ward_compiler::Sources::single(
+        "p.kdl",
+        r#"
+auth {
+    roles member
+}
+table orders {
+    column status text default=draft {
+        one-of draft active archived
+    }
+    firewall none
+    access {
+        list member
+        read member
+        create member
+    }
+    guards {
+        protected status { actions publish; }
+    }
+    masking {
+        mask status name owner=createdBy
+    }
+    action publish {
+        access member
+        transition status { from active; to archived; }
+    }
+}
+"#,
+    );
+    let out = ward_compiler::compile(&sources);
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let s = start(out.ir.unwrap()).await;
+    let ann = s.token("ann", &["member"], None);
+    let bob = s.token("bob", &["member"], None);
+    let id = id_str(&s.create("orders", &ann, json!({})).await);
+    let path = format!("/api/orders/{id}/publish");
+
+    // Bob may not see the state raw: it is masked in the refusal as in a read.
+    let r = s.req("POST", &path, Some(&bob), None).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.json()["details"]["current"], "d****", "{}", r.text);
+    assert!(!r.text.contains("\"draft\""), "{}", r.text);
+    // Ann owns the row and sees it raw, in a read and in the refusal alike.
+    let r = s.req("POST", &path, Some(&ann), None).await;
+    assert_eq!(r.json()["details"]["current"], "draft", "{}", r.text);
+}

@@ -227,9 +227,17 @@ impl Run<'_, '_> {
                     let target = self.value(to, Some(&record));
                     let allowed: Vec<Value> = from.iter().map(literal).collect();
                     if !allowed.contains(&current) {
+                        // The state as the caller may read it: error details are masked too.
+                        let shown = match &self.own {
+                            Some(own) => masking::mask(&own.table, &self.cx.who, &record, true)
+                                .get(column)
+                                .cloned()
+                                .unwrap_or(Value::Null),
+                            None => current,
+                        };
                         return Err(Fail::not_allowed_for_state(Some(json!({
                             "field": column,
-                            "current": current,
+                            "current": shown,
                             "target": target,
                             "allowedFrom": allowed,
                         }))));

@@ -75,7 +75,10 @@ fn list_page(
     view: Option<&View>,
 ) -> Result<(u16, Value), Fail> {
     // `deleted=only` lists what the caller could restore: the `restore` rule governs it.
-    let deleted = view.is_none() && query.iter().any(|(k, v)| k == "deleted" && v == "only");
+    // A hard-delete table has no deleted rows: there `list` decides, then the query is refused.
+    let deleted = view.is_none()
+        && firewall::soft(table)
+        && query.iter().any(|(k, v)| k == "deleted" && v == "only");
     let op = if deleted {
         Operation::Restore
     } else {

@@ -224,9 +224,12 @@ impl Run<'_> {
         let target = self.value(to, Some(record)).unwrap_or(Json::Null);
         let allowed: Vec<Json> = from.iter().map(literal_json).collect();
         if !allowed.contains(&current) {
+            // The state as the caller may read it: error details are masked like any row.
+            let mut shown = record.clone();
+            masking::mask_record(row.plan, self.caller, &mut shown);
             return Err(ApiError::not_allowed_for_state(Some(json!({
                 "field": column,
-                "current": current,
+                "current": shown.get(column).cloned().unwrap_or(Json::Null),
                 "target": target,
                 "allowedFrom": allowed,
             }))));

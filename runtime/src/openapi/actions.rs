@@ -204,8 +204,8 @@ pub fn action_path(ir: &Ir, t: Option<&Table>, a: &Action) -> Json {
         || t.is_some_and(|t| {
             !t.firewall.scopes.is_empty() || t.firewall.error_mode == ward_ir::ErrorMode::Reveal
         });
-    let conflict =
-        responses::writes(&steps) || t.is_some_and(|_| callers::has_row_condition(ir, rule));
+    let conflict = steps.iter().any(|s| responses::step_conflicts(ir, s))
+        || t.is_some_and(|_| callers::has_row_condition(ir, rule));
     let mut r = Responses::default()
         .success(200, "The action's result", data(answer(ir, t, a)))
         .api()
@@ -224,6 +224,9 @@ pub fn action_path(ir: &Ir, t: Option<&Table>, a: &Action) -> Json {
         .custom(&steps);
     if a.method == ActionMethod::Get {
         r = r.error(400, responses::BAD_QUERY);
+    }
+    if callers::nobody(ir, rule) {
+        r = Responses::refused(&format!("run `{}`", a.name));
     }
     let (id, tag) = match t {
         Some(t) => (format!("action_{}_{}", t.name, a.name), t.name.as_str()),

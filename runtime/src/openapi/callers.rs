@@ -39,6 +39,13 @@ pub fn refuses_a_token(ir: &Ir, rule: Option<&AccessRule>) -> bool {
         .any(|roles| matches!(decide(rule, roles), Partial::False))
 }
 
+/// Whether no caller at all passes the role part of `rule` (none: nobody).
+pub fn nobody(ir: &Ir, rule: Option<&AccessRule>) -> bool {
+    callers(ir)
+        .iter()
+        .all(|roles| matches!(decide(rule, roles), Partial::False))
+}
+
 /// Whether some caller's residual is a row condition (a `when` that can fail on a row).
 pub fn has_row_condition(ir: &Ir, rule: Option<&AccessRule>) -> bool {
     callers(ir)

@@ -34,6 +34,21 @@ fn security(public: bool) -> Json {
     }
 }
 
+/// Whether a trigger's steps can answer 409.
+fn conflicts(ir: &Ir, steps: &[&ward_ir::Step]) -> bool {
+    steps.iter().any(|s| responses::step_conflicts(ir, s))
+}
+
+/// `responses`, or only the role check's refusals when no caller may perform any of `ops`.
+fn gated(ir: &Ir, t: &Table, ops: &[Operation], responses: Responses) -> Responses {
+    if ops.iter().all(|op| callers::nobody(ir, t.access.rule(*op))) {
+        let names: Vec<&str> = ops.iter().map(|op| op.name()).collect();
+        Responses::refused(&format!("{} {}", names.join(" or "), t.name))
+    } else {
+        responses
+    }
+}
+
 fn operation(t: &Table, id: &str, summary: &str, public: bool, responses: Responses) -> Json {
     json!({
         "operationId": format!("{id}_{}", t.name),
@@ -113,9 +128,7 @@ fn collection(ir: &Ir, t: &Table) -> Json {
         .error(400, BAD_BODY)
         .error_if(forbidden(ir, t, Operation::Create, false), 403, NOT_ALLOWED)
         .error_if(
-            responses::references(t)
-                || responses::unique_on_create(t)
-                || responses::writes(&create_steps),
+            responses::conflicts_on_create(t) || conflicts(ir, &create_steps),
             409,
             "UNIQUE_VIOLATION, REFERENCE_VIOLATION (details.fields)",
         )
@@ -123,11 +136,23 @@ fn collection(ir: &Ir, t: &Table) -> Json {
         .custom(&create_steps);
     json!({
         "get": with_parameters(
-            operation(t, "list", "list", callers::public(t.access.list.as_ref()), list),
+            operation(
+                t,
+                "list",
+                "list",
+                callers::public(t.access.list.as_ref()),
+                gated(ir, t, &[Operation::List], list),
+            ),
             list_parameters(t),
         ),
         "post": with_body(
-            operation(t, "create", "create", callers::public(t.access.create.as_ref()), create),
+            operation(
+                t,
+                "create",
+                "create",
+                callers::public(t.access.create.as_ref()),
+                gated(ir, t, &[Operation::Create], create),
+            ),
             reference(&format!("{}_create", t.name)),
         ),
     })
@@ -135,6 +160,22 @@ fn collection(ir: &Ir, t: &Table) -> Json {
 
 fn upsert_allowed(t: &Table) -> bool {
     t.id == IdKind::Text && t.guards.open
+}
+
+/// Whether a PUT can answer 404: the id is taken by a row the caller cannot see (another
+/// tenant's, a soft-deleted one), or the row is missing and the caller may update but not
+/// create.
+fn upsert_hides(ir: &Ir, t: &Table) -> bool {
+    let update_only = callers::callers(ir).iter().any(|roles| {
+        !matches!(
+            callers::decide(t.access.update.as_ref(), roles),
+            ward_ir::Partial::False
+        ) && matches!(
+            callers::decide(t.access.create.as_ref(), roles),
+            ward_ir::Partial::False
+        )
+    });
+    !t.firewall.scopes.is_empty() || t.delete == DeleteMode::Soft || update_only
 }
 
 /// `GET`, `PATCH`, `PUT` (upsert tables) and `DELETE` on `/api/T/{id}`.
@@ -155,7 +196,7 @@ fn item(ir: &Ir, t: &Table) -> Json {
                 "read",
                 "read",
                 callers::public(t.access.read.as_ref()),
-                read,
+                gated(ir, t, &[Operation::Read], read),
             ),
             read_parameters(),
         ),
@@ -177,9 +218,7 @@ fn item(ir: &Ir, t: &Table) -> Json {
         .error_if(forbidden(ir, t, Operation::Update, true), 403, NOT_ALLOWED)
         .error(404, NOT_FOUND)
         .error_if(
-            responses::references(t)
-                || responses::unique_on_update(t)
-                || responses::writes(&update_steps),
+            responses::conflicts_on_update(t) || conflicts(ir, &update_steps),
             409,
             "UNIQUE_VIOLATION, REFERENCE_VIOLATION (details.fields)",
         )
@@ -193,7 +232,7 @@ fn item(ir: &Ir, t: &Table) -> Json {
                 "update",
                 "update",
                 callers::public(t.access.update.as_ref()),
-                update,
+                gated(ir, t, &[Operation::Update], update),
             ),
             reference(&format!("{}_update", t.name)),
         ),
@@ -218,10 +257,10 @@ fn item(ir: &Ir, t: &Table) -> Json {
                 403,
                 NOT_ALLOWED,
             )
-            .error(404, NOT_FOUND)
+            .error_if(upsert_hides(ir, t), 404, NOT_FOUND)
             .error(
                 409,
-                "UNIQUE_VIOLATION, REFERENCE_VIOLATION (details.fields)",
+                "UNIQUE_VIOLATION (also two creates of one id racing), REFERENCE_VIOLATION (details.fields)",
             )
             .error(413, TOO_LARGE)
             .custom(&steps);
@@ -230,7 +269,13 @@ fn item(ir: &Ir, t: &Table) -> Json {
         item.insert(
             "put".into(),
             with_body(
-                operation(t, "upsert", "upsert", public, upsert),
+                operation(
+                    t,
+                    "upsert",
+                    "upsert",
+                    public,
+                    gated(ir, t, &[Operation::Create, Operation::Update], upsert),
+                ),
                 reference(&format!("{}_upsert", t.name)),
             ),
         );
@@ -247,7 +292,7 @@ fn item(ir: &Ir, t: &Table) -> Json {
         .error_if(forbidden(ir, t, Operation::Delete, true), 403, NOT_ALLOWED)
         .error(404, NOT_FOUND)
         .error_if(
-            responses::restricted(ir, t) || responses::writes(&delete_steps),
+            responses::restricted(ir, t) || conflicts(ir, &delete_steps),
             409,
             "REFERENCE_VIOLATION: a `restrict` reference still points at the row",
         )
@@ -259,7 +304,7 @@ fn item(ir: &Ir, t: &Table) -> Json {
             "delete",
             "delete",
             callers::public(t.access.delete.as_ref()),
-            delete,
+            gated(ir, t, &[Operation::Delete], delete),
         ),
     );
     item.insert("parameters".into(), json!([id_parameter(t)]));
@@ -283,7 +328,13 @@ fn restore(ir: &Ir, t: &Table) -> Json {
         );
     json!({
         "parameters": [id_parameter(t)],
-        "post": operation(t, "restore", "restore", callers::public(t.access.restore.as_ref()), restore),
+        "post": operation(
+            t,
+            "restore",
+            "restore",
+            callers::public(t.access.restore.as_ref()),
+            gated(ir, t, &[Operation::Restore], restore),
+        ),
     })
 }
 
@@ -307,107 +358,75 @@ fn batch(ir: &Ir, t: &Table) -> Json {
         "record",
         json!({"type": "object", "description": "The record as sent (masked)", "additionalProperties": true}),
     );
-    let mut batch = Map::new();
-    let created = written(ir, t, &[Operation::Create]);
-    batch.insert(
-        "post".into(),
-        with_body(
-            operation(
-                t,
-                "batch_create",
-                "batch create",
-                callers::public(t.access.create.as_ref()),
-                answers(&[Operation::Create])
-                    .success(
-                        201,
-                        "Every record created",
-                        batch_answer(created.clone(), sent_record.clone()),
-                    )
-                    .success(
-                        207,
-                        "Some records failed (not atomic)",
-                        batch_answer(created, sent_record.clone()),
-                    ),
-            ),
+    let sent_id = ("id", json!({"type": ["string", "integer"]}));
+    // Each verb: its rules, its success status, what a success entry is, what a failure echoes.
+    let verbs = [
+        (
+            "post",
+            "batch_create",
+            "batch create",
+            vec![Operation::Create],
+            201,
+            written(ir, t, &[Operation::Create]),
+            sent_record.clone(),
             batch_body("records", reference(&format!("{}_create", t.name))),
         ),
-    );
-    let updated = written(ir, t, &[Operation::Update]);
-    batch.insert(
-        "patch".into(),
-        with_body(
-            operation(
-                t,
-                "batch_update",
-                "batch update",
-                callers::public(t.access.update.as_ref()),
-                answers(&[Operation::Update])
-                    .success(
-                        200,
-                        "Every record updated",
-                        batch_answer(updated.clone(), sent_record.clone()),
-                    )
-                    .success(
-                        207,
-                        "Some records failed (not atomic)",
-                        batch_answer(updated, sent_record.clone()),
-                    ),
-            ),
+        (
+            "patch",
+            "batch_update",
+            "batch update",
+            vec![Operation::Update],
+            200,
+            written(ir, t, &[Operation::Update]),
+            sent_record.clone(),
             batch_body("records", reference(&format!("{}_batch_update", t.name))),
         ),
-    );
-    if upsert_allowed(t) {
-        let upserted = written(ir, t, &[Operation::Create, Operation::Update]);
-        let public =
-            callers::public(t.access.create.as_ref()) || callers::public(t.access.update.as_ref());
+        (
+            "put",
+            "batch_upsert",
+            "batch upsert",
+            vec![Operation::Create, Operation::Update],
+            200,
+            written(ir, t, &[Operation::Create, Operation::Update]),
+            sent_record,
+            batch_body("records", reference(&format!("{}_batch_upsert", t.name))),
+        ),
+        (
+            "delete",
+            "batch_delete",
+            "batch delete",
+            vec![Operation::Delete],
+            200,
+            batch_deleted(t),
+            sent_id,
+            batch_body("ids", id_schema(t.id)),
+        ),
+    ];
+    let mut batch = Map::new();
+    for (method, id, summary, ops, ok, success, sent, body) in verbs {
+        if method == "put" && !upsert_allowed(t) {
+            continue;
+        }
+        let responses = answers(&ops)
+            .success(
+                ok,
+                "Every record succeeded",
+                batch_answer(success.clone(), sent.clone()),
+            )
+            .success(
+                207,
+                "Some records failed (not atomic)",
+                batch_answer(success, sent),
+            );
+        let public = ops.iter().any(|op| callers::public(t.access.rule(*op)));
         batch.insert(
-            "put".into(),
+            method.into(),
             with_body(
-                operation(
-                    t,
-                    "batch_upsert",
-                    "batch upsert",
-                    public,
-                    answers(&[Operation::Create, Operation::Update])
-                        .success(
-                            200,
-                            "Every record created or updated",
-                            batch_answer(upserted.clone(), sent_record.clone()),
-                        )
-                        .success(
-                            207,
-                            "Some records failed (not atomic)",
-                            batch_answer(upserted, sent_record),
-                        ),
-                ),
-                batch_body("records", reference(&format!("{}_batch_upsert", t.name))),
+                operation(t, id, summary, public, gated(ir, t, &ops, responses)),
+                body,
             ),
         );
     }
-    let sent_id = ("id", json!({"type": ["string", "integer"]}));
-    batch.insert(
-        "delete".into(),
-        with_body(
-            operation(
-                t,
-                "batch_delete",
-                "batch delete",
-                callers::public(t.access.delete.as_ref()),
-                answers(&[Operation::Delete])
-                    .success(
-                        200,
-                        "Every row deleted",
-                        batch_answer(batch_deleted(t), sent_id.clone()),
-                    )
-                    .success(
-                        207,
-                        "Some rows failed (not atomic)",
-                        batch_answer(batch_deleted(t), sent_id),
-                    ),
-            ),
-            batch_body("ids", id_schema(t.id)),
-        ),
-    );
     Json::Object(batch)
 }
 

@@ -61,6 +61,15 @@ impl Responses {
         }
     }
 
+    /// An operation no caller may perform (no rule grants it to anyone): the role check answers
+    /// before anything is read.
+    pub fn refused(what: &str) -> Self {
+        Responses::default().error(401, UNAUTHENTICATED).error(
+            403,
+            &format!("ACCESS_ROLE_REQUIRED: no rule lets any caller {what}"),
+        )
+    }
+
     /// What every `/api` operation can answer: a bad token (always 401), and the database's
     /// failures.
     pub fn api(self) -> Self {
@@ -124,8 +133,7 @@ pub fn trigger_steps(t: &Table, event: TriggerEvent) -> Vec<&Step> {
         .collect()
 }
 
-/// Whether `steps` write anything (a write can meet a unique or reference constraint, and
-/// validation).
+/// Whether `steps` write anything (a write's values are validated: 400).
 pub fn writes(steps: &[&Step]) -> bool {
     steps.iter().any(|s| {
         matches!(
@@ -152,22 +160,55 @@ pub fn forbidden(ir: &Ir, t: &Table, op: Operation, by_id: bool) -> bool {
         ) && callers::has_row_condition(ir, rule))
 }
 
-/// Whether a column of `t` references another row (409 REFERENCE_VIOLATION on writes).
-pub fn references(t: &Table) -> bool {
-    t.columns.iter().any(|c| c.references.is_some())
+/// Whether writing `columns` of `t` can meet a constraint (409): a reference among them (its
+/// target may be missing or invisible), or a unique index over one of them.
+pub fn constrained<'c>(t: &Table, columns: impl IntoIterator<Item = &'c String>) -> bool {
+    columns.into_iter().any(|name| {
+        t.column(name).is_some_and(|c| c.references.is_some())
+            || t.indexes
+                .iter()
+                .any(|i| i.unique && i.columns.contains(name))
+    })
 }
 
-/// Whether creating a row of `t` can meet a unique constraint: a unique index, or a
-/// client-chosen id that exists already.
-pub fn unique_on_create(t: &Table) -> bool {
-    t.id == IdKind::Text || t.indexes.iter().any(|i| i.unique)
+/// Whether creating a row of `t` can meet a constraint: a reference it may set, any unique index
+/// (defaults and stamps count too), or a client-chosen id that exists already.
+pub fn conflicts_on_create(t: &Table) -> bool {
+    t.id == IdKind::Text
+        || t.indexes.iter().any(|i| i.unique)
+        || constrained(t, &t.guards.createable)
 }
 
-/// Whether updating a row of `t` can meet a unique constraint.
-pub fn unique_on_update(t: &Table) -> bool {
-    t.indexes
-        .iter()
-        .any(|i| i.unique && i.columns.iter().any(|c| t.guards.updatable.contains(c)))
+/// Whether updating a row of `t` can meet a constraint on the columns a client may update.
+pub fn conflicts_on_update(t: &Table) -> bool {
+    constrained(t, &t.guards.updatable)
+}
+
+/// Whether a step can answer 409: a compare-and-set (a transition, or a write to the action's own
+/// row that another request may have changed or removed first), a write meeting a constraint, or
+/// a delete a `restrict` reference refuses.
+pub fn step_conflicts(ir: &Ir, s: &Step) -> bool {
+    match s {
+        Step::Transition { .. }
+        | Step::Update { table: None, .. }
+        | Step::Delete { table: None, .. } => true,
+        Step::Insert { table, set } => ir.table(table).is_some_and(|t| {
+            t.id == IdKind::Text
+                || t.indexes.iter().any(|i| i.unique)
+                || constrained(t, set.iter().map(|a| &a.column))
+        }),
+        Step::Update {
+            table: Some(table),
+            set,
+            ..
+        } => ir
+            .table(table)
+            .is_some_and(|t| constrained(t, set.iter().map(|a| &a.column))),
+        Step::Delete {
+            table: Some(table), ..
+        } => ir.table(table).is_some_and(|t| restricted(ir, t)),
+        _ => false,
+    }
 }
 
 /// Whether deleting a row of `t` can be refused by a `restrict` reference: one pointing at `t`,
