@@ -172,9 +172,9 @@ fn soft_delete(x: &Exchange<'_>, rows: &[Value]) -> Result<(), String> {
 }
 
 /// Invariant 2: no answer carries the raw value of a column masked for the caller. Values the caller may
-/// see raw anywhere (another column, their own row), values they sent themselves, the states the
-/// policy names (a refused transition lists them: the policy speaking, not the row) and very short
-/// ones are not counted: they would be coincidences, not leaks.
+/// see raw anywhere (another column, their own row), values they sent themselves and very short
+/// ones are not counted: they would be coincidences, not leaks. Nor are the states a refused
+/// transition lists (`allowedFrom`, `target`): the policy speaking, not the row.
 fn masking(x: &Exchange<'_>, caller: &Who) -> Result<(), String> {
     let mut secret: BTreeSet<&str> = BTreeSet::new();
     let mut open: BTreeSet<&str> = BTreeSet::new();
@@ -202,16 +202,15 @@ fn masking(x: &Exchange<'_>, caller: &Who) -> Result<(), String> {
     }
     // What the caller sent is theirs already (the model checks how echoes are masked).
     let sent = format!("{} {}", x.req.uri(), x.req.body.as_deref().unwrap_or(""));
-    let states = transition_states(x.ir);
     let leaks: Vec<&&str> = secret
         .iter()
-        .filter(|s| !open.contains(**s) && !sent.contains(**s) && !states.contains(**s))
+        .filter(|s| !open.contains(**s) && !sent.contains(**s))
         .collect();
     if leaks.is_empty() {
         return Ok(());
     }
     let mut found = None;
-    scan(&x.observed.json, &mut |s, message| {
+    scan(&without_policy(&x.observed.json), &mut |s, message| {
         if found.is_some() {
             return;
         }
@@ -230,30 +229,30 @@ fn masking(x: &Exchange<'_>, caller: &Who) -> Result<(), String> {
     }
 }
 
-/// The text states every `transition` step of the project names (`from` and a literal `to`).
-fn transition_states(ir: &ward_ir::Ir) -> BTreeSet<&str> {
-    let actions = ir
-        .tables
-        .iter()
-        .flat_map(|t| t.actions.iter())
-        .chain(ir.actions.iter());
-    let mut out = BTreeSet::new();
-    for a in actions {
-        for step in ward_ir::all_steps(&a.steps) {
-            if let ward_ir::Step::Transition { from, to, .. } = step {
-                let to = match to {
-                    ward_ir::Value::Literal(l) => Some(l),
-                    _ => None,
-                };
-                for l in from.iter().chain(to) {
-                    if let ward_ir::Literal::Text(s) = l {
-                        out.insert(s.as_str());
-                    }
+/// `v` without what the policy itself says in it: the states of a refused transition
+/// (`allowedFrom`, `target` of `ACCESS_ACTION_NOT_ALLOWED_FOR_STATE`, wherever an envelope sits).
+fn without_policy(v: &Value) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(a.iter().map(without_policy).collect()),
+        Value::Object(m) => {
+            let refused_state =
+                m.get("code").and_then(Value::as_str) == Some("ACCESS_ACTION_NOT_ALLOWED_FOR_STATE");
+            let mut out = serde_json::Map::new();
+            for (k, x) in m {
+                let mut x = without_policy(x);
+                if refused_state
+                    && k == "details"
+                    && let Some(d) = x.as_object_mut()
+                {
+                    d.remove("allowedFrom");
+                    d.remove("target");
                 }
+                out.insert(k.clone(), x);
             }
+            Value::Object(out)
         }
+        other => other.clone(),
     }
-    out
 }
 
 /// Calls `f` on every string of `v`; `message` is true for free-text fields.

@@ -69,8 +69,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("could not start the async runtime")?;
     runtime.block_on(async move {
-        let app = App::open(ir, &options).await?;
+        // The port first: a busy one is an error before the database is touched.
         let listener = ward_runtime::bind(args.listen).await?;
+        let app = App::open(ir, &options).await?;
         if let ward_runtime::SecretSource::DevFile(path) = app.secret_source() {
             eprintln!(
                 "warning: ${secret_env} is not set; signing with the development secret in {} (set it, and pass --require-secret, in production)",

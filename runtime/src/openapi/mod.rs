@@ -141,7 +141,8 @@ fn collection(ir: &Ir, t: &Table) -> Json {
                 "list",
                 "list",
                 callers::public(t.access.list.as_ref()),
-                gated(ir, t, &[Operation::List], list),
+                // `deleted=only` lists under the `restore` rule.
+                gated(ir, t, &[Operation::List, Operation::Restore], list),
             ),
             list_parameters(t),
         ),

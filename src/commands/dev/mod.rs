@@ -66,8 +66,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("could not start the async runtime")?;
     runtime.block_on(async move {
-        let app = App::open(ir.clone(), &options).await?;
+        // The port first: a busy one is an error before the database is touched.
         let listener = ward_runtime::bind(args.listen).await?;
+        let app = App::open(ir.clone(), &options).await?;
         // Watching starts before the banner: a save right after it is never missed.
         let (_watch, mut changed) = watch::watch(&dir, DEBOUNCE)?;
         // Serves until ctrl-c (finishing requests in flight), like `ward serve`.
