@@ -112,6 +112,17 @@ async fn serve_allows_the_projects_origins_and_no_others() {
     let exposed = r.headers["access-control-expose-headers"].to_str().unwrap();
     assert!(exposed.contains("x-request-id"), "{exposed}");
     assert!(exposed.contains("etag"), "{exposed}");
+    // A route with path parameters, from a page: routed once, answered as without the page.
+    let id = id_str(&s.create("notes", &member, serde_json::json!({"title": "t"})).await);
+    let r = send(
+        &s,
+        "GET",
+        &format!("/api/notes/{id}"),
+        &[("Origin", "https://app.example"), ("Authorization", &auth)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["data"]["title"], "t");
     let r = send(
         &s,
         "GET",

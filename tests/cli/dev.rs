@@ -252,6 +252,15 @@ fn new_and_deleted_files_count_and_each_message_is_printed_once() {
     std::thread::sleep(QUIET);
     assert_eq!(said(&log), printed);
 
+    // Fixing it back says so, and the IR it serves is the one from before the mistake.
+    std::fs::write(
+        &notes,
+        "table notes {\n    firewall none\n    access {\n        list public\n    }\n}\n",
+    )
+    .unwrap();
+    wait_for_log(&log, "fixed; serving ir");
+    assert_eq!(served_hash(served.port), compiled_hash(project.path()));
+
     // Deleting the file counts: dropping its table is refused, once, with the plan.
     std::fs::remove_file(&notes).unwrap();
     wait_for_log(&log, "not reloaded");

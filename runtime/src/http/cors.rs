@@ -3,15 +3,13 @@
 //! `ward dev` allows any `http://localhost:*` and `http://127.0.0.1:*` page; `ward serve` allows
 //! the project's `server { cors … }` origins and `--cors-origin`, and no others. The project's
 //! list is read from the IR being served, so a reload changes it at once. A preflight is answered
-//! here, 204 with the allowed methods and headers, and never reaches the pipeline; an origin
-//! that is not allowed gets no `Access-Control-Allow-Origin`, which the browser enforces.
+//! here with the allowed methods and headers (a 204: `edge::around`) and never reaches the
+//! pipeline; an origin that is not allowed gets no `Access-Control-Allow-Origin`, which the
+//! browser enforces.
 
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::request::Shared;
@@ -46,6 +44,7 @@ const EXPOSED_HEADERS: [HeaderName; 3] = [
 /// Browsers may cache a preflight's answer this long.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 
+/// The layer for requests that carry an `Origin` (`edge` sends the others past it).
 pub(crate) fn layer(state: Shared) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
@@ -93,17 +92,6 @@ fn is_loopback(origin: &str) -> bool {
             .strip_prefix(':')
             .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
     }
-}
-
-/// The CORS layer answers every `OPTIONS` itself, with an empty 200; SPEC §5.1 says 204, which
-/// is also what an empty answer is.
-pub(crate) async fn preflight_no_content(request: Request, next: Next) -> Response {
-    let options = request.method() == Method::OPTIONS;
-    let mut response = next.run(request).await;
-    if options && response.status() == StatusCode::OK {
-        *response.status_mut() = StatusCode::NO_CONTENT;
-    }
-    response
 }
 
 #[cfg(test)]

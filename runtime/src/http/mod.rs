@@ -8,6 +8,7 @@ mod cascade;
 pub mod cors;
 pub mod create;
 pub mod delete;
+mod edge;
 pub mod embed;
 pub mod encode;
 pub mod error;
@@ -16,7 +17,6 @@ pub mod list;
 pub mod query;
 pub mod references;
 pub mod request;
-mod request_log;
 pub mod restore;
 mod steps;
 pub(crate) mod triggers;
@@ -28,28 +28,19 @@ mod written;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::from_fn;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use error::ApiError;
 use request::Shared;
 
-/// The API's routes inside what every answer passes through, outermost last: CORS (a preflight
-/// never reaches a route), the request's log line, and its `x-request-id`.
+/// The API's routes inside what every request passes through (`edge`): its id, CORS for
+/// browsers (a preflight never reaches a route), its log line.
 pub(crate) fn router(state: Shared) -> Router {
-    routes(state.clone())
-        .layer(cors::layer(state))
-        .layer(from_fn(cors::preflight_no_content))
-        .layer(from_fn(request_log::log))
-        .layer(PropagateRequestIdLayer::new(request_log::REQUEST_ID))
-        .layer(SetRequestIdLayer::new(
-            request_log::REQUEST_ID,
-            MakeRequestUuid,
-        ))
-        .layer(from_fn(request_log::drop_insane_request_id))
+    let browsers = std::sync::Arc::new(cors::layer(state.clone()));
+    routes(state).layer(from_fn_with_state(browsers, edge::around))
 }
 
 fn routes(state: Shared) -> Router {

@@ -22,6 +22,8 @@ pub struct Reloader {
     /// migration): the same files are tried again on the next look, since the database may
     /// have been migrated in between (`ward migrate --apply`).
     retry: bool,
+    /// The last handling found errors (or no files): the next good save says they are fixed.
+    broken: bool,
     /// What was printed last, so a retry that ends the same way stays silent.
     last_said: String,
 }
@@ -29,8 +31,10 @@ pub struct Reloader {
 /// How a reload ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
-    /// Served, refused by the compiler, or nothing to do: the same files end the same way.
+    /// Served, or nothing to do: the same files end the same way.
     Settled,
+    /// Refused by the compiler: the same files end the same way.
+    Broken,
     /// Refused by the database: the same files may end differently later.
     Retry,
 }
@@ -44,6 +48,7 @@ impl Reloader {
             allow_destructive,
             handled: Some(serving),
             retry: false,
+            broken: false,
             last_said: String::new(),
         }
     }
@@ -54,6 +59,7 @@ impl Reloader {
             Ok(sources) => sources,
             Err(e) => {
                 self.handled = None;
+                self.broken = true;
                 let current = self.app.ir_hash();
                 self.say_once(format!(
                     "ward dev: {e:#}; still serving ir {}\n",
@@ -69,6 +75,7 @@ impl Reloader {
         let (message, outcome) = self.reload(sources.clone()).await;
         self.handled = Some(sources);
         self.retry = outcome == Outcome::Retry;
+        self.broken = outcome == Outcome::Broken;
         if same_files {
             self.say_once(message);
         } else {
@@ -99,10 +106,17 @@ impl Reloader {
                 "ward dev: {errors} error(s); still serving ir {}\n",
                 short(&current)
             ));
-            return (message, Outcome::Settled);
+            return (message, Outcome::Broken);
         };
         if ir.hash == current {
-            message.push_str(&format!("ward dev: no changes (ir {})\n", short(&current)));
+            if self.broken {
+                message.push_str(&format!(
+                    "ward dev: fixed; serving ir {} as before the errors\n",
+                    short(&current)
+                ));
+            } else {
+                message.push_str(&format!("ward dev: no changes (ir {})\n", short(&current)));
+            }
             return (message, Outcome::Settled);
         }
         match self.app.reload(ir, self.allow_destructive).await {
