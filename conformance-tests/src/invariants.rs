@@ -235,8 +235,8 @@ fn without_policy(v: &Value) -> Value {
     match v {
         Value::Array(a) => Value::Array(a.iter().map(without_policy).collect()),
         Value::Object(m) => {
-            let refused_state =
-                m.get("code").and_then(Value::as_str) == Some("ACCESS_ACTION_NOT_ALLOWED_FOR_STATE");
+            let refused_state = m.get("code").and_then(Value::as_str)
+                == Some("ACCESS_ACTION_NOT_ALLOWED_FOR_STATE");
             let mut out = serde_json::Map::new();
             for (k, x) in m {
                 let mut x = without_policy(x);

@@ -113,7 +113,10 @@ async fn serve_allows_the_projects_origins_and_no_others() {
     assert!(exposed.contains("x-request-id"), "{exposed}");
     assert!(exposed.contains("etag"), "{exposed}");
     // A route with path parameters, from a page: routed once, answered as without the page.
-    let id = id_str(&s.create("notes", &member, serde_json::json!({"title": "t"})).await);
+    let id = id_str(
+        &s.create("notes", &member, serde_json::json!({"title": "t"}))
+            .await,
+    );
     let r = send(
         &s,
         "GET",

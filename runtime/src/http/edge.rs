@@ -30,8 +30,9 @@ const MAX_CLIENT_ID: usize = 128;
 const MAX_LOGGED_PATH: usize = 512;
 
 /// What CORS varies on, for the answers that skip the CORS layer as for those it answers.
-const VARY: HeaderValue =
-    HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers");
+const VARY: HeaderValue = HeaderValue::from_static(
+    "origin, access-control-request-method, access-control-request-headers",
+);
 
 /// The request's id (kept from the client when sane, else new) on the request and the answer;
 /// the CORS layer for a request with an `Origin`, none for one without; the 204 of a preflight (the CORS layer answers every `OPTIONS`
