@@ -5,11 +5,11 @@
 //! no spaces), else a new UUID. A request with an `Origin` (a browser's) goes through the CORS
 //! layer (`cors.rs`); one without — servers, apps, curl — cannot be a cross-origin browser call,
 //! and skips it: the layer costs about a tenth of a read by id. Every request is logged once,
-//! after its answer, at target
-//! `ward::request`: method, path with the query's names but not its values, status, duration and
-//! request id — never a token or a body, since query values and bodies may hold secrets. Whether
-//! the line is written is the subscriber's business (`ward dev` on, `ward serve --log-requests`,
-//! or `RUST_LOG=ward::request=info`); when it is off the line is not even formatted.
+//! after its answer, at target `ward::request`: method, path with the query's names but not
+//! its values, status, duration and request id — never a token or a body, since query values
+//! and bodies may hold secrets. Whether the line is written is the subscriber's business
+//! (`ward dev` on, `ward serve --log-requests`, or `RUST_LOG=ward::request=info`); when it is
+//! off the line is not even formatted.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,9 +35,9 @@ const VARY: HeaderValue = HeaderValue::from_static(
 );
 
 /// The request's id (kept from the client when sane, else new) on the request and the answer;
-/// the CORS layer for a request with an `Origin`, none for one without; the 204 of a preflight (the CORS layer answers every `OPTIONS`
-/// itself, with an empty 200); the log line. One layer rather than one per job: it runs on every
-/// request, the hottest path there is.
+/// the CORS layer for a request with an `Origin`, none for one without; the 204 of a preflight
+/// (the CORS layer answers every `OPTIONS` it sees itself, with an empty 200); the log line. One
+/// layer rather than one per job: it runs on every request, the hottest path there is.
 pub(crate) async fn around(
     State(cors): State<Arc<CorsLayer>>,
     mut request: Request,
