@@ -301,15 +301,57 @@ pub async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, StartEr
     })
 }
 
-/// Serves `app` on `listener` until ctrl-c, then finishes in-flight requests.
+/// How long in-flight requests may take to finish once a shutdown signal arrived (SPEC §5.7).
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `app` on `listener` until SIGTERM or SIGINT (ctrl-c); then it stops accepting, lets
+/// the requests in flight finish for up to [`DRAIN`], and returns.
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> Result<(), StartError> {
-    axum::serve(listener, app.router())
-        .with_graceful_shutdown(async {
-            // If the signal handler cannot be installed, serve until killed instead.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app.router())
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
         })
-        .await
-        .map_err(|e| StartError::Io(format!("server error: {e}")))
+        .into_future();
+    tokio::pin!(server);
+    let failed = |e: std::io::Error| StartError::Io(format!("server error: {e}"));
+    tokio::select! {
+        served = &mut server => return served.map_err(failed),
+        () = shutdown_signal() => {
+            let _ = stop.send(true);
+        }
+    }
+    // No longer accepting; idle connections close, requests in flight finish.
+    match tokio::time::timeout(DRAIN, &mut server).await {
+        Ok(served) => served.map_err(failed),
+        Err(_) => {
+            tracing::warn!("requests still in flight {DRAIN:?} after the shutdown signal; exiting");
+            Ok(())
+        }
+    }
+}
+
+/// SIGTERM (what a supervisor sends) or SIGINT (ctrl-c). A handler that cannot be installed
+/// never fires: the process then stops only when killed.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }

@@ -32,7 +32,10 @@ pub(crate) async fn seed(
     let caller = if owner_claims.is_empty() {
         Caller::anonymous()
     } else {
-        serving.verifier.caller(owner_claims)
+        serving
+            .verifier
+            .caller(owner_claims)
+            .map_err(|e| format!("the seed's owner is no caller: {}", e.body()))?
     };
     let client_id = plan.def.id == IdKind::Text;
     for key in values.keys() {

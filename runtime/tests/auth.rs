@@ -198,3 +198,35 @@ async fn dev_secret_is_reused_and_require_secret_refuses() {
     let err = ward_runtime::secret::hs256_secret(&ir, dir.path(), true).unwrap_err();
     assert!(err.to_string().contains("WARD_RUNTIME_TEST_UNSET_SECRET"));
 }
+
+/// SPEC §5.7 "Claims": an empty user id or scope claim is an invalid token, never an identity —
+/// two callers with `sub: ""` would otherwise be one owner, and `org_id: ""` one tenant.
+#[backends]
+async fn an_empty_user_id_or_scope_claim_is_an_invalid_token() {
+    let notes = table("notes")
+        .text("title")
+        .text("orgId")
+        .scope("orgId", "org-id", "")
+        .crud("member+")
+        .createable(&["title"])
+        .build();
+    let s = start(ir(vec![notes])).await;
+    let exp = now() + 3600;
+    for claims in [
+        json!({"sub": "", "roles": ["member"], "org_id": "acme", "exp": exp}),
+        json!({"sub": "u1", "roles": ["member"], "org_id": "", "exp": exp}),
+    ] {
+        let token = s.sign(claims.clone());
+        let r = s.req("GET", "/api/notes", Some(&token), None).await;
+        assert_eq!(r.status, 401, "{claims}: {}", r.text);
+        assert_eq!(r.json()["code"], "AUTH_INVALID_TOKEN");
+        assert_eq!(r.json()["details"]["reason"], "empty-claim");
+    }
+    // A claim the project does not scope by may be empty; a missing user id is no identity
+    // either way (anonymous-like: it owns nothing), as before.
+    let fine = s.sign(
+        json!({"sub": "u1", "roles": ["member"], "org_id": "acme", "team_id": "", "exp": exp}),
+    );
+    let r = s.req("GET", "/api/notes", Some(&fine), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

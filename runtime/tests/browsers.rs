@@ -207,3 +207,28 @@ async fn every_answer_carries_a_request_id_kept_from_the_client_when_sane() {
     let r = preflight(&s, "https://evil.example").await;
     assert!(r.headers.contains_key("x-request-id"));
 }
+
+/// SPEC §5.7: every answer uses the error envelope, a method a route does not serve included
+/// (axum's own 405 had no body); `Allow` still names the methods it does serve.
+#[tokio::test]
+async fn a_method_a_route_does_not_serve_answers_the_envelope() {
+    let s = start(project(&[], "v1")).await;
+    for (method, path) in [
+        ("DELETE", "/healthz"),
+        ("POST", "/openapi.json"),
+        ("DELETE", "/api/notes"),
+        ("POST", "/api/notes/0191c0de-0000-7000-8000-000000000000"),
+        ("OPTIONS", "/api/notes"),
+    ] {
+        let r = send(&s, method, path, &[]).await;
+        assert_eq!(r.status, 405, "{method} {path}: {}", r.text);
+        assert_eq!(r.json()["code"], "METHOD_NOT_ALLOWED", "{method} {path}");
+        assert_eq!(r.json()["layer"], "server");
+        assert!(
+            r.headers.contains_key("allow"),
+            "{method} {path}: {:?}",
+            r.headers
+        );
+        assert!(r.headers.contains_key("x-request-id"));
+    }
+}

@@ -56,6 +56,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "this project verifies tokens with a public key; ward token can only mint HS256 tokens, so mint them with your identity provider"
         );
     }
+    if args.sub.is_empty() {
+        bail!("--sub is empty: the server refuses a token without a user id (empty-claim)");
+    }
     check_roles(&ir, &args.roles)?;
     let (secret, _source) = ward_runtime::secret::hs256_secret(&ir, &dir, false)?;
     let claims = build_claims(&ir, &args)?;

@@ -193,6 +193,9 @@ fn token_takes_the_directory_like_every_command_and_refuses_unknown_roles() {
     assert!(stderr.contains("did you mean `member`?"), "{stderr}");
     let out = ward(&["token", dir, "--sub", "alice", "--roles", "authenticated"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = ward(&["token", dir, "--sub", "", "--roles", "member"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--sub is empty"));
 }
 
 #[test]
@@ -924,4 +927,45 @@ fn openapi_prints_the_served_document() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+}
+
+/// SPEC §5.7: SIGTERM stops accepting, lets the requests in flight finish, then exits 0.
+#[test]
+fn sigterm_drains_requests_in_flight_then_exits() {
+    let project = tasks_project();
+    let mut served = serve(project.path());
+    let alice = token(project.path(), "alice");
+    let body = r#"{"title": "written while stopping"}"#;
+    let (first, rest) = body.split_at(10);
+    let mut stream = TcpStream::connect(("127.0.0.1", served.port)).unwrap();
+    write!(
+        stream,
+        "POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {alice}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let pid = served.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    // Not accepting any more.
+    assert_eq!(http(served.port, "GET", "/healthz", None, None).0, 0);
+
+    // The request in flight is answered, then the process exits on its own, successfully.
+    stream.write_all(rest.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running after the drain");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
 }

@@ -45,6 +45,12 @@ impl Who {
 pub fn who(ir: &Ir, caller: &CallerSpec) -> Result<Who, Fail> {
     match caller {
         CallerSpec::Anonymous => Ok(Who::default()),
+        // An empty user id or scope value is no identity (SPEC §5.7).
+        CallerSpec::User(user) | CallerSpec::Broken(user, TokenKind::Valid)
+            if empty_identity(ir, user) =>
+        {
+            Err(Fail::auth_invalid())
+        }
         CallerSpec::User(user) | CallerSpec::Broken(user, TokenKind::Valid) => {
             Ok(user_who(ir, user))
         }
@@ -55,6 +61,18 @@ pub fn who(ir: &Ir, caller: &CallerSpec) -> Result<Who, Fail> {
         CallerSpec::Broken(_, TokenKind::Expired) => Err(Fail::auth_expired()),
         CallerSpec::Broken(_, _) => Err(Fail::auth_invalid()),
     }
+}
+
+/// Whether `user`'s token carries an empty user id or an empty value a firewall scopes by.
+fn empty_identity(ir: &Ir, user: &User) -> bool {
+    user.sub.is_empty()
+        || user.claims.iter().any(|(name, value)| {
+            value.is_empty()
+                && ir
+                    .tables
+                    .iter()
+                    .any(|t| t.firewall.scopes.iter().any(|s| &s.auth == name))
+        })
 }
 
 /// A valid token's caller: the claims a token for `user` carries, read back through the project's

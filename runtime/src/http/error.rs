@@ -17,6 +17,8 @@ pub enum Layer {
     Database,
     Action,
     Internal,
+    /// The server's own limits (SPEC §5.4): unknown methods, rate limits, deadlines.
+    Server,
 }
 
 impl Layer {
@@ -31,6 +33,7 @@ impl Layer {
             Layer::Database => "database",
             Layer::Action => "action",
             Layer::Internal => "internal",
+            Layer::Server => "server",
         }
     }
 }
@@ -356,6 +359,16 @@ impl ApiError {
         let mut e = ApiError::new(status, Layer::Action, "", error.message.clone());
         e.code = std::borrow::Cow::Owned(error.code.clone());
         e
+    }
+
+    /// A method the route does not serve (`Allow` lists those it does).
+    pub fn method_not_allowed() -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Layer::Server,
+            "METHOD_NOT_ALLOWED",
+            "This route does not serve this method",
+        )
     }
 
     /// Logs `cause` under a fresh request id; the client sees only the id.

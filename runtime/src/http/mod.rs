@@ -87,6 +87,7 @@ fn routes(state: Shared) -> Router {
             get(view::handle).fallback(not_found),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -135,4 +136,9 @@ async fn table_schema(
 
 async fn not_found() -> Response {
     ApiError::not_found().into_response()
+}
+
+/// The error envelope for a method a route does not serve (axum's own 405 has no body).
+async fn method_not_allowed() -> Response {
+    ApiError::method_not_allowed().into_response()
 }

@@ -1,7 +1,7 @@
 //! Layer 1, auth: verifies the bearer token and builds the [`Caller`]. An invalid token is never
 //! downgraded to an anonymous caller.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use base64::Engine;
@@ -57,6 +57,8 @@ pub struct Verifier {
     audience: Option<String>,
     leeway: u64,
     declared_roles: Vec<String>,
+    /// Auth values that may not be empty: the user id and every value a firewall scopes by.
+    identifying: BTreeSet<String>,
     verified: Mutex<HashMap<String, Verified>>,
 }
 
@@ -125,6 +127,13 @@ impl Verifier {
             audience: ir.auth.jwt.audience.clone(),
             leeway: ir.auth.jwt.leeway_seconds,
             declared_roles: ir.roles.clone(),
+            identifying: std::iter::once(CLAIM_USER_ID.to_owned())
+                .chain(
+                    ir.tables
+                        .iter()
+                        .flat_map(|t| t.firewall.scopes.iter().map(|s| s.auth.clone())),
+                )
+                .collect(),
             verified: Mutex::new(HashMap::new()),
         }
     }
@@ -152,7 +161,7 @@ impl Verifier {
             }
             r => r?,
         };
-        let caller = self.caller(&claims);
+        let caller = self.caller(&claims)?;
         if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
             self.remember(token, &caller, exp);
         }
@@ -270,8 +279,10 @@ impl Verifier {
             })
     }
 
-    /// The caller a set of (already trusted) claims describes.
-    pub(crate) fn caller(&self, claims: &Map<String, Value>) -> Caller {
+    /// The caller a set of (already trusted) claims describes. An empty user id or scope value
+    /// is refused (SPEC §5.7): every token carrying `sub: ""` would be one user, every
+    /// `org_id: ""` one tenant.
+    pub(crate) fn caller(&self, claims: &Map<String, Value>) -> Result<Caller, ApiError> {
         let mut auth_values = BTreeMap::new();
         for (name, claim) in &self.auth.claims {
             if name == CLAIM_ROLES {
@@ -289,18 +300,24 @@ impl Verifier {
                 .collect(),
             _ => Vec::new(),
         };
+        if auth_values
+            .iter()
+            .any(|(name, v)| v.is_empty() && self.identifying.contains(name))
+        {
+            return Err(ApiError::auth_invalid("empty-claim"));
+        }
         let mut roles = Vec::new();
         for r in roles_in_token {
             if self.declared_roles.contains(&r) && !roles.contains(&r) {
                 roles.push(r);
             }
         }
-        Caller {
+        Ok(Caller {
             authenticated: true,
             user_id: auth_values.get(CLAIM_USER_ID).cloned(),
             roles,
             auth_values,
-        }
+        })
     }
 }
 
