@@ -32,7 +32,7 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 
 BAD = "<bad token>"  # a present but unusable token: always 401, and valid for the document
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-FAULTS = {500, 503}  # declared everywhere, provoked nowhere: faults of the server or database
+FAULTS = {500, 503, 504}  # declared everywhere, provoked nowhere: faults, and the deadline
 
 
 def oversized(body):
@@ -278,6 +278,7 @@ class Replay:
 
 def scenario_tasks(x):
     x.call("GET", "/healthz", expect=200)
+    x.call("GET", "/readyz", expect=200)
     # Create.
     milk = x.id_of(x.call("POST", "/api/tasks", "ann", body={"title": "Buy milk"}, expect=201))
     bread = x.id_of(x.call("POST", "/api/tasks", "ann",
@@ -464,6 +465,7 @@ PAST = "2020-01-01T09:00:00Z"
 
 def scenario_rooms(x):
     x.call("GET", "/healthz", expect=200)
+    x.call("GET", "/readyz", expect=200)
     kind = rooms_room_types(x)
     rooms = rooms_rooms(x, kind)
     rooms_actions(x, rooms)
@@ -848,6 +850,7 @@ def rooms_delete_restore(x, kind, rooms):
 
 def scenario_pets(x):
     x.call("GET", "/healthz", expect=200)
+    x.call("GET", "/readyz", expect=200)
     people = pets_people(x)
     pets = pets_pets(x, people)
     tags = pets_tags(x, pets)

@@ -33,6 +33,7 @@ fn open(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> App {
         database_url: format!("sqlite://{}", dir.join(".ward/data.db").display()),
         require_secret: false,
         cors: Default::default(),
+        limits: Default::default(),
     };
     rt.block_on(App::open(compile_dir(dir), &opts))
         .expect("the bench project serves")

@@ -139,6 +139,7 @@ impl Target {
             database_url,
             require_secret: false,
             cors: Default::default(),
+            limits: Default::default(),
         };
         let app = match App::open(ir.clone(), &options).await {
             Ok(app) => app,

@@ -43,6 +43,23 @@ pub struct ServeOptions {
     pub require_secret: bool,
     /// Browser origins allowed besides the project's `server { cors … }`.
     pub cors: http::cors::Cors,
+    /// Deadlines and caps (SPEC §5.7).
+    pub limits: Limits,
+}
+
+/// The limits a server keeps on its own (SPEC §5.7); the defaults are the SPEC's.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Every request's deadline: past it, 504 `TIMEOUT`.
+    pub request_deadline: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            request_deadline: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -53,6 +70,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("database_url", &store::describe_url(&self.database_url))
             .field("require_secret", &self.require_secret)
             .field("cors", &self.cors)
+            .field("limits", &self.limits)
             .finish()
     }
 }

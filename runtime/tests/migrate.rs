@@ -101,6 +101,7 @@ async fn an_unreachable_or_misconfigured_database_is_a_start_error() {
         database_url: url.to_owned(),
         require_secret: false,
         cors: Default::default(),
+        limits: Default::default(),
     };
     // Nothing listens on port 1: refused at once, reported, not retried.
     let started = std::time::Instant::now();
@@ -258,6 +259,7 @@ fn debug_output_never_shows_the_database_password() {
         database_url: "postgres://ward:hunter2@db.example:5432/app".into(),
         require_secret: false,
         cors: Default::default(),
+        limits: Default::default(),
     };
     let printed = format!("{opts:?}");
     assert!(!printed.contains("hunter2"), "{printed}");

@@ -94,6 +94,7 @@ async fn two_instances_share_one_database() {
         database_url: schema.url.clone(),
         require_secret: false,
         cors: Default::default(),
+        limits: Default::default(),
     };
     let ir = project();
 

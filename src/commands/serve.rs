@@ -58,6 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             origins: args.cors_origins,
             loopback: false,
         },
+        limits: Default::default(),
     };
     let tables = ir.tables.len();
     let secret_env = match &ir.auth.jwt.key {

@@ -17,12 +17,22 @@ use std::time::Instant;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower::{Layer, ServiceExt};
 use tower_http::cors::CorsLayer;
 use tracing::Instrument;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the edge needs, built once with the router.
+pub(crate) struct Edge {
+    /// The CORS layer, for requests with an `Origin`.
+    pub cors: CorsLayer,
+    /// Every request's deadline (SPEC §5.7), its body's arrival included: past it the answer
+    /// is 504 `TIMEOUT` and the request is abandoned. Work already handed to the database may
+    /// still finish there.
+    pub deadline: std::time::Duration,
+}
 
 /// Longest request id kept from a client.
 const MAX_CLIENT_ID: usize = 128;
@@ -39,7 +49,7 @@ const VARY: HeaderValue = HeaderValue::from_static(
 /// (the CORS layer answers every `OPTIONS` it sees itself, with an empty 200); the log line. One
 /// layer rather than one per job: it runs on every request, the hottest path there is.
 pub(crate) async fn around(
-    State(cors): State<Arc<CorsLayer>>,
+    State(edge): State<Arc<Edge>>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -59,7 +69,7 @@ pub(crate) async fn around(
         let shown = String::from_utf8_lossy(id.as_bytes()).into_owned();
         // Anything logged while the request runs names its id too.
         let span = tracing::info_span!(target: "ward::request", "request", id = %shown);
-        let response = dispatch(&cors, request, next).instrument(span).await;
+        let response = dispatch(&edge, request, next).instrument(span).await;
         tracing::info!(
             target: "ward::request",
             "{method} {path} {} {:.1} ms id={shown}",
@@ -68,7 +78,7 @@ pub(crate) async fn around(
         );
         response
     } else {
-        dispatch(&cors, request, next).await
+        dispatch(&edge, request, next).await
     };
     *response.status_mut() = preflight_status(options, response.status());
     let headers = response.headers_mut();
@@ -80,7 +90,14 @@ pub(crate) async fn around(
 /// The rest of the way: through the CORS layer for a browser's request (the layer is built
 /// around what is left of the pipeline only then: its configuration is not free to copy), past
 /// it for any other.
-async fn dispatch(cors: &CorsLayer, request: Request, next: Next) -> Response {
+async fn dispatch(edge: &Edge, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(edge.deadline, through(&edge.cors, request, next)).await {
+        Ok(response) => response,
+        Err(_) => super::error::ApiError::timeout().into_response(),
+    }
+}
+
+async fn through(cors: &CorsLayer, request: Request, next: Next) -> Response {
     if request.headers().contains_key(header::ORIGIN) {
         match cors.layer(next).oneshot(request).await {
             Ok(response) => response,

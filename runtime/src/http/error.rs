@@ -315,6 +315,29 @@ impl ApiError {
         )
     }
 
+    /// The database cannot be reached or written (connection refused or lost, disk full, a
+    /// read-only file): nothing was changed; another instance, or this one later, may answer.
+    /// The cause is logged once per outage, not once per request (`outage`).
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        outage::report(&cause);
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Layer::Database,
+            "DATABASE_UNAVAILABLE",
+            "The database cannot be reached or written; retry later",
+        )
+    }
+
+    /// The request's deadline, or a database statement's, passed.
+    pub fn timeout() -> Self {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            Layer::Server,
+            "TIMEOUT",
+            "The request took too long and was abandoned",
+        )
+    }
+
     pub fn reference_violation(fields: Option<Vec<String>>) -> Self {
         let e = ApiError::new(
             StatusCode::CONFLICT,
@@ -424,5 +447,65 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res
+    }
+}
+
+/// One log line per database outage: the first failure is logged with its cause; failures
+/// within [`QUIET`] of the last report are counted, not logged, and the next report says how
+/// many there were. An outage of a few seconds is one line, not thousands.
+mod outage {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    const QUIET: Duration = Duration::from_secs(30);
+
+    /// When the last report was written, and the failures since.
+    static LAST: Mutex<Option<(Instant, u64)>> = Mutex::new(None);
+
+    pub(super) fn report(cause: &dyn std::fmt::Display) {
+        let mut last = LAST
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(since) = due(&mut last, Instant::now()) {
+            tracing::error!(
+                "database unavailable: {cause} ({since} more failure(s) since the last report)"
+            );
+        }
+    }
+
+    /// Whether a failure at `now` is reported, with the failures counted since the last report;
+    /// `None` counts it instead.
+    fn due(last: &mut Option<(Instant, u64)>, now: Instant) -> Option<u64> {
+        match last {
+            Some((at, quiet)) if now.duration_since(*at) < QUIET => {
+                *quiet += 1;
+                None
+            }
+            _ => {
+                let since = last.map_or(0, |(_, n)| n);
+                *last = Some((now, 0));
+                Some(since)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn an_outage_is_one_report_however_many_requests_fail() {
+            let start = Instant::now();
+            let mut last = None;
+            assert_eq!(due(&mut last, start), Some(0));
+            for ms in 1..3000 {
+                assert_eq!(due(&mut last, start + Duration::from_millis(ms)), None);
+            }
+            // The next outage is reported again, with the count of the quiet ones.
+            assert_eq!(
+                due(&mut last, start + QUIET + Duration::from_secs(1)),
+                Some(2999)
+            );
+        }
     }
 }

@@ -39,13 +39,17 @@ use request::Shared;
 /// The API's routes inside what every request passes through (`edge`): its id, CORS for
 /// browsers (a preflight never reaches a route), its log line.
 pub(crate) fn router(state: Shared) -> Router {
-    let browsers = std::sync::Arc::new(cors::layer(state.clone()));
-    routes(state).layer(from_fn_with_state(browsers, edge::around))
+    let edge = std::sync::Arc::new(edge::Edge {
+        cors: cors::layer(state.clone()),
+        deadline: state.options.limits.request_deadline,
+    });
+    routes(state).layer(from_fn_with_state(edge, edge::around))
 }
 
 fn routes(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(health))
+        .route("/readyz", get(ready))
         .route("/openapi.json", get(openapi))
         // `schema` is reserved like `batch`: a static segment wins over `{id}`.
         .route("/api/{table}/schema", get(table_schema).fallback(not_found))
@@ -97,6 +101,24 @@ async fn health(State(st): State<Shared>) -> Response {
         &json!({ "status": "ok", "ir": st.current().snapshot.ir.hash }),
     )
 }
+
+/// Readiness (SPEC §5.7): the database answers a real query within [`READY_WITHIN`], so a
+/// load balancer routes here; `/healthz` says only that the process serves.
+async fn ready(State(st): State<Shared>) -> Response {
+    match tokio::time::timeout(READY_WITHIN, st.store.ping()).await {
+        Ok(Ok(())) => request::json(
+            StatusCode::OK,
+            &json!({ "status": "ready", "ir": st.current().snapshot.ir.hash }),
+        ),
+        Ok(Err(e)) if e.status() == StatusCode::SERVICE_UNAVAILABLE => e.into_response(),
+        Ok(Err(e)) => ApiError::unavailable(format!("readiness: {}", e.body())).into_response(),
+        Err(_) => ApiError::unavailable(format!("readiness: no answer within {READY_WITHIN:?}"))
+            .into_response(),
+    }
+}
+
+/// How long `/readyz` waits for the database.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The OpenAPI document of the IR being served now.
 async fn openapi(State(st): State<Shared>) -> Response {

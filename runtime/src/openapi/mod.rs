@@ -506,6 +506,20 @@ pub fn document(ir: &Ir) -> Json {
             })).build()
         }}),
     );
+    paths.insert(
+        "/readyz".into(),
+        json!({"get": {
+            "operationId": "readyz",
+            "summary": "readiness: the database answers a real query",
+            "security": [{}],
+            "responses": Responses::default().success(200, "Ready", json!({
+                "type": "object",
+                "properties": {"status": {"const": "ready"}, "ir": {"type": "string"}},
+                "required": ["status", "ir"],
+                "additionalProperties": false,
+            })).error(503, "DATABASE_UNAVAILABLE: the database does not answer").build()
+        }}),
+    );
     for t in &ir.tables {
         let name = &t.name;
         let text_id = (t.id == IdKind::Text).then_some(true);

@@ -77,8 +77,9 @@ impl Responses {
             .error(500, "INTERNAL, with `details.requestId`")
             .error(
                 503,
-                "DATABASE_BUSY: nothing changed; retry after `Retry-After`",
+                "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry after `Retry-After`",
             )
+            .error(504, "TIMEOUT: the request's deadline passed")
     }
 
     /// The project's own `require … error CODE status=N` errors among `steps`.

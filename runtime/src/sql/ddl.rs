@@ -317,6 +317,20 @@ pub fn live_columns(dialect: Dialect, table: &str) -> Stmt {
     render(dialect, &q)
 }
 
+/// Postgres: no statement timeout for the rest of the migration's transaction. Requests keep
+/// theirs (SPEC §5.7), but building an index on a large table, or waiting for another
+/// instance's migration, may take longer, and a migration cut short would refuse to start.
+pub fn pg_no_statement_timeout() -> Stmt {
+    let mut q = Query::select();
+    q.expr(
+        Func::cust(tbl("set_config"))
+            .arg("statement_timeout")
+            .arg("0")
+            .arg(true),
+    );
+    render(Dialect::Postgres, &q)
+}
+
 /// Postgres: a lock held until the migration's transaction ends, so that instances starting
 /// together on one database migrate one after the other; the later one finds nothing to do.
 pub fn pg_migration_lock() -> Stmt {

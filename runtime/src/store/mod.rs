@@ -150,6 +150,10 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How long a request waits for a pooled connection before it answers 503 `DATABASE_BUSY`
+/// (SPEC §5.7): a pool exhausted by slow requests sheds load instead of queueing without end.
+pub const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Store {
     /// Opens `url`: `postgres://…` / `postgresql://…`, else `sqlite://path`, `sqlite:path` or a
     /// plain path.
@@ -159,6 +163,13 @@ impl Store {
         }
         let path = sqlite::database_path(url)?;
         sqlite::open(&path).map(Store::Sqlite)
+    }
+
+    /// Whether the database answers a real query now (`/readyz`).
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.query(crate::sql::ping(self.dialect()), Vec::new())
+            .await
+            .map(|_| ())
     }
 
     pub fn dialect(&self) -> Dialect {

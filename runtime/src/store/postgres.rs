@@ -40,6 +40,8 @@ const STATEMENT_CACHE_LIMIT: usize = 512;
 /// How long to wait for a connection when none is given in the URL: an unreachable database is
 /// reported at start, not retried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// SPEC §5.7: every statement has a deadline (10 s), enforced by the server itself.
+const STATEMENT_TIMEOUT_OPTION: &str = "-c statement_timeout=10000";
 
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -62,6 +64,12 @@ pub async fn open(url: &str) -> Result<PgStore, StartError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
+    // A statement that runs away is cancelled by the server (SPEC §5.7), unless the URL sets
+    // a timeout of its own (`?options=-c statement_timeout=…`).
+    let options = config.get_options().unwrap_or_default().to_owned();
+    if !options.contains("statement_timeout") {
+        config.options(format!("{options} {STATEMENT_TIMEOUT_OPTION}").trim());
+    }
     let target = describe(&config);
     let manager = Manager::from_config(
         config,
@@ -73,6 +81,9 @@ pub async fn open(url: &str) -> Result<PgStore, StartError> {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let pool = Pool::builder(manager)
         .max_size((cores * 4).max(8) + cores)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(super::POOL_WAIT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
         .build()
         .map_err(|e| StartError::Database(format!("cannot create the Postgres pool: {e}")))?;
     let client = pool
@@ -137,7 +148,7 @@ impl PgStore {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let rt = Handle::current();
-            let mut client = rt.block_on(pool.get()).map_err(ApiError::internal)?;
+            let mut client = rt.block_on(pool.get()).map_err(pool_error)?;
             g(&rt, &mut client)
         })
         .await
@@ -193,7 +204,7 @@ impl PgStore {
         stmt: &Stmt,
         types: &[ColumnType],
     ) -> Result<Vec<Vec<Json>>, ApiError> {
-        let client = self.pool.get().await.map_err(ApiError::internal)?;
+        let client = self.pool.get().await.map_err(pool_error)?;
         run_query(&client, stmt, types).await
     }
 
@@ -211,7 +222,7 @@ impl PgStore {
     async fn shared_connection(&self) -> Result<Arc<deadpool_postgres::Object>, ApiError> {
         let i = self.next_shared.fetch_add(1, Ordering::Relaxed) % self.shared.len().max(1);
         let Some(slot) = self.shared.get(i) else {
-            return Ok(Arc::new(self.pool.get().await.map_err(ApiError::internal)?));
+            return Ok(Arc::new(self.pool.get().await.map_err(pool_error)?));
         };
         let mut slot = slot.lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
@@ -219,7 +230,7 @@ impl PgStore {
         }
         // Closed (the server restarted or dropped it): the pool discards it once the requests
         // still holding it are done, and a new one takes its place.
-        let c = Arc::new(self.pool.get().await.map_err(ApiError::internal)?);
+        let c = Arc::new(self.pool.get().await.map_err(pool_error)?);
         *slot = Some(c.clone());
         Ok(c)
     }
@@ -265,6 +276,7 @@ impl PgStore {
                     )
                     .map_err(pg_error)?;
                 let db = PgDb::new(rt, &tx, &tx.statement_cache);
+                db.query(&crate::sql::ddl::pg_no_statement_timeout(), &[])?;
                 db.query(&crate::sql::ddl::pg_migration_lock(), &[])?;
                 let out = f(&db)?;
                 rt.block_on(tx.commit()).map_err(pg_error)?;
@@ -307,7 +319,7 @@ fn write_once<R>(pool: &Pool, f: impl FnOnce(&dyn Db) -> Result<R, ApiError>) ->
     let rt = Handle::current();
     let mut client = match rt.block_on(pool.get()) {
         Ok(c) => c,
-        Err(e) => return Attempt::Done(Err(ApiError::internal(e))),
+        Err(e) => return Attempt::Done(Err(pool_error(e))),
     };
     let tx = match rt.block_on(
         client
@@ -343,9 +355,36 @@ fn is_conflict(e: &tokio_postgres::Error) -> bool {
     )
 }
 
+/// A connection not handed out: waiting took too long (busy), or none could be made
+/// (unavailable).
+fn pool_error(e: deadpool_postgres::PoolError) -> ApiError {
+    use deadpool_postgres::PoolError;
+    match e {
+        PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => ApiError::busy(),
+        PoolError::Timeout(_) | PoolError::Backend(_) => {
+            ApiError::unavailable(format!("postgres: {}", cause(&e)))
+        }
+        other => ApiError::internal(format!("postgres pool: {other}")),
+    }
+}
+
 /// Maps a driver error to the envelope by its SQLSTATE; anything unexpected is internal.
 fn pg_error(e: tokio_postgres::Error) -> ApiError {
+    // The connection is gone, or the server is going away or not yet accepting: nothing this
+    // request did is kept, and nothing it can do now will work.
+    let unreachable = e.is_closed()
+        || e.code().is_some_and(|c| {
+            c.code().starts_with("08")
+                || *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+        });
+    if unreachable {
+        return ApiError::unavailable(format!("postgres: {}", cause(&e)));
+    }
     match e.code() {
+        // `statement_timeout` cancelled the statement.
+        Some(c) if *c == SqlState::QUERY_CANCELED => ApiError::timeout(),
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => ApiError::unique_violation(),
         Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION || *c == SqlState::RESTRICT_VIOLATION => {
             ApiError::reference_violation(None)

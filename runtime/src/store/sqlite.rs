@@ -39,7 +39,7 @@ impl SqliteStore {
     {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = pool.get().map_err(ApiError::internal)?;
+            let conn = pool.get().map_err(pool_error)?;
             let tx = Tx::begin(&conn, TransactionBehavior::Deferred)?;
             let out = f(&SqliteDb(tx.0))?;
             // Nothing was written (readers are `query_only`); ending the transaction releases the
@@ -59,7 +59,7 @@ impl SqliteStore {
     ) -> Result<Vec<Vec<Json>>, ApiError> {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = pool.get().map_err(ApiError::internal)?;
+            let conn = pool.get().map_err(pool_error)?;
             SqliteDb(&conn).query(&stmt, &types)
         })
         .await
@@ -75,7 +75,7 @@ impl SqliteStore {
         stmt: &Stmt,
         types: &[ColumnType],
     ) -> Result<Vec<Vec<Json>>, ApiError> {
-        let conn = self.readers.get().map_err(ApiError::internal)?;
+        let conn = self.readers.get().map_err(pool_error)?;
         SqliteDb(&conn).query(stmt, types)
     }
 
@@ -299,10 +299,27 @@ pub fn db_error(e: rusqlite::Error) -> ApiError {
             }
             SQLITE_CONSTRAINT_NOTNULL => return ApiError::required_missing(),
             _ if f.code == rusqlite::ErrorCode::DatabaseBusy => return ApiError::busy(),
+            _ if unavailable(f.code) => return ApiError::unavailable(format!("sqlite: {e}")),
             _ => {}
         }
     }
     ApiError::internal(format!("{e:?}"))
+}
+
+/// Codes that say the database cannot be written or read at all, whatever the request: the disk
+/// is full, the file or its directory is read-only, the file cannot be opened or read.
+fn unavailable(code: rusqlite::ErrorCode) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(
+        code,
+        C::DiskFull | C::ReadOnly | C::CannotOpen | C::SystemIoFailure | C::NotADatabase
+    )
+}
+
+/// A pooled connection not handed out in time: busy, like a lock held too long.
+fn pool_error(e: r2d2::Error) -> ApiError {
+    tracing::debug!("sqlite pool: {e}");
+    ApiError::busy()
 }
 
 /// `sqlite://path`, `sqlite:path` or a plain path.
@@ -372,6 +389,7 @@ pub fn open(path: &Path) -> Result<SqliteStore, StartError> {
     });
     let readers = r2d2::Pool::builder()
         .max_size(u32::try_from(cores).unwrap_or(2).max(2))
+        .connection_timeout(super::POOL_WAIT)
         // A connection to a local file does not go stale; checking each one out with a query
         // cost ~3% of a read by id.
         .test_on_check_out(false)
@@ -460,5 +478,45 @@ mod snapshot_tests {
             .write_one(move |db| Ok((count(db)?, count(db)?)))
             .await;
         assert!(two.is_err(), "{two:?}");
+    }
+}
+
+#[cfg(test)]
+mod classification {
+    use super::db_error;
+
+    fn failure(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    /// A full disk, a read-only file or one that cannot be opened is the database being
+    /// unavailable (503, retry elsewhere or later), not a bug (500).
+    #[test]
+    fn a_database_that_cannot_be_written_is_unavailable() {
+        for code in [
+            rusqlite::ffi::SQLITE_FULL,
+            rusqlite::ffi::SQLITE_READONLY,
+            rusqlite::ffi::SQLITE_CANTOPEN,
+            rusqlite::ffi::SQLITE_IOERR,
+        ] {
+            let e = db_error(failure(code));
+            assert_eq!(e.status().as_u16(), 503, "{code}");
+            assert!(
+                e.body().contains("DATABASE_UNAVAILABLE"),
+                "{code}: {}",
+                e.body()
+            );
+        }
+        assert!(
+            db_error(failure(rusqlite::ffi::SQLITE_BUSY))
+                .body()
+                .contains("DATABASE_BUSY")
+        );
+        assert_eq!(
+            db_error(failure(rusqlite::ffi::SQLITE_MISUSE))
+                .status()
+                .as_u16(),
+            500
+        );
     }
 }

@@ -69,6 +69,7 @@ impl TestDb {
             database_url: self.url.clone(),
             require_secret: false,
             cors: Default::default(),
+            limits: Default::default(),
         }
     }
 

@@ -58,6 +58,7 @@ pub fn serve_options(dir: &std::path::Path) -> ServeOptions {
         database_url: format!("sqlite://{}", dir.join(".ward/data.db").display()),
         require_secret: false,
         cors: Default::default(),
+        limits: Default::default(),
     }
 }
 
