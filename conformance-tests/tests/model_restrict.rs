@@ -89,6 +89,31 @@ table folders {
     delete soft
 }
 
+// A soft-deleted row still holds its reference: the foreign key, and so a hard delete, sees it.
+table kinds {
+    id text
+    column name text
+    firewall none
+    access {
+        list member
+        read member
+        delete member
+    }
+    delete hard
+}
+
+table things {
+    id text
+    column kindId text references=kinds on-delete=restrict
+    firewall none
+    access {
+        list member
+        read member
+        delete member
+    }
+    delete soft
+}
+
 table files {
     id text
     column folderId text references=folders on-delete=cascade
@@ -207,4 +232,19 @@ fn a_self_reference_never_blocks() {
     );
     let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
     assert_eq!(statuses, [200, 200], "{answers:?}");
+}
+
+#[test]
+fn a_soft_deleted_row_still_restricts_a_hard_delete() {
+    let answers = run(
+        PROJECT,
+        callers(),
+        vec![
+            seed("kinds", 0, json!({"id": "k0", "name": "desk"})),
+            seed("things", 0, json!({"id": "t0", "kindId": "k0"})),
+        ],
+        vec![delete("things", "t0"), delete("kinds", "k0")],
+    );
+    let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, [200, 409], "{answers:?}");
 }

@@ -127,7 +127,7 @@ fn soft_delete(cx: &Cx<'_>, st: &mut State, table: &Table, id: &Value) -> Result
             }
         }
     }
-    restricted(cx, st, &seen)?;
+    restricted(cx, st, &seen, false)?;
     for (t, rows) in st.rows.iter_mut() {
         for row in rows.iter_mut() {
             if seen.contains(&key(t, row.get(system::ID).unwrap_or(&Value::Null))) {
@@ -138,11 +138,17 @@ fn soft_delete(cx: &Cx<'_>, st: &mut State, table: &Table, id: &Value) -> Result
     Ok(())
 }
 
-/// `restrict`, checked before any cascade (SQL's RESTRICT, docs/decisions.md): a live row — any
-/// row of a hard-delete table, a not-deleted row of a soft one, whatever the caller's firewall —
-/// that references one of the rows about to go refuses the whole delete, even when the cascade
-/// would take it too. A row referencing itself does not count.
-fn restricted(cx: &Cx<'_>, st: &State, going: &BTreeSet<(String, String)>) -> Result<(), Fail> {
+/// `restrict`, checked before any cascade (SQL's RESTRICT, docs/decisions.md): a row that
+/// references one of the rows about to go refuses the whole delete, whatever the caller's
+/// firewall, even when the cascade would take it too. A row referencing itself does not count.
+/// Before a soft delete only live rows count (a soft-deleted one is gone already); before a hard
+/// delete every row does, soft-deleted ones too, as the foreign key sees them.
+fn restricted(
+    cx: &Cx<'_>,
+    st: &State,
+    going: &BTreeSet<(String, String)>,
+    hard: bool,
+) -> Result<(), Fail> {
     for t in &cx.ir.tables {
         for c in &t.columns {
             let Some(r) = c
@@ -159,7 +165,7 @@ fn restricted(cx: &Cx<'_>, st: &State, going: &BTreeSet<(String, String)>) -> Re
                 let itself = r.table == t.name && row.get(system::ID) == Some(target);
                 going.contains(&key(&r.table, target))
                     && !itself
-                    && (!firewall::soft(t) || firewall::live(row))
+                    && (hard || !firewall::soft(t) || firewall::live(row))
             });
             if blocked {
                 return Err(Fail::reference_violation(None));
@@ -191,7 +197,7 @@ fn hard_delete(
             }
         }
     }
-    restricted(cx, st, seen)?;
+    restricted(cx, st, seen, true)?;
     let gone = |t: &str, r: &Row| seen.contains(&key(t, r.get(system::ID).unwrap_or(&Value::Null)));
     for t in &cx.ir.tables {
         for c in &t.columns {

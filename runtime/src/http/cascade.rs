@@ -86,7 +86,7 @@ pub fn soft_delete(
         }
     })?;
     for (parent, ids) in &reached {
-        restrict_check(tx, snap, parent, ids)?;
+        restrict_check(tx, snap, parent, ids, Rows::Live)?;
     }
     for (child, ids) in reached.iter().skip(1) {
         let Some(gate) = firewall_gate(child, caller) else {
@@ -112,7 +112,7 @@ pub fn hard_delete_check(
     id: &Json,
 ) -> Result<(), ApiError> {
     for (parent, ids) in &reach(tx, snap, plan, id, &|_| Some(Cond::all()))? {
-        restrict_check(tx, snap, parent, ids)?;
+        restrict_check(tx, snap, parent, ids, Rows::All)?;
     }
     Ok(())
 }
@@ -155,19 +155,29 @@ fn reach<'s>(
     Ok(reached)
 }
 
-/// A row that references a row of `ids` through `on-delete=restrict` refuses the delete: any
-/// row of a hard-delete table, a not-deleted row of a soft one, other than the row itself. Like
-/// the foreign key it mirrors, the check sees every row, whatever the caller's firewall.
+/// Which referencing rows a `restrict` check counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    /// Before a soft delete: a soft-deleted row is gone already.
+    Live,
+    /// Before a hard delete: every row, as the foreign key sees them.
+    All,
+}
+
+/// A row that references a row of `ids` through `on-delete=restrict` refuses the delete: one of
+/// `rows`, other than the row itself. Like the foreign key it mirrors, the check sees every row,
+/// whatever the caller's firewall.
 fn restrict_check(
     tx: &dyn Db,
     snap: &Snapshot,
     parent: &TablePlan,
     ids: &[Json],
+    rows: Rows,
 ) -> Result<(), ApiError> {
     for (child, column) in referencing(snap, parent.name(), OnDelete::Restrict) {
         for chunk in ids.chunks(related::IN_CHUNK) {
             let mut cond = Cond::all().add(related::column_in(child, column, chunk));
-            if child.soft {
+            if child.soft && rows == Rows::Live {
                 cond = cond.add(related::column_eq(child, system::DELETED_AT, &Json::Null));
             }
             if child.name() == parent.name() {
