@@ -210,7 +210,7 @@ fn masking(x: &Exchange<'_>, caller: &Who) -> Result<(), String> {
         return Ok(());
     }
     let mut found = None;
-    scan(&without_policy(&x.observed.json), &mut |s, message| {
+    scan(&x.observed.json, &mut |s, message| {
         if found.is_some() {
             return;
         }
@@ -229,41 +229,23 @@ fn masking(x: &Exchange<'_>, caller: &Who) -> Result<(), String> {
     }
 }
 
-/// `v` without what the policy itself says in it: the states of a refused transition
-/// (`allowedFrom`, `target` of `ACCESS_ACTION_NOT_ALLOWED_FOR_STATE`, wherever an envelope sits).
-fn without_policy(v: &Value) -> Value {
-    match v {
-        Value::Array(a) => Value::Array(a.iter().map(without_policy).collect()),
-        Value::Object(m) => {
-            let refused_state = m.get("code").and_then(Value::as_str)
-                == Some("ACCESS_ACTION_NOT_ALLOWED_FOR_STATE");
-            let mut out = serde_json::Map::new();
-            for (k, x) in m {
-                let mut x = without_policy(x);
-                if refused_state
-                    && k == "details"
-                    && let Some(d) = x.as_object_mut()
-                {
-                    d.remove("allowedFrom");
-                    d.remove("target");
-                }
-                out.insert(k.clone(), x);
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
-}
-
-/// Calls `f` on every string of `v`; `message` is true for free-text fields.
+/// Calls `f` on every string of `v`; `message` is true for free-text fields. What the policy
+/// itself says is skipped: the states of a refused transition (`allowedFrom`, `target` in the
+/// details of `ACCESS_ACTION_NOT_ALLOWED_FOR_STATE`, wherever an envelope sits).
 fn scan(v: &Value, f: &mut dyn FnMut(&str, bool)) {
     match v {
         Value::String(s) => f(s, false),
         Value::Array(a) => a.iter().for_each(|x| scan(x, f)),
         Value::Object(m) => {
+            let refused_state = m.get("code").and_then(Value::as_str)
+                == Some("ACCESS_ACTION_NOT_ALLOWED_FOR_STATE");
             for (k, x) in m {
                 match (k.as_str(), x) {
                     ("error" | "hint", Value::String(s)) => f(s, true),
+                    ("details", Value::Object(d)) if refused_state => d
+                        .iter()
+                        .filter(|(k, _)| !matches!(k.as_str(), "allowedFrom" | "target"))
+                        .for_each(|(_, x)| scan(x, f)),
                     _ => scan(x, f),
                 }
             }

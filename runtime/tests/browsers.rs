@@ -7,19 +7,10 @@ mod common;
 
 use common::ir::*;
 use common::*;
-use ward_ir::Operation;
 use ward_runtime::http::cors::Cors;
 
 fn project(cors: &[&str], hash: &str) -> ward_ir::Ir {
-    let notes = table("notes")
-        .text("title")
-        .crud("member+")
-        .access(Operation::Read, rule("member+"))
-        .access(Operation::List, rule("member+"))
-        .createable(&["title"])
-        .updatable(&["title"])
-        .build();
-    let mut ir = ir(vec![notes]);
+    let mut ir = ir(vec![notes_table()]);
     ir.server.cors = cors.iter().map(|o| o.to_string()).collect();
     ir.hash = hash.into();
     ir

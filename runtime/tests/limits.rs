@@ -17,19 +17,10 @@ use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use ward_ir::Operation;
 use ward_test_macros::backends;
 
 fn project() -> ward_ir::Ir {
-    let notes = table("notes")
-        .text("title")
-        .crud("member+")
-        .access(Operation::Read, rule("member+"))
-        .access(Operation::List, rule("member+"))
-        .createable(&["title"])
-        .updatable(&["title"])
-        .build();
-    ir(vec![notes])
+    ir(vec![notes_table()])
 }
 
 #[backends]

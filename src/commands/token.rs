@@ -61,15 +61,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     check_roles(&ir, &args.roles)?;
     let (secret, _source) = ward_runtime::secret::hs256_secret(&ir, &dir, false)?;
-    let claims = build_claims(&ir, &args)?;
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(&secret),
-    )
-    .context("could not sign the token")?;
-    println!("{token}");
+    let grant = Grant {
+        sub: args.sub,
+        roles: args.roles,
+        org: args.org,
+        claims: args.claims,
+        ttl: args.ttl,
+    };
+    println!("{}", sign(&ir, &secret, &grant)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a minted token says about its holder; claim names are the project's auth value names.
+pub struct Grant {
+    pub sub: String,
+    pub roles: Vec<String>,
+    pub org: Option<String>,
+    /// Any other claim, as (auth value name or claim name, value).
+    pub claims: Vec<(String, String)>,
+    /// Lifetime in seconds.
+    pub ttl: u64,
+}
+
+/// `grant` as an HS256 token the project accepts: its claim names, issuer and audience.
+pub fn sign(ir: &Ir, secret: &[u8], grant: &Grant) -> anyhow::Result<String> {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &build_claims(ir, grant)?,
+        &EncodingKey::from_secret(secret),
+    )
+    .context("could not sign the token")
 }
 
 /// A role the project does not declare would only ever get 403s: refuse it, naming the roles
@@ -97,7 +118,7 @@ fn check_roles(ir: &Ir, roles: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build_claims(ir: &Ir, args: &Args) -> anyhow::Result<Map<String, Value>> {
+fn build_claims(ir: &Ir, grant: &Grant) -> anyhow::Result<Map<String, Value>> {
     let claim_for = |auth_name: &str| -> String {
         ir.auth
             .claims
@@ -109,13 +130,13 @@ fn build_claims(ir: &Ir, args: &Args) -> anyhow::Result<Map<String, Value>> {
     let mut claims: BTreeMap<String, Value> = BTreeMap::new();
     claims.insert("iat".into(), now.into());
     // A huge `--ttl` must be a clear error, not an overflowed (or panicking) expiry.
-    let exp = i64::try_from(args.ttl)
+    let exp = i64::try_from(grant.ttl)
         .ok()
         .and_then(|ttl| now.checked_add(ttl))
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "--ttl of {} seconds is too long: the expiry time would overflow",
-                args.ttl
+                grant.ttl
             )
         })?;
     claims.insert("exp".into(), exp.into());
@@ -125,13 +146,20 @@ fn build_claims(ir: &Ir, args: &Args) -> anyhow::Result<Map<String, Value>> {
     if let Some(audience) = &ir.auth.jwt.audience {
         claims.insert("aud".into(), audience.clone().into());
     }
-    claims.insert(ir.auth.user_id_claim().to_string(), args.sub.clone().into());
-    let roles: Vec<Value> = args.roles.iter().map(|r| Value::from(r.as_str())).collect();
+    claims.insert(
+        ir.auth.user_id_claim().to_string(),
+        grant.sub.clone().into(),
+    );
+    let roles: Vec<Value> = grant
+        .roles
+        .iter()
+        .map(|r| Value::from(r.as_str()))
+        .collect();
     claims.insert(ir.auth.roles_claim().to_string(), Value::Array(roles));
-    if let Some(org) = &args.org {
+    if let Some(org) = &grant.org {
         claims.insert(claim_for(CLAIM_ORG_ID), org.clone().into());
     }
-    for (name, value) in &args.claims {
+    for (name, value) in &grant.claims {
         claims.insert(claim_for(name), value.clone().into());
     }
     Ok(claims.into_iter().collect())

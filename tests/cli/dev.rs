@@ -283,10 +283,20 @@ fn dev_reloads_on_save_keeps_serving_through_mistakes_and_refuses_data_loss() {
     let log = state.path().join("dev.log");
     let served = dev(project.path(), &log);
     let printed = wait_for_log(&log, "watching for changes");
-    assert!(
-        printed.contains("member"),
-        "a dev token per role: {printed}"
+    // A dev token per role, accepted as that role.
+    let member = printed
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("member "))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no dev token for member: {printed}"));
+    let (status, body) = http(
+        served.port,
+        "POST",
+        "/api/tasks",
+        Some(member),
+        Some(r#"{"title": "from the dev token"}"#),
     );
+    assert_eq!(status, 201, "{body}");
     let first = served_hash(served.port);
     let alice = token(project.path(), "alice");
     let (status, _) = http(

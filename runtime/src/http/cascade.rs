@@ -85,16 +85,14 @@ pub fn soft_delete(
             None
         }
     })?;
-    for (parent, ids) in &reached {
+    for (parent, ids, _) in &reached {
         restrict_check(tx, snap, parent, ids, Rows::Live)?;
     }
-    for (child, ids) in reached.iter().skip(1) {
-        let Some(gate) = firewall_gate(child, caller) else {
-            continue;
-        };
+    for (child, ids, within) in reached.iter().skip(1) {
         for chunk in ids.chunks(related::IN_CHUNK) {
-            let cond =
-                predicate::firewall(child, &gate).add(related::column_in(child, system::ID, chunk));
+            let cond = within
+                .clone()
+                .add(related::column_in(child, system::ID, chunk));
             row::execute(tx, &dml::update_where(child, &stamps, cond))?;
         }
     }
@@ -111,11 +109,15 @@ pub fn hard_delete_check(
     plan: &TablePlan,
     id: &Json,
 ) -> Result<(), ApiError> {
-    for (parent, ids) in &reach(tx, snap, plan, id, &|_| Some(Cond::all()))? {
+    for (parent, ids, _) in &reach(tx, snap, plan, id, &|_| Some(Cond::all()))? {
         restrict_check(tx, snap, parent, ids, Rows::All)?;
     }
     Ok(())
 }
+
+/// A table a delete reaches, the ids it reaches there, and the condition that bounded the search
+/// (the same bound limits what the cascade then writes).
+type Reached<'s> = (&'s TablePlan, Vec<Json>, SqlCond);
 
 /// The rows a delete of `id` reaches through `cascade` references, level by level, the root
 /// first; `within` says which rows of a child table it may reach (`None`: none). Every row is
@@ -126,13 +128,13 @@ fn reach<'s>(
     plan: &'s TablePlan,
     id: &Json,
     within: &dyn Fn(&TablePlan) -> Option<SqlCond>,
-) -> Result<Vec<(&'s TablePlan, Vec<Json>)>, ApiError> {
+) -> Result<Vec<Reached<'s>>, ApiError> {
     let mut seen: HashSet<(String, String)> = HashSet::from([key(plan.name(), id)]);
-    let mut reached: Vec<(&TablePlan, Vec<Json>)> = vec![(plan, vec![id.clone()])];
+    let mut reached: Vec<Reached<'s>> = vec![(plan, vec![id.clone()], Cond::all())];
     let mut queue: VecDeque<usize> = VecDeque::from([0]);
     while let Some(at) = queue.pop_front() {
         let (parent, ids) = match reached.get(at) {
-            Some((p, ids)) => (*p, ids.clone()),
+            Some((p, ids, _)) => (*p, ids.clone()),
             None => continue,
         };
         for (child, column) in referencing(snap, parent.name(), OnDelete::Cascade) {
@@ -148,7 +150,7 @@ fn reach<'s>(
             if found.is_empty() {
                 continue;
             }
-            reached.push((child, found));
+            reached.push((child, found, base));
             queue.push_back(reached.len() - 1);
         }
     }

@@ -116,16 +116,15 @@ fn returned(ir: &Ir, t: Option<&Table>, a: &Action, value: &Returned, top: bool)
         },
         Returned::Inserted => {
             // The last insert that ran; none may have run when inserts sit in branches.
-            let inserted: Vec<&str> = steps
-                .iter()
-                .filter_map(|s| match s {
-                    Step::Insert { table, .. } => Some(table.as_str()),
-                    _ => None,
-                })
-                .collect();
+            let mut tables: Vec<&str> = Vec::new();
+            for s in &steps {
+                if let Step::Insert { table, .. } = s
+                    && !tables.contains(&table.as_str())
+                {
+                    tables.push(table);
+                }
+            }
             let top_insert = a.steps.iter().any(|s| matches!(s, Step::Insert { .. }));
-            let mut tables: Vec<&str> = inserted.clone();
-            tables.dedup();
             let rows: Vec<Json> = tables.iter().map(|tb| written_row(ir, a, tb)).collect();
             let row = match rows.len() {
                 0 => json!({"type": "null"}),

@@ -356,3 +356,16 @@ pub fn ir_with(tables: Vec<Table>, f: impl FnOnce(&mut Jwt)) -> Ir {
         hash: "test-hash".into(),
     }
 }
+
+/// `notes(title)`, every operation for `member+`: the plainest table, for tests about what
+/// surrounds the pipeline (transport, limits, outages) rather than the policy.
+pub fn notes_table() -> Table {
+    table("notes")
+        .text("title")
+        .crud("member+")
+        .access(Operation::Read, rule("member+"))
+        .access(Operation::List, rule("member+"))
+        .createable(&["title"])
+        .updatable(&["title"])
+        .build()
+}
