@@ -34,6 +34,7 @@ fn open(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> App {
         require_secret: false,
         cors: Default::default(),
         limits: Default::default(),
+        sqlite_sync: Default::default(),
     };
     rt.block_on(App::open(compile_dir(dir), &opts))
         .expect("the bench project serves")

@@ -140,6 +140,8 @@ impl Target {
             require_secret: false,
             cors: Default::default(),
             limits: Default::default(),
+            // A throwaway database: a power cut loses the run, not data anyone keeps.
+            sqlite_sync: ward_runtime::SqliteSync::Normal,
         };
         let app = match App::open(ir.clone(), &options).await {
             Ok(app) => app,

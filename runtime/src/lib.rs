@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod changes;
+mod connections;
 pub mod http;
 pub mod mutation;
 pub mod openapi;
@@ -22,6 +23,7 @@ mod test_support;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -30,6 +32,7 @@ use security::identity::Verifier;
 use snapshot::Snapshot;
 use store::Store;
 pub use store::migrate::{MigrateError, Mode as MigrateMode, Plan};
+pub use store::sqlite::Sync as SqliteSync;
 use ward_ir::JwtKey;
 
 /// How to serve a project.
@@ -45,19 +48,45 @@ pub struct ServeOptions {
     pub cors: http::cors::Cors,
     /// Deadlines and caps (SPEC §5.7).
     pub limits: Limits,
+    /// How SQLite makes an answered write durable (Postgres: its server's settings).
+    pub sqlite_sync: SqliteSync,
 }
 
 /// The limits a server keeps on its own (SPEC §5.7); the defaults are the SPEC's.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Every request's deadline: past it, 504 `TIMEOUT`.
-    pub request_deadline: std::time::Duration,
+    pub request_deadline: Duration,
+    /// A request's head must have arrived this long after the connection opened or after the
+    /// previous answer; else the connection closes. It is also how long an idle keep-alive
+    /// connection stays open.
+    pub header_timeout: Duration,
+    /// A request body that sends nothing for this long fails (504 `TIMEOUT`).
+    pub body_stall: Duration,
+    /// Open connections beyond which no more are accepted until one closes.
+    pub max_connections: usize,
+    /// Refused tokens one client address may send (`None`: unlimited); past it they answer 429.
+    pub failed_auth: Option<Rate>,
+}
+
+/// A sustained rate and the burst allowed above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub per_second: std::num::NonZeroU32,
+    pub burst: std::num::NonZeroU32,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            request_deadline: std::time::Duration::from_secs(30),
+            request_deadline: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            body_stall: Duration::from_secs(10),
+            max_connections: 10_000,
+            failed_auth: Some(Rate {
+                per_second: std::num::NonZeroU32::MIN.saturating_add(19),
+                burst: std::num::NonZeroU32::MIN.saturating_add(99),
+            }),
         }
     }
 }
@@ -71,6 +100,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("require_secret", &self.require_secret)
             .field("cors", &self.cors)
             .field("limits", &self.limits)
+            .field("sqlite_sync", &self.sqlite_sync)
             .finish()
     }
 }
@@ -163,7 +193,7 @@ impl App {
     /// Opens the database, migrates it to `ir` and builds the serving snapshot.
     pub async fn open(ir: ward_ir::Ir, opts: &ServeOptions) -> Result<App, StartError> {
         let (verifier, secret_source) = verifier(&ir, opts)?;
-        let store = Store::open(&opts.database_url).await?;
+        let store = Store::open(&opts.database_url, opts.sqlite_sync).await?;
         let snapshot =
             Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
         store::migrate::migrate_on_start(&store, &snapshot).await?;
@@ -255,7 +285,7 @@ pub async fn migrate(
     database_url: &str,
     mode: MigrateMode,
 ) -> Result<Plan, MigrateCommandError> {
-    let store = Store::open(database_url).await?;
+    let store = Store::open(database_url, store::sqlite::Sync::Full).await?;
     let snapshot = Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
     Ok(store::migrate::migrate(&store, &snapshot, mode).await?)
 }
@@ -320,33 +350,29 @@ pub async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, StartEr
 }
 
 /// How long in-flight requests may take to finish once a shutdown signal arrived (SPEC §5.7).
-pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+pub const DRAIN: Duration = Duration::from_secs(10);
 
 /// Serves `app` on `listener` until SIGTERM or SIGINT (ctrl-c); then it stops accepting, lets
-/// the requests in flight finish for up to [`DRAIN`], and returns.
+/// the requests in flight finish for up to [`DRAIN`], and returns. Connections are kept within
+/// the app's [`Limits`] (see `connections`).
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> Result<(), StartError> {
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app.router())
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        })
-        .into_future();
-    tokio::pin!(server);
-    let failed = |e: std::io::Error| StartError::Io(format!("server error: {e}"));
-    tokio::select! {
-        served = &mut server => return served.map_err(failed),
-        () = shutdown_signal() => {
-            let _ = stop.send(true);
-        }
-    }
+    serve_until(app, listener, shutdown_signal()).await
+}
+
+/// [`serve`] until `stop` completes instead of a signal (tests, embedding).
+pub async fn serve_until(
+    app: App,
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
+    connections::raise_open_files_limit();
+    let limits = app.state.options.limits.clone();
+    let open = connections::accept(app.router(), listener, &limits, stop).await;
     // No longer accepting; idle connections close, requests in flight finish.
-    match tokio::time::timeout(DRAIN, &mut server).await {
-        Ok(served) => served.map_err(failed),
-        Err(_) => {
-            tracing::warn!("requests still in flight {DRAIN:?} after the shutdown signal; exiting");
-            Ok(())
-        }
+    if tokio::time::timeout(DRAIN, open.shutdown()).await.is_err() {
+        tracing::warn!("requests still in flight {DRAIN:?} after the shutdown signal; exiting");
     }
+    Ok(())
 }
 
 /// SIGTERM (what a supervisor sends) or SIGINT (ctrl-c). A handler that cannot be installed

@@ -184,3 +184,212 @@ async fn a_postgres_outage_answers_503_unavailable_and_recovers_by_itself() {
         "nothing written during it"
     );
 }
+
+/// Reads from `stream` until the peer closes it or `within` passes; whether it closed, and what
+/// arrived.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (bool, String) {
+    let mut got = Vec::new();
+    let closed = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .is_ok();
+    (closed, String::from_utf8_lossy(&got).into_owned())
+}
+
+/// Reads one answer (its head and a JSON body) or gives up after `within`.
+async fn read_answer(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut got = Vec::new();
+    tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(str::to_owned)
+                    })
+                    .and_then(|n| n.trim().parse::<usize>().ok());
+                if length.is_some_and(|n| body.len() >= n) {
+                    break;
+                }
+            }
+        }
+    })
+    .await
+    .ok()?;
+    Some(String::from_utf8_lossy(&got).into_owned())
+}
+
+const GET_HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// SPEC §5.7: a connection that sends nothing, one that never finishes its request head
+/// (slowloris), and a keep-alive connection left idle after an answer are all closed by the
+/// server once the header timeout passes; none of them holds a socket for good.
+#[tokio::test]
+async fn idle_and_slow_connections_are_closed_at_the_header_timeout() {
+    let s = start_with(project(), |o| {
+        o.limits.header_timeout = Duration::from_millis(400);
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+    let mut slowloris = TcpStream::connect(&addr).await.unwrap();
+    slowloris
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut kept_alive = TcpStream::connect(&addr).await.unwrap();
+    kept_alive.write_all(GET_HEALTH).await.unwrap();
+    let answer = read_answer(&mut kept_alive, Duration::from_secs(5)).await;
+    assert!(answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")));
+    // Another header line before the timeout does not extend it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    slowloris.write_all(b"X-Slow: 1\r\n").await.unwrap();
+
+    for (name, stream) in [
+        ("silent", &mut silent),
+        ("slowloris", &mut slowloris),
+        ("idle keep-alive", &mut kept_alive),
+    ] {
+        let (closed, _) = read_until_closed(stream, Duration::from_secs(3)).await;
+        assert!(
+            closed,
+            "the {name} connection is still open 3 s after connecting"
+        );
+    }
+    // The server itself serves on.
+    assert_eq!(s.req("GET", "/healthz", None, None).await.status, 200);
+}
+
+/// A body that sends nothing for the body timeout is cut with 504 `TIMEOUT` well before the
+/// request's deadline, and nothing is written.
+#[tokio::test]
+async fn a_stalled_body_is_cut_at_the_body_timeout() {
+    let s = start_with(project(), |o| {
+        o.limits.body_stall = Duration::from_millis(300);
+    })
+    .await;
+    let member = s.token("u1", &["member"], None);
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_answer(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("no answer within 5 s (the request deadline is 30 s)");
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+    assert!(answer.contains(r#""code":"TIMEOUT""#), "{answer}");
+    let r = s.req("GET", "/api/notes", Some(&member), None).await;
+    assert_eq!(r.json()["data"], json!([]));
+}
+
+/// At the connection cap the server stops accepting: a new connection's request waits, the
+/// connections already open are served as before, and the waiting one is served once a slot
+/// frees.
+#[tokio::test]
+async fn connections_past_the_cap_wait_and_never_starve_open_ones() {
+    let s = start_with(project(), |o| {
+        o.limits.max_connections = 2;
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut first = TcpStream::connect(&addr).await.unwrap();
+    let mut second = TcpStream::connect(&addr).await.unwrap();
+    for stream in [&mut first, &mut second] {
+        stream.write_all(GET_HEALTH).await.unwrap();
+        let answer = read_answer(stream, Duration::from_secs(5)).await;
+        assert!(answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")));
+    }
+
+    let mut third = TcpStream::connect(&addr).await.unwrap();
+    third.write_all(GET_HEALTH).await.unwrap();
+    assert!(
+        read_answer(&mut third, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "a third connection was served past a cap of two"
+    );
+    first.write_all(GET_HEALTH).await.unwrap();
+    let answer = read_answer(&mut first, Duration::from_secs(5)).await;
+    assert!(
+        answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")),
+        "an open connection starved at the cap"
+    );
+
+    drop(second);
+    let answer = read_answer(&mut third, Duration::from_secs(5)).await;
+    assert!(
+        answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")),
+        "the waiting connection was not served after a slot freed"
+    );
+}
+
+/// The soft limit on open files is raised to the hard limit when serving starts: under the
+/// common soft limit of 1,024 an attacker's idle sockets exhaust descriptors long before the
+/// connection cap.
+#[tokio::test]
+async fn serving_raises_the_open_files_soft_limit_to_the_hard_limit() {
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    let low = hard.min(256);
+    rlimit::setrlimit(rlimit::Resource::NOFILE, low, hard).unwrap();
+    let s = start(project()).await;
+    assert_eq!(s.req("GET", "/healthz", None, None).await.status, 200);
+    let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    // macOS caps the soft limit at OPEN_MAX whatever the hard limit says.
+    assert!(
+        soft == hard || (cfg!(target_os = "macos") && soft > low),
+        "soft {soft}, hard {hard}"
+    );
+}
+
+/// SPEC §5.7: refused tokens from one address are limited (429 `RATE_LIMITED` with
+/// `Retry-After` past the burst); valid tokens from the same address are not.
+#[tokio::test]
+async fn refused_tokens_past_the_burst_answer_429_and_valid_ones_still_pass() {
+    let s = start_with(project(), |o| {
+        o.limits.failed_auth = Some(ward_runtime::Rate {
+            per_second: std::num::NonZeroU32::new(1).unwrap(),
+            burst: std::num::NonZeroU32::new(5).unwrap(),
+        });
+    })
+    .await;
+    let member = s.token("u1", &["member"], None);
+    let forged = format!("{member}x");
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = s.req("GET", "/api/notes", Some(&forged), None).await;
+        statuses.push(r.status);
+        if r.status == 429 {
+            assert_eq!(r.json()["code"], "RATE_LIMITED");
+            assert_eq!(r.json()["layer"], "server");
+            let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=2).contains(&wait), "Retry-After {wait}");
+        }
+    }
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(
+        s.req("GET", "/api/notes", Some(&member), None).await.status,
+        200
+    );
+    // A request without a token is no failed authentication.
+    assert_eq!(s.req("GET", "/api/notes", None, None).await.status, 401);
+}

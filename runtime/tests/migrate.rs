@@ -102,6 +102,7 @@ async fn an_unreachable_or_misconfigured_database_is_a_start_error() {
         require_secret: false,
         cors: Default::default(),
         limits: Default::default(),
+        sqlite_sync: Default::default(),
     };
     // Nothing listens on port 1: refused at once, reported, not retried.
     let started = std::time::Instant::now();
@@ -260,6 +261,7 @@ fn debug_output_never_shows_the_database_password() {
         require_secret: false,
         cors: Default::default(),
         limits: Default::default(),
+        sqlite_sync: Default::default(),
     };
     let printed = format!("{opts:?}");
     assert!(!printed.contains("hunter2"), "{printed}");

@@ -95,6 +95,7 @@ async fn two_instances_share_one_database() {
         require_secret: false,
         cors: Default::default(),
         limits: Default::default(),
+        sqlite_sync: Default::default(),
     };
     let ir = project();
 

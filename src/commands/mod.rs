@@ -5,6 +5,7 @@ mod compile;
 mod dev;
 mod diff;
 mod explain;
+mod limits;
 mod migrate;
 mod openapi;
 mod project;

@@ -33,6 +33,8 @@ pub struct Args {
     /// also turn it on (`RUST_LOG=ward::request=info`).
     #[arg(long)]
     log_requests: bool,
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -58,7 +60,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             origins: args.cors_origins,
             loopback: false,
         },
-        limits: Default::default(),
+        limits: args.limits.limits(),
+        sqlite_sync: args.limits.sqlite_sync(),
     };
     let tables = ir.tables.len();
     let secret_env = match &ir.auth.jwt.key {

@@ -1,5 +1,6 @@
 //! What every request passes through first and every answer last (SPEC §5.1 "Browsers and
-//! operators"): its id, CORS for browsers, and its one log line.
+//! operators"): its id, CORS for browsers, its deadline, the failed-authentication limit
+//! (`throttle.rs`), and its one log line.
 //!
 //! Every response carries `x-request-id`: the client's own when it is sane (short, printable,
 //! no spaces), else a new UUID. A request with an `Origin` (a browser's) goes through the CORS
@@ -11,16 +12,19 @@
 //! (`ward dev` on, `ward serve --log-requests`, or `RUST_LOG=ward::request=info`); when it is
 //! off the line is not even formatted.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, ServiceExt};
 use tower_http::cors::CorsLayer;
 use tracing::Instrument;
+
+use super::error::TokenRefused;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,6 +36,8 @@ pub(crate) struct Edge {
     /// is 504 `TIMEOUT` and the request is abandoned. Work already handed to the database may
     /// still finish there.
     pub deadline: std::time::Duration,
+    /// Refused tokens per client address (SPEC §5.7), when limited.
+    pub failed_auth: Option<super::throttle::FailedAuthLimit>,
 }
 
 /// Longest request id kept from a client.
@@ -91,9 +97,21 @@ pub(crate) async fn around(
 /// around what is left of the pipeline only then: its configuration is not free to copy), past
 /// it for any other.
 async fn dispatch(edge: &Edge, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(edge.deadline, through(&edge.cors, request, next)).await {
-        Ok(response) => response,
-        Err(_) => super::error::ApiError::timeout().into_response(),
+    // In-process callers (tests, `ward test`) have no peer address and no limit.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let response =
+        match tokio::time::timeout(edge.deadline, through(&edge.cors, request, next)).await {
+            Ok(response) => response,
+            Err(_) => super::error::ApiError::timeout().into_response(),
+        };
+    match (&edge.failed_auth, peer) {
+        (Some(limit), Some(peer)) if response.extensions().get::<TokenRefused>().is_some() => {
+            limit.judge(peer, response)
+        }
+        _ => response,
     }
 }
 

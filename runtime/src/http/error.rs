@@ -52,6 +52,10 @@ pub struct ApiError {
     hint: Option<String>,
 }
 
+/// Marks an answer that refused the request's token: the edge counts it per client address.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokenRefused;
+
 /// The one fixed NOT_FOUND body: it never echoes the id, so every cause looks the same.
 pub const NOT_FOUND_BODY: &str =
     r#"{"error":"Record not found","layer":"firewall","code":"NOT_FOUND"}"#;
@@ -306,6 +310,16 @@ impl ApiError {
     /// The database could not take the write now: SQLite's lock stayed busy past its timeout, or
     /// a Postgres transaction kept losing serialization races. Nothing was changed; retrying is
     /// safe.
+    /// Too many refused tokens from one address (SPEC §5.7); the caller sets `Retry-After`.
+    pub fn rate_limited() -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Layer::Server,
+            "RATE_LIMITED",
+            "Too many failed authentications from this address; retry after `Retry-After` seconds",
+        )
+    }
+
     pub fn busy() -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -445,6 +459,10 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        // A refused token (not a missing one) counts against its address's budget (`edge`).
+        if matches!(self.layer, Layer::Auth) && self.code != "AUTH_MISSING" {
+            res.extensions_mut().insert(TokenRefused);
         }
         res
     }

@@ -19,6 +19,7 @@ pub mod references;
 pub mod request;
 pub mod restore;
 mod steps;
+mod throttle;
 pub(crate) mod triggers;
 pub mod update;
 pub mod upsert;
@@ -42,6 +43,11 @@ pub(crate) fn router(state: Shared) -> Router {
     let edge = std::sync::Arc::new(edge::Edge {
         cors: cors::layer(state.clone()),
         deadline: state.options.limits.request_deadline,
+        failed_auth: state
+            .options
+            .limits
+            .failed_auth
+            .map(throttle::FailedAuthLimit::new),
     });
     routes(state).layer(from_fn_with_state(edge, edge::around))
 }

@@ -57,7 +57,7 @@ pub async fn body_typed(
 ) -> Result<Map<String, Json>, ApiError> {
     let bytes = axum::body::to_bytes(body, BODY_LIMIT)
         .await
-        .map_err(|_| ApiError::payload_too_large())?;
+        .map_err(|e| body_error(&e))?;
     if empty_is_object && bytes.is_empty() {
         return Ok(Map::new());
     }
@@ -82,6 +82,19 @@ pub async fn body_typed(
         Ok(_) => Err(ApiError::invalid_json("The body must be a JSON object")),
         Err(_) => Err(ApiError::invalid_json("The body is not valid JSON")),
     }
+}
+
+/// A body that stalled (see `connections`) is the request's deadline passing; any other failure
+/// to read it is its size.
+fn body_error(e: &axum::Error) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::timeout();
+        }
+        cause = c.source();
+    }
+    ApiError::payload_too_large()
 }
 
 /// A record as it leaves the server: masked for the caller, then projected.

@@ -45,7 +45,7 @@ impl Responses {
                 "description": description,
                 "content": {"application/json": {"schema": reference("Error")}},
             });
-            if status == 503 {
+            if status == 503 || status == 429 {
                 r["headers"] = json!({"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}});
             }
             r
@@ -74,6 +74,10 @@ impl Responses {
     /// failures.
     pub fn api(self) -> Self {
         self.error(401, UNAUTHENTICATED)
+            .error(
+                429,
+                "RATE_LIMITED: too many refused tokens from this address; retry after `Retry-After`",
+            )
             .error(500, "INTERNAL, with `details.requestId`")
             .error(
                 503,

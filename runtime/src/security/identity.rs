@@ -59,7 +59,19 @@ pub struct Verifier {
     declared_roles: Vec<String>,
     /// Auth values that may not be empty: the user id and every value a firewall scopes by.
     identifying: BTreeSet<String>,
-    verified: Mutex<HashMap<String, Verified>>,
+    verified: Mutex<Remembered>,
+}
+
+/// The verified tokens, and what they hold in bytes.
+#[derive(Default)]
+struct Remembered {
+    tokens: HashMap<String, Verified>,
+    bytes: usize,
+}
+
+/// What remembering `token` holds: the token, and a caller decoded from it (never larger).
+fn cost(token: &str) -> usize {
+    2 * token.len()
 }
 
 /// A token this verifier accepted: the caller it describes, and until when it stays valid.
@@ -74,6 +86,12 @@ struct Verified {
 /// Tokens remembered at once; past it the cache starts over (many distinct valid tokens cost
 /// verification again, nothing more).
 const VERIFIED_LIMIT: usize = 4096;
+/// Bytes the remembered tokens may hold (SPEC §5.7: bounded in bytes, not only entries); a
+/// token counts twice its length, for itself and the caller decoded from it.
+const VERIFIED_BYTES: usize = 16 * 1024 * 1024;
+/// A token longer than this is verified every time rather than remembered: no client needs
+/// one, and a few thousand would fill the cache.
+const REMEMBERED_TOKEN_MAX: usize = 8 * 1024;
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,7 +152,7 @@ impl Verifier {
                         .flat_map(|t| t.firewall.scopes.iter().map(|s| s.auth.clone())),
                 )
                 .collect(),
-            verified: Mutex::new(HashMap::new()),
+            verified: Mutex::new(Remembered::default()),
         }
     }
 
@@ -175,29 +193,39 @@ impl Verifier {
             .verified
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = verified.get(token)?;
+        let entry = verified.tokens.get(token)?;
         if entry.exp.saturating_add(self.leeway) >= now {
             return Some(entry.caller.clone());
         }
-        verified.remove(token);
+        if verified.tokens.remove(token).is_some() {
+            verified.bytes = verified.bytes.saturating_sub(cost(token));
+        }
         None
     }
 
     fn remember(&self, token: &str, caller: &Caller, exp: u64) {
+        if token.len() > REMEMBERED_TOKEN_MAX {
+            return;
+        }
         let mut verified = self
             .verified
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if verified.len() >= VERIFIED_LIMIT {
-            verified.clear();
+        if verified.tokens.len() >= VERIFIED_LIMIT || verified.bytes + cost(token) > VERIFIED_BYTES
+        {
+            verified.tokens.clear();
+            verified.bytes = 0;
         }
-        verified.insert(
+        let old = verified.tokens.insert(
             token.to_owned(),
             Verified {
                 caller: caller.clone(),
                 exp,
             },
         );
+        if old.is_none() {
+            verified.bytes += cost(token);
+        }
     }
 
     fn verify(&self, token: &str) -> Result<Map<String, Value>, ApiError> {
@@ -427,6 +455,43 @@ mod tests {
         .unwrap();
         assert!(v.authenticate(Some(&bearer(&forged))).is_err());
         assert!(v.authenticate(Some(&bearer(&forged))).is_err());
-        assert!(v.verified.lock().unwrap().is_empty());
+        assert!(v.verified.lock().unwrap().tokens.is_empty());
+    }
+
+    /// SPEC §5.7: the cache is bounded in bytes. Thousands of valid tokens padded with a large
+    /// claim (300 KB each held 1.2 GB once) are verified but not remembered, and tokens of a
+    /// usual size never hold more than the byte budget.
+    #[test]
+    fn remembered_tokens_are_bounded_in_bytes() {
+        let v = verifier();
+        let now = jsonwebtoken::get_current_timestamp();
+        let padding = "x".repeat(REMEMBERED_TOKEN_MAX);
+        for i in 0..20 {
+            let big = sign(json!({"sub": format!("u{i}"), "exp": now + 60, "pad": padding}));
+            assert_eq!(
+                v.authenticate(Some(&bearer(&big)))
+                    .unwrap()
+                    .user_id
+                    .as_deref(),
+                Some(format!("u{i}").as_str())
+            );
+        }
+        assert!(v.verified.lock().unwrap().tokens.is_empty());
+
+        let pad = "y".repeat(REMEMBERED_TOKEN_MAX / 2);
+        let mut most = 0;
+        for i in 0..3000 {
+            let token = sign(json!({"sub": format!("u{i}"), "exp": now + 60, "pad": pad}));
+            v.authenticate(Some(&bearer(&token))).unwrap();
+            let held = v.verified.lock().unwrap();
+            let bytes: usize = held.tokens.keys().map(|t| cost(t)).sum();
+            assert_eq!(held.bytes, bytes, "the count drifted");
+            most = most.max(bytes);
+        }
+        assert!(most <= VERIFIED_BYTES, "{most} bytes held");
+        assert!(
+            most > VERIFIED_BYTES / 2,
+            "the cache was barely used: {most} bytes"
+        );
     }
 }

@@ -157,12 +157,13 @@ pub const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 impl Store {
     /// Opens `url`: `postgres://…` / `postgresql://…`, else `sqlite://path`, `sqlite:path` or a
     /// plain path.
-    pub async fn open(url: &str) -> Result<Store, StartError> {
+    /// `sync` is how SQLite makes commits durable; Postgres keeps its server's settings.
+    pub async fn open(url: &str, sync: sqlite::Sync) -> Result<Store, StartError> {
         if postgres::is_postgres_url(url) {
             return postgres::open(url).await.map(Store::Postgres);
         }
         let path = sqlite::database_path(url)?;
-        sqlite::open(&path).map(Store::Sqlite)
+        sqlite::open(&path, sync).map(Store::Sqlite)
     }
 
     /// Whether the database answers a real query now (`/readyz`).

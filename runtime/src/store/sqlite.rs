@@ -343,8 +343,28 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
     // start with `%`, and it runs no ANALYZE).
     c.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     c.pragma_update(None, "foreign_keys", true)?;
-    c.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(())
+}
+
+/// How hard SQLite makes a commit durable before ward answers it (SPEC §5.7 "Durability").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sync {
+    /// WAL with `synchronous=FULL`: the log is synced at every commit (a group commit is one
+    /// commit), so an answered write survives a power cut.
+    #[default]
+    Full,
+    /// WAL with `synchronous=NORMAL`: no sync at commit, only at checkpoints. A crash of the
+    /// process loses nothing answered; a power cut or an OS crash can lose the last commits.
+    Normal,
+}
+
+impl Sync {
+    fn pragma(self) -> &'static str {
+        match self {
+            Sync::Full => "FULL",
+            Sync::Normal => "NORMAL",
+        }
+    }
 }
 
 /// Creates an empty database file readable by its owner only (unix), whatever the umask, unless
@@ -366,7 +386,7 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
-pub fn open(path: &Path) -> Result<SqliteStore, StartError> {
+pub fn open(path: &Path, sync: Sync) -> Result<SqliteStore, StartError> {
     let fail = |e: &dyn std::fmt::Display| {
         StartError::Database(format!("cannot open {}: {e}", path.display()))
     };
@@ -381,6 +401,10 @@ pub fn open(path: &Path) -> Result<SqliteStore, StartError> {
         .pragma_update(None, "journal_mode", "WAL")
         .map_err(|e| fail(&e))?;
     configure(&writer).map_err(|e| fail(&e))?;
+    // Only the writer commits; readers are `query_only` and keep SQLite's default.
+    writer
+        .pragma_update(None, "synchronous", sync.pragma())
+        .map_err(|e| fail(&e))?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     // Readers are `query_only`: a read path that tried to write would fail loudly instead.
     let manager = SqliteConnectionManager::file(path).with_init(|c| {
@@ -415,7 +439,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join(".ward");
         let path = state.join("data.db");
-        let store = super::open(&path).unwrap();
+        let store = super::open(&path, super::Sync::Full).unwrap();
         store.with_writer(|c| {
             c.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
                 .unwrap();
@@ -430,6 +454,25 @@ mod tests {
         }
         assert!(files >= 2, "the database and its WAL files were checked");
     }
+
+    /// SPEC §5.7: an answered write survives a power cut unless the operator opted out. The
+    /// writer is the connection that commits; `PRAGMA synchronous` reads 2 for FULL, 1 for NORMAL.
+    #[test]
+    fn the_writer_syncs_every_commit_unless_told_otherwise() {
+        for (sync, expected) in [(super::Sync::Full, 2), (super::Sync::Normal, 1)] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = super::open(&dir.path().join("data.db"), sync).unwrap();
+            let level: i64 =
+                store.with_writer(|c| c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap());
+            assert_eq!(level, expected, "{sync:?}");
+            let journal: String = store.with_writer(|c| {
+                c.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .unwrap()
+            });
+            assert_eq!(journal, "wal");
+        }
+        assert_eq!(super::Sync::default(), super::Sync::Full);
+    }
 }
 
 #[cfg(test)]
@@ -443,7 +486,7 @@ mod snapshot_tests {
     async fn a_read_sees_one_snapshot_while_a_writer_commits() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data.db");
-        let sqlite = super::open(&path).unwrap();
+        let sqlite = super::open(&path, super::Sync::Full).unwrap();
         sqlite.with_writer(|c| c.execute_batch("CREATE TABLE t (x INTEGER)").unwrap());
         let store = Store::Sqlite(sqlite);
         let count = |db: &dyn Db| row::scalar(db, &Stmt::unbound("SELECT count(*) FROM t"));

@@ -70,6 +70,7 @@ impl TestDb {
             require_secret: false,
             cors: Default::default(),
             limits: Default::default(),
+            sqlite_sync: Default::default(),
         }
     }
 

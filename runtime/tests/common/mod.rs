@@ -59,6 +59,7 @@ pub fn serve_options(dir: &std::path::Path) -> ServeOptions {
         require_secret: false,
         cors: Default::default(),
         limits: Default::default(),
+        sqlite_sync: Default::default(),
     }
 }
 
@@ -93,8 +94,11 @@ async fn start_configured(
     let served = app.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // The server a user runs: ward's own connection handling, not a bare axum::serve.
     tokio::spawn(async move {
-        axum::serve(listener, served.router()).await.unwrap();
+        ward_runtime::serve_until(served, listener, std::future::pending())
+            .await
+            .unwrap();
     });
     Server {
         base: format!("http://{addr}"),

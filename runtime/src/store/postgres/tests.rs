@@ -34,7 +34,7 @@ async fn reads_see_one_snapshot_and_always_end_their_transaction() {
     let other = connect(&url).await;
     other.batch_execute(DROP_SQL).await.unwrap();
     other.batch_execute(TABLE_SQL).await.unwrap();
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(&url, Default::default()).await.unwrap();
 
     // Another connection commits between the two statements of one read.
     let writer_url = url.clone();
@@ -132,7 +132,7 @@ async fn reads_by_key_pipeline_fail_alone_and_follow_a_migration() {
         )
         .await
         .unwrap();
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(&url, Default::default()).await.unwrap();
     let int = || vec![ward_ir::ColumnType::Integer];
 
     let reads = (0..64).map(|i| {

@@ -176,7 +176,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_batched_together_fail_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = super::super::open(&dir.path().join("data.db")).unwrap();
+        let sqlite =
+            super::super::open(&dir.path().join("data.db"), super::super::Sync::Full).unwrap();
         sqlite.with_writer(|c| c.execute_batch("CREATE TABLE t (x INTEGER)").unwrap());
         let writes = (0..200).map(|i| {
             let store = sqlite.clone();
@@ -212,7 +213,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_answered_write_is_visible_to_readers() {
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = super::super::open(&dir.path().join("data.db")).unwrap();
+        let sqlite =
+            super::super::open(&dir.path().join("data.db"), super::super::Sync::Full).unwrap();
         sqlite.with_writer(|c| c.execute_batch("CREATE TABLE t (x INTEGER)").unwrap());
         for n in 1..=50 {
             sqlite
