@@ -393,3 +393,64 @@ async fn refused_tokens_past_the_burst_answer_429_and_valid_ones_still_pass() {
     // A request without a token is no failed authentication.
     assert_eq!(s.req("GET", "/api/notes", None, None).await.status, 401);
 }
+
+/// SPEC §5.7: writers of disjoint rows do not see 503s on Postgres. On a small table their
+/// SERIALIZABLE transactions conflict (predicate locks cover pages, not rows), so a first attempt
+/// may lose; the retry runs under the exclusive write lock and cannot lose to another write.
+/// Before it, 8 such writers got 503 on about 2 % of atomic batch updates (8 attempts each).
+#[tokio::test]
+async fn disjoint_batch_writers_never_see_503_on_postgres() {
+    if db::postgres_url().is_none() {
+        eprintln!("skipped: WARD_TEST_POSTGRES_URL is not set, so this Postgres test does not run");
+        return;
+    }
+    let schema = db::PgSchema::create();
+    let url = schema.url.clone();
+    let s = Arc::new(start_with(project(), move |o| o.database_url = url).await);
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let s = s.clone();
+        writers.push(tokio::spawn(async move {
+            let token = s.token(&format!("writer{w}"), &["member"], None);
+            let mut ids = Vec::new();
+            for k in 0..3 {
+                ids.push(
+                    s.create("notes", &token, json!({"title": format!("{w}-{k}")}))
+                        .await,
+                );
+            }
+            let mut statuses = Vec::new();
+            for round in 0..40 {
+                let records: Vec<_> = ids
+                    .iter()
+                    .map(|id| json!({"id": id, "title": format!("{w}-r{round}")}))
+                    .collect();
+                let body = json!({"records": records, "options": {"atomic": true}});
+                let r = s
+                    .req("PATCH", "/api/notes/batch", Some(&token), Some(body))
+                    .await;
+                statuses.push(r.status);
+                let r = s
+                    .req(
+                        "POST",
+                        "/api/notes",
+                        Some(&token),
+                        Some(json!({"title": "more"})),
+                    )
+                    .await;
+                statuses.push(r.status);
+            }
+            statuses
+        }));
+    }
+    let mut busy = 0;
+    let mut total = 0;
+    for w in writers {
+        for status in w.await.unwrap() {
+            total += 1;
+            assert!(matches!(status, 200 | 201 | 503), "status {status}");
+            busy += usize::from(status == 503);
+        }
+    }
+    assert_eq!(busy, 0, "{busy} of {total} disjoint writes answered 503");
+}

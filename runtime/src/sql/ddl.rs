@@ -331,6 +331,37 @@ pub fn pg_no_statement_timeout() -> Stmt {
     render(Dialect::Postgres, &q)
 }
 
+/// The advisory lock that orders ward's write transactions on a database (every instance's):
+/// an arbitrary constant, other than the migration lock's.
+const WRITE_LOCK: i64 = 0x7761_7264_7772;
+
+/// Postgres: taken shared by a write transaction's first attempt, as its first statement, until
+/// it ends: writers run side by side, and a retry (below) waits for them.
+pub fn pg_write_lock_shared() -> Stmt {
+    advisory("pg_advisory_xact_lock_shared")
+}
+
+/// Postgres: taken exclusively, on the connection and before BEGIN, by an attempt after a
+/// serialization failure, and released after it ([`pg_retry_unlock`]). Taken before the
+/// transaction's snapshot, it makes the retry run after every write transaction in flight and
+/// before any that starts later reads anything, so the retry cannot lose a race to another ward
+/// write. On a small table writers of disjoint rows fail each other's SERIALIZABLE
+/// transactions (predicate locks cover pages, and different tenants' rows share pages), so a
+/// first attempt may lose; the second does not (docs/decisions.md, "Serialization failures").
+pub fn pg_retry_lock() -> Stmt {
+    advisory("pg_advisory_lock")
+}
+
+pub fn pg_retry_unlock() -> Stmt {
+    advisory("pg_advisory_unlock")
+}
+
+fn advisory(function: &str) -> Stmt {
+    let mut q = Query::select();
+    q.expr(Func::cust(tbl(function)).arg(WRITE_LOCK));
+    render(Dialect::Postgres, &q)
+}
+
 /// Postgres: a lock held until the migration's transaction ends, so that instances starting
 /// together on one database migrate one after the other; the later one finds nothing to do.
 pub fn pg_migration_lock() -> Stmt {

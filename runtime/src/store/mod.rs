@@ -6,8 +6,11 @@
 //! - SQLite: one writer connection, owned by a thread that commits queued writes in groups, and a
 //!   pool of `query_only` readers.
 //! - Postgres: a deadpool of tokio-postgres connections with per-connection prepared statement
-//!   caches; writes run SERIALIZABLE (retried on a serialization failure), so concurrent instances
-//!   see the same outcomes as SQLite's single writer; reads run in one REPEATABLE READ snapshot.
+//!   caches; writes run SERIALIZABLE, so concurrent instances see the same outcomes as SQLite's
+//!   single writer. A write that loses a serialization race is retried once under an exclusive
+//!   advisory lock that every write transaction otherwise takes shared, so the retry cannot lose
+//!   again to another ward write (`sql::ddl::pg_retry_lock`). Reads run in one REPEATABLE READ
+//!   snapshot.
 //! - Either: a request that is a single statement runs it without an explicit transaction
 //!   (`query`, `query_by_key`, `write_query`, `write_one`); on Postgres the first three are
 //!   awaited on the runtime, no blocking thread.

@@ -31,8 +31,9 @@ use crate::StartError;
 use crate::http::error::ApiError;
 use crate::sql::Stmt;
 
-/// Attempts of one write transaction before answering `DATABASE_BUSY`.
-const WRITE_ATTEMPTS: u32 = 8;
+/// Attempts of one write transaction before answering `DATABASE_BUSY` (SPEC §5.7: at most 3).
+/// Only the first can lose a race to another ward write; see [`crate::sql::ddl::pg_write_lock`].
+const WRITE_ATTEMPTS: u32 = 3;
 /// Prepared statements kept per connection. Statement shapes vary with the request (number of
 /// filters, `in` values, page size), so the cache is emptied when it grows past this rather than
 /// grow without bound on a hostile mix of shapes.
@@ -243,18 +244,25 @@ impl PgStore {
         for attempt in 0..WRITE_ATTEMPTS {
             let pool = self.pool.clone();
             let f = f.clone();
-            let outcome = tokio::task::spawn_blocking(move || write_once(&pool, f))
+            let retry = attempt > 0;
+            let outcome = tokio::task::spawn_blocking(move || write_once(&pool, retry, f))
                 .await
                 .map_err(ApiError::internal)?;
             match outcome {
                 Attempt::Done(r) => return r,
-                Attempt::Conflict => {
-                    // Back off a little more each time, so that racing writers spread out.
-                    let ms = 2u64 << attempt.min(6);
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                Attempt::Conflict if attempt + 1 < WRITE_ATTEMPTS => {
+                    // Back off a random while, up to twice as long each time ("full jitter"):
+                    // writers that collided once do not collide again in lockstep.
+                    let ceiling = 2u64 << attempt.min(6);
+                    tokio::time::sleep(Duration::from_micros(fastrand::u64(0..ceiling * 1000)))
+                        .await;
                 }
+                Attempt::Conflict => {}
             }
         }
+        tracing::warn!(
+            "a write lost {WRITE_ATTEMPTS} serialization races; answering DATABASE_BUSY"
+        );
         Err(ApiError::busy())
     }
 
@@ -315,12 +323,41 @@ async fn run_query(
     cells(&rows, types)
 }
 
-fn write_once<R>(pool: &Pool, f: impl FnOnce(&dyn Db) -> Result<R, ApiError>) -> Attempt<R> {
+/// One attempt of a write transaction; `retry` when an attempt before it lost a serialization
+/// race: it then runs under the exclusive write lock ([`crate::sql::ddl::pg_retry_lock`]).
+fn write_once<R>(
+    pool: &Pool,
+    retry: bool,
+    f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
+) -> Attempt<R> {
     let rt = Handle::current();
     let mut client = match rt.block_on(pool.get()) {
         Ok(c) => c,
         Err(e) => return Attempt::Done(Err(pool_error(e))),
     };
+    if !retry {
+        return in_transaction(&rt, &mut client, f);
+    }
+    let session = |stmt: Stmt, client: &deadpool_postgres::Object| {
+        PgDb::new(&rt, client, &client.statement_cache).query(&stmt, &[])
+    };
+    if let Err(e) = session(crate::sql::ddl::pg_retry_lock(), &client) {
+        return Attempt::Done(Err(e));
+    }
+    let outcome = in_transaction(&rt, &mut client, f);
+    if session(crate::sql::ddl::pg_retry_unlock(), &client).is_err() {
+        // A connection that may still hold the lock never goes back to the pool: closing it
+        // releases the lock.
+        drop(deadpool_postgres::Object::take(client));
+    }
+    outcome
+}
+
+fn in_transaction<R>(
+    rt: &Handle,
+    client: &mut deadpool_postgres::Object,
+    f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
+) -> Attempt<R> {
     let tx = match rt.block_on(
         client
             .build_transaction()
@@ -330,7 +367,11 @@ fn write_once<R>(pool: &Pool, f: impl FnOnce(&dyn Db) -> Result<R, ApiError>) ->
         Ok(tx) => tx,
         Err(e) => return Attempt::Done(Err(pg_error(e))),
     };
-    let db = PgDb::new(&rt, &tx, &tx.statement_cache);
+    let db = PgDb::new(rt, &tx, &tx.statement_cache);
+    // The shared write lock (a retry holding it exclusively is granted it at once).
+    if let Err(e) = db.query(&crate::sql::ddl::pg_write_lock_shared(), &[]) {
+        return Attempt::Done(Err(e));
+    }
     let out = f(&db);
     // A conflict anywhere in the attempt, even one a batch record caught in its savepoint,
     // means its reads may be stale: roll back and run the whole attempt again.
