@@ -8,9 +8,9 @@
 //! - A request body that sends nothing for [`Limits::body_stall`] fails (tower-http's
 //!   `TimeoutBody`), and the request deadline bounds the whole body's arrival, so a slow body
 //!   holds its memory for at most the deadline.
-//! - At [`Limits::max_connections`] open connections the server stops accepting: new
-//!   connections wait in the kernel's backlog (and are refused when it is full) while the
-//!   connections already open are served as before.
+//! - At [`Limits::max_connections`] open connections (fewer if the open-files limit is lower)
+//!   the server stops accepting: new connections wait in the kernel's backlog (and are refused
+//!   when it is full) while the connections already open are served as before.
 //! - The soft limit on open files is raised to the hard limit at start, as Go's runtime does:
 //!   the common soft limit of 1,024 is otherwise reached long before the connection cap.
 //!
@@ -43,7 +43,7 @@ pub(crate) async fn accept(
     stop: impl Future<Output = ()>,
 ) -> GracefulShutdown {
     let open = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let slots = Arc::new(Semaphore::new(connection_cap(limits.max_connections)));
     let stall = limits.body_stall;
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -79,6 +79,23 @@ pub(crate) async fn accept(
         });
     }
     open
+}
+
+/// Descriptors kept for everything but client connections: database connections and files,
+/// the listener, logs.
+const RESERVED_FILES: u64 = 128;
+
+/// The configured cap, lowered to what the open-files limit allows: past it `accept` would fail
+/// with EMFILE, and the process could not open its database files either.
+fn connection_cap(configured: usize) -> usize {
+    let files = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+    let allowed = usize::try_from(files.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
+    if allowed < configured {
+        tracing::warn!(
+            "at most {allowed} connections: the open files limit is {files} (raise the hard limit, e.g. systemd's LimitNOFILE=)"
+        );
+    }
+    configured.min(allowed).max(1)
 }
 
 /// Raises the soft limit on open files to the hard limit (Linux, macOS); what it could not do

@@ -65,6 +65,9 @@ pub struct Limits {
     pub body_stall: Duration,
     /// Open connections beyond which no more are accepted until one closes.
     pub max_connections: usize,
+    /// Bytes all request bodies being read may hold together; a body waits (within its
+    /// deadline) for its share. A body counts its `Content-Length`, or the 1 MiB limit.
+    pub body_memory: usize,
     /// Refused tokens one client address may send (`None`: unlimited); past it they answer 429.
     pub failed_auth: Option<Rate>,
 }
@@ -83,6 +86,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_stall: Duration::from_secs(10),
             max_connections: 10_000,
+            body_memory: 256 << 20,
             failed_auth: Some(Rate {
                 per_second: std::num::NonZeroU32::MIN.saturating_add(19),
                 burst: std::num::NonZeroU32::MIN.saturating_add(99),
@@ -145,6 +149,8 @@ pub struct State {
     options: ServeOptions,
     /// One reload at a time: plans and migrations do not interleave.
     reloading: tokio::sync::Mutex<()>,
+    /// The memory request bodies may hold, in KiB (see [`Limits::body_memory`]).
+    pub(crate) bodies: tokio::sync::Semaphore,
 }
 
 /// Everything a request needs from the IR: the snapshot and the token verifier it configures.
@@ -203,6 +209,7 @@ impl App {
                 store,
                 options: opts.clone(),
                 reloading: tokio::sync::Mutex::new(()),
+                bodies: http::request::body_budget(opts.limits.body_memory),
             }),
             secret_source,
         })

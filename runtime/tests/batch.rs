@@ -437,3 +437,85 @@ async fn a_record_may_reference_one_created_earlier_in_the_batch() {
     assert_eq!(r.status, 207, "{}", r.text);
     assert_eq!(err_codes(&r), [(1, "NOT_FOUND".to_string())]);
 }
+
+/// SPEC §5.7 for batches: `options.ifMatch` maps record ids to the version each must be at, judged
+/// as `If-Match` is on the single-record routes (docs/http-api.md).
+#[backends]
+async fn batch_records_carry_their_expected_version() {
+    let c = setup().await;
+    let r = c
+        .batch(
+            "POST",
+            "items",
+            &c.alice,
+            json!({"records": [{"name": "a"}, {"name": "b"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ids: Vec<String> = r.json()["success"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_owned())
+        .collect();
+    let tag = |id: String| {
+        let c = &c;
+        async move {
+            let r = c.s.get(&format!("/api/items/{id}"), &c.alice).await;
+            r.headers["etag"].to_str().unwrap().to_owned()
+        }
+    };
+    let (a0, b0) = (tag(ids[0].clone()).await, tag(ids[1].clone()).await);
+    let update = |names: [&str; 2], if_match: Value, atomic: bool| {
+        json!({
+            "records": [{"id": ids[0], "name": names[0]}, {"id": ids[1], "name": names[1]}],
+            "options": {"atomic": atomic, "ifMatch": if_match},
+        })
+    };
+    // Both current: written.
+    let body = update(["a1", "b1"], json!({&ids[0]: a0, &ids[1]: b0}), true);
+    let r = c.batch("PATCH", "items", &c.alice, body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // `a` is stale now: the atomic batch writes nothing, a plain one all but `a`.
+    let body = update(["a2", "b2"], json!({&ids[0]: a0}), true);
+    let r = c.batch("PATCH", "items", &c.alice, body).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        r.json()["details"]["reason"]["code"],
+        "PRECONDITION_FAILED",
+        "{}",
+        r.text
+    );
+    assert_eq!(c.names("items", &c.alice).await, ["a1", "b1"]);
+    let body = update(["a2", "b2"], json!({&ids[0]: a0}), false);
+    let r = c.batch("PATCH", "items", &c.alice, body).await;
+    assert_eq!(r.status, 207, "{}", r.text);
+    assert_eq!(err_codes(&r), [(0, "PRECONDITION_FAILED".to_owned())]);
+    assert_eq!(c.names("items", &c.alice).await, ["a1", "b2"]);
+
+    // Deletes too; an id the batch does not carry, a malformed tag, or a create batch: 400.
+    let a1 = tag(ids[0].clone()).await;
+    let body = json!({"ids": [ids[0]], "options": {"ifMatch": {&ids[0]: b0}}});
+    let r = c.batch("DELETE", "items", &c.alice, body).await;
+    assert_eq!(err_codes(&r), [(0, "PRECONDITION_FAILED".to_owned())]);
+    let body = json!({"ids": [ids[0]], "options": {"ifMatch": {&ids[0]: a1}}});
+    assert_eq!(c.batch("DELETE", "items", &c.alice, body).await.status, 200);
+    for (method, body) in [
+        (
+            "DELETE",
+            json!({"ids": [ids[1]], "options": {"ifMatch": {"nope": "*"}}}),
+        ),
+        (
+            "DELETE",
+            json!({"ids": [ids[1]], "options": {"ifMatch": {&ids[1]: "abc"}}}),
+        ),
+        (
+            "POST",
+            json!({"records": [{"name": "c"}], "options": {"ifMatch": {&ids[1]: "*"}}}),
+        ),
+    ] {
+        let r = c.batch(method, "items", &c.alice, body).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.json()["code"], "INVALID_JSON");
+    }
+}

@@ -454,3 +454,41 @@ async fn disjoint_batch_writers_never_see_503_on_postgres() {
     }
     assert_eq!(busy, 0, "{busy} of {total} disjoint writes answered 503");
 }
+
+/// SPEC §5.7: bodies being read hold at most the body budget together. With room for one 1 MiB
+/// body, a stalled one holds it; a small create waits (it is not refused) and is served once the
+/// stalled body is cut.
+#[tokio::test]
+async fn bodies_together_hold_at_most_the_budget() {
+    let s = Arc::new(
+        start_with(project(), |o| {
+            o.limits.body_memory = 1 << 20;
+            o.limits.body_stall = Duration::from_millis(500);
+        })
+        .await,
+    );
+    let member = s.token("u1", &["member"], None);
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut stalled = TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"title\":",
+        1 << 20
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let small = {
+        let (s, member) = (s.clone(), member.clone());
+        tokio::spawn(async move { s.create("notes", &member, json!({"title": "small"})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !small.is_finished(),
+        "the small body was read past a full budget"
+    );
+    let answer = read_answer(&mut stalled, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+    small.await.unwrap();
+}

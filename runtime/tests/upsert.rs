@@ -367,3 +367,57 @@ async fn put_onto_an_invisible_id_is_not_found_even_when_a_unique_value_also_cla
     let mine = s.get("/api/codes/k1", &acme).await;
     assert_eq!(mine.json()["data"]["code"], "X", "never overwritten");
 }
+
+/// SPEC §5.7: `If-None-Match: *` makes PUT create-only, `If-Match` update-only. An id another
+/// tenant holds answers exactly as a free id does, with either header.
+#[backends]
+async fn put_preconditions_create_only_or_update_only() {
+    let s = start(project()).await;
+    let alice = s.token("alice", &["member"], Some("acme"));
+    let gus = s.token("gus", &["member"], Some("globex"));
+    let put_if = |token: &str, path: &str, header: (&'static str, &'static str), label: &str| {
+        let (s, token, path, label) = (&s, token.to_owned(), path.to_owned(), label.to_owned());
+        async move {
+            s.req_with(
+                "PUT",
+                &path,
+                Some(&token),
+                Some(json!({"label": label})),
+                &[header],
+            )
+            .await
+        }
+    };
+    let create_only = ("if-none-match", "*");
+    let r = put_if(&alice, "/api/tags/red", create_only, "Red").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = put_if(&alice, "/api/tags/red", create_only, "Again").await;
+    assert_eq!(r.status, 412, "{}", r.text);
+    assert_eq!(r.json()["code"], "PRECONDITION_FAILED");
+
+    let update_only = ("if-match", "*");
+    let r = put_if(&alice, "/api/tags/red", update_only, "Crimson").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = put_if(&alice, "/api/tags/blue", update_only, "Blue").await;
+    assert_eq!(r.status, 412, "a free id: {}", r.text);
+    let r = s.get("/api/tags/blue", &alice).await;
+    assert_eq!(r.status, 404, "nothing was created");
+
+    // Another tenant's `red` answers as the free `blue` did; create-only answers as a plain PUT.
+    let r = put_if(&gus, "/api/tags/red", update_only, "Mine").await;
+    assert_eq!(r.status, 412, "{}", r.text);
+    let plain = s
+        .req(
+            "PUT",
+            "/api/tags/red",
+            Some(&gus),
+            Some(json!({"label": "Mine"})),
+        )
+        .await;
+    let r = put_if(&gus, "/api/tags/red", create_only, "Mine").await;
+    assert_eq!((r.status, r.text), (plain.status, plain.text));
+    assert_eq!(
+        s.get("/api/tags/red", &alice).await.json()["data"]["label"],
+        "Crimson"
+    );
+}

@@ -20,6 +20,10 @@ pub struct LimitArgs {
     /// Open connections beyond which no more are accepted until one closes.
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// MiB that request bodies being read may hold together; past it a body waits, within
+    /// its deadline, for earlier ones to finish (a body counts its Content-Length, or 1 MiB).
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    body_memory: u32,
     /// Refused tokens one client address may send per second before they answer 429
     /// RATE_LIMITED (0: no limit); valid tokens and requests without one are never limited.
     #[arg(long, value_name = "N", default_value_t = 20)]
@@ -41,6 +45,9 @@ impl LimitArgs {
             header_timeout: self.header_timeout,
             body_stall: self.body_timeout,
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            body_memory: usize::try_from(self.body_memory)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1 << 20),
             failed_auth: NonZeroU32::new(self.failed_auth_rate).map(|per_second| Rate {
                 per_second,
                 burst: NonZeroU32::new(self.failed_auth_burst).unwrap_or(NonZeroU32::MIN),

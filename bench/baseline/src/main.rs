@@ -25,6 +25,9 @@ struct Args {
     /// The HS256 secret the tokens are signed with (the one `ward serve` was given).
     #[arg(long, env = "WARD_BENCH_JWT_SECRET")]
     secret: String,
+    /// SQLite durability, as `ward serve --sqlite-sync`: `full` (every commit synced) or `normal`.
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    sqlite_sync: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,7 +38,10 @@ fn main() -> anyhow::Result<()> {
         .context("could not start the async runtime")?;
     runtime.block_on(async move {
         let store = if let Some(path) = args.database.strip_prefix("sqlite://") {
-            http::Store::Sqlite(sqlite::Store::open(path.as_ref())?)
+            http::Store::Sqlite(sqlite::Store::open(
+                path.as_ref(),
+                args.sqlite_sync == "full",
+            )?)
         } else {
             http::Store::Postgres(postgres::Store::open(&args.database).await?)
         };

@@ -30,9 +30,14 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
 }
 
 impl Store {
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
+    /// `synced`: the writer syncs every commit (`synchronous=FULL`, ward's default), else only
+    /// at checkpoints (`NORMAL`).
+    pub fn open(path: &Path, synced: bool) -> anyhow::Result<Self> {
         let writer = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         configure(&writer)?;
+        if synced {
+            writer.pragma_update(None, "synchronous", "FULL")?;
+        }
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY)
             .with_init(|c| {

@@ -94,7 +94,7 @@ async fn run_record(
     };
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     let type_of = |k: &str| action.inputs.iter().find(|i| i.name == k).map(|i| i.ty);
-    let body = request::body_typed(&type_of, &headers, body, true).await;
+    let body = request::body_typed(&st.bodies, &type_of, &headers, body, true).await;
     let now = audit::now();
     let target = format!("{table}/{id}");
 
@@ -169,7 +169,7 @@ async fn run_standalone(
         }
         validation::coerce_form(&type_of, pairs)
     } else {
-        request::body_typed(&type_of, &headers, body, true).await?
+        request::body_typed(&st.bodies, &type_of, &headers, body, true).await?
     };
     let now = audit::now();
     let inputs = validation::inputs(&action.inputs, &body, &now)?;

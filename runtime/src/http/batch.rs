@@ -12,6 +12,8 @@
 //! one transaction, so a record either fully happens or changes nothing, and commit the rest
 //! (207 when any failed). An internal error aborts and rolls back either kind.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -20,6 +22,7 @@ use serde_json::{Map, Value as Json, json};
 use ward_ir::{IdKind, Operation, system};
 
 use super::error::ApiError;
+use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{batch_create, batch_rows, triggers, upsert};
 use crate::mutation::{self, Mutation};
@@ -99,6 +102,8 @@ pub struct Item {
     /// The record's id as an id of the table; `None` for creates, and for a malformed id (which is
     /// simply not found, as on the single-record routes).
     pub id: Option<Json>,
+    /// The version the client expects the record at (`options.ifMatch`), if any.
+    pub precondition: Option<Precondition>,
 }
 
 /// What one batch shares while it runs inside the writer transaction.
@@ -162,7 +167,7 @@ async fn run(
             &caller,
         )?))),
     };
-    let body = request::body(plan, &headers, body).await?;
+    let body = request::body(&st.bodies, plan, &headers, body).await?;
     let (items, atomic) = parse(plan, kind, body)?;
     let now = audit::now();
 
@@ -218,7 +223,12 @@ fn parse(
             "A batch body needs `{list_key}`: an array"
         )));
     };
-    let atomic = atomic_option(body.remove("options"))?;
+    let Options { atomic, if_match } = options(body.remove("options"))?;
+    if kind == Kind::Create && !if_match.is_empty() {
+        return Err(ApiError::invalid_json(
+            "`options.ifMatch` is for update, upsert and delete batches",
+        ));
+    }
     // The whole shape comes first (docs/errors.md): a malformed entry is INVALID_JSON even in an
     // oversized batch.
     let well_formed = |v: &Json| match kind {
@@ -241,6 +251,8 @@ fn parse(
     }
     let mut items = Vec::with_capacity(list.len());
     let mut missing = Vec::new();
+    // The ids of `options.ifMatch` some record carries.
+    let mut named = BTreeSet::new();
     for (i, raw) in list.into_iter().enumerate() {
         let item = if kind == Kind::Delete {
             if !(raw.is_string() || raw.is_number()) {
@@ -250,6 +262,7 @@ fn parse(
             }
             Item {
                 id: parse_id(plan.def.id, &raw),
+                precondition: expected(&if_match, &mut named, &raw),
                 body: Map::new(),
                 raw,
             }
@@ -259,6 +272,7 @@ fn parse(
                     "records[{i}] must be a JSON object"
                 )));
             };
+            let mut precondition = None;
             let id = if kind == Kind::Create {
                 None
             } else {
@@ -267,23 +281,47 @@ fn parse(
                         missing.push(i);
                         None
                     }
-                    Some(v) => parse_id(plan.def.id, &v),
+                    Some(v) => {
+                        precondition = expected(&if_match, &mut named, &v);
+                        parse_id(plan.def.id, &v)
+                    }
                 }
             };
-            Item { raw, body, id }
+            Item {
+                raw,
+                body,
+                id,
+                precondition,
+            }
         };
         items.push(item);
     }
     if !missing.is_empty() {
         return Err(ApiError::batch_missing_ids(&missing));
     }
+    if let Some(id) = if_match.keys().find(|id| !named.contains(*id)) {
+        return Err(ApiError::invalid_json(&format!(
+            "`options.ifMatch` names `{id}`, which the batch does not carry"
+        )));
+    }
     Ok((items, atomic))
 }
 
-/// `options` is an object whose only key is the boolean `atomic` (default `false`).
-fn atomic_option(options: Option<Json>) -> Result<bool, ApiError> {
+/// A batch's `options`.
+struct Options {
+    atomic: bool,
+    /// Record id → the version it must be at (SPEC §5.7, docs/http-api.md).
+    if_match: BTreeMap<String, Precondition>,
+}
+
+/// `options` is an object with the boolean `atomic` (default `false`) and `ifMatch`, an object
+/// from record ids to an `If-Match` value for that record.
+fn options(options: Option<Json>) -> Result<Options, ApiError> {
     let Some(options) = options else {
-        return Ok(false);
+        return Ok(Options {
+            atomic: false,
+            if_match: BTreeMap::new(),
+        });
     };
     let Json::Object(mut o) = options else {
         return Err(ApiError::invalid_json("`options` must be an object"));
@@ -293,12 +331,57 @@ fn atomic_option(options: Option<Json>) -> Result<bool, ApiError> {
         Some(Json::Bool(b)) => b,
         Some(_) => return Err(ApiError::invalid_json("`options.atomic` must be a boolean")),
     };
+    let mut if_match = BTreeMap::new();
+    match o.remove("ifMatch") {
+        None => {}
+        Some(Json::Object(tags)) => {
+            for (id, tag) in tags {
+                let precondition =
+                    tag.as_str()
+                        .and_then(Precondition::if_match)
+                        .ok_or_else(|| {
+                            ApiError::invalid_json(&format!(
+                                "`options.ifMatch.{id}` must be `*` or quoted entity tags"
+                            ))
+                        })?;
+                if_match.insert(id, precondition);
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_json(
+                "`options.ifMatch` must be an object from ids to entity tags",
+            ));
+        }
+    }
     if let Some(k) = o.keys().next() {
         return Err(ApiError::invalid_json(&format!(
             "Unknown key `options.{k}` in a batch body"
         )));
     }
-    Ok(atomic)
+    Ok(Options { atomic, if_match })
+}
+
+/// The precondition `options.ifMatch` sets for the record with this raw id, noting it named.
+fn expected(
+    if_match: &BTreeMap<String, Precondition>,
+    named: &mut BTreeSet<String>,
+    id: &Json,
+) -> Option<Precondition> {
+    let key = id_key(id);
+    let found = if_match.get(&key).cloned();
+    if found.is_some() {
+        named.insert(key);
+    }
+    found
+}
+
+/// How an id is named among `options.ifMatch`'s keys: a string id as itself, a number in
+/// decimal.
+fn id_key(id: &Json) -> String {
+    match id {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// A JSON id as an id of the table: strings for every kind, numbers only for `id integer`.

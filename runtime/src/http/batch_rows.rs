@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::written;
 use super::{delete, update, upsert};
 use crate::mutation::{self, Mutation};
-use crate::security::firewall;
+use crate::security::{self, firewall};
 use crate::sql::{Stmt, dml, predicate};
 use crate::store::row::{self, Record};
 use crate::store::{self, Db};
@@ -145,19 +145,39 @@ fn apply(
 ) -> Result<(), ApiError> {
     let (snap, caller, plan, now) = (ctx.snap, ctx.caller, ctx.plan, ctx.now);
     let not_found = || firewall::not_found(&plan.def);
+    // The record's `options.ifMatch`, judged as the single-record routes judge `If-Match`.
+    let expected = |gate: Option<&security::Gate>, current: Option<&Record>| {
+        let Some(precondition) = &item.precondition else {
+            return Ok(());
+        };
+        let ctx = embed::Ctx {
+            conn,
+            snap,
+            caller,
+            now,
+        };
+        precondition.judge(ctx, plan, gate, id, current)
+    };
     match access {
         Access::Update(gate) => {
             let current = current.ok_or_else(not_found)?;
+            expected(Some(gate), Some(current))?;
             update::apply(conn, snap, caller, plan, gate, id, current, &item.body, now).map(|_| ())
         }
         Access::Delete(gate) => {
             let current = current.ok_or_else(not_found)?;
+            expected(Some(gate), Some(current))?;
             delete::apply(conn, snap, caller, plan, gate, id, current, now)
         }
-        Access::Upsert(gates) => upsert::apply(
-            conn, snap, caller, plan, gates, id, current, &item.body, now,
-        )
-        .map(|_| ()),
+        Access::Upsert(gates) => {
+            if current.is_none() || gates.update_gate().is_some() {
+                expected(gates.update_gate(), current)?;
+            }
+            upsert::apply(
+                conn, snap, caller, plan, gates, id, current, &item.body, now,
+            )
+            .map(|_| ())
+        }
     }
 }
 

@@ -39,7 +39,7 @@ async fn run(
     let plan = request::plan(&snap, &table)?;
     let caller = request::caller(&serving, &headers)?;
     let stamps = security::create_gate(plan, &caller)?;
-    let body = request::body(plan, &headers, body).await?;
+    let body = request::body(&st.bodies, plan, &headers, body).await?;
     let now = audit::now();
     let values = prepare(plan, &caller, &stamps, &body, &now)?;
 

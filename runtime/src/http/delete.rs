@@ -8,7 +8,9 @@ use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{Operation, TriggerEvent};
 
+use super::embed::Ctx;
 use super::error::ApiError;
+use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{cascade, triggers};
 use crate::mutation::{self, Mutation};
@@ -37,6 +39,7 @@ async fn run(
     let plan = request::plan(&snap, &table)?;
     let caller = request::caller(&serving, &headers)?;
     let gate = security::gate(plan, Operation::Delete, &caller)?;
+    let precondition = Precondition::from_headers(&headers)?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     let now = audit::now();
 
@@ -52,6 +55,13 @@ async fn run(
                 let load = dml::select(plan, dml::by_id(plan, &id2).add(visible), &[], Some(1), 0);
                 let current = row::first_record(tx, plan, &load)?
                     .ok_or_else(|| firewall::not_found(&plan.def))?;
+                let ctx = Ctx {
+                    conn: tx,
+                    snap: &snap2,
+                    caller: &caller2,
+                    now: &now,
+                };
+                precondition.judge(ctx, plan, Some(&gate), &id2, Some(&current))?;
                 apply(tx, &snap2, &caller2, plan, &gate, &id2, &current, &now)
             })
         })

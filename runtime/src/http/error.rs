@@ -310,6 +310,18 @@ impl ApiError {
     /// The database could not take the write now: SQLite's lock stayed busy past its timeout, or
     /// a Postgres transaction kept losing serialization races. Nothing was changed; retrying is
     /// safe.
+    /// `If-Match` or `If-None-Match` not met (SPEC §5.7): the record is not the version the
+    /// client named; nothing was written.
+    pub fn precondition_failed() -> Self {
+        ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            Layer::Database,
+            "PRECONDITION_FAILED",
+            "The record is not the version this request was conditional on; nothing was changed",
+        )
+        .with_hint("Read the record again (its ETag is its version) and retry with the new one")
+    }
+
     /// Too many refused tokens from one address (SPEC §5.7); the caller sets `Retry-After`.
     pub fn rate_limited() -> Self {
         ApiError::new(

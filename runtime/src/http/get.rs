@@ -39,6 +39,8 @@ async fn run(
     let caller = request::caller(&serving, &headers)?;
     let gate = security::gate(plan, Operation::Read, &caller)?;
     let shape = query::parse_get(plan, q.as_deref())?;
+    // The plain record: its ETag is its version (`If-Match`, see `precondition`).
+    let strong = shape.fields.is_none() && shape.expand.is_empty();
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     let now = audit::now();
     let stmt = by_id::select_visible(plan, &gate, &caller, &now, &id);
@@ -53,7 +55,7 @@ async fn run(
             .first()
             .ok_or_else(|| firewall::not_found(&plan.def))?;
         let body = encode::to_body(&Answer::data(data))?;
-        return Ok(request::with_etag(&headers, body));
+        return Ok(request::with_etag(&headers, body, strong));
     }
     let snap2 = snap.clone();
     let read = move |c: &dyn Db| {
@@ -78,5 +80,5 @@ async fn run(
         encode::to_body(&Answer::data(data))
     };
     let body = st.store.read(read).await?;
-    Ok(request::with_etag(&headers, body))
+    Ok(request::with_etag(&headers, body, strong))
 }

@@ -92,7 +92,7 @@ pub(super) async fn respond(
             data,
             pagination: Some(pagination),
         })?;
-        return Ok(request::with_etag(headers, body));
+        return Ok(request::with_etag(headers, body, false));
     }
     let snap2 = snap.clone();
     let read = move |c: &dyn Db| {
@@ -115,7 +115,7 @@ pub(super) async fn respond(
         encode::to_body(&Answer { data, pagination })
     };
     let body = st.store.read(read).await?;
-    Ok(request::with_etag(headers, body))
+    Ok(request::with_etag(headers, body, false))
 }
 
 /// The page's rows (the one read past the limit dropped) and its `pagination` object.

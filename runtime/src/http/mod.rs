@@ -14,6 +14,7 @@ pub mod encode;
 pub mod error;
 pub mod get;
 pub mod list;
+pub(crate) mod precondition;
 pub mod query;
 pub mod references;
 pub mod request;

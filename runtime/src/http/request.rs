@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::security::identity::Caller;
+use tokio::sync::Semaphore;
+
 use crate::security::{masking, validation};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::store::row::Record;
@@ -38,23 +40,55 @@ pub fn caller(serving: &crate::Serving, headers: &HeaderMap) -> Result<Caller, A
     )
 }
 
+/// The semaphore that bounds the memory of bodies being read: one permit per KiB.
+pub(crate) fn body_budget(bytes: usize) -> tokio::sync::Semaphore {
+    tokio::sync::Semaphore::new((bytes / 1024).clamp(BODY_LIMIT / 1024, Semaphore::MAX_PERMITS))
+}
+
 /// Reads a JSON object (or a form) body, at most [`BODY_LIMIT`] bytes.
 pub async fn body(
+    budget: &Semaphore,
     plan: &TablePlan,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Map<String, Json>, ApiError> {
-    body_typed(&|k| plan.column(k).map(|c| c.ty), headers, body, false).await
+    body_typed(
+        budget,
+        &|k| plan.column(k).map(|c| c.ty),
+        headers,
+        body,
+        false,
+    )
+    .await
 }
 
 /// [`body`] with form fields typed by `type_of` (an action's inputs); with `empty_is_object`, no
 /// body at all reads as `{}` (an action without inputs is called with a bare POST).
+///
+/// The body first takes its share of `budget` (its `Content-Length`, or the limit when it has
+/// none) and holds it while it is read and parsed: slow or abandoned bodies never hold more
+/// than the budget together (SPEC §5.7), and a body that cannot get its share waits within the
+/// request's deadline.
 pub async fn body_typed(
+    budget: &Semaphore,
     type_of: &(dyn Fn(&str) -> Option<ward_ir::ColumnType> + Sync),
     headers: &HeaderMap,
     body: Body,
     empty_is_object: bool,
 ) -> Result<Map<String, Json>, ApiError> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(BODY_LIMIT);
+    if announced > BODY_LIMIT {
+        return Err(ApiError::payload_too_large());
+    }
+    let kib = u32::try_from(announced.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let _share = budget
+        .acquire_many(kib)
+        .await
+        .map_err(|_| ApiError::internal("the body budget was closed"))?;
     let bytes = axum::body::to_bytes(body, BODY_LIMIT)
         .await
         .map_err(|e| body_error(&e))?;
@@ -122,15 +156,17 @@ pub fn json(status: StatusCode, v: &Json) -> Response {
     res
 }
 
-/// A 200 with a weak ETag, or 304 when `If-None-Match` already has it.
-pub fn with_etag(headers: &HeaderMap, body: Vec<u8>) -> Response {
-    let digest = Sha256::digest(&body);
-    let mut tag = String::with_capacity(28);
-    tag.push_str("W/\"");
-    for b in digest.iter().take(12) {
-        let _ = write!(tag, "{b:02x}");
-    }
-    tag.push('"');
+/// A 200 with an ETag, or 304 when `If-None-Match` already has it (weak comparison). `strong`:
+/// the body is the record's plain representation, and its tag is the record's version for
+/// `If-Match` (see `precondition`); otherwise (a page, a projection, expansions) the tag is
+/// weak, good for caching only.
+pub fn with_etag(headers: &HeaderMap, body: Vec<u8>, strong: bool) -> Response {
+    let strong_tag = strong_tag(&body);
+    let tag = if strong {
+        strong_tag
+    } else {
+        format!("W/{strong_tag}")
+    };
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -153,6 +189,18 @@ pub fn with_etag(headers: &HeaderMap, body: Vec<u8>) -> Response {
         res.headers_mut().insert(header::ETAG, h);
     }
     res
+}
+
+/// The quoted entity tag of `body`: the first 96 bits of its SHA-256, in hex.
+pub fn strong_tag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut tag = String::with_capacity(26);
+    tag.push('"');
+    for b in digest.iter().take(12) {
+        let _ = write!(tag, "{b:02x}");
+    }
+    tag.push('"');
+    tag
 }
 
 /// Turns a handler result into a response.

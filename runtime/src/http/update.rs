@@ -10,6 +10,7 @@ use ward_ir::{Operation, TriggerEvent, TriggerPhase};
 
 use super::embed;
 use super::error::ApiError;
+use super::precondition::Precondition;
 use super::references;
 use super::request::{self, Shared};
 use super::{triggers, written};
@@ -41,12 +42,14 @@ async fn run(
     let plan = request::plan(&snap, &table)?;
     let caller = request::caller(&serving, &headers)?;
     let gate = security::gate(plan, Operation::Update, &caller)?;
+    let precondition = Precondition::from_headers(&headers)?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     // Read now, judged after the row: an unparsable body to an invisible id is still not found,
     // and a row failing `when` still answers 403 (docs/errors.md, order of checks).
-    let body = request::body(plan, &headers, body).await;
+    let body = request::body(&st.bodies, plan, &headers, body).await;
     let now = audit::now();
     if let Ok(body) = &body
+        && precondition.is_empty()
         && let Some(out) = update_alone(&st, plan, &caller, &gate, &id, body, &now).await?
     {
         return Ok(request::json(StatusCode::OK, &json!({ "data": out })));
@@ -61,6 +64,13 @@ async fn run(
                 let plan = request::plan_in(&snap2, &table)?;
                 let current = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
                     .ok_or_else(|| firewall::not_found(&plan.def))?;
+                let ctx = embed::Ctx {
+                    conn: tx,
+                    snap: &snap2,
+                    caller: &caller2,
+                    now: &now,
+                };
+                precondition.judge(ctx, plan, Some(&gate), &id, Some(&current))?;
                 if body.is_err()
                     && let Some(c) = gate.residual.condition()
                     && !crate::security::access::holds(c, &current, &caller2, &now)

@@ -15,6 +15,7 @@ use ward_ir::{IdKind, Operation, TriggerEvent, system};
 
 use super::embed;
 use super::error::ApiError;
+use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{create, references, triggers, update, written};
 use crate::mutation::{self, Mutation};
@@ -73,6 +74,11 @@ impl Gates {
         })
     }
 
+    /// The update rule's gate, when the caller may update at all.
+    pub fn update_gate(&self) -> Option<&Gate> {
+        self.update.as_ref().ok()
+    }
+
     /// The firewall condition that decides between update and create.
     pub fn visibility(&self, plan: &TablePlan) -> sea_query::Condition {
         predicate::firewall(plan, &self.visible)
@@ -94,8 +100,9 @@ async fn run(
     }
     let caller = request::caller(&serving, &headers)?;
     let gates = Gates::new(plan, &caller)?;
+    let precondition = Precondition::from_headers(&headers)?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
-    let mut body = request::body(plan, &headers, body).await?;
+    let mut body = request::body(&st.bodies, plan, &headers, body).await?;
     match body.get(system::ID) {
         Some(given) if *given != id => return Err(id_mismatch(plan, &body)),
         Some(_) => {
@@ -120,6 +127,17 @@ async fn run(
                     0,
                 );
                 let current = row::first_record(tx, plan, &load)?;
+                // A visible row the caller may not update answers as it would without the
+                // precondition (RFC 9110 §13.2.1); see `precondition` for rows they cannot see.
+                if current.is_none() || gates.update_gate().is_some() {
+                    let ctx = embed::Ctx {
+                        conn: tx,
+                        snap: &snap2,
+                        caller: &caller2,
+                        now: &now,
+                    };
+                    precondition.judge(ctx, plan, gates.update_gate(), &id, current.as_ref())?;
+                }
                 let (created, row) = apply(
                     tx,
                     &snap2,

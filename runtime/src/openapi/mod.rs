@@ -14,9 +14,12 @@ use serde_json::{Map, Value as Json, json};
 use ward_ir::{DeleteMode, IdKind, Ir, Operation, Table, TriggerEvent, View};
 
 use callers::Shown;
-use parameters::{id_parameter, list_parameters, read_parameters, view_parameters};
+use parameters::{
+    id_parameter, list_parameters, precondition_parameters, read_parameters, view_parameters,
+};
 use responses::{
-    BAD_BODY, BAD_QUERY, NOT_ALLOWED, NOT_FOUND, Responses, TOO_LARGE, forbidden, trigger_steps,
+    BAD_BODY, BAD_QUERY, NOT_ALLOWED, NOT_FOUND, PRECONDITION, Responses, TOO_LARGE, forbidden,
+    trigger_steps,
 };
 use schemas::{
     batch_answer, batch_body, batch_deleted, body_schema, data, deleted, id_only, id_schema, page,
@@ -223,19 +226,23 @@ fn item(ir: &Ir, t: &Table) -> Json {
             409,
             "UNIQUE_VIOLATION, REFERENCE_VIOLATION (details.fields)",
         )
+        .error(412, PRECONDITION)
         .error(413, TOO_LARGE)
         .custom(&update_steps);
     item.insert(
         "patch".into(),
-        with_body(
-            operation(
-                t,
-                "update",
-                "update",
-                callers::public(t.access.update.as_ref()),
-                gated(ir, t, &[Operation::Update], update),
+        with_parameters(
+            with_body(
+                operation(
+                    t,
+                    "update",
+                    "update",
+                    callers::public(t.access.update.as_ref()),
+                    gated(ir, t, &[Operation::Update], update),
+                ),
+                reference(&format!("{}_update", t.name)),
             ),
-            reference(&format!("{}_update", t.name)),
+            precondition_parameters(false),
         ),
     );
     if upsert_allowed(t) {
@@ -263,21 +270,25 @@ fn item(ir: &Ir, t: &Table) -> Json {
                 409,
                 "UNIQUE_VIOLATION (also two creates of one id racing), REFERENCE_VIOLATION (details.fields)",
             )
+            .error(412, PRECONDITION)
             .error(413, TOO_LARGE)
             .custom(&steps);
         let public =
             callers::public(t.access.create.as_ref()) || callers::public(t.access.update.as_ref());
         item.insert(
             "put".into(),
-            with_body(
-                operation(
-                    t,
-                    "upsert",
-                    "upsert",
-                    public,
-                    gated(ir, t, &[Operation::Create, Operation::Update], upsert),
+            with_parameters(
+                with_body(
+                    operation(
+                        t,
+                        "upsert",
+                        "upsert",
+                        public,
+                        gated(ir, t, &[Operation::Create, Operation::Update], upsert),
+                    ),
+                    reference(&format!("{}_upsert", t.name)),
                 ),
-                reference(&format!("{}_upsert", t.name)),
+                precondition_parameters(true),
             ),
         );
     }
@@ -285,10 +296,13 @@ fn item(ir: &Ir, t: &Table) -> Json {
     let delete = Responses::default()
         .success(200, "Deleted", deleted(t))
         .api()
-        .error_if(
-            responses::writes(&delete_steps),
+        .error(
             400,
-            "A trigger's write failed validation (VALIDATION_*)",
+            if responses::writes(&delete_steps) {
+                "VALIDATION_BAD_QUERY: a malformed `If-Match`; or a trigger's write failed validation (VALIDATION_*)"
+            } else {
+                "VALIDATION_BAD_QUERY: a malformed `If-Match`"
+            },
         )
         .error_if(forbidden(ir, t, Operation::Delete, true), 403, NOT_ALLOWED)
         .error(404, NOT_FOUND)
@@ -297,15 +311,19 @@ fn item(ir: &Ir, t: &Table) -> Json {
             409,
             "REFERENCE_VIOLATION: a `restrict` reference still points at the row",
         )
+        .error(412, PRECONDITION)
         .custom(&delete_steps);
     item.insert(
         "delete".into(),
-        operation(
-            t,
-            "delete",
-            "delete",
-            callers::public(t.access.delete.as_ref()),
-            gated(ir, t, &[Operation::Delete], delete),
+        with_parameters(
+            operation(
+                t,
+                "delete",
+                "delete",
+                callers::public(t.access.delete.as_ref()),
+                gated(ir, t, &[Operation::Delete], delete),
+            ),
+            precondition_parameters(false),
         ),
     );
     item.insert("parameters".into(), json!([id_parameter(t)]));
@@ -370,7 +388,7 @@ fn batch(ir: &Ir, t: &Table) -> Json {
             201,
             written(ir, t, &[Operation::Create]),
             sent_record.clone(),
-            batch_body("records", reference(&format!("{}_create", t.name))),
+            batch_body("records", reference(&format!("{}_create", t.name)), false),
         ),
         (
             "patch",
@@ -380,7 +398,11 @@ fn batch(ir: &Ir, t: &Table) -> Json {
             200,
             written(ir, t, &[Operation::Update]),
             sent_record.clone(),
-            batch_body("records", reference(&format!("{}_batch_update", t.name))),
+            batch_body(
+                "records",
+                reference(&format!("{}_batch_update", t.name)),
+                true,
+            ),
         ),
         (
             "put",
@@ -390,7 +412,11 @@ fn batch(ir: &Ir, t: &Table) -> Json {
             200,
             written(ir, t, &[Operation::Create, Operation::Update]),
             sent_record,
-            batch_body("records", reference(&format!("{}_batch_upsert", t.name))),
+            batch_body(
+                "records",
+                reference(&format!("{}_batch_upsert", t.name)),
+                true,
+            ),
         ),
         (
             "delete",
@@ -400,7 +426,7 @@ fn batch(ir: &Ir, t: &Table) -> Json {
             200,
             batch_deleted(t),
             sent_id,
-            batch_body("ids", id_schema(t.id)),
+            batch_body("ids", id_schema(t.id), true),
         ),
     ];
     let mut batch = Map::new();

@@ -52,6 +52,22 @@ fn total() -> Json {
 }
 
 /// `fields` and `expand` of a read by id.
+/// `If-Match` (PATCH, PUT, DELETE) and, for PUT, `If-None-Match` (SPEC §5.7).
+pub fn precondition_parameters(put: bool) -> Vec<Json> {
+    let header = |name: &str, description: &str| json!({"name": name, "in": "header", "required": false, "schema": {"type": "string"}, "description": description});
+    let mut out = vec![header(
+        "If-Match",
+        "write only if the record's version (the strong ETag of `GET` on it) is one of these quoted tags, or `*`: it exists; else 412",
+    )];
+    if put {
+        out.push(header(
+            "If-None-Match",
+            "`*`: create only; 412 when the caller can see a record with this id",
+        ));
+    }
+    out
+}
+
 pub fn read_parameters() -> Vec<Json> {
     vec![fields(), expand()]
 }

@@ -27,7 +27,7 @@ impl Responses {
 
     /// A 200 that a matching `If-None-Match` turns into a bodiless 304.
     pub fn with_etag(mut self) -> Self {
-        let etag = json!({"ETag": {"description": "Weak validator of the body", "schema": {"type": "string"}}});
+        let etag = json!({"ETag": {"description": "Validator of the body: weak, except on a plain `GET /api/T/{id}` (no `fields`, no `expand`), where it is strong and is the record's version for `If-Match`", "schema": {"type": "string"}}});
         if let Some(ok) = self.0.get_mut(&200) {
             ok["headers"] = etag.clone();
         }
@@ -128,6 +128,8 @@ pub const NOT_ALLOWED: &str =
 pub const NOT_FOUND: &str =
     "Not found, or not visible to the caller: one fixed body, whatever the cause";
 pub const TOO_LARGE: &str = "Body over 1 MiB (PAYLOAD_TOO_LARGE)";
+pub const PRECONDITION: &str =
+    "PRECONDITION_FAILED: `If-Match` or `If-None-Match` not met; nothing was written";
 
 /// Steps of `t`'s `before`/`during` triggers on `event`: they run inside the request.
 pub fn trigger_steps(t: &Table, event: TriggerEvent) -> Vec<&Step> {

@@ -430,15 +430,24 @@ pub fn batch_answer(success: Json, sent: (&str, Json)) -> Json {
     })
 }
 
-/// The body of a batch write: its records (or ids) and options.
-pub fn batch_body(key: &str, items: Json) -> Json {
+/// The body of a batch write: its records (or ids) and options; `versioned` batches (update,
+/// upsert, delete) may name the version each record must be at (`options.ifMatch`).
+pub fn batch_body(key: &str, items: Json, versioned: bool) -> Json {
+    let mut options = json!({"atomic": {"type": "boolean", "default": false}});
+    if versioned {
+        options["ifMatch"] = json!({
+            "type": "object",
+            "description": "record id → the `If-Match` value for that record: `*` or quoted strong ETags; a record at another version fails with PRECONDITION_FAILED",
+            "additionalProperties": {"type": "string"},
+        });
+    }
     json!({
         "type": "object",
         "properties": {
             key: {"type": "array", "items": items},
             "options": {
                 "type": "object",
-                "properties": {"atomic": {"type": "boolean", "default": false}},
+                "properties": options,
                 "additionalProperties": false,
             }
         },

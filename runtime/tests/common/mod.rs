@@ -143,6 +143,18 @@ impl Server {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
+        self.req_with(method, path, token, body, &[]).await
+    }
+
+    /// [`Server::req`] with extra request headers.
+    pub async fn req_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut r = self.client.request(m, format!("{}{}", self.base, path));
         if let Some(t) = token {
@@ -150,6 +162,9 @@ impl Server {
         }
         if let Some(b) = body {
             r = r.json(&b);
+        }
+        for (name, value) in headers {
+            r = r.header(*name, *value);
         }
         let res = r.send().await.unwrap();
         let status = res.status().as_u16();

@@ -52,6 +52,10 @@ struct Args {
     /// (by req/s): one 10-s run on a shared 2-core machine varies by ±10 %.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
     repeat: u32,
+    /// SQLite durability for ward and the baseline (`ward serve --sqlite-sync`): `full`, ward's
+    /// default, syncs every commit; `normal` only at checkpoints, as PocketBase does.
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    sqlite_sync: String,
     /// Leave PocketBase out even when it is on PATH.
     #[arg(long)]
     no_pocketbase: bool,
@@ -141,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
             wrk_threads: run.args.threads,
             rows: run.args.rows,
             repeat: run.args.repeat,
+            sqlite_sync: run.args.sqlite_sync.clone(),
         },
         ratios: Vec::new(),
         results: report::medians(run.results),
@@ -179,6 +184,8 @@ impl Run {
                 database,
                 "--listen",
                 &format!("127.0.0.1:{port}"),
+                "--sqlite-sync",
+                &self.args.sqlite_sync,
             ])
             .env("WARD_BENCH_JWT_SECRET", SECRET);
         c
@@ -191,6 +198,8 @@ impl Run {
             database,
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--sqlite-sync",
+            &self.args.sqlite_sync,
         ])
         .env("WARD_BENCH_JWT_SECRET", SECRET);
         c

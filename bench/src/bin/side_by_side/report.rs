@@ -60,6 +60,8 @@ pub struct Settings {
     pub wrk_threads: u32,
     pub rows: usize,
     pub repeat: u32,
+    /// SQLite durability of ward and the baseline (`full` or `normal`).
+    pub sqlite_sync: String,
 }
 
 #[derive(Serialize)]
@@ -194,6 +196,7 @@ pub fn markdown(report: &Report) -> String {
         md,
         "Machine: {}. Load: wrk, {} connections, {} threads, {} s per workload, loopback. \
          Data: {} items over two tenants. Runs per server and workload: {} (the median run is shown). \
+         SQLite durability of ward and the baseline: synchronous={} (PocketBase: NORMAL). \
          PocketBase: {}.\n",
         report.machine,
         s.connections,
@@ -201,6 +204,7 @@ pub fn markdown(report: &Report) -> String {
         s.seconds,
         s.rows,
         s.repeat,
+        s.sqlite_sync.to_uppercase(),
         report
             .pocketbase
             .as_deref()
@@ -503,6 +507,7 @@ mod tests {
                 wrk_threads: 2,
                 rows: 10,
                 repeat: 1,
+                sqlite_sync: "full".into(),
             },
             ratios: ratios(&results),
             results,
