@@ -142,7 +142,13 @@ impl Run<'_> {
         let before = self.dump().await?;
         let observed = self
             .target
-            .call(&req.method, &req.uri(), token.as_deref(), req.body.clone())
+            .call_with(
+                &req.method,
+                &req.uri(),
+                token.as_deref(),
+                req.body.clone(),
+                req.precondition,
+            )
             .await;
         self.transcript.exchange(&req, &observed);
         counts.requests += 1;
@@ -259,6 +265,7 @@ impl Run<'_> {
             path,
             query,
             body,
+            precondition: step.precondition,
         })
     }
 

@@ -484,7 +484,13 @@ async fn oracle(
     let mut probe = x.req.clone();
     probe.path = path;
     let got = target
-        .call(&probe.method, &probe.uri(), token, probe.body.clone())
+        .call_with(
+            &probe.method,
+            &probe.uri(),
+            token,
+            probe.body.clone(),
+            probe.precondition,
+        )
         .await;
     if got.status != x.observed.status || got.text != x.observed.text {
         return Err(format!(

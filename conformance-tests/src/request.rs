@@ -1,7 +1,7 @@
 //! A concrete request, after the engine resolved every symbolic id: exactly what the server
 //! receives and what the reference model predicts an answer for.
 
-use crate::scenario::CallerSpec;
+use crate::scenario::{CallerSpec, Precondition};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiRequest {
@@ -15,6 +15,8 @@ pub struct ApiRequest {
     pub query: Vec<(String, String)>,
     /// The body text, sent as `application/json`.
     pub body: Option<String>,
+    /// A precondition header, if any.
+    pub precondition: Option<Precondition>,
 }
 
 impl ApiRequest {
@@ -60,6 +62,7 @@ mod tests {
                 ("sort".into(), "-name,id".into()),
             ],
             body: None,
+            precondition: None,
         };
         assert_eq!(
             request.uri(),

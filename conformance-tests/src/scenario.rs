@@ -78,6 +78,31 @@ pub enum Route {
     Standalone(String),
 }
 
+/// A precondition header on a single-record write (SPEC §5.7). The model needs no versions:
+/// a stale tag is one no record ever has, so every case is decided by whether the caller sees
+/// the row and may write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// `If-Match: *`: the record must exist for the caller.
+    IfMatchAny,
+    /// `If-Match` with a tag that is no version: always 412 where the write would otherwise go
+    /// ahead, never anything else.
+    IfMatchStale,
+    /// `If-None-Match: *`: the record must not exist for the caller.
+    IfNoneMatchAny,
+}
+
+impl Precondition {
+    /// The header as sent.
+    pub fn header(self) -> (&'static str, &'static str) {
+        match self {
+            Precondition::IfMatchAny => ("if-match", "*"),
+            Precondition::IfMatchStale => ("if-match", "\"stale\""),
+            Precondition::IfNoneMatchAny => ("if-none-match", "*"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// Index into [`Scenario::callers`].
@@ -89,6 +114,8 @@ pub struct Step {
     /// Query parameters in order, values possibly ids.
     pub query: Vec<(String, ValueSpec)>,
     pub body: Option<Body>,
+    /// A precondition header (PATCH, PUT, DELETE of one record).
+    pub precondition: Option<Precondition>,
 }
 
 /// Fixture rows inserted before the steps, as their owner would own them (like `seed` in

@@ -14,6 +14,7 @@ use ward_ir::{Ir, JwtKey};
 use ward_runtime::{App, ServeOptions};
 
 use crate::cases::{TokenKind, User};
+use crate::scenario::Precondition;
 
 /// An environment variable nobody sets, so the runtime falls back to the per-project dev secret in
 /// the target's own temporary directory.
@@ -240,7 +241,22 @@ impl Target {
         token: Option<&str>,
         body: Option<String>,
     ) -> Exchange {
+        self.call_with(method, path, token, body, None).await
+    }
+
+    /// [`Target::call`] with a precondition header.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        precondition: Option<Precondition>,
+    ) -> Exchange {
         let mut request = Request::builder().method(method).uri(path);
+        if let Some((name, value)) = precondition.map(Precondition::header) {
+            request = request.header(name, value);
+        }
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }

@@ -71,6 +71,9 @@ impl Transcript {
             req.uri(),
             caller(&req.caller)
         );
+        if let Some((name, value)) = req.precondition.map(|p| p.header()) {
+            let _ = writeln!(self.text, "  {name}: {value}");
+        }
         if let Some(body) = &req.body {
             let _ = writeln!(self.text, "  {}", cut(body));
         }

@@ -4,7 +4,7 @@
 //! compared after every step, every invariant checked); the answers are asserted as well.
 
 use serde_json::{Value, json};
-use ward_conformance::scenario::{CallerSpec, IdRef, Route, Step, ValueSpec};
+use ward_conformance::scenario::{CallerSpec, IdRef, Precondition, Route, Step, ValueSpec};
 
 mod common;
 use common::*;
@@ -184,4 +184,75 @@ fn oversized_and_malformed_list_queries_are_refused_alike() {
     assert_eq!(answers[0].1["details"]["parameter"], "limit");
     assert_eq!(answers[1].1["details"]["parameter"], "offset");
     assert_eq!(answers[4].1["details"]["parameter"], "body.in");
+}
+
+/// SPEC §5.7 preconditions, server and model alike: another tenant's row is the fixed 404 with
+/// any `If-Match` (412 would tell it exists); on a visible row a stale tag is 412 after `when`
+/// (403) and nothing is written; `If-Match: *` on PUT never creates, `If-None-Match: *` never
+/// updates, and on another tenant's id it answers exactly as a plain PUT.
+#[test]
+fn preconditions_never_reveal_another_tenants_row() {
+    let seeds = vec![
+        seed("notes", ADA, json!({"id": "n1", "body": "a's"})),
+        seed(
+            "notes",
+            ADA,
+            json!({"id": "n2", "body": "frozen", "locked": true}),
+        ),
+    ];
+    let with = |mut s: Step, p: Precondition| {
+        s.precondition = Some(p);
+        s
+    };
+    let patch = |caller, id: &str| {
+        with_body(
+            req(caller, "PATCH", "notes", note(id)),
+            json!({"body": "x"}),
+        )
+    };
+    let answers = run(
+        PROJECT,
+        callers(),
+        seeds,
+        vec![
+            with(patch(GUS, "n1"), Precondition::IfMatchStale),
+            with(
+                req(GUS, "DELETE", "notes", note("n1")),
+                Precondition::IfMatchAny,
+            ),
+            with(
+                put(GUS, "n1", json!({"body": "g"})),
+                Precondition::IfMatchAny,
+            ),
+            with(
+                put(GUS, "n1", json!({"body": "g"})),
+                Precondition::IfNoneMatchAny,
+            ),
+            with(patch(BOB, "n2"), Precondition::IfMatchStale),
+            with(patch(BOB, "n1"), Precondition::IfMatchStale),
+            with(
+                req(BOB, "DELETE", "notes", note("n1")),
+                Precondition::IfMatchStale,
+            ),
+            with(
+                put(BOB, "n1", json!({"body": "b"})),
+                Precondition::IfNoneMatchAny,
+            ),
+            with(
+                put(BOB, "n9", json!({"body": "b"})),
+                Precondition::IfMatchAny,
+            ),
+            with(patch(BOB, "n1"), Precondition::IfMatchAny),
+            with(
+                put(BOB, "n9", json!({"body": "new"})),
+                Precondition::IfNoneMatchAny,
+            ),
+        ],
+    );
+    assert_eq!(
+        statuses(&answers),
+        vec![404, 404, 412, 404, 403, 412, 412, 412, 412, 200, 201]
+    );
+    assert_eq!(answers[0].1["code"], "NOT_FOUND");
+    assert_eq!(answers[5].1["code"], "PRECONDITION_FAILED");
 }

@@ -38,6 +38,7 @@ pub enum Mutation {
     AuditCreatedByNull,
     TriggerBeforeSkipped,
     ActionExistsIgnoresFirewall,
+    PreconditionBeforeFirewall,
 }
 
 /// Whether the planted bug `m` is switched on. Without the `mutations` feature: never.
@@ -53,7 +54,7 @@ pub use switch::{active, current, set};
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation, in declaration order (`ALL[m as usize] == m`).
-    pub const ALL: [Mutation; 20] = [
+    pub const ALL: [Mutation; 21] = [
         Mutation::AuthAcceptExpired,
         Mutation::AuthBadTokenAnonymous,
         Mutation::AccessReadSkipRole,
@@ -74,6 +75,7 @@ impl Mutation {
         Mutation::AuditCreatedByNull,
         Mutation::TriggerBeforeSkipped,
         Mutation::ActionExistsIgnoresFirewall,
+        Mutation::PreconditionBeforeFirewall,
     ];
 
     /// The stable kebab-case name (`WARD_MUTATION=<name>`).
@@ -99,6 +101,7 @@ impl Mutation {
             Mutation::AuditCreatedByNull => "audit-created-by-null",
             Mutation::TriggerBeforeSkipped => "trigger-before-skipped",
             Mutation::ActionExistsIgnoresFirewall => "action-exists-ignores-firewall",
+            Mutation::PreconditionBeforeFirewall => "precondition-before-firewall",
         }
     }
 
@@ -111,7 +114,8 @@ impl Mutation {
             | Mutation::AccessUpdateSkipCheck => "access",
             Mutation::FirewallReadNoScope
             | Mutation::FirewallWriteNoScope
-            | Mutation::FirewallNotFoundOracle => "firewall",
+            | Mutation::FirewallNotFoundOracle
+            | Mutation::PreconditionBeforeFirewall => "firewall",
             Mutation::GuardsCreateSystemField | Mutation::GuardsUpdateScopeColumn => "guards",
             Mutation::ErrorLeaksStoredRow => "masking",
             Mutation::MaskingFilterMaskedColumn => "masking",
@@ -174,6 +178,9 @@ impl Mutation {
             }
             Mutation::ActionExistsIgnoresFirewall => {
                 "an action's `exists` finds rows of other tenants (and soft-deleted ones)"
+            }
+            Mutation::PreconditionBeforeFirewall => {
+                "an `If-Match` on another tenant's row answers 412 instead of the fixed NOT_FOUND"
             }
         }
     }

@@ -14,6 +14,7 @@ use super::errors::Fail;
 use super::firewall::{self, Scopes};
 use super::write::{find, render, stamp};
 use super::{Cx, Row, State, parse_id, triggers};
+use crate::scenario::Precondition;
 
 /// `DELETE /api/T/{id}`.
 pub fn delete(
@@ -21,10 +22,18 @@ pub fn delete(
     st: &mut State,
     table: &Table,
     raw_id: &str,
+    precondition: Option<Precondition>,
 ) -> Result<(u16, Value), Fail> {
     let residual = access::authorize(table, Operation::Delete, &cx.who)?;
     let scopes = firewall::scopes(table, &cx.who)?;
     let id = parse_id(table.id, raw_id).ok_or_else(|| firewall::not_found(table))?;
+    if precondition.is_some() {
+        let current = super::write::load_visible(st, table, &scopes, &id)?;
+        if !residual.admits(&current, &cx.who, &cx.clock) {
+            return Err(Fail::condition_failed());
+        }
+        super::write::judge(precondition, Some(&current))?;
+    }
     delete_one(cx, st, table, &residual, &scopes, &id)?;
     Ok((200, json!({ "data": { "id": id, "deleted": true } })))
 }

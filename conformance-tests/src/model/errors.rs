@@ -99,6 +99,9 @@ impl Fail {
     pub fn transition_lost() -> Fail {
         Fail::new(409, "access", "ACCESS_TRANSITION_LOST", None)
     }
+    pub fn precondition_failed() -> Fail {
+        Fail::new(412, "database", "PRECONDITION_FAILED", None)
+    }
     pub fn condition_failed() -> Fail {
         Fail::new(403, "access", "ACCESS_CONDITION_FAILED", None)
     }

@@ -164,9 +164,9 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
             Some(r) => r,
             None => return Outcome::Unpredicted,
         },
-        (Path::Row(_, id), "PATCH") => write::update(cx, st, &table, id, body),
-        (Path::Row(_, id), "PUT") => write::upsert(cx, st, &table, id, body),
-        (Path::Row(_, id), _) => write::delete(cx, st, &table, id),
+        (Path::Row(_, id), "PATCH") => write::update(cx, st, &table, id, body, req.precondition),
+        (Path::Row(_, id), "PUT") => write::upsert(cx, st, &table, id, body, req.precondition),
+        (Path::Row(_, id), _) => write::delete(cx, st, &table, id, req.precondition),
         (Path::Restore(_, id), _) => write::restore(cx, st, &table, id),
         (Path::Action(_, id, a), _) => match table.action(a) {
             Some(action) => actions::record(cx, st, &table, action, id, body),

@@ -14,6 +14,7 @@ use super::guards::{self, Write};
 use super::route::object_body;
 use super::validation::{self, stored};
 use super::{Cx, Row, State, masking, parse_id, triggers};
+use crate::scenario::Precondition;
 
 pub use super::delete::{delete, delete_one, restore};
 
@@ -221,18 +222,37 @@ pub fn update(
     table: &Table,
     raw_id: &str,
     body: Option<&str>,
+    precondition: Option<Precondition>,
 ) -> Result<(u16, Value), Fail> {
     let residual = access::authorize(table, Operation::Update, &cx.who)?;
     let scopes = firewall::scopes(table, &cx.who)?;
     let id = parse_id(table.id, raw_id).ok_or_else(|| firewall::not_found(table))?;
-    // The row and its `when` come before the body (docs/errors.md, order of checks).
+    // The row, its `when` and the precondition come before the body (docs/errors.md).
     let current = load_visible(st, table, &scopes, &id)?;
     if !residual.admits(&current, &cx.who, &cx.clock) {
         return Err(Fail::condition_failed());
     }
+    judge(precondition, Some(&current))?;
     let body = object_body(body)?;
     update_one(cx, st, table, &residual, &scopes, &id, &body)?;
     Ok((200, json!({ "data": render(cx, st, table, &id) })))
+}
+
+/// A precondition header (SPEC §5.7) on the row the caller can see (`None`: none), once the
+/// firewall and `when` let the write go ahead. A stale tag is no version: it always fails.
+pub fn judge(precondition: Option<Precondition>, current: Option<&Row>) -> Result<(), Fail> {
+    let exists = current.is_some();
+    let holds = match precondition {
+        None => true,
+        Some(Precondition::IfMatchAny) => exists,
+        Some(Precondition::IfMatchStale) => false,
+        Some(Precondition::IfNoneMatchAny) => !exists,
+    };
+    if holds {
+        Ok(())
+    } else {
+        Err(Fail::precondition_failed())
+    }
 }
 
 pub fn load_visible(st: &State, table: &Table, scopes: &Scopes, id: &Value) -> Result<Row, Fail> {
@@ -309,6 +329,7 @@ pub fn upsert(
     table: &Table,
     raw_id: &str,
     body: Option<&str>,
+    precondition: Option<Precondition>,
 ) -> Result<(u16, Value), Fail> {
     let gates = upsert_gates(table, cx)?;
     let id = parse_id(table.id, raw_id).ok_or_else(|| firewall::not_found(table))?;
@@ -324,6 +345,21 @@ pub fn upsert(
             body.remove(system::ID);
         }
         None => {}
+    }
+    // A visible row the caller may not update answers as without the precondition; for one
+    // they may, `when` comes first.
+    let current = find(st, &table.name, &id)
+        .filter(|r| firewall::visible(r, &gates.scopes))
+        .cloned();
+    match (&current, &gates.update) {
+        (Some(_), Err(_)) => {}
+        (Some(row), Ok((residual, _))) => {
+            if precondition.is_some() && !residual.admits(row, &cx.who, &cx.clock) {
+                return Err(Fail::condition_failed());
+            }
+            judge(precondition, Some(row))?;
+        }
+        (None, _) => judge(precondition, None)?,
     }
     let created = upsert_one(cx, st, table, &gates, &id, &body)?;
     let status = if created { 201 } else { 200 };

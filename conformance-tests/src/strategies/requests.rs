@@ -13,7 +13,9 @@ use super::Choices;
 use super::bodies::{self, RAW_BODIES, Record, Write, id_ref, plain_columns, record};
 use super::callers::callers;
 use super::queries::{get_query, list_query, view_query};
-use crate::scenario::{Body, CallerSpec, IdRef, Route, Scenario, Seed, Step, ValueSpec};
+use crate::scenario::{
+    Body, CallerSpec, IdRef, Precondition, Route, Scenario, Seed, Step, ValueSpec,
+};
 
 /// Decisions drawn per step and per seed (unused ones cost nothing).
 const STEP_CHOICES: usize = 96;
@@ -184,6 +186,7 @@ fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
         route: Route::Collection,
         query: Vec::new(),
         body: None,
+        precondition: None,
     };
     match kind {
         0 => s.query = list_query(d, t),
@@ -199,16 +202,21 @@ fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
             s.method = "PATCH".into();
             s.route = Route::Row(id_ref(d, t));
             s.body = Some(single_body(d, t, Write::Update));
+            s.precondition = precondition(d, false);
         }
         4 => {
             s.method = "DELETE".into();
             s.route = Route::Row(id_ref(d, t));
+            s.precondition = precondition(d, false);
         }
         5 => {
             s.method = "POST".into();
             s.route = Route::Restore(id_ref(d, t));
         }
-        6 => upsert(d, t, &mut s),
+        6 => {
+            upsert(d, t, &mut s);
+            s.precondition = precondition(d, true);
+        }
         7..=10 => batch(d, t, kind, &mut s),
         12 => {
             // A declared view, or now and then one that does not exist.
@@ -234,6 +242,18 @@ fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
     s
 }
 
+/// Now and then a precondition header (SPEC §5.7); `If-None-Match: *` only on PUT.
+fn precondition(d: &mut Choices, put: bool) -> Option<Precondition> {
+    if !d.chance(20) {
+        return None;
+    }
+    Some(match d.below(if put { 3 } else { 2 }) {
+        0 => Precondition::IfMatchAny,
+        1 => Precondition::IfMatchStale,
+        _ => Precondition::IfNoneMatchAny,
+    })
+}
+
 /// An action call: a record action on some row, or a standalone one, with inputs that are
 /// mostly valid; now and then an action that does not exist.
 fn action(ir: &Ir, d: &mut Choices, caller: usize) -> Step {
@@ -249,6 +269,7 @@ fn action(ir: &Ir, d: &mut Choices, caller: usize) -> Step {
         route: Route::Standalone("nope".to_owned()),
         query: Vec::new(),
         body: None,
+        precondition: None,
     };
     let standalone = !ir.actions.is_empty() && (record.is_empty() || d.chance(40));
     if d.chance(4) || (record.is_empty() && ir.actions.is_empty()) {

@@ -51,6 +51,7 @@ pub fn req(caller: usize, method: &str, table: &str, route: Route) -> Step {
         route,
         query: Vec::new(),
         body: None,
+        precondition: None,
     }
 }
 

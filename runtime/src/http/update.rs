@@ -14,6 +14,7 @@ use super::precondition::Precondition;
 use super::references;
 use super::request::{self, Shared};
 use super::{triggers, written};
+use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::security::{self, Gate, audit, firewall};
 use crate::snapshot::{Snapshot, TablePlan};
@@ -62,8 +63,16 @@ async fn run(
         .write(move |tx| {
             triggers::collect(|| {
                 let plan = request::plan_in(&snap2, &table)?;
-                let current = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
-                    .ok_or_else(|| firewall::not_found(&plan.def))?;
+                let Some(current) = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
+                else {
+                    if !precondition.is_empty()
+                        && mutation::active(Mutation::PreconditionBeforeFirewall)
+                        && row::by_id(tx, plan, &id, sea_query::Cond::all())?.is_some()
+                    {
+                        return Err(ApiError::precondition_failed());
+                    }
+                    return Err(firewall::not_found(&plan.def));
+                };
                 let ctx = embed::Ctx {
                     conn: tx,
                     snap: &snap2,
