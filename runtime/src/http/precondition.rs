@@ -60,8 +60,8 @@ impl Precondition {
     }
 
     /// Judges the precondition on `current`, the firewall-visible row (`None`: there is none
-    /// this caller can see), once its access condition holds. `op`'s `when` is checked here
-    /// first so that a refused caller gets 403 rather than 412.
+    /// this caller can see). The write's `when` (from `gate`) is checked here first, so that a
+    /// refused caller gets 403 rather than 412.
     pub fn judge(
         &self,
         ctx: Ctx<'_>,
@@ -79,11 +79,18 @@ impl Precondition {
         {
             return Err(ApiError::condition_failed());
         }
-        let version = match current {
-            Some(_) => version(ctx, plan, id)?,
-            None => None,
-        };
         let exists = current.is_some();
+        // `*` needs no version: reading and rendering the row is only for named tags.
+        let named = [&self.if_match, &self.if_none_match]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| t != "*");
+        let version = if exists && named {
+            version(ctx, plan, id)?
+        } else {
+            None
+        };
         if let Some(wanted) = &self.if_match {
             let matched = exists
                 && wanted

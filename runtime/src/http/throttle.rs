@@ -9,6 +9,7 @@
 //! shares the proxy's budget for *failures* (docs/operations.md).
 
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -20,10 +21,16 @@ use crate::Rate;
 
 /// Addresses remembered before the ones whose budget is full again are forgotten.
 const PRUNE_PAST: usize = 10_000;
+/// At most one pruning per this many milliseconds: it scans every address, and an attacker with
+/// many addresses (a /48 holds 65,536 /64s) must not make every refusal pay for a scan.
+const PRUNE_EVERY_MS: u64 = 1_000;
 
 pub(crate) struct FailedAuthLimit {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    started: std::time::Instant,
+    /// Milliseconds after `started` before which no pruning runs again.
+    next_prune: AtomicU64,
 }
 
 impl FailedAuthLimit {
@@ -32,6 +39,8 @@ impl FailedAuthLimit {
         FailedAuthLimit {
             limiter: DefaultKeyedRateLimiter::keyed(quota),
             clock: DefaultClock::default(),
+            started: std::time::Instant::now(),
+            next_prune: AtomicU64::new(0),
         }
     }
 
@@ -39,7 +48,21 @@ impl FailedAuthLimit {
     /// stands while `peer` is within its rate, else the 429 replaces it.
     pub fn judge(&self, peer: IpAddr, refused: Response) -> Response {
         if self.limiter.len() > PRUNE_PAST {
-            self.limiter.retain_recent();
+            let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let due = self.next_prune.load(Ordering::Relaxed);
+            if now >= due
+                && self
+                    .next_prune
+                    .compare_exchange(
+                        due,
+                        now + PRUNE_EVERY_MS,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                self.limiter.retain_recent();
+            }
         }
         match self.limiter.check_key(&client(peer)) {
             Ok(()) => refused,
