@@ -60,8 +60,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             origins: args.cors_origins,
             loopback: false,
         },
-        limits: args.limits.limits(),
-        sqlite_sync: args.limits.sqlite_sync(),
+        limits: args.limits.limits(&ir.server.limits),
+        sqlite_sync: args.limits.sqlite_sync(&ir.server.limits),
     };
     let tables = ir.tables.len();
     let secret_env = match &ir.auth.jwt.key {

@@ -93,6 +93,45 @@ pub struct Server {
     /// any origin; none by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors: Vec<String>,
+    /// The limits of SPEC §5.7 the project sets; a `ward serve` flag overrides each, and an unset
+    /// one keeps its default (docs/operations.md).
+    #[serde(default, skip_serializing_if = "ServerLimits::is_default")]
+    pub limits: ServerLimits,
+}
+
+/// `server { request-timeout "30s" … }`: each `None` keeps the server's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_memory_mib: Option<u32>,
+    /// Refused tokens per second one address may send (`0`: no limit), and the burst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_auth: Option<FailedAuthLimit>,
+    /// `full` or `normal` (SQLite's `synchronous`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite_sync: Option<String>,
+}
+
+impl ServerLimits {
+    pub fn is_default(&self) -> bool {
+        *self == ServerLimits::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailedAuthLimit {
+    pub per_second: u32,
+    pub burst: u32,
 }
 
 impl Server {

@@ -1099,6 +1099,22 @@ pub fn invalid_origin(span: Span, origin: &str, why: &str) -> Diagnostic {
     .with_help(why.to_owned())
 }
 
+/// E0077: a server limit whose value the server could not use.
+///
+/// Why: a timeout of zero or of days, a cap of no connections, or a durability mode SQLite does
+/// not have would leave the server open to the abuse the limit exists for, or unable to serve.
+/// Bad: `server { header-timeout "10" }`
+/// Fix: `server { header-timeout "10s" }` (durations end in `ms`, `s` or `m`)
+pub fn invalid_server_limit(span: Span, name: &str, why: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0077",
+        span,
+        format!("`{name}` cannot be this value"),
+        "not a usable limit",
+    )
+    .with_help(why.to_owned())
+}
+
 /// W0001: a sensitive-looking column without `mask` or `unmasked` was masked automatically.
 ///
 /// Why: columns named like emails, phones, secrets or tokens are masked by default.

@@ -123,6 +123,71 @@ fn server(project: &Project, syms: &mut Symbols, diags: &mut Diags) {
             Err(why) => diags.push(codes::invalid_origin(*span, origin, &why)),
         }
     }
+    for (name, value, span) in &server.limits {
+        if let Err(why) = limit(&mut syms.server.limits, name, value) {
+            diags.push(codes::invalid_server_limit(*span, name, &why));
+        }
+    }
+}
+
+/// Sets one `server` limit (SPEC §5.7) after checking it is usable.
+fn limit(
+    out: &mut ward_ir::ServerLimits,
+    name: &str,
+    value: &ast::LimitValue,
+) -> Result<(), String> {
+    use ast::LimitValue::{Integer, Rate, Text};
+    let count = |n: i128, min: i128, max: i128, what: &str| {
+        u32::try_from(n)
+            .ok()
+            .filter(|_| (min..=max).contains(&n))
+            .ok_or_else(|| format!("{what} from {min} to {max}"))
+    };
+    match (name, value) {
+        ("request-timeout" | "header-timeout" | "body-timeout", Text(text)) => {
+            let ms = duration_ms(text)?;
+            let slot = match name {
+                "request-timeout" => &mut out.request_timeout_ms,
+                "header-timeout" => &mut out.header_timeout_ms,
+                _ => &mut out.body_timeout_ms,
+            };
+            *slot = Some(ms);
+        }
+        ("max-connections", Integer(n)) => {
+            out.max_connections = Some(count(*n, 1, 1_000_000, "a number of connections")?);
+        }
+        ("body-memory-mib", Integer(n)) => {
+            out.body_memory_mib = Some(count(*n, 1, 1 << 20, "MiB")?);
+        }
+        ("failed-auth-rate", Rate(rate, burst)) => {
+            let per_second = count(*rate, 0, 1_000_000, "refusals per second (0: no limit)")?;
+            let burst = count(burst.unwrap_or(100), 1, 1_000_000, "a burst")?;
+            out.failed_auth = Some(ward_ir::FailedAuthLimit { per_second, burst });
+        }
+        ("sqlite-sync", Text(mode)) if mode == "full" || mode == "normal" => {
+            out.sqlite_sync = Some(mode.clone());
+        }
+        ("sqlite-sync", _) => return Err("`full` or `normal`".into()),
+        _ => return Err("a value of another kind".into()),
+    }
+    Ok(())
+}
+
+/// `500ms`, `30s`, `2m`: from a millisecond to an hour.
+fn duration_ms(text: &str) -> Result<u64, String> {
+    const WHY: &str = "a duration such as `500ms`, `30s` or `2m`, from 1ms to 60m";
+    let (digits, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let n: u64 = digits.parse().map_err(|_| WHY.to_owned())?;
+    let ms = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1_000),
+        "m" => n.checked_mul(60_000),
+        _ => None,
+    };
+    ms.filter(|ms| (1..=3_600_000).contains(ms))
+        .ok_or_else(|| WHY.to_owned())
 }
 
 fn auth(project: &Project, syms: &mut Symbols, diags: &mut Diags) {

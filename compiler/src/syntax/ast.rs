@@ -62,12 +62,23 @@ pub struct Project {
     pub servers: Vec<ServerAst>,
 }
 
-/// `server { cors ORIGIN… }`.
+/// `server { cors ORIGIN…; request-timeout "30s"; … }`.
 #[derive(Debug)]
 pub struct ServerAst {
     pub span: Span,
     /// Each origin as written, with its span.
     pub cors: Vec<(String, Span)>,
+    /// Each limit as written: its node name and its value.
+    pub limits: Vec<(String, LimitValue, Span)>,
+}
+
+/// A `server` limit's value as written.
+#[derive(Debug, Clone)]
+pub enum LimitValue {
+    Text(String),
+    Integer(i128),
+    /// `failed-auth-rate N burst=M`.
+    Rate(i128, Option<i128>),
 }
 
 #[derive(Debug)]

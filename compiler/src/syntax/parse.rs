@@ -6,7 +6,8 @@ use kdl::{KdlDocument, KdlNode};
 use ward_ir::{ColumnType, IdKind, JwtAlgorithm, OnDelete};
 
 use super::ast::{
-    Auth, Column, IndexAst, Jwt, JwtKeyAst, PageAst, Project, Relation, ServerAst, Table, Template,
+    Auth, Column, IndexAst, Jwt, JwtKeyAst, LimitValue, PageAst, Project, Relation, ServerAst,
+    Table, Template,
 };
 use super::reader::{Reader, args, children};
 use crate::diagnostics::{Diags, Span, codes};
@@ -119,12 +120,25 @@ pub fn parse_file(file: usize, text: &str, diags: &mut Diags, project: &mut Proj
     }
 }
 
+/// What a `server` block may hold.
+const SERVER_NODES: &[&str] = &[
+    "cors",
+    "request-timeout",
+    "header-timeout",
+    "body-timeout",
+    "max-connections",
+    "body-memory-mib",
+    "failed-auth-rate",
+    "sqlite-sync",
+];
+
 fn server(r: &mut Reader, n: &KdlNode) -> ServerAst {
     r.check_props(n, &[]);
     r.arg_count(n, 0, Some(0), "no arguments");
     let mut out = ServerAst {
         span: r.name_span(n),
         cors: Vec::new(),
+        limits: Vec::new(),
     };
     let mut seen = Vec::new();
     for c in children(n) {
@@ -139,8 +153,45 @@ fn server(r: &mut Reader, n: &KdlNode) -> ServerAst {
                         .collect();
                 }
             }
+            name @ ("request-timeout" | "header-timeout" | "body-timeout" | "sqlite-sync") => {
+                r.check_props(c, &[]);
+                r.no_children(c);
+                if r.once(c, &mut seen)
+                    && r.arg_count(c, 1, Some(1), "one value")
+                    && let Some((text, span)) = args(c).first().and_then(|e| r.string(e, "a value"))
+                {
+                    out.limits
+                        .push((name.to_owned(), LimitValue::Text(text), span));
+                }
+            }
+            name @ ("max-connections" | "body-memory-mib") => {
+                r.check_props(c, &[]);
+                r.no_children(c);
+                if r.once(c, &mut seen)
+                    && r.arg_count(c, 1, Some(1), "one integer")
+                    && let Some((n, span)) = args(c).first().and_then(|e| r.int(e))
+                {
+                    out.limits
+                        .push((name.to_owned(), LimitValue::Integer(n), span));
+                }
+            }
+            "failed-auth-rate" => {
+                r.check_props(c, &["burst"]);
+                r.no_children(c);
+                let burst = r.prop_int(c, "burst").map(|(b, _)| b);
+                if r.once(c, &mut seen)
+                    && r.arg_count(c, 1, Some(1), "refusals per second")
+                    && let Some((n, span)) = args(c).first().and_then(|e| r.int(e))
+                {
+                    out.limits.push((
+                        "failed-auth-rate".to_owned(),
+                        LimitValue::Rate(n, burst),
+                        span,
+                    ));
+                }
+            }
             other => {
-                let d = codes::unknown_node(r.name_span(c), other, "`server`", &["cors"]);
+                let d = codes::unknown_node(r.name_span(c), other, "`server`", SERVER_NODES);
                 r.diags.push(d);
             }
         }

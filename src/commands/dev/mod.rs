@@ -60,8 +60,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             origins: Vec::new(),
             loopback: true,
         },
-        limits: Default::default(),
-        sqlite_sync: Default::default(),
+        // The project's limits; a reload does not change them (they are read at start).
+        limits: super::limits::LimitArgs::default().limits(&ir.server.limits),
+        sqlite_sync: super::limits::LimitArgs::default().sqlite_sync(&ir.server.limits),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
