@@ -14,23 +14,14 @@ Environment: WARD_BIN (default target/release/ward). Needs `prlimit` (util-linux
 import argparse
 import os
 import resource
-import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECRET = "abuse-secret-0123456789abcdef-0123456789abcdef"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+import wardlab
 
 
 def rss_kib(pid):
@@ -41,24 +32,12 @@ def rss_kib(pid):
     return 0
 
 
-def start(ward, work, port, prefix=()):
-    project = os.path.join(work, "tasks")
-    shutil.copytree(os.path.join(ROOT, "examples/tasks"), project)
-    env = dict(os.environ, WARD_JWT_SECRET=SECRET)
+def start(ward, work, prefix=()):
+    """ward serving a copy of the tasks example, and a member's token."""
+    project = wardlab.copy_example(work)
     log = open(os.path.join(work, "ward.log"), "w")
-    proc = subprocess.Popen([*prefix, ward, "serve", project, "--listen", f"127.0.0.1:{port}"],
-                            stdout=log, stderr=log, env=env)
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                if s.recv(64).startswith(b"HTTP/1.1 200"):
-                    break
-        except OSError:
-            time.sleep(0.05)
-    token = subprocess.run([ward, "token", project, "--sub", "attacker", "--roles", "member"],
-                           check=True, capture_output=True, text=True, env=env).stdout.strip()
-    return proc, token
+    server = wardlab.Server(ward, project, prefix=prefix, log=log).start()
+    return server, wardlab.token(ward, project, "attacker")
 
 
 def probe(port, timeout=30):
@@ -74,11 +53,11 @@ def probe(port, timeout=30):
 
 
 def idle(ward, a):
-    port = free_port()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory() as work:
-        proc, _ = start(ward, work, port, prefix=("prlimit", "--nofile=1024:1024"))
+        server, _ = start(ward, work, prefix=("prlimit", "--nofile=1024:1024"))
+        port = server.port
         sockets, refused = [], 0
         for _ in range(a.count):
             try:
@@ -100,8 +79,7 @@ def idle(ward, a):
             except OSError:
                 closed += 1
             s.close()
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
     answered = [t for ok, t in results if ok]
     print(f"idle: {len(sockets)} idle sockets opened ({refused} not: the backlog was full) under "
           f"an fd limit of 1,024; {a.seconds:g} s of probes")
@@ -112,11 +90,11 @@ def idle(ward, a):
 
 
 def slowbody(ward, a):
-    port = free_port()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory() as work:
-        proc, token = start(ward, work, port)
+        server, token = start(ward, work)
+        port, proc = server.port, server.proc
         base = rss_kib(proc.pid)
         head = (f"POST /api/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {1 << 20}\r\n\r\n").encode()
@@ -153,8 +131,7 @@ def slowbody(ward, a):
         ok, latency = probe(port)
         for s in sockets:
             s.close()
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
     print(f"slowbody: {a.count} POSTs of 1 MiB − 100 B that stall")
     print(f"  RSS before {base / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB, 2 s after the last "
           f"answer {after / 1024:.0f} MiB; all answered within {settled:.1f} s")
@@ -168,7 +145,7 @@ def main():
     p.add_argument("--seconds", type=float, default=40)
     p.add_argument("--count", type=int, default=None)
     a = p.parse_args()
-    ward = os.environ.get("WARD_BIN", os.path.join(ROOT, "target/release/ward"))
+    ward = wardlab.ward_bin()
     if a.mode == "idle":
         a.count = a.count or 1100
         idle(ward, a)

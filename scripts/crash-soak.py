@@ -21,59 +21,12 @@ import http.client
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECRET = "crash-soak-secret-0123456789abcdef-0123456789"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, ward, project, database, port, sync, log):
-        self.args = [ward, "serve", project, "--database", database,
-                     "--listen", f"127.0.0.1:{port}", "--sqlite-sync", sync]
-        self.port = port
-        self.log = log
-        self.proc = None
-
-    def start(self):
-        env = dict(os.environ, WARD_JWT_SECRET=SECRET)
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=env)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"ward exited with {self.proc.returncode}; see {self.log.name}")
-            try:
-                status, _ = request(self.port, "GET", "/readyz", None, None, timeout=1)
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise SystemExit("ward did not become ready within 30 s")
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
+from wardlab import Server, copy_example, drop_schema, pg_schema, token, ward_bin
 
 
 def request(port, method, path, token, body, timeout=10, conn=None):
@@ -91,13 +44,6 @@ def request(port, method, path, token, body, timeout=10, conn=None):
     finally:
         if own:
             conn.close()
-
-
-def token(ward, project, sub):
-    env = dict(os.environ, WARD_JWT_SECRET=SECRET)
-    out = subprocess.run([ward, "token", project, "--sub", sub, "--roles", "member", "--ttl", "1h"],
-                         check=True, capture_output=True, text=True, env=env)
-    return out.stdout.strip()
 
 
 class Client(threading.Thread):
@@ -201,13 +147,6 @@ def check(client, titles):
     return len(lost), partial, stale
 
 
-def pg_schema(base):
-    name = f"ward_crash_{uuid.uuid4().hex}"
-    subprocess.run(["psql", base, "-qc", f"CREATE SCHEMA {name}"], check=True)
-    sep = "&" if "?" in base else "?"
-    return name, f"{base}{sep}options=-csearch_path%3D{name}"
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
@@ -219,9 +158,7 @@ def main():
     a = p.parse_args()
     seed = a.seed if a.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
-    ward = os.environ.get("WARD_BIN", os.path.join(ROOT, "target/debug/ward"))
-    if not os.path.isabs(ward):
-        ward = os.path.join(ROOT, ward)
+    ward = ward_bin("target/debug/ward")
     base = os.environ.get("WARD_TEST_POSTGRES_URL")
     if a.backend == "postgres" and not base:
         print("skipped: WARD_TEST_POSTGRES_URL is not set, so the Postgres soak does not run")
@@ -229,8 +166,7 @@ def main():
     print(f"crash soak: {a.backend}, {a.runs} runs, seed {seed}")
     totals = {"acknowledged": 0, "lost": 0, "partial": 0, "stale": 0}
     with tempfile.TemporaryDirectory() as work:
-        project = os.path.join(work, "tasks")
-        subprocess.run(["cp", "-r", os.path.join(ROOT, "examples/tasks"), project], check=True)
+        project = copy_example(work)
         for run in range(a.runs):
             schema = None
             if a.backend == "postgres":
@@ -238,7 +174,7 @@ def main():
             else:
                 database = f"sqlite://{work}/run{run}.db"
             log = open(os.path.join(work, f"run{run}.log"), "w")
-            server = Server(ward, project, database, free_port(), a.sqlite_sync, log)
+            server = Server(ward, project, database, ["--sqlite-sync", a.sqlite_sync], log=log)
             try:
                 server.start()
                 clients = [Client(server.port, token(ward, project, f"c{run}-{i}"), f"c{run}-{i}",
@@ -261,13 +197,10 @@ def main():
                     acknowledged += c.acknowledged
                 server.stop()
             finally:
-                if server.proc and server.proc.poll() is None:
-                    server.kill()
+                server.stop()
                 log.close()
                 if schema:
-                    subprocess.run(["psql", base, "-qc", "SET client_min_messages = warning",
-                                    "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE"],
-                                   check=False)
+                    drop_schema(base, schema)
             if acknowledged == 0:
                 raise SystemExit(f"run {run}: no write was acknowledged before the kill; see the log")
             print(f"run {run}: acknowledged {acknowledged}, lost {lost}, partial batches {partial}, "

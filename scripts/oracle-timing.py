@@ -17,16 +17,13 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECRET = "oracle-secret-0123456789abcdef-0123456789abcdef"
+import wardlab
 
 
 def trimmed(xs, cut=0.1):
@@ -40,39 +37,22 @@ def main():
     p.add_argument("--pairs", type=int, default=20000)
     p.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     a = p.parse_args()
-    ward = os.environ.get("WARD_BIN", os.path.join(ROOT, "target/release/ward"))
-    env = dict(os.environ, WARD_JWT_SECRET=SECRET)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    ward = wardlab.ward_bin()
     work = tempfile.mkdtemp()
-    project = os.path.join(work, "tasks")
-    shutil.copytree(os.path.join(ROOT, "examples/tasks"), project)
+    project = wardlab.copy_example(work)
+    base = os.environ.get("WARD_TEST_POSTGRES_URL")
     schema = None
     if a.backend == "postgres":
-        base = os.environ["WARD_TEST_POSTGRES_URL"]
-        schema = f"ward_oracle_{uuid.uuid4().hex}"
-        subprocess.run(["psql", base, "-qc", f"CREATE SCHEMA {schema}"], check=True)
-        database = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+        schema, database = wardlab.pg_schema(base)
     else:
         database = f"sqlite://{work}/data.db"
-    server = subprocess.Popen([ward, "serve", project, "--database", database, "--listen",
-                               f"127.0.0.1:{port}", "--failed-auth-rate", "0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    server = wardlab.Server(ward, project, database, ["--failed-auth-rate", "0"])
     try:
-        for _ in range(300):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
+        server.start()
+        port = server.port
 
         def token(sub):
-            return subprocess.run([ward, "token", project, "--sub", sub, "--roles", "member"],
-                                  check=True, capture_output=True, text=True,
-                                  env=env).stdout.strip()
+            return wardlab.token(ward, project, sub)
 
         owner, other = token("owner"), token("other")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -104,12 +84,9 @@ def main():
                 body404 = data
                 times[(method, kind)].append(ns / 1000)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        server.stop()
         if schema:
-            subprocess.run(["psql", os.environ["WARD_TEST_POSTGRES_URL"], "-qc",
-                            "SET client_min_messages = warning", "-c",
-                            f"DROP SCHEMA IF EXISTS {schema} CASCADE"], check=False)
+            wardlab.drop_schema(base, schema)
         shutil.rmtree(work, ignore_errors=True)
     print(f"{a.backend}: {a.pairs} pairs, every answer the same 404 body")
     for method in ("PATCH", "DELETE"):

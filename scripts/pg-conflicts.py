@@ -16,17 +16,12 @@ import collections
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECRET = "pg-conflicts-secret-0123456789abcdef-0123456789"
+import wardlab
 
 
 def call(conn, method, path, tok, body=None):
@@ -48,36 +43,20 @@ def main():
     if not base:
         print("skipped: WARD_TEST_POSTGRES_URL is not set")
         return 0
-    ward = os.environ.get("WARD_BIN", os.path.join(ROOT, "target/release/ward"))
-    schema = f"ward_conflicts_{uuid.uuid4().hex}"
-    subprocess.run(["psql", base, "-qc", f"CREATE SCHEMA {schema}"], check=True)
-    sep = "&" if "?" in base else "?"
-    database = f"{base}{sep}options=-csearch_path%3D{schema}"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, WARD_JWT_SECRET=SECRET)
+    ward = wardlab.ward_bin()
+    schema, database = wardlab.pg_schema(base)
     work = tempfile.mkdtemp()
-    project = os.path.join(work, "tasks")
-    subprocess.run(["cp", "-r", os.path.join(ROOT, "examples/tasks"), project], check=True)
+    project = wardlab.copy_example(work)
     log = open(os.path.join(work, "ward.log"), "w")
-    server = subprocess.Popen([ward, "serve", project, "--database", database,
-                               "--listen", f"127.0.0.1:{port}"], stdout=log, stderr=log, env=env)
+    server = wardlab.Server(ward, project, database, log=log)
+    port = server.port
     counts = collections.defaultdict(collections.Counter)
     lock = threading.Lock()
     try:
-        for _ in range(300):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
+        server.start()
 
         def token(sub):
-            return subprocess.run([ward, "token", project, "--sub", sub, "--roles", "member"],
-                                  check=True, capture_output=True, text=True, env=env).stdout.strip()
+            return wardlab.token(ward, project, sub)
 
         stop = time.time() + a.seconds
 
@@ -124,11 +103,9 @@ def main():
         for t in threads:
             t.join()
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=20)
+        server.stop()
         log.close()
-        subprocess.run(["psql", base, "-qc", "SET client_min_messages = warning",
-                        "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE"], check=False)
+        wardlab.drop_schema(base, schema)
     total = sum(sum(c.values()) for c in counts.values())
     busy = sum(c[503] for c in counts.values())
     print(f"{a.clients} steady clients, {a.noisy} noisy, {a.seconds:g} s: "

@@ -40,29 +40,10 @@ async fn a_request_past_its_deadline_answers_504() {
     })
     .await;
     let member = s.token("u1", &["member"], None);
-    let addr = s.base.trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\":"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), async {
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut buf).await.unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            answer.extend_from_slice(&buf[..n]);
-            if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
-                break;
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "no answer within 5 s");
-    let answer = String::from_utf8_lossy(&answer);
+    let mut stream = stalled_post(&s, &member, 100).await;
+    let answer = read_answer(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("no answer within 5 s");
     assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
     assert!(answer.contains(r#""code":"TIMEOUT""#), "{answer}");
     assert_eq!(
@@ -203,6 +184,17 @@ async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (bool, S
     (closed, String::from_utf8_lossy(&got).into_owned())
 }
 
+/// A connection that sent a create's head announcing `length` bytes of body, and a few of them.
+async fn stalled_post(s: &Server, token: &str, length: usize) -> TcpStream {
+    let addr = s.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{\"title\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
 /// Reads one answer (its head and a JSON body) or gives up after `within`.
 async fn read_answer(stream: &mut TcpStream, within: Duration) -> Option<String> {
     let mut got = Vec::new();
@@ -286,12 +278,7 @@ async fn a_stalled_body_is_cut_at_the_body_timeout() {
     })
     .await;
     let member = s.token("u1", &["member"], None);
-    let addr = s.base.trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\":"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut stream = stalled_post(&s, &member, 100).await;
     let answer = read_answer(&mut stream, Duration::from_secs(5))
         .await
         .expect("no answer within 5 s (the request deadline is 30 s)");
@@ -468,13 +455,7 @@ async fn bodies_together_hold_at_most_the_budget() {
         .await,
     );
     let member = s.token("u1", &["member"], None);
-    let addr = s.base.trim_start_matches("http://").to_owned();
-    let mut stalled = TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"title\":",
-        1 << 20
-    );
-    stalled.write_all(head.as_bytes()).await.unwrap();
+    let mut stalled = stalled_post(&s, &member, 1 << 20).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let small = {

@@ -51,21 +51,17 @@ impl LimitArgs {
         let ms = |flag: Option<Duration>, kdl: Option<u64>, default: Duration| {
             flag.or(kdl.map(Duration::from_millis)).unwrap_or(default)
         };
-        let (kdl_rate, kdl_burst) = project
-            .failed_auth
-            .map_or((None, None), |f| (Some(f.per_second), Some(f.burst)));
-        let rate = self.failed_auth_rate.or(kdl_rate);
-        let burst = self.failed_auth_burst.or(kdl_burst);
-        let failed_auth = match (rate, defaults.failed_auth) {
-            (Some(n), _) => NonZeroU32::new(n).map(|per_second| Rate {
-                per_second,
-                burst: burst.and_then(NonZeroU32::new).unwrap_or(NonZeroU32::MIN),
-            }),
-            (None, default) => default.map(|d| Rate {
-                burst: burst.and_then(NonZeroU32::new).unwrap_or(d.burst),
-                ..d
-            }),
-        };
+        let kdl = project.failed_auth;
+        let default_rate = defaults.failed_auth.map_or(0, |d| d.per_second.get());
+        let default_burst = defaults.failed_auth.map_or(NonZeroU32::MIN, |d| d.burst);
+        let rate = (self.failed_auth_rate)
+            .or(kdl.map(|f| f.per_second))
+            .unwrap_or(default_rate);
+        let burst = (self.failed_auth_burst)
+            .or(kdl.map(|f| f.burst))
+            .and_then(NonZeroU32::new)
+            .unwrap_or(default_burst);
+        let failed_auth = NonZeroU32::new(rate).map(|per_second| Rate { per_second, burst });
         Limits {
             request_deadline: ms(
                 self.request_timeout,
@@ -98,33 +94,21 @@ impl LimitArgs {
 
     /// SQLite's durability: the flag, else the project's `sqlite-sync`, else `full`.
     pub fn sqlite_sync(&self, project: &ServerLimits) -> SqliteSync {
-        self.sqlite_sync
-            .or_else(|| {
-                project
-                    .sqlite_sync
-                    .as_deref()
-                    .and_then(|m| sqlite_sync(m).ok())
-            })
-            .unwrap_or_default()
+        self.sqlite_sync.or(project.sqlite_sync).unwrap_or_default()
     }
 }
 
-/// `30s`, `500ms`, `2m`: humantime's durations, at least a millisecond.
+/// The project's duration grammar (`500ms`, `30s`, `2m`; 1 ms to 60 min), so that a flag and
+/// `server { … }` accept the same values.
 fn duration(text: &str) -> Result<Duration, String> {
-    let d =
-        humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 30s, 500ms, 2m)"))?;
-    if d < Duration::from_millis(1) {
-        return Err("must be at least 1ms".into());
-    }
-    Ok(d)
+    ward_ir::time::duration_ms(text)
+        .map(Duration::from_millis)
+        .ok_or_else(|| ward_ir::time::DURATION_FORM.to_owned())
 }
 
 fn sqlite_sync(text: &str) -> Result<SqliteSync, String> {
-    match text {
-        "full" => Ok(SqliteSync::Full),
-        "normal" => Ok(SqliteSync::Normal),
-        other => Err(format!("`{other}` is not a mode: use `full` or `normal`")),
-    }
+    SqliteSync::from_name(text)
+        .ok_or_else(|| format!("`{text}` is not a mode: use `full` or `normal`"))
 }
 
 #[cfg(test)]
@@ -150,7 +134,7 @@ mod tests {
                 per_second: 5,
                 burst: 20,
             }),
-            sqlite_sync: Some("normal".into()),
+            sqlite_sync: Some(SqliteSync::Normal),
             ..ServerLimits::default()
         };
         let l = none.limits(&project);

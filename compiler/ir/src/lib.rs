@@ -116,9 +116,32 @@ pub struct ServerLimits {
     /// Refused tokens per second one address may send (`0`: no limit), and the burst.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_auth: Option<FailedAuthLimit>,
-    /// `full` or `normal` (SQLite's `synchronous`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sqlite_sync: Option<String>,
+    pub sqlite_sync: Option<SqliteSync>,
+}
+
+/// How hard SQLite makes a commit durable before ward answers it (SPEC §5.7 "Durability").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// WAL with `synchronous=FULL`: the log is synced at every commit (a group commit is one
+    /// commit), so an answered write survives a power cut.
+    #[default]
+    Full,
+    /// WAL with `synchronous=NORMAL`: no sync at commit, only at checkpoints. A crash of the
+    /// process loses nothing answered; a power cut or an OS crash can lose the last commits.
+    Normal,
+}
+
+impl SqliteSync {
+    /// `full` or `normal`, as the project's `sqlite-sync` and `ward serve --sqlite-sync` spell it.
+    pub fn from_name(name: &str) -> Option<SqliteSync> {
+        match name {
+            "full" => Some(SqliteSync::Full),
+            "normal" => Some(SqliteSync::Normal),
+            _ => None,
+        }
+    }
 }
 
 impl ServerLimits {

@@ -27,6 +27,25 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
+/// A limit's duration as the project's `server { … }` and `ward serve`'s flags write it: `500ms`,
+/// `30s` or `2m`, from 1 ms to 60 min, in milliseconds; `None` for anything else.
+pub fn duration_ms(text: &str) -> Option<u64> {
+    let (digits, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let n: u64 = digits.parse().ok()?;
+    let ms = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1_000),
+        "m" => n.checked_mul(60_000),
+        _ => None,
+    };
+    ms.filter(|ms| (1..=3_600_000).contains(ms))
+}
+
+/// What [`duration_ms`] takes, for error messages.
+pub const DURATION_FORM: &str = "a duration such as `500ms`, `30s` or `2m`, from 1ms to 60m";
+
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -86,5 +105,25 @@ mod tests {
             parse_date("2026-02-28").map(date_text).as_deref(),
             Some("2026-02-28")
         );
+    }
+
+    #[test]
+    fn limit_durations_are_ms_s_or_m_within_an_hour() {
+        assert_eq!(duration_ms("500ms"), Some(500));
+        assert_eq!(duration_ms("30s"), Some(30_000));
+        assert_eq!(duration_ms("60m"), Some(3_600_000));
+        for bad in [
+            "",
+            "30",
+            "0ms",
+            "61m",
+            "2h",
+            "1.5s",
+            "s",
+            "-1s",
+            "99999999999999999999s",
+        ] {
+            assert_eq!(duration_ms(bad), None, "{bad:?}");
+        }
     }
 }

@@ -145,7 +145,8 @@ fn limit(
     };
     match (name, value) {
         ("request-timeout" | "header-timeout" | "body-timeout", Text(text)) => {
-            let ms = duration_ms(text)?;
+            let ms = ward_ir::time::duration_ms(text)
+                .ok_or_else(|| ward_ir::time::DURATION_FORM.to_owned())?;
             let slot = match name {
                 "request-timeout" => &mut out.request_timeout_ms,
                 "header-timeout" => &mut out.header_timeout_ms,
@@ -164,30 +165,13 @@ fn limit(
             let burst = count(burst.unwrap_or(100), 1, 1_000_000, "a burst")?;
             out.failed_auth = Some(ward_ir::FailedAuthLimit { per_second, burst });
         }
-        ("sqlite-sync", Text(mode)) if mode == "full" || mode == "normal" => {
-            out.sqlite_sync = Some(mode.clone());
+        ("sqlite-sync", Text(mode)) => {
+            out.sqlite_sync =
+                Some(ward_ir::SqliteSync::from_name(mode).ok_or("`full` or `normal`")?);
         }
-        ("sqlite-sync", _) => return Err("`full` or `normal`".into()),
         _ => return Err("a value of another kind".into()),
     }
     Ok(())
-}
-
-/// `500ms`, `30s`, `2m`: from a millisecond to an hour.
-fn duration_ms(text: &str) -> Result<u64, String> {
-    const WHY: &str = "a duration such as `500ms`, `30s` or `2m`, from 1ms to 60m";
-    let (digits, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((text, ""), |i| text.split_at(i));
-    let n: u64 = digits.parse().map_err(|_| WHY.to_owned())?;
-    let ms = match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1_000),
-        "m" => n.checked_mul(60_000),
-        _ => None,
-    };
-    ms.filter(|ms| (1..=3_600_000).contains(ms))
-        .ok_or_else(|| WHY.to_owned())
 }
 
 fn auth(project: &Project, syms: &mut Symbols, diags: &mut Diags) {

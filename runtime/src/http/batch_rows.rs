@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::written;
 use super::{delete, update, upsert};
 use crate::mutation::{self, Mutation};
-use crate::security::{self, firewall};
+use crate::security::firewall;
 use crate::sql::{Stmt, dml, predicate};
 use crate::store::row::{self, Record};
 use crate::store::{self, Db};
@@ -146,33 +146,26 @@ fn apply(
     let (snap, caller, plan, now) = (ctx.snap, ctx.caller, ctx.plan, ctx.now);
     let not_found = || firewall::not_found(&plan.def);
     // The record's `options.ifMatch`, judged as the single-record routes judge `If-Match`.
-    let expected = |gate: Option<&security::Gate>, current: Option<&Record>| {
-        let Some(precondition) = &item.precondition else {
-            return Ok(());
-        };
-        let ctx = embed::Ctx {
-            conn,
-            snap,
-            caller,
-            now,
-        };
-        precondition.judge(ctx, plan, gate, id, current)
+    let expected = item.precondition.clone().unwrap_or_default();
+    let ctx = embed::Ctx {
+        conn,
+        snap,
+        caller,
+        now,
     };
     match access {
         Access::Update(gate) => {
             let current = current.ok_or_else(not_found)?;
-            expected(Some(gate), Some(current))?;
+            expected.judge(ctx, plan, Some(gate), id, Some(current))?;
             update::apply(conn, snap, caller, plan, gate, id, current, &item.body, now).map(|_| ())
         }
         Access::Delete(gate) => {
             let current = current.ok_or_else(not_found)?;
-            expected(Some(gate), Some(current))?;
+            expected.judge(ctx, plan, Some(gate), id, Some(current))?;
             delete::apply(conn, snap, caller, plan, gate, id, current, now)
         }
         Access::Upsert(gates) => {
-            if current.is_none() || gates.update_gate().is_some() {
-                expected(gates.update_gate(), current)?;
-            }
+            gates.judge(&expected, ctx, plan, id, current)?;
             upsert::apply(
                 conn, snap, caller, plan, gates, id, current, &item.body, now,
             )

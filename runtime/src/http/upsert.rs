@@ -74,9 +74,21 @@ impl Gates {
         })
     }
 
-    /// The update rule's gate, when the caller may update at all.
-    pub fn update_gate(&self) -> Option<&Gate> {
-        self.update.as_ref().ok()
+    /// Judges an upsert's precondition on `current`, the visible row with this id (if any). A
+    /// visible row the caller may not update answers as it would without the precondition (RFC
+    /// 9110 §13.2.1); see `precondition` for ids they cannot see.
+    pub(crate) fn judge(
+        &self,
+        precondition: &Precondition,
+        ctx: embed::Ctx<'_>,
+        plan: &TablePlan,
+        id: &Json,
+        current: Option<&Record>,
+    ) -> Result<(), ApiError> {
+        match (current, &self.update) {
+            (Some(_), Err(_)) => Ok(()),
+            (_, update) => precondition.judge(ctx, plan, update.as_ref().ok(), id, current),
+        }
     }
 
     /// The firewall condition that decides between update and create.
@@ -127,17 +139,13 @@ async fn run(
                     0,
                 );
                 let current = row::first_record(tx, plan, &load)?;
-                // A visible row the caller may not update answers as it would without the
-                // precondition (RFC 9110 §13.2.1); see `precondition` for rows they cannot see.
-                if current.is_none() || gates.update_gate().is_some() {
-                    let ctx = embed::Ctx {
-                        conn: tx,
-                        snap: &snap2,
-                        caller: &caller2,
-                        now: &now,
-                    };
-                    precondition.judge(ctx, plan, gates.update_gate(), &id, current.as_ref())?;
-                }
+                let ctx = embed::Ctx {
+                    conn: tx,
+                    snap: &snap2,
+                    caller: &caller2,
+                    now: &now,
+                };
+                gates.judge(&precondition, ctx, plan, &id, current.as_ref())?;
                 let (created, row) = apply(
                     tx,
                     &snap2,

@@ -346,24 +346,13 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// How hard SQLite makes a commit durable before ward answers it (SPEC §5.7 "Durability").
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Sync {
-    /// WAL with `synchronous=FULL`: the log is synced at every commit (a group commit is one
-    /// commit), so an answered write survives a power cut.
-    #[default]
-    Full,
-    /// WAL with `synchronous=NORMAL`: no sync at commit, only at checkpoints. A crash of the
-    /// process loses nothing answered; a power cut or an OS crash can lose the last commits.
-    Normal,
-}
+pub use ward_ir::SqliteSync as Sync;
 
-impl Sync {
-    fn pragma(self) -> &'static str {
-        match self {
-            Sync::Full => "FULL",
-            Sync::Normal => "NORMAL",
-        }
+/// The `synchronous` pragma's value for `sync`.
+fn synchronous(sync: Sync) -> &'static str {
+    match sync {
+        Sync::Full => "FULL",
+        Sync::Normal => "NORMAL",
     }
 }
 
@@ -403,7 +392,7 @@ pub fn open(path: &Path, sync: Sync) -> Result<SqliteStore, StartError> {
     configure(&writer).map_err(|e| fail(&e))?;
     // Only the writer commits; readers are `query_only` and keep SQLite's default.
     writer
-        .pragma_update(None, "synchronous", sync.pragma())
+        .pragma_update(None, "synchronous", synchronous(sync))
         .map_err(|e| fail(&e))?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     // Readers are `query_only`: a read path that tried to write would fail loudly instead.
