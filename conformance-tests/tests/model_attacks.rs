@@ -4,7 +4,7 @@
 //! compared after every step, every invariant checked); the answers are asserted as well.
 
 use serde_json::{Value, json};
-use ward_conformance::scenario::{CallerSpec, IdRef, Precondition, Route, Step, ValueSpec};
+use ward_conformance::scenario::{Body, CallerSpec, IdRef, Precondition, Route, Step, ValueSpec};
 
 mod common;
 use common::*;
@@ -255,4 +255,67 @@ fn preconditions_never_reveal_another_tenants_row() {
     );
     assert_eq!(answers[0].1["code"], "NOT_FOUND");
     assert_eq!(answers[5].1["code"], "PRECONDITION_FAILED");
+}
+
+const CODES: &str = r#"
+auth {
+    roles member admin
+}
+
+table codes {
+    column code text unique=#true
+    column handle text unique=global
+    column orgId text
+    firewall {
+        scope orgId (auth)org-id
+    }
+    access {
+        list member+
+        read member+
+        create member+
+        update member+
+    }
+    guards open
+    batch max=5 atomic=#true
+}
+"#;
+
+/// SPEC §5.7 uniqueness, server and model alike: another tenant's value is free to take by
+/// create, update and batch (a 409 would tell the caller it exists); a tenant's own value still
+/// clashes; `unique=global` keeps its table-wide constraint.
+#[test]
+fn unique_values_never_cross_tenants() {
+    let seeds = vec![seed("codes", ADA, json!({"code": "X", "handle": "h1"}))];
+    let create =
+        |caller, body: Value| with_body(req(caller, "POST", "codes", Route::Collection), body);
+    let mut batch = req(GUS, "POST", "codes", Route::Batch);
+    batch.body = Some(Body::Records {
+        records: vec![fields(json!({"code": "Y"})), fields(json!({"code": "Z"}))],
+        atomic: Some(true),
+    });
+    let answers = run(
+        CODES,
+        callers(),
+        seeds,
+        vec![
+            create(GUS, json!({"code": "X"})),
+            create(BOB, json!({"code": "X"})),
+            create(BOB, json!({"code": "Y"})),
+            create(BOB, json!({"code": "Z"})),
+            batch,
+            create(BOB, json!({"code": "W"})),
+            // Gus's own row (the second created) takes the value Bob has just taken.
+            with_body(
+                req(GUS, "PATCH", "codes", Route::Row(row("codes", 1))),
+                json!({"code": "W"}),
+            ),
+            create(GUS, json!({"handle": "h1"})),
+        ],
+    );
+    assert_eq!(
+        statuses(&answers),
+        vec![201, 409, 201, 201, 201, 201, 200, 409]
+    );
+    assert_eq!(answers[1].1["code"], "UNIQUE_VIOLATION");
+    assert_eq!(answers[7].1["code"], "UNIQUE_VIOLATION");
 }

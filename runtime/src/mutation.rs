@@ -39,6 +39,7 @@ pub enum Mutation {
     TriggerBeforeSkipped,
     ActionExistsIgnoresFirewall,
     PreconditionBeforeFirewall,
+    UniqueAcrossTenants,
 }
 
 /// Whether the planted bug `m` is switched on. Without the `mutations` feature: never.
@@ -54,7 +55,7 @@ pub use switch::{active, current, set};
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation, in declaration order (`ALL[m as usize] == m`).
-    pub const ALL: [Mutation; 21] = [
+    pub const ALL: [Mutation; 22] = [
         Mutation::AuthAcceptExpired,
         Mutation::AuthBadTokenAnonymous,
         Mutation::AccessReadSkipRole,
@@ -76,6 +77,7 @@ impl Mutation {
         Mutation::TriggerBeforeSkipped,
         Mutation::ActionExistsIgnoresFirewall,
         Mutation::PreconditionBeforeFirewall,
+        Mutation::UniqueAcrossTenants,
     ];
 
     /// The stable kebab-case name (`WARD_MUTATION=<name>`).
@@ -102,6 +104,7 @@ impl Mutation {
             Mutation::TriggerBeforeSkipped => "trigger-before-skipped",
             Mutation::ActionExistsIgnoresFirewall => "action-exists-ignores-firewall",
             Mutation::PreconditionBeforeFirewall => "precondition-before-firewall",
+            Mutation::UniqueAcrossTenants => "unique-across-tenants",
         }
     }
 
@@ -115,7 +118,8 @@ impl Mutation {
             Mutation::FirewallReadNoScope
             | Mutation::FirewallWriteNoScope
             | Mutation::FirewallNotFoundOracle
-            | Mutation::PreconditionBeforeFirewall => "firewall",
+            | Mutation::PreconditionBeforeFirewall
+            | Mutation::UniqueAcrossTenants => "firewall",
             Mutation::GuardsCreateSystemField | Mutation::GuardsUpdateScopeColumn => "guards",
             Mutation::ErrorLeaksStoredRow => "masking",
             Mutation::MaskingFilterMaskedColumn => "masking",
@@ -181,6 +185,9 @@ impl Mutation {
             }
             Mutation::PreconditionBeforeFirewall => {
                 "an `If-Match` on another tenant's row answers 412 instead of the fixed NOT_FOUND"
+            }
+            Mutation::UniqueAcrossTenants => {
+                "unique indexes leave out the scope: another tenant's value answers 409"
             }
         }
     }

@@ -195,3 +195,79 @@ async fn soft_deleted_rows_leave_the_firewall() {
     let list = s.get("/api/rooms", &alice).await.json();
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
 }
+
+const UNIQUES: &str = r#"
+auth { roles member }
+table codes {
+    column code text unique=#true
+    column handle text unique=global
+    column name text
+    column kind text
+    column orgId text
+    unique name kind
+    firewall { scope orgId (auth)org-id }
+    access { list member; read member; create member; update member }
+    guards { createable code handle name kind; updatable code handle name kind }
+    batch max=10 atomic=#true
+    delete hard
+}
+"#;
+
+/// SPEC §5.7: `unique` on a firewalled table holds within the row's scope, so another tenant's
+/// value is free to take and never answers 409, by create, update or batch; `unique=global`
+/// keeps the table-wide constraint. Composite `unique a b` is scoped the same way.
+#[backends]
+async fn uniqueness_never_crosses_tenants_unless_global() {
+    let s = start_kdl(UNIQUES).await;
+    let acme = s.token("alice", &["member"], Some("acme"));
+    let globex = s.token("gus", &["member"], Some("globex"));
+    let row = |code: &str, handle: &str| json!({"code": code, "handle": handle, "name": code, "kind": "k"});
+    s.create("codes", &acme, row("X", "h1")).await;
+
+    // Another tenant takes "X" (and "X"/"k" for the composite) as if acme did not exist.
+    let theirs = s.post("/api/codes", &globex, row("X", "h2")).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+    // Within one tenant the value stays unique.
+    let mine = s.post("/api/codes", &acme, row("X", "h3")).await;
+    assert_eq!((mine.status, mine.code()), (409, "UNIQUE_VIOLATION".into()));
+    let composite = s
+        .post(
+            "/api/codes",
+            &acme,
+            json!({"code": "Y", "name": "X", "kind": "k"}),
+        )
+        .await;
+    assert_eq!(composite.status, 409, "{}", composite.text);
+
+    // An update into another tenant's value, and a batch of them, succeed too.
+    let g2 = id_str(&s.create("codes", &globex, row("Z", "h4")).await);
+    let moved = s
+        .patch(&format!("/api/codes/{g2}"), &globex, json!({"code": "W"}))
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    let acme_w = s.post("/api/codes", &acme, row("W", "h5")).await;
+    assert_eq!(acme_w.status, 201, "{}", acme_w.text);
+    let batch = s
+        .post(
+            "/api/codes/batch",
+            &globex,
+            json!({"records": [{"code": "Q", "name": "Q"}, {"code": "R", "name": "R"}]}),
+        )
+        .await;
+    assert_eq!(batch.status, 201, "{}", batch.text);
+    let batch = s
+        .post(
+            "/api/codes/batch",
+            &acme,
+            json!({"records": [{"code": "Q", "name": "Q"}, {"code": "R", "name": "R"}]}),
+        )
+        .await;
+    assert_eq!(batch.status, 201, "{}", batch.text);
+
+    // `unique=global`: another tenant's handle is taken (the oracle W0009 warns of).
+    let global = s.post("/api/codes", &globex, row("V", "h1")).await;
+    assert_eq!(
+        (global.status, global.code()),
+        (409, "UNIQUE_VIOLATION".into())
+    );
+}

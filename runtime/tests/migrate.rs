@@ -270,3 +270,94 @@ fn debug_output_never_shows_the_database_password() {
         "{printed}"
     );
 }
+
+/// Projects made before uniqueness was kept within the scope (SPEC §5.7) hold a table-wide
+/// UNIQUE constraint on each `unique=#true` column and a `ux_T_col` index. Starting the new
+/// version loosens them without `--allow-destructive`, keeps every row, and from then on another
+/// tenant's value is free while a tenant's own still clashes.
+#[backends]
+async fn a_table_wide_unique_constraint_becomes_unique_within_the_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path());
+    let codes = || {
+        ir(vec![
+            table("codes")
+                .col(Column {
+                    unique: true,
+                    ..column("code", ColumnType::Text)
+                })
+                .text("org")
+                .scope("org", "org-id", "")
+                .crud("member+")
+                .open_guards()
+                .build(),
+        ])
+    };
+    let opts = db.options(dir.path());
+    drop(App::open(codes(), &opts).await.unwrap());
+    // The old shape, from the SQL ward emitted before: the constraint in the table, the index on
+    // the column alone.
+    if db.is_postgres() {
+        db.raw(
+            "DROP INDEX ux_codes_org_code; \
+             ALTER TABLE codes ADD CONSTRAINT codes_code_key UNIQUE (code); \
+             CREATE UNIQUE INDEX ux_codes_code ON codes (code); \
+             INSERT INTO codes (id, code, org, \"createdAt\", \"modifiedAt\") \
+             VALUES ('01890000-0000-7000-8000-000000000001', 'X', 'acme', now(), now())",
+        );
+    } else {
+        let path = db.url.trim_start_matches("sqlite://");
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'codes'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let legacy = sql
+            .replace("\"codes\"", "\"codes_legacy\"")
+            .replace("\"code\" TEXT", "\"code\" TEXT UNIQUE");
+        assert_ne!(legacy, sql);
+        conn.execute_batch(&format!(
+            "DROP TABLE codes; {legacy}; ALTER TABLE codes_legacy RENAME TO codes; \
+             CREATE UNIQUE INDEX ux_codes_code ON codes (code); CREATE INDEX ix_codes_org ON codes (org); \
+             INSERT INTO codes (id, code, org, createdAt, modifiedAt) \
+             VALUES ('01890000-0000-7000-8000-000000000001', 'X', 'acme', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+        ))
+        .unwrap();
+    }
+    let legacy = "SELECT count(*) FROM codes";
+    assert_eq!(db.scalar(legacy), 1);
+
+    let plan = ward_runtime::migrate(codes(), &db.url, ward_runtime::MigrateMode::Plan)
+        .await
+        .unwrap();
+    let printed = plan.to_string();
+    assert!(!plan.is_destructive(), "{printed}");
+    assert!(
+        printed.contains("drop table-wide unique constraint"),
+        "{printed}"
+    );
+    assert!(printed.contains("drop index `ux_codes_code`"), "{printed}");
+    assert!(
+        printed.contains("create index `ux_codes_org_code`"),
+        "{printed}"
+    );
+
+    let s = common::start_on(dir, db, codes(), |_| {}).await;
+    let acme = s.token("alice", &["member"], Some("acme"));
+    let globex = s.token("gus", &["member"], Some("globex"));
+    let r = s
+        .get("/api/codes/01890000-0000-7000-8000-000000000001", &acme)
+        .await;
+    assert_eq!(r.json()["data"]["code"], "X", "kept: {}", r.text);
+    let theirs = s.post("/api/codes", &globex, json!({"code": "X"})).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+    let mine = s.post("/api/codes", &acme, json!({"code": "X"})).await;
+    assert_eq!(mine.code(), "UNIQUE_VIOLATION", "{}", mine.text);
+    let after = ward_runtime::migrate(codes(), &s.db.url, ward_runtime::MigrateMode::Plan)
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "{after}");
+}

@@ -358,10 +358,14 @@ async fn put_onto_an_invisible_id_is_not_found_even_when_a_unique_value_also_cla
     assert_eq!((clash.status, clash.code()), (404, "NOT_FOUND".into()));
     assert_eq!(clash.text, plain.text);
 
-    // A fresh id with the clashing value is a plain unique violation.
+    // A fresh id with another tenant's value is created: uniqueness holds within the scope
+    // (SPEC §5.7), so nothing tells globex that acme holds "X".
     let fresh = put(&s, "/api/codes/k2", &globex, json!({"code": "X"})).await;
+    assert_eq!(fresh.status, 201, "{}", fresh.text);
+    // Within one tenant the value is still unique.
+    let again = put(&s, "/api/codes/k3", &globex, json!({"code": "X"})).await;
     assert_eq!(
-        (fresh.status, fresh.code()),
+        (again.status, again.code()),
         (409, "UNIQUE_VIOLATION".into())
     );
     let mine = s.get("/api/codes/k1", &acme).await;

@@ -427,10 +427,38 @@ pub struct Relation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Index {
-    /// Deterministic: `ix_<table>_<col>_<col>` or `ux_…` for unique ones.
+    /// Deterministic: `ix_<table>_<col>_<col>` or `ux_…` for unique ones, named after
+    /// [`Index::key`] (so a unique index kept within the scope names the scope columns too).
     pub name: String,
+    /// The declared columns.
     pub columns: Vec<String>,
     pub unique: bool,
+    /// A unique index that holds table-wide (`unique=global`) even on a firewalled table; by
+    /// default uniqueness holds within the row's scope (SPEC §5.7), so that another tenant's
+    /// value is never observable as a conflict.
+    #[serde(default)]
+    pub global: bool,
+}
+
+impl Index {
+    /// The columns the database indexes: for a unique index kept within the scope, the
+    /// firewall's scope columns (those not declared already) before the declared ones. Every
+    /// row carries its scopes (they are stamped on insert), so two rows conflict only when a
+    /// caller who can see one of them could see the other.
+    pub fn key<'a>(&'a self, firewall: &'a Firewall) -> Vec<&'a str> {
+        let mut key: Vec<&str> = Vec::new();
+        if self.unique && !self.global {
+            key.extend(
+                firewall
+                    .scopes
+                    .iter()
+                    .map(|s| s.column.as_str())
+                    .filter(|c| !self.columns.iter().any(|d| d == c)),
+            );
+        }
+        key.extend(self.columns.iter().map(String::as_str));
+        key
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

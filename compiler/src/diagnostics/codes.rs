@@ -1244,3 +1244,40 @@ pub fn masked_copy(span: Span, who: &str, source: &str, target: &str) -> Diagnos
         "mask `{target}` as well, or do not copy `{source}`"
     ))
 }
+
+/// W0009: a table-wide unique constraint on a firewalled table.
+///
+/// Why: a create or update that meets another tenant's value answers 409, so any caller can learn
+/// which values other tenants hold, and take a value before its owner does. Plain `unique=#true`
+/// holds within the row's scope, where every conflicting row is one the caller could see.
+/// Bad: `column slug text unique=global` on a table with `firewall { scope orgId (auth)org-id }`
+/// Fix: `column slug text unique=#true` (unique within each organization)
+pub fn global_unique(span: Span, table: &str, columns: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "W0009",
+        span,
+        format!("unique `{columns}` of firewalled `{table}` holds across tenants"),
+        "an existence oracle",
+    )
+    .with_help(
+        "any caller can learn whether another tenant holds a value (409); drop `global` to keep it unique within the scope",
+    )
+}
+
+/// W0010: client-chosen ids on a firewalled table.
+///
+/// Why: ids are unique table-wide, so a create with another tenant's id answers 409: any caller
+/// can learn which ids other tenants use, and take an id before its owner does.
+/// Bad: `id text` on a table with `firewall { scope orgId (auth)org-id }`
+/// Fix: `id uuid` (server-generated), with the client's key in a `unique=#true` column
+pub fn global_text_id(span: Span, table: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "W0010",
+        span,
+        format!("client-chosen ids of firewalled `{table}` are unique across tenants"),
+        "an existence oracle",
+    )
+    .with_help(
+        "any caller can learn whether another tenant uses an id (409); use `id uuid` and keep the client's key in a `unique=#true` column",
+    )
+}

@@ -1,13 +1,13 @@
 //! Pass 3b, policies: firewall, guards, masking, batch, page, relations and indexes of one table.
 
 use ward_ir::{
-    Batch, Column, ColumnType, ErrorMode, Firewall, Guards, Index, Mask, MaskKind, Page, Protected,
-    Relation, Scope,
+    Batch, Column, ColumnType, ErrorMode, Firewall, Guards, IdKind, Index, Mask, MaskKind, Page,
+    Protected, Relation, Scope,
 };
 
 use super::names::{Origin, Resolved, Symbols, via};
 use crate::diagnostics::{Diags, Span, codes, suggest};
-use crate::syntax::ast::{self, Raw};
+use crate::syntax::ast::{self, Raw, Uniqueness};
 
 /// Column lookup for one table, reporting unknown names once.
 pub struct Cols<'a> {
@@ -484,7 +484,10 @@ fn index_name(raw: String) -> String {
     format!("{}_{hash}", &raw[..cut])
 }
 
-/// Explicit and implied indexes, deterministic and de-duplicated by name.
+/// Explicit and implied indexes, deterministic and de-duplicated by name. A unique index on a
+/// firewalled table holds within the row's scope unless it says `global` (SPEC §5.7); a global
+/// one there, and a client-chosen `id text`, are warned about: either lets any caller learn
+/// whether another tenant holds a value.
 pub fn indexes(
     t: &ast::Table,
     cols: &Cols,
@@ -492,36 +495,46 @@ pub fn indexes(
     soft: bool,
     diags: &mut Diags,
 ) -> Vec<Index> {
+    let firewalled = !fw.scopes.is_empty();
+    if firewalled && let Some((IdKind::Text, span)) = t.id {
+        diags.push(codes::global_text_id(span, &t.name.name));
+    }
     let mut out: Vec<Index> = Vec::new();
-    let mut add = |columns: Vec<String>, unique: bool| {
-        let name = index_name(format!(
-            "{}_{}_{}",
+    let mut add = |columns: Vec<String>, unique: bool, global: bool| {
+        let mut ix = Index {
+            name: String::new(),
+            columns,
+            unique,
+            global,
+        };
+        let key = ix.key(fw).join("_");
+        ix.name = index_name(format!(
+            "{}_{}_{key}",
             if unique { "ux" } else { "ix" },
             t.name.name,
-            columns.join("_")
         ));
         let covered = out
             .iter()
-            .any(|i| i.name == name || (i.unique && !unique && i.columns == columns));
+            .any(|i| i.name == ix.name || (i.unique && !unique && i.key(fw) == ix.key(fw)));
         if !covered {
-            out.push(Index {
-                name,
-                columns,
-                unique,
-            });
+            out.push(ix);
         }
     };
     for c in cols.cols.iter().filter(|c| !c.system) {
         let decl = t.columns.iter().find(|x| x.name.name == c.name);
-        if c.unique {
-            add(vec![c.name.clone()], true);
+        if let Some((unique, span)) = decl.and_then(|d| d.unique) {
+            let global = unique == Uniqueness::Global;
+            if global && firewalled {
+                diags.push(codes::global_unique(span, &t.name.name, &c.name));
+            }
+            add(vec![c.name.clone()], true, global);
         }
         if c.references.is_some() || decl.is_some_and(|d| d.index) {
-            add(vec![c.name.clone()], false);
+            add(vec![c.name.clone()], false, false);
         }
     }
     for s in &fw.scopes {
-        add(vec![s.column.clone()], false);
+        add(vec![s.column.clone()], false, false);
     }
     for ix in &t.indexes {
         let mut names = Vec::new();
@@ -531,11 +544,18 @@ pub fn indexes(
             }
         }
         if names.len() == ix.columns.len() {
-            add(names, ix.unique);
+            if ix.global && firewalled {
+                diags.push(codes::global_unique(
+                    ix.span,
+                    &t.name.name,
+                    &names.join(", "),
+                ));
+            }
+            add(names, ix.unique, ix.global);
         }
     }
     if soft {
-        add(vec![ward_ir::system::DELETED_AT.to_owned()], false);
+        add(vec![ward_ir::system::DELETED_AT.to_owned()], false, false);
     }
     out
 }

@@ -266,7 +266,7 @@ pub fn column(c: &ast::Column, ty: ColumnType, syms: &Symbols, diags: &mut Diags
         system: false,
         required: c.required,
         default,
-        unique: c.unique,
+        unique: c.unique.is_some(),
         min,
         max,
         min_length,

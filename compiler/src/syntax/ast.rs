@@ -276,7 +276,8 @@ pub struct Column {
     pub ty: Option<(ColumnType, Span)>,
     pub required: bool,
     pub default: Option<Val>,
-    pub unique: bool,
+    /// `unique=#true` (within the scope) or `unique=global`, and where it was said.
+    pub unique: Option<(Uniqueness, Span)>,
     pub min: Option<Val>,
     pub max: Option<Val>,
     pub min_length: Option<(i128, Span)>,
@@ -301,8 +302,20 @@ pub struct Relation {
 
 #[derive(Debug)]
 pub struct IndexAst {
+    pub span: Span,
     pub columns: Vec<Ident>,
     pub unique: bool,
+    /// `unique … global=#true`.
+    pub global: bool,
+}
+
+/// Where a unique constraint holds on a firewalled table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uniqueness {
+    /// Within the row's scope (the default).
+    Scoped,
+    /// Table-wide: another tenant's value is observable as a conflict.
+    Global,
 }
 
 #[derive(Debug)]

@@ -2,12 +2,12 @@
 //!
 //! Reports syntax and shape errors only; it never resolves a name.
 
-use kdl::{KdlDocument, KdlNode};
+use kdl::{KdlDocument, KdlNode, KdlValue};
 use ward_ir::{ColumnType, IdKind, JwtAlgorithm, OnDelete};
 
 use super::ast::{
     Auth, Column, IndexAst, Jwt, JwtKeyAst, LimitValue, PageAst, Project, Relation, ServerAst,
-    Table, Template,
+    Table, Template, Uniqueness,
 };
 use super::reader::{Reader, args, children};
 use crate::diagnostics::{Diags, Span, codes};
@@ -449,13 +449,17 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
                 t.relations.push(Relation { name, table, via });
             }
             "index" | "unique" => {
-                r.check_props(c, &[]);
+                let unique = cname == "unique";
+                r.check_props(c, if unique { &["global"] } else { &[] });
                 r.no_children(c);
                 if r.arg_count(c, 1, None, "at least one column") {
                     let columns = r.idents(c, "a column name", false);
+                    let global = unique && r.prop_bool(c, "global").is_some_and(|(b, _)| b);
                     t.indexes.push(IndexAst {
+                        span: r.name_span(c),
                         columns,
-                        unique: cname == "unique",
+                        unique,
+                        global,
                     });
                 }
             }
@@ -543,7 +547,7 @@ pub fn column_like(r: &mut Reader, n: &KdlNode, props: &[&str]) -> Option<Column
         ty,
         required: flag(r, "required").is_some(),
         default: r.prop(n, "default").map(|e| r.val(e)),
-        unique: flag(r, "unique").is_some(),
+        unique: unique_prop(r, n),
         min: r.prop(n, "min").map(|e| r.val(e)),
         max: r.prop(n, "max").map(|e| r.val(e)),
         min_length: r.prop_int(n, "min-length"),
@@ -584,4 +588,21 @@ pub fn column_like(r: &mut Reader, n: &KdlNode, props: &[&str]) -> Option<Column
         }
     }
     Some(col)
+}
+
+/// `unique=#true` or `unique=global` on a column.
+fn unique_prop(r: &mut Reader, n: &KdlNode) -> Option<(Uniqueness, Span)> {
+    let e = r.prop(n, "unique")?;
+    let span = r.sp(e.span());
+    match (e.value(), e.ty()) {
+        (KdlValue::Bool(true), None) => Some((Uniqueness::Scoped, span)),
+        (KdlValue::Bool(false), None) => None,
+        (KdlValue::String(s), None) if s == "global" => Some((Uniqueness::Global, span)),
+        _ => {
+            let found = r.val(e).raw.describe();
+            r.diags
+                .push(codes::arg_type(span, "`#true` or `global`", &found));
+            None
+        }
+    }
 }

@@ -176,27 +176,19 @@ pub(super) fn references(
     }
 }
 
-/// `unique=#true` columns and `unique` indexes, over every stored row (any tenant, deleted or
-/// not); `NULL`s never collide.
+/// Unique constraints, over every stored row (deleted or not); `NULL`s never collide. On a
+/// firewalled table a constraint holds within the row's scope (SPEC §5.7): two rows clash only
+/// when they also share every scope value, unless it is `global`.
 pub(super) fn unique(st: &State, table: &Table, row: &Row) -> Result<(), Fail> {
-    let mut sets: Vec<Vec<String>> = table
-        .columns
-        .iter()
-        .filter(|c| c.unique)
-        .map(|c| vec![c.name.clone()])
-        .collect();
-    sets.extend(
-        table
-            .indexes
-            .iter()
-            .filter(|i| i.unique)
-            .map(|i| i.columns.clone()),
-    );
     let id = row.get(system::ID);
-    for set in sets {
+    for ix in table.indexes.iter().filter(|i| i.unique) {
+        let mut set: Vec<&str> = ix.columns.iter().map(String::as_str).collect();
+        if !ix.global {
+            set.extend(table.firewall.scopes.iter().map(|s| s.column.as_str()));
+        }
         let key: Vec<&Value> = set
             .iter()
-            .map(|c| row.get(c).unwrap_or(&Value::Null))
+            .map(|c| row.get(*c).unwrap_or(&Value::Null))
             .collect();
         if key.iter().any(|v| v.is_null()) {
             continue;
@@ -206,7 +198,7 @@ pub(super) fn unique(st: &State, table: &Table, row: &Row) -> Result<(), Fail> {
                 && set
                     .iter()
                     .zip(&key)
-                    .all(|(c, v)| other.get(c).unwrap_or(&Value::Null) == *v)
+                    .all(|(c, v)| other.get(*c).unwrap_or(&Value::Null) == *v)
         });
         if clash {
             return Err(Fail::unique_violation());

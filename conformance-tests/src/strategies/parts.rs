@@ -31,6 +31,7 @@ pub(super) fn text_props(c: &mut ColumnSpec, d: &mut Choices) {
     }
     c.searchable = d.chance(40);
     c.unique = d.chance(8);
+    c.unique_global = c.unique && d.chance(25);
 }
 
 pub(super) fn guards(d: &mut Choices, writable: &[&ColumnSpec], text_id: bool) -> GuardsSpec {
@@ -74,6 +75,7 @@ pub(super) fn plain_column(name: &str) -> ColumnSpec {
         required: false,
         default: None,
         unique: false,
+        unique_global: false,
         index: false,
         min: None,
         max: None,

@@ -307,6 +307,7 @@ impl Cx {
             required: d.chance(30),
             default: None,
             unique: false,
+            unique_global: false,
             index: d.chance(10),
             min: None,
             max: None,
@@ -374,6 +375,7 @@ impl Cx {
                     c.default = Some(if c.one_of.is_empty() { "5" } else { "2" }.into());
                 }
                 c.unique = d.chance(8);
+                c.unique_global = c.unique && d.chance(25);
             }
             ColumnType::Float => {
                 if d.chance(40) {
@@ -399,7 +401,10 @@ impl Cx {
                     c.default = Some(["(time)now", "\"2026-01-01\""][d.below(2)].into());
                 }
             }
-            ColumnType::Uuid => c.unique = d.chance(10),
+            ColumnType::Uuid => {
+                c.unique = d.chance(10);
+                c.unique_global = c.unique && d.chance(25);
+            }
             ColumnType::Json => {
                 if d.chance(30) {
                     c.default = Some("\"{\\\"a\\\":1}\"".into());

@@ -115,6 +115,8 @@ pub struct ColumnSpec {
     /// KDL text of the default (`"active"`, `3`, `(time)now`).
     pub default: Option<String>,
     pub unique: bool,
+    /// `unique=global` rather than `unique=#true` (within the scope).
+    pub unique_global: bool,
     pub index: bool,
     /// KDL text of the bounds.
     pub min: Option<String>,
@@ -484,8 +486,10 @@ impl ColumnSpec {
         if let Some(d) = &self.default {
             let _ = write!(out, " default={d}");
         }
-        if self.unique {
-            out.push_str(" unique=#true");
+        match (self.unique, self.unique_global) {
+            (true, true) => out.push_str(" unique=global"),
+            (true, false) => out.push_str(" unique=#true"),
+            (false, _) => {}
         }
         if self.index {
             out.push_str(" index=#true");

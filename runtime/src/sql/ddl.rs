@@ -10,6 +10,7 @@ use ward_ir::{Column, ColumnDefault, ColumnType, IdKind, OnDelete, system};
 
 use super::value::{id_type, to_db};
 use super::{Dialect, Stmt, col, render, tbl};
+use crate::mutation::{self, Mutation};
 use crate::security::access::literal_json;
 use crate::snapshot::TablePlan;
 
@@ -83,9 +84,8 @@ fn column_def(plan: &TablePlan, c: &Column) -> ColumnDef {
     if c.required {
         d.not_null();
     }
-    if c.unique {
-        d.unique_key();
-    }
+    // Uniqueness lives in the table's unique indexes alone (`index_key`): a column constraint
+    // would hold table-wide, across tenants.
     if let Some(ColumnDefault::Literal(l)) = &c.default {
         let v = literal_json(l);
         if !v.is_null() {
@@ -151,22 +151,63 @@ pub fn add_column(plan: &TablePlan, c: &Column) -> String {
     schema_sql(plan.dialect, &alter)
 }
 
-pub fn create_index(
-    dialect: Dialect,
-    table: &str,
-    name: &str,
-    columns: &[String],
-    unique: bool,
-) -> String {
+pub fn create_index(plan: &TablePlan, ix: &ward_ir::Index) -> String {
     let mut i = Index::create();
-    i.if_not_exists().name(name).table(tbl(table));
-    for c in columns {
+    i.if_not_exists().name(&ix.name).table(tbl(plan.name()));
+    for c in index_key(plan, ix) {
         i.col(tbl(c));
     }
-    if unique {
+    if ix.unique {
         i.unique();
     }
-    schema_sql(dialect, &i)
+    schema_sql(plan.dialect, &i)
+}
+
+/// The indexed columns: a unique index holds within the row's scope unless it is global.
+fn index_key<'a>(plan: &'a TablePlan, ix: &'a ward_ir::Index) -> Vec<&'a str> {
+    if mutation::active(Mutation::UniqueAcrossTenants) {
+        return ix.columns.iter().map(String::as_str).collect();
+    }
+    ix.key(&plan.def.firewall)
+}
+
+/// `DROP INDEX IF EXISTS` (a dropped column may have taken the index with it already).
+pub fn drop_index(dialect: Dialect, table: &str, name: &str) -> String {
+    let drop = Index::drop()
+        .name(name)
+        .table(tbl(table))
+        .if_exists()
+        .to_owned();
+    schema_sql(dialect, &drop)
+}
+
+/// Postgres: drops a table constraint by name. sea-query spells `DROP CONSTRAINT` only for
+/// foreign keys, but the statement is the same for a unique constraint.
+pub fn pg_drop_constraint(table: &str, name: &str) -> String {
+    let drop = ForeignKey::drop().name(name).table(tbl(table)).to_owned();
+    schema_sql(Dialect::Postgres, &drop)
+}
+
+/// Unique *constraints* (not unique indexes) of `table`: ward once declared `unique=#true`
+/// columns with one, which holds table-wide; the migration drops them. SQLite names them by
+/// their automatic index (origin `u`), Postgres by the constraint.
+pub fn live_unique_constraints(dialect: Dialect, table: &str) -> Stmt {
+    let mut q = Query::select();
+    match dialect {
+        Dialect::Sqlite => {
+            q.from_function(Func::cust(tbl("pragma_index_list")).arg(table), tbl("list"))
+                .column(tbl("name"))
+                .and_where(col("origin").eq("u"));
+        }
+        Dialect::Postgres => {
+            q.from((tbl("information_schema"), tbl("table_constraints")))
+                .expr(col("constraint_name").cast_as(tbl("text")))
+                .and_where(col("table_schema").eq(Func::cust(tbl("current_schema"))))
+                .and_where(col("table_name").eq(table))
+                .and_where(col("constraint_type").eq("UNIQUE"));
+        }
+    }
+    render(dialect, &q)
 }
 
 /// The bookkeeping table. Postgres has no rowid, so it numbers the rows itself.
@@ -475,18 +516,20 @@ pub fn sqlite_rebuild(plan: &TablePlan, sources: &[(String, String)]) -> Vec<Stm
     out
 }
 
-/// Names of every index in the schema (to create only the missing ones).
+/// `(index, table)` for every index in the schema: missing ones are created, and ward's own
+/// (`ix_`/`ux_`) that the IR no longer declares are dropped.
 pub fn list_indexes(dialect: Dialect) -> Stmt {
     let mut q = Query::select();
     match dialect {
         Dialect::Sqlite => {
             q.from(tbl("sqlite_master"))
-                .column(tbl("name"))
+                .columns([tbl("name"), tbl("tbl_name")])
                 .and_where(col("type").eq("index"));
         }
         Dialect::Postgres => {
             q.from((tbl("pg_catalog"), tbl("pg_indexes")))
                 .expr(col("indexname").cast_as(tbl("text")))
+                .expr(col("tablename").cast_as(tbl("text")))
                 .and_where(col("schemaname").eq(Func::cust(tbl("current_schema"))));
         }
     }

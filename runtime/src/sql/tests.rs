@@ -95,11 +95,13 @@ fn ddl_is_strict_and_typed() {
     );
     assert_eq!(
         ddl::create_index(
-            crate::sql::Dialect::Sqlite,
-            "rooms",
-            "ix_rooms_org",
-            &["org".into()],
-            false
+            plan,
+            &ward_ir::Index {
+                name: "ix_rooms_org".into(),
+                columns: vec!["org".into()],
+                unique: false,
+                global: false,
+            }
         ),
         r#"CREATE INDEX IF NOT EXISTS "ix_rooms_org" ON "rooms" ("org")"#
     );

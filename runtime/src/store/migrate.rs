@@ -156,10 +156,13 @@ struct LiveColumn {
     not_null: bool,
 }
 
-/// The live schema: tables with their columns, and index names.
+/// The live schema: tables with their columns and unique constraints, and indexes.
 struct Catalog {
     tables: BTreeMap<String, BTreeMap<String, LiveColumn>>,
-    indexes: BTreeSet<String>,
+    /// Index name → its table.
+    indexes: BTreeMap<String, String>,
+    /// Table → its unique constraints (table-wide; ward no longer makes them).
+    unique_constraints: BTreeMap<String, Vec<String>>,
     has_schema_table: bool,
 }
 
@@ -176,6 +179,7 @@ impl Catalog {
         let names = texts(&ddl::list_tables(dialect))?;
         let has_schema_table = names.iter().any(|n| n == ddl::SCHEMA_TABLE);
         let mut tables = BTreeMap::new();
+        let mut unique_constraints = BTreeMap::new();
         for name in names {
             if name.starts_with("sqlite_") || name.starts_with('_') {
                 continue;
@@ -201,12 +205,28 @@ impl Catalog {
                 };
                 cols.insert(col.to_owned(), LiveColumn { ty, not_null });
             }
+            let constraints = texts(&ddl::live_unique_constraints(dialect, &name))?;
+            if !constraints.is_empty() {
+                unique_constraints.insert(name.clone(), constraints);
+            }
             tables.insert(name, cols);
         }
-        let indexes = texts(&ddl::list_indexes(dialect))?.into_iter().collect();
+        let mut indexes = BTreeMap::new();
+        for r in db.query(
+            &ddl::list_indexes(dialect),
+            &[ColumnType::Text, ColumnType::Text],
+        )? {
+            if let (Some(index), Some(table)) = (
+                r.first().and_then(Json::as_str),
+                r.get(1).and_then(Json::as_str),
+            ) {
+                indexes.insert(index.to_owned(), table.to_owned());
+            }
+        }
         Ok(Catalog {
             tables,
             indexes,
+            unique_constraints,
             has_schema_table,
         })
     }
@@ -236,7 +256,11 @@ fn plan(
                 plan.statements.push(Stmt::unbound(ddl::create_table(t)));
             }
             Some(live) => {
-                if diff_table(t, live, &mut plan) {
+                let constraints = catalog
+                    .unique_constraints
+                    .get(t.name())
+                    .map_or(&[][..], Vec::as_slice);
+                if diff_table(t, live, constraints, &mut plan) {
                     rebuilt.insert(t.name().to_owned());
                 }
             }
@@ -249,19 +273,32 @@ fn plan(
                 .push(Stmt::unbound(ddl::drop_table(dialect, name)));
         }
     }
+    for (index, table) in &catalog.indexes {
+        let Some(t) = snapshot.table(table) else {
+            continue;
+        };
+        let ours = index.starts_with("ix_") || index.starts_with("ux_");
+        if ours && !t.def.indexes.iter().any(|i| i.name == *index) {
+            plan.add(format!(
+                "drop index `{index}` on `{table}` (no longer declared)"
+            ));
+            // A rebuilt table's indexes went with the old table.
+            if !rebuilt.contains(table) {
+                plan.statements
+                    .push(Stmt::unbound(ddl::drop_index(dialect, table, index)));
+            }
+        }
+    }
     for t in snapshot.tables() {
         for ix in &t.def.indexes {
-            if rebuilt.contains(t.name()) || !catalog.indexes.contains(&ix.name) {
-                if !rebuilt.contains(t.name()) {
-                    plan.add(format!("create index `{}` on `{}`", ix.name, t.name()));
-                }
-                plan.statements.push(Stmt::unbound(ddl::create_index(
-                    dialect,
-                    t.name(),
-                    &ix.name,
-                    &ix.columns,
-                    ix.unique,
-                )));
+            let missing = !catalog.indexes.contains_key(&ix.name);
+            if missing {
+                plan.add(format!("create index `{}` on `{}`", ix.name, t.name()));
+            }
+            // A rebuilt table has lost every index and takes them all again.
+            if missing || rebuilt.contains(t.name()) {
+                plan.statements
+                    .push(Stmt::unbound(ddl::create_index(t, ix)));
             }
         }
     }
@@ -278,7 +315,12 @@ fn plan(
 }
 
 /// Adds the changes of one existing table to `plan`; true when the table is rebuilt (SQLite).
-fn diff_table(t: &TablePlan, live: &BTreeMap<String, LiveColumn>, plan: &mut Plan) -> bool {
+fn diff_table(
+    t: &TablePlan,
+    live: &BTreeMap<String, LiveColumn>,
+    unique_constraints: &[String],
+    plan: &mut Plan,
+) -> bool {
     let name = t.name();
     let dialect = t.dialect;
     let declared: BTreeSet<&str> = t.columns().iter().map(|c| c.name.as_str()).collect();
@@ -292,6 +334,18 @@ fn diff_table(t: &TablePlan, live: &BTreeMap<String, LiveColumn>, plan: &mut Pla
     let mut alters: Vec<String> = Vec::new();
     // SQLite can only add plain columns, rename and drop in place; anything else rebuilds.
     let mut rebuild = false;
+    // Projects made before uniqueness was kept within the scope (SPEC §5.7) hold table-wide
+    // unique constraints; the declared unique indexes replace them. Loosening a constraint
+    // cannot fail and loses nothing.
+    for constraint in unique_constraints {
+        plan.add(format!(
+            "drop table-wide unique constraint `{constraint}` on `{name}` (its unique index replaces it)"
+        ));
+        match dialect {
+            Dialect::Postgres => alters.push(ddl::pg_drop_constraint(name, constraint)),
+            Dialect::Sqlite => rebuild = true,
+        }
+    }
     for old in live.keys() {
         if !declared.contains(old.as_str()) && !renamed_from.contains(old.as_str()) {
             plan.destroy(format!("drop column `{name}.{old}` and its values"));
@@ -324,7 +378,7 @@ fn diff_table(t: &TablePlan, live: &BTreeMap<String, LiveColumn>, plan: &mut Pla
                     alters.push(ddl::add_column(t, c));
                     alters.extend(ddl::pg_add_foreign_key(t, c));
                 }
-                Dialect::Sqlite if required(c) || c.unique || c.references.is_some() => {
+                Dialect::Sqlite if required(c) || c.references.is_some() => {
                     rebuild = true;
                 }
                 Dialect::Sqlite => alters.push(ddl::add_column(t, c)),

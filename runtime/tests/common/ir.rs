@@ -313,13 +313,26 @@ impl T {
                 name: format!("ix_{}_deletedAt", self.t.name),
                 columns: vec!["deletedAt".into()],
                 unique: false,
+                global: false,
             });
+        }
+        // As the compiler does: a unique column is a unique index, kept within the scope.
+        for c in cols.iter().filter(|c| c.unique) {
+            let mut ix = Index {
+                name: String::new(),
+                columns: vec![c.name.clone()],
+                unique: true,
+                global: false,
+            };
+            ix.name = format!("ux_{}_{}", self.t.name, ix.key(&self.t.firewall).join("_"));
+            self.t.indexes.push(ix);
         }
         for s in &self.t.firewall.scopes {
             self.t.indexes.push(Index {
                 name: format!("ix_{}_{}", self.t.name, s.column),
                 columns: vec![s.column.clone()],
                 unique: false,
+                global: false,
             });
         }
         self.t.columns = cols;

@@ -80,6 +80,16 @@ async fn start_configured(
     configure: impl FnOnce(&mut ServeOptions),
 ) -> Server {
     let db = db::TestDb::new(dir.path());
+    start_on(dir, db, ir, configure).await
+}
+
+/// Serves `ir` on a database the test has prepared already.
+pub async fn start_on(
+    dir: tempfile::TempDir,
+    db: db::TestDb,
+    ir: ward_ir::Ir,
+    configure: impl FnOnce(&mut ServeOptions),
+) -> Server {
     let mut opts = db.options(dir.path());
     configure(&mut opts);
     let secret = match ir.auth.jwt.key {
