@@ -101,10 +101,10 @@ impl Mutation {
             Mutation::DeleteSoftDeletedVisible => "delete-soft-deleted-visible",
             Mutation::UpsertOverwriteInvisible => "upsert-overwrite-invisible",
             Mutation::AuditCreatedByNull => "audit-created-by-null",
-            Mutation::TriggerBeforeSkipped => "trigger-before-skipped",
-            Mutation::ActionExistsIgnoresFirewall => "action-exists-ignores-firewall",
-            Mutation::PreconditionBeforeFirewall => "precondition-before-firewall",
-            Mutation::UniqueAcrossTenants => "unique-across-tenants",
+            Mutation::TriggerBeforeSkipped => "triggers-before-skipped",
+            Mutation::ActionExistsIgnoresFirewall => "actions-exists-ignores-firewall",
+            Mutation::PreconditionBeforeFirewall => "firewall-precondition-first",
+            Mutation::UniqueAcrossTenants => "firewall-unique-across-tenants",
         }
     }
 
