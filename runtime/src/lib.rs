@@ -70,6 +70,12 @@ pub struct Limits {
     pub body_memory: usize,
     /// Refused tokens one client address may send (`None`: unlimited); past it they answer 429.
     pub failed_auth: Option<Rate>,
+    /// Requests one client address may send, whatever they carry (`None`, the default:
+    /// unlimited); past it they answer 429 before any other work.
+    pub per_ip: Option<Rate>,
+    /// Requests one authenticated caller, by user id, may send from any address (`None`, the
+    /// default: unlimited); past it they answer 429 before touching the database.
+    pub per_subject: Option<Rate>,
 }
 
 /// A sustained rate and the burst allowed above it.
@@ -91,6 +97,8 @@ impl Default for Limits {
                 per_second: std::num::NonZeroU32::MIN.saturating_add(19),
                 burst: std::num::NonZeroU32::MIN.saturating_add(99),
             }),
+            per_ip: None,
+            per_subject: None,
         }
     }
 }
@@ -151,6 +159,9 @@ pub struct State {
     reloading: tokio::sync::Mutex<()>,
     /// The memory request bodies may hold, in KiB (see [`Limits::body_memory`]).
     pub(crate) bodies: tokio::sync::Semaphore,
+    /// Requests per authenticated caller, when limited ([`Limits::per_subject`]). Kept across
+    /// reloads, as every limit is.
+    pub(crate) per_subject: Option<http::throttle::RequestLimit<String>>,
 }
 
 /// Everything a request needs from the IR: the snapshot and the token verifier it configures.
@@ -210,6 +221,10 @@ impl App {
                 options: opts.clone(),
                 reloading: tokio::sync::Mutex::new(()),
                 bodies: http::request::body_budget(opts.limits.body_memory),
+                per_subject: opts
+                    .limits
+                    .per_subject
+                    .map(http::throttle::RequestLimit::new),
             }),
             secret_source,
         })

@@ -381,6 +381,74 @@ async fn refused_tokens_past_the_burst_answer_429_and_valid_ones_still_pass() {
     assert_eq!(s.req("GET", "/api/notes", None, None).await.status, 401);
 }
 
+fn rate(per_second: u32, burst: u32) -> Option<ward_runtime::Rate> {
+    Some(ward_runtime::Rate {
+        per_second: std::num::NonZeroU32::new(per_second).unwrap(),
+        burst: std::num::NonZeroU32::new(burst).unwrap(),
+    })
+}
+
+/// SPEC §5.7: `rate-limit ip` counts every request of an address, valid token or none, and
+/// answers 429 with `Retry-After` past it; health checks are not counted or refused.
+#[tokio::test]
+async fn past_its_declared_rate_an_address_gets_429_but_health_checks_pass() {
+    let s = start_with(project(), |o| o.limits.per_ip = rate(1, 4)).await;
+    let member = s.token("u1", &["member"], None);
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let token = (i % 2 == 0).then_some(member.as_str());
+        statuses.push(s.req("GET", "/api/notes", token, None).await.status);
+    }
+    assert_eq!(statuses, [200, 401, 200, 401, 429, 429]);
+    let r = s.req("GET", "/api/notes", Some(&member), None).await;
+    assert_eq!((r.status, r.code()), (429, "RATE_LIMITED".into()));
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    assert_eq!(r.json()["details"]["retryAfter"], wait);
+    for _ in 0..10 {
+        assert_eq!(s.req("GET", "/healthz", None, None).await.status, 200);
+        assert_eq!(s.req("GET", "/readyz", None, None).await.status, 200);
+    }
+    // The budget refills at the declared rate.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        s.req("GET", "/api/notes", Some(&member), None).await.status,
+        200
+    );
+}
+
+/// SPEC §5.7: `rate-limit subject` counts an authenticated caller's requests by user id, before
+/// any work: past it one user gets 429 and nothing is written, while another user and anonymous
+/// callers from the same address are untouched.
+#[tokio::test]
+async fn past_its_declared_rate_a_user_gets_429_and_others_do_not() {
+    let s = start_with(project(), |o| o.limits.per_subject = rate(1, 3)).await;
+    let alice = s.token("alice", &["member"], None);
+    let bob = s.token("bob", &["member"], None);
+    for _ in 0..3 {
+        let r = s.post("/api/notes", &alice, json!({"title": "a"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let refused = s.post("/api/notes", &alice, json!({"title": "over"})).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (429, "RATE_LIMITED".into())
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    // The same user with another token (another address would do too) shares the budget.
+    let again = s.token("alice", &["member"], None);
+    assert_eq!(s.get("/api/notes", &again).await.status, 429);
+    let list = s.get("/api/notes?limit=100", &bob).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(s.get("/api/notes", &bob).await.status, 200);
+    assert_eq!(s.req("GET", "/api/notes", None, None).await.status, 401);
+    assert_eq!(
+        s.db.scalar("SELECT count(*) FROM notes WHERE title = 'over'"),
+        0,
+        "a refused write wrote nothing"
+    );
+}
+
 /// SPEC §5.7: writers of disjoint rows do not see 503s on Postgres. On a small table their
 /// SERIALIZABLE transactions conflict (predicate locks cover pages, not rows), so a first attempt
 /// may lose; the retry runs under the exclusive write lock and cannot lose to another write.

@@ -37,6 +37,22 @@ pub struct LimitArgs {
     /// [default: 100].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     failed_auth_burst: Option<u32>,
+    /// Requests one client address may send per second, whatever they carry, before they answer
+    /// 429 RATE_LIMITED (0: no limit; health checks are never counted) [default: none, or the
+    /// project's `server { rate-limit ip N }`].
+    #[arg(long, value_name = "N")]
+    rate_limit_ip: Option<u32>,
+    /// How many requests an address may send at once above --rate-limit-ip [default: the rate].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_ip_burst: Option<u32>,
+    /// Requests one authenticated user (by user id, from any address) may send per second before
+    /// they answer 429 RATE_LIMITED (0: no limit) [default: none, or the project's
+    /// `server { rate-limit subject N }`].
+    #[arg(long, value_name = "N")]
+    rate_limit_subject: Option<u32>,
+    /// How many requests a user may send at once above --rate-limit-subject [default: the rate].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_subject_burst: Option<u32>,
     /// SQLite durability: `full` syncs the log at every commit, so an answered write survives a
     /// power cut; `normal` syncs only at checkpoints (faster writes; a power cut or OS crash can
     /// lose the last answered writes, a crash of ward cannot) [default: full].
@@ -51,17 +67,6 @@ impl LimitArgs {
         let ms = |flag: Option<Duration>, kdl: Option<u64>, default: Duration| {
             flag.or(kdl.map(Duration::from_millis)).unwrap_or(default)
         };
-        let kdl = project.failed_auth;
-        let default_rate = defaults.failed_auth.map_or(0, |d| d.per_second.get());
-        let default_burst = defaults.failed_auth.map_or(NonZeroU32::MIN, |d| d.burst);
-        let rate = (self.failed_auth_rate)
-            .or(kdl.map(|f| f.per_second))
-            .unwrap_or(default_rate);
-        let burst = (self.failed_auth_burst)
-            .or(kdl.map(|f| f.burst))
-            .and_then(NonZeroU32::new)
-            .unwrap_or(default_burst);
-        let failed_auth = NonZeroU32::new(rate).map(|per_second| Rate { per_second, burst });
         Limits {
             request_deadline: ms(
                 self.request_timeout,
@@ -88,7 +93,21 @@ impl LimitArgs {
                 .or(project.body_memory_mib)
                 .and_then(|mib| usize::try_from(mib).ok())
                 .map_or(defaults.body_memory, |mib| mib.saturating_mul(1 << 20)),
-            failed_auth,
+            failed_auth: rate(
+                (self.failed_auth_rate, self.failed_auth_burst),
+                project.failed_auth,
+                defaults.failed_auth,
+            ),
+            per_ip: rate(
+                (self.rate_limit_ip, self.rate_limit_ip_burst),
+                project.rate_limit_ip,
+                defaults.per_ip,
+            ),
+            per_subject: rate(
+                (self.rate_limit_subject, self.rate_limit_subject_burst),
+                project.rate_limit_subject,
+                defaults.per_subject,
+            ),
         }
     }
 
@@ -96,6 +115,26 @@ impl LimitArgs {
     pub fn sqlite_sync(&self, project: &ServerLimits) -> SqliteSync {
         self.sqlite_sync.or(project.sqlite_sync).unwrap_or_default()
     }
+}
+
+/// A rate limit from its flags `(rate, burst)`, the project's value and the default, each part
+/// taken from the first that gives it; a rate of 0 turns the limit off. An unset burst is the
+/// default's, else one second's worth.
+fn rate(
+    (flag_rate, flag_burst): (Option<u32>, Option<u32>),
+    project: Option<ward_ir::RateLimit>,
+    default: Option<Rate>,
+) -> Option<Rate> {
+    let per_second = flag_rate
+        .or(project.map(|p| p.per_second))
+        .or(default.map(|d| d.per_second.get()))
+        .and_then(NonZeroU32::new)?;
+    let burst = flag_burst
+        .or(project.map(|p| p.burst))
+        .and_then(NonZeroU32::new)
+        .or(default.map(|d| d.burst))
+        .unwrap_or(per_second);
+    Some(Rate { per_second, burst })
 }
 
 /// The project's duration grammar (`500ms`, `30s`, `2m`; 1 ms to 60 min), so that a flag and
@@ -130,7 +169,7 @@ mod tests {
             header_timeout_ms: Some(65_000),
             max_connections: Some(500),
             body_memory_mib: Some(64),
-            failed_auth: Some(ward_ir::FailedAuthLimit {
+            failed_auth: Some(ward_ir::RateLimit {
                 per_second: 5,
                 burst: 20,
             }),
@@ -160,5 +199,43 @@ mod tests {
         assert_eq!(l.max_connections, 7);
         assert!(l.failed_auth.is_none(), "0 turns the limit off");
         assert_eq!(flags.sqlite_sync(&project), SqliteSync::Full);
+        assert!(
+            l.per_ip.is_none() && l.per_subject.is_none(),
+            "off by default"
+        );
+
+        let declared = ServerLimits {
+            rate_limit_ip: Some(ward_ir::RateLimit {
+                per_second: 100,
+                burst: 300,
+            }),
+            rate_limit_subject: Some(ward_ir::RateLimit {
+                per_second: 10,
+                burst: 10,
+            }),
+            ..ServerLimits::default()
+        };
+        let pair = |r: Option<Rate>| r.map(|r| (r.per_second.get(), r.burst.get()));
+        let l = none.limits(&declared);
+        assert_eq!(pair(l.per_ip), Some((100, 300)));
+        assert_eq!(pair(l.per_subject), Some((10, 10)));
+        let overrides = LimitArgs {
+            rate_limit_ip: Some(50),
+            rate_limit_subject: Some(0),
+            ..LimitArgs::default()
+        };
+        let l = overrides.limits(&declared);
+        assert_eq!(pair(l.per_ip), Some((50, 300)), "the project's burst stays");
+        assert!(l.per_subject.is_none(), "0 turns a declared limit off");
+        let only_flag = LimitArgs {
+            rate_limit_ip: Some(7),
+            ..LimitArgs::default()
+        };
+        let l = only_flag.limits(&ServerLimits::default());
+        assert_eq!(
+            pair(l.per_ip),
+            Some((7, 7)),
+            "the burst is one second's worth"
+        );
     }
 }

@@ -115,7 +115,15 @@ pub struct ServerLimits {
     pub body_memory_mib: Option<u32>,
     /// Refused tokens per second one address may send (`0`: no limit), and the burst.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_auth: Option<FailedAuthLimit>,
+    pub failed_auth: Option<RateLimit>,
+    /// Requests per second one client address may send, and the burst (`rate-limit ip N`);
+    /// none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_ip: Option<RateLimit>,
+    /// Requests per second one authenticated caller (by user id) may send, and the burst
+    /// (`rate-limit subject N`); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_subject: Option<RateLimit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqlite_sync: Option<SqliteSync>,
 }
@@ -152,7 +160,7 @@ impl ServerLimits {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FailedAuthLimit {
+pub struct RateLimit {
     pub per_second: u32,
     pub burst: u32,
 }

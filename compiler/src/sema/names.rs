@@ -163,7 +163,17 @@ fn limit(
         ("failed-auth-rate", Rate(rate, burst)) => {
             let per_second = count(*rate, 0, 1_000_000, "refusals per second (0: no limit)")?;
             let burst = count(burst.unwrap_or(100), 1, 1_000_000, "a burst")?;
-            out.failed_auth = Some(ward_ir::FailedAuthLimit { per_second, burst });
+            out.failed_auth = Some(ward_ir::RateLimit { per_second, burst });
+        }
+        ("rate-limit ip" | "rate-limit subject", Rate(rate, burst)) => {
+            let per_second = count(*rate, 1, 1_000_000, "requests per second")?;
+            // One second's worth at once unless said otherwise.
+            let burst = count(burst.unwrap_or(*rate), 1, 1_000_000, "a burst")?;
+            let slot = match name {
+                "rate-limit ip" => &mut out.rate_limit_ip,
+                _ => &mut out.rate_limit_subject,
+            };
+            *slot = Some(ward_ir::RateLimit { per_second, burst });
         }
         ("sqlite-sync", Text(mode)) => {
             out.sqlite_sync =

@@ -77,7 +77,7 @@ pub struct ServerAst {
 pub enum LimitValue {
     Text(String),
     Integer(i128),
-    /// `failed-auth-rate N burst=M`.
+    /// `failed-auth-rate N burst=M`, `rate-limit ip|subject N burst=M`.
     Rate(i128, Option<i128>),
 }
 

@@ -129,8 +129,12 @@ const SERVER_NODES: &[&str] = &[
     "max-connections",
     "body-memory-mib",
     "failed-auth-rate",
+    "rate-limit",
     "sqlite-sync",
 ];
+
+/// What a `rate-limit` counts by.
+const RATE_LIMIT_KINDS: &[(&str, &str)] = &[("ip", "ip"), ("subject", "subject")];
 
 fn server(r: &mut Reader, n: &KdlNode) -> ServerAst {
     r.check_props(n, &[]);
@@ -188,6 +192,24 @@ fn server(r: &mut Reader, n: &KdlNode) -> ServerAst {
                         LimitValue::Rate(n, burst),
                         span,
                     ));
+                }
+            }
+            "rate-limit" => {
+                r.check_props(c, &["burst"]);
+                r.no_children(c);
+                let burst = r.prop_int(c, "burst").map(|(b, _)| b);
+                if r.arg_count(c, 2, Some(2), "`ip` or `subject`, then requests per second")
+                    && let [kind, rate] = args(c)[..]
+                    && let Some(kind) = r.keyword(kind, "`ip` or `subject`", RATE_LIMIT_KINDS)
+                    && let Some((n, span)) = r.int(rate)
+                {
+                    let name = format!("rate-limit {kind}");
+                    if let Some((_, _, first)) = out.limits.iter().find(|l| l.0 == name) {
+                        r.diags
+                            .push(codes::duplicate_node(r.name_span(c), &name, *first));
+                    } else {
+                        out.limits.push((name, LimitValue::Rate(n, burst), span));
+                    }
                 }
             }
             other => {

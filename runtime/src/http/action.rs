@@ -86,7 +86,7 @@ async fn run_record(
         .action(&name)
         .ok_or_else(ApiError::not_found)?
         .clone();
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     let residual = access::authorize_rule(action.access.as_ref(), &caller)?;
     let gate = Gate {
         scopes: firewall::predicates(&plan.def, &caller)?,
@@ -154,7 +154,7 @@ async fn run_standalone(
     if method != expected {
         return Err(ApiError::not_found());
     }
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     access::authorize_rule(action.access.as_ref(), &caller)?;
     let type_of = |k: &str| action.inputs.iter().find(|i| i.name == k).map(|i| i.ty);
     let body = if method == Method::GET {

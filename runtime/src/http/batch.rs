@@ -150,7 +150,7 @@ async fn run(
     if kind == Kind::Upsert && !upsert::allowed(plan) {
         return Err(ApiError::upsert_not_allowed());
     }
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     let access = match kind {
         Kind::Create => Access::Create(security::create_gate(plan, &caller)?),
         Kind::Update => Access::Rows(Box::new(RowAccess::Update(security::gate(

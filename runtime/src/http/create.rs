@@ -37,7 +37,7 @@ async fn run(
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     let stamps = security::create_gate(plan, &caller)?;
     let body = request::body(&st.bodies, plan, &headers, body).await?;
     let now = audit::now();

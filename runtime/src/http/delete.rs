@@ -37,7 +37,7 @@ async fn run(
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     let gate = security::gate(plan, Operation::Delete, &caller)?;
     let precondition = Precondition::from_headers(&headers)?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;

@@ -1,5 +1,5 @@
 //! What every request passes through first and every answer last (SPEC §5.1 "Browsers and
-//! operators"): its id, CORS for browsers, its deadline, the failed-authentication limit
+//! operators"): its id, CORS for browsers, its deadline, the per-address rate limits
 //! (`throttle.rs`), and its one log line.
 //!
 //! Every response carries `x-request-id`: the client's own when it is sane (short, printable,
@@ -38,6 +38,8 @@ pub(crate) struct Edge {
     pub deadline: std::time::Duration,
     /// Refused tokens per client address (SPEC §5.7), when limited.
     pub failed_auth: Option<super::throttle::FailedAuthLimit>,
+    /// Every request per client address (`rate-limit ip`), when limited.
+    pub per_ip: Option<super::throttle::AddressLimit>,
 }
 
 /// Longest request id kept from a client.
@@ -102,6 +104,13 @@ async fn dispatch(edge: &Edge, request: Request, next: Next) -> Response {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    // Health checks come from the load balancer, whose address is shared by nothing else.
+    if let (Some(limit), Some(peer)) = (&edge.per_ip, peer)
+        && !matches!(request.uri().path(), "/healthz" | "/readyz")
+        && let Err(limited) = limit.take(peer)
+    {
+        return limited.into_response();
+    }
     let response =
         match tokio::time::timeout(edge.deadline, through(&edge.cors, request, next)).await {
             Ok(response) => response,

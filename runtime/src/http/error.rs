@@ -307,9 +307,6 @@ impl ApiError {
         )
     }
 
-    /// The database could not take the write now: SQLite's lock stayed busy past its timeout, or
-    /// a Postgres transaction kept losing serialization races. Nothing was changed; retrying is
-    /// safe.
     /// `If-Match` or `If-None-Match` not met (SPEC §5.7): the record is not the version the
     /// client named; nothing was written.
     pub fn precondition_failed() -> Self {
@@ -322,16 +319,21 @@ impl ApiError {
         .with_hint("Read the record again (its ETag is its version) and retry with the new one")
     }
 
-    /// Too many refused tokens from one address (SPEC §5.7); the caller sets `Retry-After`.
-    pub fn rate_limited() -> Self {
+    /// Too many `what` (SPEC §5.7): the answer's `Retry-After` is `retry_after` seconds, and
+    /// so is `details.retryAfter`.
+    pub fn rate_limited(what: &str, retry_after: u64) -> Self {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             Layer::Server,
             "RATE_LIMITED",
-            "Too many failed authentications from this address; retry after `Retry-After` seconds",
+            format!("Too many {what}; retry after `Retry-After` seconds"),
         )
+        .with_details(json!({ "retryAfter": retry_after }))
     }
 
+    /// The database could not take the write now: SQLite's lock stayed busy past its timeout, or
+    /// a Postgres transaction kept losing serialization races. Nothing was changed; retrying is
+    /// safe.
     pub fn busy() -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -471,6 +473,15 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            let seconds = self
+                .details
+                .as_deref()
+                .and_then(|d| d["retryAfter"].as_u64())
+                .unwrap_or(1);
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, super::throttle::retry_after(seconds));
         }
         // A refused token (not a missing one) counts against its address's budget (`edge`).
         if matches!(self.layer, Layer::Auth) && self.code != "AUTH_MISSING" {

@@ -36,7 +36,7 @@ async fn run(
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     let gate = security::gate(plan, Operation::Read, &caller)?;
     let shape = query::parse_get(plan, q.as_deref())?;
     // The plain record: its ETag is its version (`If-Match`, see `precondition`).

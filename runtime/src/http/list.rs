@@ -36,7 +36,7 @@ async fn run(
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     // Deleted rows are governed by the `restore` rule, not `list` (SPEC §5.3). A hard-delete
     // table has none: its `deleted=only` is judged by `list`, then refused as a bad query.
     let op = if plan.soft && query::wants_deleted(q.as_deref()) {

@@ -20,7 +20,7 @@ pub mod references;
 pub mod request;
 pub mod restore;
 mod steps;
-mod throttle;
+pub(crate) mod throttle;
 pub(crate) mod triggers;
 pub mod update;
 pub mod upsert;
@@ -49,6 +49,7 @@ pub(crate) fn router(state: Shared) -> Router {
             .limits
             .failed_auth
             .map(throttle::FailedAuthLimit::new),
+        per_ip: state.options.limits.per_ip.map(throttle::AddressLimit::new),
     });
     routes(state).layer(from_fn_with_state(edge, edge::around))
 }
@@ -146,7 +147,7 @@ async fn table_schema(
     let serving = st.current();
     let answer = (|| {
         let plan = request::plan(&serving.snapshot, &table)?;
-        let caller = request::caller(&serving, &headers)?;
+        let caller = request::caller(&st, &serving, &headers)?;
         crate::security::access::authorize(&plan.def, ward_ir::Operation::List, &caller)?;
         let mut schema = crate::openapi::table_schema(&serving.snapshot.ir, &plan.def);
         if let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {

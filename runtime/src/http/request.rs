@@ -32,12 +32,22 @@ pub fn plan_in<'a>(snap: &'a Snapshot, table: &str) -> Result<&'a TablePlan, Api
         .ok_or_else(|| ApiError::internal(format!("table `{table}` vanished from the snapshot")))
 }
 
-pub fn caller(serving: &crate::Serving, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    serving.verifier.authenticate(
+/// The request's caller, once its token is verified; an authenticated caller past its own rate
+/// (`rate-limit subject`) is refused here, before any read or write.
+pub fn caller(
+    state: &crate::State,
+    serving: &crate::Serving,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
+    let caller = serving.verifier.authenticate(
         headers
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes),
-    )
+    )?;
+    if let (Some(limit), Some(user)) = (&state.per_subject, &caller.user_id) {
+        limit.take(user, "requests from this user")?;
+    }
+    Ok(caller)
 }
 
 /// The semaphore that bounds the memory of bodies being read: one permit per KiB.

@@ -36,7 +36,7 @@ async fn run(
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     let gate = security::gate(plan, Operation::Restore, &caller)?;
     if !plan.soft {
         return Err(firewall::not_found(&plan.def));

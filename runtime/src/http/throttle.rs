@@ -1,17 +1,22 @@
-//! Failed authentications limited per client address (SPEC §5.7 "Rate limits"), with governor's
-//! keyed GCRA limiter.
+//! Rate limits (SPEC §5.7 "Rate limits"), each a keyed GCRA limiter of governor's.
 //!
-//! Only refused tokens count: a request with a valid token, or with none, is never slowed. Once
-//! an address is over its rate, its refused tokens answer 429 `RATE_LIMITED` with `Retry-After`
-//! instead of 401; nothing else changes, since a refused token never reaches the pipeline. IPv6
-//! clients are counted per /64, the block one subscriber usually holds, so rotating addresses
-//! inside it gains nothing. The peer address is the TCP peer's: behind a proxy every client
-//! shares the proxy's budget for *failures* (docs/operations.md).
+//! - **Failed authentications**, per client address, on by default: only refused tokens count,
+//!   so a request with a valid token, or with none, is never slowed. Once an address is over its
+//!   rate, its refused tokens answer 429 `RATE_LIMITED` with `Retry-After` instead of 401;
+//!   nothing else changes, since a refused token never reaches the pipeline.
+//! - **Declared limits** (`server { rate-limit ip|subject N }`), off by default: every request
+//!   of an address (health checks aside), and every request of an authenticated caller by user
+//!   id, from any address. They answer 429 before the request does any other work.
+//!
+//! IPv6 clients are counted per /64, the block one subscriber usually holds, so rotating
+//! addresses inside it gains nothing. The address is the TCP peer's: behind a proxy every client
+//! shares the proxy's budget (docs/operations.md).
 
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::http::{HeaderValue, header};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -19,24 +24,34 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use super::error::ApiError;
 use crate::Rate;
 
-/// Addresses remembered before the ones whose budget is full again are forgotten.
+/// Keys remembered before the ones whose budget is full again are forgotten.
 const PRUNE_PAST: usize = 10_000;
-/// At most one pruning per this many milliseconds: it scans every address, and an attacker with
-/// many addresses (a /48 holds 65,536 /64s) must not make every refusal pay for a scan.
+/// At most one pruning per this many milliseconds: it scans every key, and an attacker with
+/// many addresses (a /48 holds 65,536 /64s) must not make every request pay for a scan.
 const PRUNE_EVERY_MS: u64 = 1_000;
 
-pub(crate) struct FailedAuthLimit {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+/// One rate per key, with the keys whose budget is full again forgotten now and then, so that
+/// memory follows the keys active in the last moments rather than all keys ever seen.
+pub(crate) struct RequestLimit<K: Hash + Eq + Clone> {
+    limiter: DefaultKeyedRateLimiter<K>,
     clock: DefaultClock,
     started: std::time::Instant,
     /// Milliseconds after `started` before which no pruning runs again.
     next_prune: AtomicU64,
 }
 
-impl FailedAuthLimit {
-    pub fn new(rate: Rate) -> FailedAuthLimit {
+impl<K: Hash + Eq + Clone> std::fmt::Debug for RequestLimit<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestLimit")
+            .field("keys", &self.limiter.len())
+            .finish()
+    }
+}
+
+impl<K: Hash + Eq + Clone> RequestLimit<K> {
+    pub fn new(rate: Rate) -> RequestLimit<K> {
         let quota = Quota::per_second(rate.per_second).allow_burst(rate.burst);
-        FailedAuthLimit {
+        RequestLimit {
             limiter: DefaultKeyedRateLimiter::keyed(quota),
             clock: DefaultClock::default(),
             started: std::time::Instant::now(),
@@ -44,39 +59,76 @@ impl FailedAuthLimit {
         }
     }
 
+    /// Takes one request from `key`'s budget; past it, the 429 to answer (`what` names whose
+    /// requests were too many).
+    pub fn take(&self, key: &K, what: &str) -> Result<(), ApiError> {
+        self.prune();
+        self.limiter.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            ApiError::rate_limited(what, seconds.max(1))
+        })
+    }
+
+    fn prune(&self) {
+        if self.limiter.len() <= PRUNE_PAST {
+            return;
+        }
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let due = self.next_prune.load(Ordering::Relaxed);
+        if now >= due
+            && self
+                .next_prune
+                .compare_exchange(
+                    due,
+                    now + PRUNE_EVERY_MS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            self.limiter.retain_recent();
+        }
+    }
+}
+
+/// Refused tokens per client address.
+pub(crate) struct FailedAuthLimit(RequestLimit<IpAddr>);
+
+impl FailedAuthLimit {
+    pub fn new(rate: Rate) -> FailedAuthLimit {
+        FailedAuthLimit(RequestLimit::new(rate))
+    }
+
     /// `refused` answered a request from `peer` that carried a token the server refused: it
     /// stands while `peer` is within its rate, else the 429 replaces it.
     pub fn judge(&self, peer: IpAddr, refused: Response) -> Response {
-        if self.limiter.len() > PRUNE_PAST {
-            let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let due = self.next_prune.load(Ordering::Relaxed);
-            if now >= due
-                && self
-                    .next_prune
-                    .compare_exchange(
-                        due,
-                        now + PRUNE_EVERY_MS,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-            {
-                self.limiter.retain_recent();
-            }
-        }
-        match self.limiter.check_key(&client(peer)) {
+        match self
+            .0
+            .take(&client(peer), "failed authentications from this address")
+        {
             Ok(()) => refused,
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now());
-                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let mut limited = ApiError::rate_limited().into_response();
-                limited
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-                limited
-            }
+            Err(limited) => limited.into_response(),
         }
     }
+}
+
+/// Every request of a client address (`rate-limit ip`).
+pub(crate) struct AddressLimit(RequestLimit<IpAddr>);
+
+impl AddressLimit {
+    pub fn new(rate: Rate) -> AddressLimit {
+        AddressLimit(RequestLimit::new(rate))
+    }
+
+    pub fn take(&self, peer: IpAddr) -> Result<(), ApiError> {
+        self.0.take(&client(peer), "requests from this address")
+    }
+}
+
+/// The `Retry-After` of a 429: whole seconds, at least one.
+pub(crate) fn retry_after(seconds: u64) -> HeaderValue {
+    HeaderValue::from(seconds.max(1))
 }
 
 /// The key an address is counted under: IPv4 addresses (mapped ones too) alone, IPv6 per /64.
@@ -95,6 +147,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use std::num::NonZeroU32;
+
+    use axum::http::header;
 
     use super::*;
 

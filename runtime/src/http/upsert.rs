@@ -110,7 +110,7 @@ async fn run(
     if !allowed(plan) {
         return Err(ApiError::upsert_not_allowed());
     }
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     let gates = Gates::new(plan, &caller)?;
     let precondition = Precondition::from_headers(&headers)?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;

@@ -38,7 +38,7 @@ async fn run(
     let plan = request::plan(&snap, &table)?;
     // An unknown view answers like an unknown table: the same fixed NOT_FOUND.
     let view = plan.def.view(&view).ok_or_else(ApiError::not_found)?;
-    let caller = request::caller(&serving, &headers)?;
+    let caller = request::caller(&st, &serving, &headers)?;
     let gate = security::view_gate(plan, view, &caller)?;
     let mut lq = query::parse_list(plan, &caller, q.as_deref(), Some(view))?;
     let now = audit::now();

@@ -76,7 +76,7 @@ impl Responses {
         self.error(401, UNAUTHENTICATED)
             .error(
                 429,
-                "RATE_LIMITED: too many refused tokens from this address; retry after `Retry-After`",
+                "RATE_LIMITED: too many refused tokens from this address, or requests past a declared `rate-limit`; retry after `Retry-After`",
             )
             .error(500, "INTERNAL, with `details.requestId`")
             .error(
