@@ -11,7 +11,9 @@ use ward_ir::{IdKind, Ir};
 use crate::invariants::{self, Exchange as Seen};
 use crate::model::{Model, Row};
 use crate::request::{ApiRequest, encode};
-use crate::scenario::{Body, CallerSpec, IdRef, Route, Scenario, Step, ValueSpec};
+use crate::scenario::{
+    BatchPrecondition, Body, CallerSpec, IdRef, Route, Scenario, Step, ValueSpec,
+};
 use crate::target::{Database, Target};
 use crate::transcript::{self, Transcript};
 
@@ -246,16 +248,30 @@ impl Run<'_> {
             .collect();
         let body = step.body.as_ref().map(|b| match b {
             Body::Object(fields) => Value::Object(self.object(&step.table, fields)).to_string(),
-            Body::Records { records, atomic } => {
+            Body::Records {
+                records,
+                atomic,
+                if_match,
+            } => {
                 let records: Vec<Value> = records
                     .iter()
                     .map(|r| Value::Object(self.object(&step.table, r)))
                     .collect();
-                batch_body("records", records, *atomic)
+                let ids: Vec<Value> = records
+                    .iter()
+                    .map(|r| r.get("id").cloned().unwrap_or(Value::Null))
+                    .collect();
+                let if_match = self.if_match(&step.table, &ids, if_match);
+                batch_body("records", records, *atomic, if_match)
             }
-            Body::Ids { ids, atomic } => {
+            Body::Ids {
+                ids,
+                atomic,
+                if_match,
+            } => {
                 let ids: Vec<Value> = ids.iter().map(|i| self.id(&step.table, i)).collect();
-                batch_body("ids", ids, *atomic)
+                let if_match = self.if_match(&step.table, &ids, if_match);
+                batch_body("ids", ids, *atomic, if_match)
             }
             Body::Raw(text) => text.clone(),
         });
@@ -306,6 +322,30 @@ impl Run<'_> {
         }
     }
 
+    /// A batch's `options.ifMatch`: each entry keyed by the id its record carries as sent (a
+    /// record without one is left out), or by a fresh id.
+    fn if_match(
+        &mut self,
+        table: &str,
+        ids: &[Value],
+        entries: &[BatchPrecondition],
+    ) -> Map<String, Value> {
+        let mut out = Map::new();
+        for e in entries {
+            let id = match e.record {
+                Some(i) => ids.get(i).cloned().unwrap_or(Value::Null),
+                None => self.fresh_id(table),
+            };
+            let key = match id {
+                Value::Null => continue,
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            out.insert(key, Value::from(e.tag.header().1));
+        }
+        out
+    }
+
     fn fresh_id(&mut self, table: &str) -> Value {
         self.fresh += 1;
         match self.ir.table(table).map_or(IdKind::Uuid, |t| t.id) {
@@ -324,11 +364,23 @@ impl Run<'_> {
     }
 }
 
-fn batch_body(key: &str, list: Vec<Value>, atomic: Option<bool>) -> String {
+fn batch_body(
+    key: &str,
+    list: Vec<Value>,
+    atomic: Option<bool>,
+    if_match: Map<String, Value>,
+) -> String {
     let mut m = Map::new();
     m.insert(key.into(), Value::Array(list));
+    let mut options = Map::new();
     if let Some(a) = atomic {
-        m.insert("options".into(), serde_json::json!({ "atomic": a }));
+        options.insert("atomic".into(), Value::Bool(a));
+    }
+    if !if_match.is_empty() {
+        options.insert("ifMatch".into(), Value::Object(if_match));
+    }
+    if !options.is_empty() {
+        m.insert("options".into(), Value::Object(options));
     }
     Value::Object(m).to_string()
 }

@@ -45,15 +45,18 @@ pub enum ValueSpec {
 pub enum Body {
     /// A JSON object; keys in this order.
     Object(Vec<(String, ValueSpec)>),
-    /// `{"records": [...], "options": {"atomic": b}}` (`atomic` omitted when `None`).
+    /// `{"records": [...], "options": {"atomic": b, "ifMatch": {…}}}` (`atomic` omitted when
+    /// `None`, `ifMatch` when empty).
     Records {
         records: Vec<Vec<(String, ValueSpec)>>,
         atomic: Option<bool>,
+        if_match: Vec<BatchPrecondition>,
     },
-    /// `{"ids": [...], "options": {"atomic": b}}`.
+    /// `{"ids": [...], "options": {"atomic": b, "ifMatch": {…}}}`.
     Ids {
         ids: Vec<IdRef>,
         atomic: Option<bool>,
+        if_match: Vec<BatchPrecondition>,
     },
     /// Sent as is (invalid JSON, wrong shapes, oversized bodies).
     Raw(String),
@@ -90,6 +93,16 @@ pub enum Precondition {
     IfMatchStale,
     /// `If-None-Match: *`: the record must not exist for the caller.
     IfNoneMatchAny,
+}
+
+/// One entry of a batch's `options.ifMatch` (SPEC §5.7): a version expected of the id the
+/// `record`-th record (or id) of the batch carries, or with `None` of an id the batch does not
+/// carry (400 `INVALID_JSON`). `tag` is [`Precondition::IfMatchAny`] or
+/// [`Precondition::IfMatchStale`]: a batch has no `If-None-Match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPrecondition {
+    pub record: Option<usize>,
+    pub tag: Precondition,
 }
 
 impl Precondition {

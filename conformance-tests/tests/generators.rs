@@ -340,7 +340,15 @@ fn classify(ir: &Ir, s: &Step, cs: &[CallerSpec], counts: &mut BTreeMap<&'static
     }
     match &s.body {
         Some(Body::Raw(_)) => bump("raw-body"),
-        Some(Body::Records { records, atomic }) => {
+        Some(Body::Ids { if_match, .. }) if !if_match.is_empty() => bump("batch-if-match"),
+        Some(Body::Records {
+            records,
+            atomic,
+            if_match,
+        }) => {
+            if !if_match.is_empty() {
+                bump("batch-if-match");
+            }
             if records.len() > t.batch.max as usize {
                 bump("batch-over-limit");
             }
@@ -446,6 +454,7 @@ fn step_distribution_covers_every_endpoint_and_attack() {
         ("batch-over-limit", 3),
         ("batch-atomic", 5),
         ("batch-missing-id", 2),
+        ("batch-if-match", 2),
         ("unknown-param", 2),
         ("masked-filter", 5),
         ("like-filter", 3),

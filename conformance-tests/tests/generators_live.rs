@@ -156,7 +156,9 @@ async fn scenarios_run_against_the_server() {
             }
             let body = s.body.as_ref().map(|b| match b {
                 Body::Object(rec) => Value::Object(ids.object(&ir, &s.table, rec)).to_string(),
-                Body::Records { records, atomic } => {
+                Body::Records {
+                    records, atomic, ..
+                } => {
                     let records: Vec<Value> = records
                         .iter()
                         .map(|r| Value::Object(ids.object(&ir, &s.table, r)))
@@ -167,7 +169,9 @@ async fn scenarios_run_against_the_server() {
                     }
                     o.to_string()
                 }
-                Body::Ids { ids: list, atomic } => {
+                Body::Ids {
+                    ids: list, atomic, ..
+                } => {
                     let list: Vec<Value> = list
                         .iter()
                         .map(|i| ids.resolve(&ir, Some(&s.table), i))

@@ -435,6 +435,7 @@ fn batches() {
             })
             .collect(),
         atomic,
+        if_match: Vec::new(),
     };
     let batch = |caller, method: &str, body: Body| Step {
         body: Some(body),
@@ -458,6 +459,7 @@ fn batches() {
                 Body::Records {
                     records: vec![fields(json!({ "name": "x" }))],
                     atomic: None,
+                    if_match: Vec::new(),
                 },
             ),
             batch(
@@ -469,6 +471,7 @@ fn batches() {
                         ("name".into(), ValueSpec::Json(json!("renamed"))),
                     ]],
                     atomic: None,
+                    if_match: Vec::new(),
                 },
             ),
             batch(
@@ -477,6 +480,7 @@ fn batches() {
                 Body::Ids {
                     ids: vec![row("teams", 0), IdRef::Fresh, IdRef::Literal("nope".into())],
                     atomic: None,
+                    if_match: Vec::new(),
                 },
             ),
             batch(BOB, "PUT", records(1, None)),

@@ -4,7 +4,9 @@
 //! compared after every step, every invariant checked); the answers are asserted as well.
 
 use serde_json::{Value, json};
-use ward_conformance::scenario::{Body, CallerSpec, IdRef, Precondition, Route, Step, ValueSpec};
+use ward_conformance::scenario::{
+    BatchPrecondition, Body, CallerSpec, IdRef, Precondition, Route, Step, ValueSpec,
+};
 
 mod common;
 use common::*;
@@ -292,6 +294,7 @@ fn unique_values_never_cross_tenants() {
     batch.body = Some(Body::Records {
         records: vec![fields(json!({"code": "Y"})), fields(json!({"code": "Z"}))],
         atomic: Some(true),
+        if_match: Vec::new(),
     });
     let answers = run(
         CODES,
@@ -318,4 +321,124 @@ fn unique_values_never_cross_tenants() {
     );
     assert_eq!(answers[1].1["code"], "UNIQUE_VIOLATION");
     assert_eq!(answers[7].1["code"], "UNIQUE_VIOLATION");
+}
+
+/// SPEC §5.7 preconditions in batches (`options.ifMatch`), server and model alike: each record's
+/// entry is judged as its own `If-Match` — another tenant's row is the fixed 404, `when` comes
+/// before the version, a stale tag is 412 and writes nothing; an entry naming an id the batch
+/// does not carry, or any entry on a create batch, is 400 before anything is read.
+#[test]
+fn batch_preconditions_are_judged_per_record() {
+    let seeds = vec![
+        seed("notes", ADA, json!({"id": "n1", "body": "a's"})),
+        seed(
+            "notes",
+            ADA,
+            json!({"id": "n2", "body": "frozen", "locked": true}),
+        ),
+    ];
+    let entry = |record, tag| BatchPrecondition { record, tag };
+    let records = |rows: Value, atomic, if_match| Body::Records {
+        records: rows
+            .as_array()
+            .map(|a| a.iter().map(|r| fields(r.clone())).collect())
+            .unwrap_or_default(),
+        atomic,
+        if_match,
+    };
+    let batch = |caller, method: &str, body: Body| Step {
+        body: Some(body),
+        ..req(caller, method, "notes", Route::Batch)
+    };
+    let (any, stale) = (Precondition::IfMatchAny, Precondition::IfMatchStale);
+    let answers = run(
+        PROJECT,
+        callers(),
+        seeds,
+        vec![
+            batch(
+                GUS,
+                "PATCH",
+                records(
+                    json!([{"id": "n1", "body": "g"}]),
+                    None,
+                    vec![entry(Some(0), any)],
+                ),
+            ),
+            batch(
+                BOB,
+                "PATCH",
+                records(
+                    json!([{"id": "n1", "body": "b"}]),
+                    None,
+                    vec![entry(Some(0), stale)],
+                ),
+            ),
+            batch(
+                BOB,
+                "PATCH",
+                records(
+                    json!([{"id": "n2", "body": "b"}]),
+                    None,
+                    vec![entry(Some(0), stale)],
+                ),
+            ),
+            batch(
+                BOB,
+                "PATCH",
+                records(
+                    json!([{"id": "n1", "body": "z"}]),
+                    Some(true),
+                    vec![entry(Some(0), any)],
+                ),
+            ),
+            batch(
+                BOB,
+                "DELETE",
+                Body::Ids {
+                    ids: vec![IdRef::Literal("n1".into())],
+                    atomic: None,
+                    if_match: vec![entry(Some(0), stale)],
+                },
+            ),
+            batch(
+                BOB,
+                "PATCH",
+                records(
+                    json!([{"id": "n1", "body": "q"}]),
+                    None,
+                    vec![entry(None, any)],
+                ),
+            ),
+            batch(
+                BOB,
+                "POST",
+                records(
+                    json!([{"id": "n5", "body": "c"}]),
+                    None,
+                    vec![entry(None, any)],
+                ),
+            ),
+            batch(
+                BOB,
+                "PUT",
+                records(
+                    json!([{"id": "n9", "body": "new"}]),
+                    None,
+                    vec![entry(Some(0), any)],
+                ),
+            ),
+        ],
+    );
+    assert_eq!(
+        statuses(&answers),
+        vec![207, 207, 207, 200, 207, 400, 400, 207]
+    );
+    let code = |i: usize| answers[i].1["errors"][0]["error"]["code"].clone();
+    assert_eq!(code(0), "NOT_FOUND");
+    assert_eq!(code(1), "PRECONDITION_FAILED");
+    assert_eq!(code(2), "ACCESS_CONDITION_FAILED");
+    assert_eq!(code(4), "PRECONDITION_FAILED");
+    assert_eq!(answers[5].1["code"], "INVALID_JSON");
+    assert_eq!(code(7), "PRECONDITION_FAILED");
 }

@@ -140,6 +140,7 @@ fn batch_delete(table: &str, ids: &[&str]) -> Step {
     s.body = Some(Body::Ids {
         ids: ids.iter().map(|i| IdRef::Literal((*i).into())).collect(),
         atomic: None,
+        if_match: Vec::new(),
     });
     s
 }

@@ -199,6 +199,7 @@ fn writes_answer_only_what_the_read_rule_shows() {
                         fields(json!({ "title": "b", "status": "hidden" })),
                     ],
                     atomic: None,
+                    if_match: Vec::new(),
                 }),
                 ..req(MIA, "POST", "memos", Route::Batch)
             },

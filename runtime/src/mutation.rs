@@ -40,6 +40,7 @@ pub enum Mutation {
     ActionExistsIgnoresFirewall,
     PreconditionBeforeFirewall,
     UniqueAcrossTenants,
+    BatchIfMatchIgnored,
 }
 
 /// Whether the planted bug `m` is switched on. Without the `mutations` feature: never.
@@ -55,7 +56,7 @@ pub use switch::{active, current, set};
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation, in declaration order (`ALL[m as usize] == m`).
-    pub const ALL: [Mutation; 22] = [
+    pub const ALL: [Mutation; 23] = [
         Mutation::AuthAcceptExpired,
         Mutation::AuthBadTokenAnonymous,
         Mutation::AccessReadSkipRole,
@@ -78,6 +79,7 @@ impl Mutation {
         Mutation::ActionExistsIgnoresFirewall,
         Mutation::PreconditionBeforeFirewall,
         Mutation::UniqueAcrossTenants,
+        Mutation::BatchIfMatchIgnored,
     ];
 
     /// The stable kebab-case name (`WARD_MUTATION=<name>`).
@@ -105,6 +107,7 @@ impl Mutation {
             Mutation::ActionExistsIgnoresFirewall => "actions-exists-ignores-firewall",
             Mutation::PreconditionBeforeFirewall => "firewall-precondition-first",
             Mutation::UniqueAcrossTenants => "firewall-unique-across-tenants",
+            Mutation::BatchIfMatchIgnored => "batch-if-match-ignored",
         }
     }
 
@@ -123,7 +126,9 @@ impl Mutation {
             Mutation::GuardsCreateSystemField | Mutation::GuardsUpdateScopeColumn => "guards",
             Mutation::ErrorLeaksStoredRow => "masking",
             Mutation::MaskingFilterMaskedColumn => "masking",
-            Mutation::BatchResponseUnmasked | Mutation::BatchAtomicPartialCommit => "batch",
+            Mutation::BatchResponseUnmasked
+            | Mutation::BatchAtomicPartialCommit
+            | Mutation::BatchIfMatchIgnored => "batch",
             Mutation::DeleteSkipWhen | Mutation::DeleteSoftDeletedVisible => "delete",
             Mutation::UpsertOverwriteInvisible => "upsert",
             Mutation::AuditCreatedByNull => "audit",
@@ -188,6 +193,9 @@ impl Mutation {
             }
             Mutation::UniqueAcrossTenants => {
                 "unique indexes leave out the scope: another tenant's value answers 409"
+            }
+            Mutation::BatchIfMatchIgnored => {
+                "batches ignore `options.ifMatch`: a stale version is overwritten (a lost update)"
             }
         }
     }

@@ -1,8 +1,11 @@
 //! Batches (SPEC §5.5, docs/decisions.md "Batch …", docs/http-api.md "Batch"): the role part and
-//! firewall once, then the body's shape → `BATCH_SIZE_EXCEEDED` → `BATCH_ATOMIC_NOT_ALLOWED` →
-//! `BATCH_MISSING_IDS`, then each record through exactly its single-record pipeline, in order,
-//! each seeing what the earlier ones wrote. Non-atomic: a failed record changes nothing (207);
-//! atomic: the first failure rolls everything back.
+//! firewall once, then the body's shape (`options.ifMatch` included) → `BATCH_SIZE_EXCEEDED` →
+//! `BATCH_ATOMIC_NOT_ALLOWED` → `BATCH_MISSING_IDS` → an `ifMatch` id no record carries, then
+//! each record through exactly its single-record pipeline, its `ifMatch` entry judged as the
+//! record's `If-Match`, in order, each seeing what the earlier ones wrote. Non-atomic: a failed
+//! record changes nothing (207); atomic: the first failure rolls everything back.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 use ward_ir::{IdKind, Operation, Table, system};
@@ -13,6 +16,7 @@ use super::firewall::{self, Scopes};
 use super::route::object_body;
 use super::write::{self, UpsertGates};
 use super::{Cx, State, masking, parse_id};
+use crate::scenario::Precondition;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -32,6 +36,8 @@ struct Item {
     raw: Value,
     body: Map<String, Value>,
     id: Option<Value>,
+    /// The record's `options.ifMatch` entry.
+    precondition: Option<Precondition>,
 }
 
 pub fn batch(
@@ -142,21 +148,73 @@ fn run_one(
         }
         (Kind::Update, Gate::Rows(residual, scopes)) => {
             let id = item.id.clone().ok_or_else(not_found)?;
+            expected(cx, st, table, residual, scopes, &id, item.precondition)?;
             write::update_one(cx, st, table, residual, scopes, &id, &item.body)?;
             Ok(id)
         }
         (Kind::Delete, Gate::Rows(residual, scopes)) => {
             let id = item.id.clone().ok_or_else(not_found)?;
+            expected(cx, st, table, residual, scopes, &id, item.precondition)?;
             write::delete_one(cx, st, table, residual, scopes, &id)?;
             Ok(id)
         }
         (Kind::Upsert, Gate::Upsert(gates)) => {
             let id = item.id.clone().ok_or_else(not_found)?;
+            write::upsert_precondition(cx, st, table, gates, &id, item.precondition)?;
             write::upsert_one(cx, st, table, gates, &id, &item.body)?;
             Ok(id)
         }
         _ => Err(not_found()),
     }
+}
+
+/// A record's `ifMatch` on an update or delete, as `If-Match` on its own route: the row must be
+/// visible, then `when` holds, then the version.
+fn expected(
+    cx: &Cx<'_>,
+    st: &State,
+    table: &Table,
+    residual: &Residual,
+    scopes: &Scopes,
+    id: &Value,
+    precondition: Option<Precondition>,
+) -> Result<(), Fail> {
+    if precondition.is_none() {
+        return Ok(());
+    }
+    let current = write::load_visible(st, table, scopes, id)?;
+    if !residual.admits(&current, &cx.who, &cx.clock) {
+        return Err(Fail::condition_failed());
+    }
+    write::judge(precondition, Some(&current))
+}
+
+/// How an id is named among `options.ifMatch`'s keys: a string as itself, a number in decimal.
+fn id_key(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `options.ifMatch`: an object from ids to `*` or quoted tags. No tag the suite sends is ever a
+/// record's version, so every quoted one is stale.
+fn if_match_option(v: Option<Value>) -> Result<BTreeMap<String, Precondition>, Fail> {
+    let Some(v) = v else {
+        return Ok(BTreeMap::new());
+    };
+    let Value::Object(tags) = v else {
+        return Err(Fail::invalid_json());
+    };
+    tags.into_iter()
+        .map(|(id, tag)| match tag.as_str() {
+            Some("*") => Ok((id, Precondition::IfMatchAny)),
+            Some(t) if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') => {
+                Ok((id, Precondition::IfMatchStale))
+            }
+            _ => Err(Fail::invalid_json()),
+        })
+        .collect()
 }
 
 /// The body's shape, size, atomic option and ids, before anything is read.
@@ -176,21 +234,25 @@ fn parse(
     let Some(Value::Array(list)) = body.remove(list_key) else {
         return Err(Fail::invalid_json());
     };
-    let atomic = match body.remove("options") {
-        None => false,
+    let (atomic, if_match) = match body.remove("options") {
+        None => (false, BTreeMap::new()),
         Some(Value::Object(mut o)) => {
             let atomic = match o.remove("atomic") {
                 None => false,
                 Some(Value::Bool(b)) => b,
                 Some(_) => return Err(Fail::invalid_json()),
             };
+            let if_match = if_match_option(o.remove("ifMatch"))?;
             if !o.is_empty() {
                 return Err(Fail::invalid_json());
             }
-            atomic
+            (atomic, if_match)
         }
         Some(_) => return Err(Fail::invalid_json()),
     };
+    if kind == Kind::Create && !if_match.is_empty() {
+        return Err(Fail::invalid_json());
+    }
     let shape_ok = |v: &Value| match kind {
         Kind::Delete => v.is_string() || v.is_number(),
         _ => v.is_object(),
@@ -206,15 +268,26 @@ fn parse(
     }
     let mut items = Vec::new();
     let mut missing = Vec::new();
+    let mut named = BTreeSet::new();
+    let mut lookup = |id: &Value| {
+        let key = id_key(id);
+        let found = if_match.get(&key).copied();
+        if found.is_some() {
+            named.insert(key);
+        }
+        found
+    };
     for (i, raw) in list.into_iter().enumerate() {
         let item = match (kind, &raw) {
             (Kind::Delete, _) => Item {
                 id: json_id(table.id, &raw),
+                precondition: lookup(&raw),
                 body: Map::new(),
                 raw,
             },
             (_, Value::Object(m)) => {
                 let mut body = m.clone();
+                let mut precondition = None;
                 let id = if kind == Kind::Create {
                     None
                 } else {
@@ -223,10 +296,18 @@ fn parse(
                             missing.push(i);
                             None
                         }
-                        Some(v) => json_id(table.id, &v),
+                        Some(v) => {
+                            precondition = lookup(&v);
+                            json_id(table.id, &v)
+                        }
                     }
                 };
-                Item { raw, body, id }
+                Item {
+                    raw,
+                    body,
+                    id,
+                    precondition,
+                }
             }
             _ => return Err(Fail::invalid_json()),
         };
@@ -234,6 +315,9 @@ fn parse(
     }
     if !missing.is_empty() {
         return Err(Fail::batch_missing_ids(&missing));
+    }
+    if if_match.keys().any(|id| !named.contains(id)) {
+        return Err(Fail::invalid_json());
     }
     Ok((items, atomic))
 }

@@ -338,24 +338,33 @@ pub fn upsert(
         }
         None => {}
     }
-    // A visible row the caller may not update answers as without the precondition; for one
-    // they may, `when` comes first.
-    let current = find(st, &table.name, &id)
-        .filter(|r| firewall::visible(r, &gates.scopes))
-        .cloned();
-    match (&current, &gates.update) {
-        (Some(_), Err(_)) => {}
+    upsert_precondition(cx, st, table, &gates, &id, precondition)?;
+    let created = upsert_one(cx, st, table, &gates, &id, &body)?;
+    let status = if created { 201 } else { 200 };
+    Ok((status, json!({ "data": render(cx, st, table, &id) })))
+}
+
+/// An upsert's precondition (its header, or a batch record's `ifMatch`). A visible row the
+/// caller may not update answers as without it; for one they may, `when` comes first.
+pub fn upsert_precondition(
+    cx: &Cx<'_>,
+    st: &State,
+    table: &Table,
+    gates: &UpsertGates,
+    id: &Value,
+    precondition: Option<Precondition>,
+) -> Result<(), Fail> {
+    let current = find(st, &table.name, id).filter(|r| firewall::visible(r, &gates.scopes));
+    match (current, &gates.update) {
+        (Some(_), Err(_)) => Ok(()),
         (Some(row), Ok((residual, _))) => {
             if precondition.is_some() && !residual.admits(row, &cx.who, &cx.clock) {
                 return Err(Fail::condition_failed());
             }
-            judge(precondition, Some(row))?;
+            judge(precondition, Some(row))
         }
-        (None, _) => judge(precondition, None)?,
+        (None, _) => judge(precondition, None),
     }
-    let created = upsert_one(cx, st, table, &gates, &id, &body)?;
-    let status = if created { 201 } else { 200 };
-    Ok((status, json!({ "data": render(cx, st, table, &id) })))
 }
 
 /// One upsert (the body without `id`): an update of a firewall-visible row, else a create with

@@ -14,7 +14,8 @@ use super::bodies::{self, RAW_BODIES, Record, Write, id_ref, plain_columns, reco
 use super::callers::callers;
 use super::queries::{get_query, list_query, view_query};
 use crate::scenario::{
-    Body, CallerSpec, IdRef, Precondition, Route, Scenario, Seed, Step, ValueSpec,
+    BatchPrecondition, Body, CallerSpec, IdRef, Precondition, Route, Scenario, Seed, Step,
+    ValueSpec,
 };
 
 /// Decisions drawn per step and per seed (unused ones cost nothing).
@@ -343,7 +344,12 @@ fn batch(d: &mut Choices, t: &Table, kind: usize, s: &mut Step) {
     let atomic = atomic(d);
     if kind == 10 {
         let ids = (0..size).map(|_| id_ref(d, t)).collect();
-        s.body = Some(Body::Ids { ids, atomic });
+        let if_match = batch_if_match(d, size, false);
+        s.body = Some(Body::Ids {
+            ids,
+            atomic,
+            if_match,
+        });
         return;
     }
     let op = [Write::Create, Write::Update, Write::Upsert][kind - 7];
@@ -371,5 +377,29 @@ fn batch(d: &mut Choices, t: &Table, kind: usize, s: &mut Step) {
         }
         records.push(rec);
     }
-    s.body = Some(Body::Records { records, atomic });
+    let if_match = batch_if_match(d, size, op == Write::Create);
+    s.body = Some(Body::Records {
+        records,
+        atomic,
+        if_match,
+    });
+}
+
+/// A batch's `options.ifMatch`, in about one batch in six: a record's id with `*` or a stale
+/// tag, now and then an id the batch does not carry; on a create batch, where no entry is
+/// allowed (400), one in fifty.
+fn batch_if_match(d: &mut Choices, size: usize, create: bool) -> Vec<BatchPrecondition> {
+    if size == 0 || !d.chance(if create { 2 } else { 16 }) {
+        return Vec::new();
+    }
+    (0..1 + d.below(2))
+        .map(|_| BatchPrecondition {
+            record: (!create && !d.chance(10)).then(|| d.below(size)),
+            tag: if d.chance(50) {
+                Precondition::IfMatchAny
+            } else {
+                Precondition::IfMatchStale
+            },
+        })
+        .collect()
 }

@@ -146,7 +146,11 @@ fn apply(
     let (snap, caller, plan, now) = (ctx.snap, ctx.caller, ctx.plan, ctx.now);
     let not_found = || firewall::not_found(&plan.def);
     // The record's `options.ifMatch`, judged as the single-record routes judge `If-Match`.
-    let expected = item.precondition.clone().unwrap_or_default();
+    let expected = match &item.precondition {
+        Some(_) if mutation::active(Mutation::BatchIfMatchIgnored) => Default::default(),
+        Some(p) => p.clone(),
+        None => Default::default(),
+    };
     let ctx = embed::Ctx {
         conn,
         snap,
