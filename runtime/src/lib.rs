@@ -8,7 +8,9 @@
 
 mod changes;
 mod connections;
+pub mod error;
 pub mod http;
+mod migrate;
 pub mod mutation;
 pub mod openapi;
 pub mod secret;
@@ -27,11 +29,11 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+pub use migrate::{MigrateError, Mode as MigrateMode, Plan};
 pub use secret::SecretSource;
 use security::identity::Verifier;
 use snapshot::Snapshot;
 use store::Store;
-pub use store::migrate::{MigrateError, Mode as MigrateMode, Plan};
 pub use store::sqlite::Sync as SqliteSync;
 use ward_ir::JwtKey;
 
@@ -213,7 +215,7 @@ impl App {
         let store = Store::open(&opts.database_url, opts.sqlite_sync).await?;
         let snapshot =
             Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
-        store::migrate::migrate_on_start(&store, &snapshot).await?;
+        migrate::migrate_on_start(&store, &snapshot).await?;
         Ok(App {
             state: Arc::new(State {
                 serving: ArcSwap::from_pointee(Serving { snapshot, verifier }),
@@ -247,8 +249,8 @@ impl App {
             Snapshot::build(ir, self.state.store.dialect()).map_err(StartError::InvalidIr)?,
         );
         let to_hash = snapshot.ir.hash.clone();
-        let mode = store::migrate::Mode::Apply { allow_destructive };
-        let plan = match store::migrate::migrate(&self.state.store, &snapshot, mode).await {
+        let mode = migrate::Mode::Apply { allow_destructive };
+        let plan = match migrate::migrate(&self.state.store, &snapshot, mode).await {
             Ok(plan) => plan,
             Err(MigrateError::Destructive(plan)) => return Err(ReloadError::Destructive(plan)),
             Err(MigrateError::Database(e)) => {
@@ -309,7 +311,7 @@ pub async fn migrate(
 ) -> Result<Plan, MigrateCommandError> {
     let store = Store::open(database_url, store::sqlite::Sync::Full).await?;
     let snapshot = Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
-    Ok(store::migrate::migrate(&store, &snapshot, mode).await?)
+    Ok(migrate::migrate(&store, &snapshot, mode).await?)
 }
 
 /// Why `ward migrate` failed.

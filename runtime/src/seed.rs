@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json};
 use ward_ir::{IdKind, system};
 
 use crate::State;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::security::guards::WriteKind;
 use crate::security::identity::Caller;
 use crate::security::{audit, firewall, validation};

@@ -12,9 +12,9 @@ use axum::response::Response;
 use serde_json::json;
 use ward_ir::ActionMethod;
 
-use super::error::ApiError;
 use super::request::{self, Shared};
 use super::steps;
+use crate::error::ApiError;
 use crate::security::identity::Caller;
 use crate::security::{Gate, access, audit, firewall, validation};
 use crate::sql::{ddl, predicate, value};

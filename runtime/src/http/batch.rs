@@ -21,10 +21,10 @@ use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{IdKind, Operation, system};
 
-use super::error::ApiError;
 use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{batch_create, batch_rows, triggers, upsert};
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::firewall::ScopeEq;
 use crate::security::identity::Caller;

@@ -12,8 +12,8 @@ use serde_json::{Map, Value as Json};
 use ward_ir::IdKind;
 
 use super::batch::{Ctx, Item};
-use super::error::ApiError;
 use super::{batch_rows, create, references};
+use crate::error::ApiError;
 use crate::security::firewall::ScopeEq;
 use crate::sql::dml;
 use crate::store::{self, Db, row};

@@ -14,9 +14,9 @@ use serde_json::{Value as Json, json};
 
 use super::batch::{Ctx, Item, RowAccess as Access};
 use super::embed;
-use super::error::ApiError;
 use super::written;
 use super::{delete, update, upsert};
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::firewall;
 use crate::sql::{Stmt, dml, predicate};

@@ -22,7 +22,7 @@ use sea_query::{Cond, Condition as SqlCond};
 use serde_json::{Map, Value as Json};
 use ward_ir::{OnDelete, system};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use crate::security::identity::Caller;
 use crate::security::{Gate, access::Residual, firewall};
 use crate::snapshot::{Snapshot, TablePlan};

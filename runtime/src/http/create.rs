@@ -8,10 +8,10 @@ use serde_json::{Map, Value as Json, json};
 use ward_ir::{IdKind, TriggerEvent, TriggerPhase, system};
 
 use super::embed;
-use super::error::ApiError;
 use super::references;
 use super::request::{self, Shared};
 use super::{triggers, written};
+use crate::error::ApiError;
 use crate::security::firewall::ScopeEq;
 use crate::security::identity::Caller;
 use crate::security::{self, audit};

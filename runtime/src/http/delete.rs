@@ -9,10 +9,10 @@ use serde_json::{Map, Value as Json, json};
 use ward_ir::{Operation, TriggerEvent};
 
 use super::embed::Ctx;
-use super::error::ApiError;
 use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{cascade, triggers};
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::security::{self, audit, firewall};

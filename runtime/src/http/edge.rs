@@ -114,7 +114,7 @@ async fn dispatch(edge: &Edge, request: Request, next: Next) -> Response {
     let response =
         match tokio::time::timeout(edge.deadline, through(&edge.cors, request, next)).await {
             Ok(response) => response,
-            Err(_) => super::error::ApiError::timeout().into_response(),
+            Err(_) => crate::error::ApiError::timeout().into_response(),
         };
     match (&edge.failed_auth, peer) {
         (Some(limit), Some(peer)) if response.extensions().get::<TokenRefused>().is_some() => {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value as Json};
 use ward_ir::{Operation, system};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use crate::security::identity::Caller;
 use crate::security::{self, masking};
 use crate::snapshot::{Snapshot, TablePlan};

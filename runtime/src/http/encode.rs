@@ -6,7 +6,7 @@
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value as Json;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use crate::security::identity::Caller;
 use crate::security::masking::{Cell, CellMasks};
 use crate::snapshot::TablePlan;

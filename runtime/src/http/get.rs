@@ -9,9 +9,9 @@ use ward_ir::Operation;
 
 use super::embed::{self, Ctx};
 use super::encode::{self, Answer, Records};
-use super::error::ApiError;
 use super::query;
 use super::request::{self, Shared};
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall};
 use crate::sql::{by_id, dml, value};

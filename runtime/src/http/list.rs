@@ -9,9 +9,9 @@ use ward_ir::Operation;
 
 use super::embed::{self, Ctx};
 use super::encode::{self, Answer, Records};
-use super::error::ApiError;
 use super::query::{self, ListQuery};
 use super::request::{self, Shared};
+use crate::error::ApiError;
 use crate::security::identity::Caller;
 use crate::security::{self, audit};
 use crate::snapshot::TablePlan;

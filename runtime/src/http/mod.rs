@@ -35,7 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use error::ApiError;
+use crate::error::ApiError;
 use request::Shared;
 
 /// The API's routes inside what every request passes through (`edge`): its id, CORS for

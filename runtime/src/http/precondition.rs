@@ -21,8 +21,8 @@ use ward_ir::Operation;
 
 use super::embed::{self, Ctx};
 use super::encode::{self, Answer};
-use super::error::ApiError;
 use super::request;
+use crate::error::ApiError;
 use crate::security::{self, access};
 use crate::snapshot::TablePlan;
 use crate::sql::by_id;

@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 use ward_ir::{ColumnType, CompareOp, Literal, RESERVED_QUERY_PARAMETERS, View, system, time};
 
 use super::embed::{self, Expand, Shape};
-use super::error::ApiError;
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::security::masking::queryable;

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value as Json};
 use ward_ir::Operation;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use crate::security::{self, identity::Caller};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate};

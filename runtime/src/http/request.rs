@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use crate::security::identity::Caller;
 use tokio::sync::Semaphore;
 

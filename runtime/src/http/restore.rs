@@ -12,9 +12,9 @@ use ward_ir::{Operation, system};
 
 use super::cascade;
 use super::embed::Ctx;
-use super::error::ApiError;
 use super::request::{self, Shared};
 use super::written;
+use crate::error::ApiError;
 use crate::security::{self, audit, firewall};
 use crate::sql::{dml, predicate, related, value};
 use crate::store::row;

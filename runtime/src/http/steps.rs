@@ -10,8 +10,8 @@ use ward_ir::{
 };
 
 use super::embed;
-use super::error::ApiError;
 use super::{cascade, create, query, references, written};
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::access::{self, Residual, literal_json, resolve};
 use crate::security::guards::WriteKind;

@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use super::error::ApiError;
 use crate::Rate;
+use crate::error::ApiError;
 
 /// Keys remembered before the ones whose budget is full again are forgotten.
 const PRUNE_PAST: usize = 10_000;

@@ -20,9 +20,9 @@ use std::cell::RefCell;
 use serde_json::Map;
 use ward_ir::{TriggerEvent, TriggerPhase};
 
-use super::error::ApiError;
 use super::request::Shared;
 use super::steps::Run;
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::snapshot::{Snapshot, TablePlan};

@@ -9,11 +9,11 @@ use serde_json::{Map, Value as Json, json};
 use ward_ir::{Operation, TriggerEvent, TriggerPhase};
 
 use super::embed;
-use super::error::ApiError;
 use super::precondition::Precondition;
 use super::references;
 use super::request::{self, Shared};
 use super::{triggers, written};
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::security::{self, Gate, audit, firewall};

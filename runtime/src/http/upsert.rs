@@ -14,10 +14,10 @@ use serde_json::{Map, Value as Json, json};
 use ward_ir::{IdKind, Operation, TriggerEvent, system};
 
 use super::embed;
-use super::error::ApiError;
 use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{create, references, triggers, update, written};
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::access::Residual;
 use crate::security::firewall::{self, ScopeEq};

@@ -8,10 +8,10 @@ use axum::response::Response;
 use sea_query::{Cond, Condition as SqlCond};
 use ward_ir::{Condition, Literal, Partial, Value, View, system};
 
-use super::error::ApiError;
 use super::list;
 use super::query;
 use super::request::{self, Shared};
+use crate::error::ApiError;
 use crate::security::identity::Caller;
 use crate::security::{self, audit};
 use crate::snapshot::TablePlan;

@@ -7,9 +7,9 @@ use serde_json::{Value as Json, json};
 use ward_ir::system;
 
 use super::embed::{self, Ctx};
-use super::error::ApiError;
 use super::request;
 use super::triggers;
+use crate::error::ApiError;
 use crate::security::access;
 use crate::security::identity::Caller;
 use crate::snapshot::TablePlan;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value as Json};
 use ward_ir::{AccessRule, CompareOp, Condition, Literal, Operation, Partial, Value};
 
 use super::identity::Caller;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 
 /// What remains of a rule once the caller's roles are known.

@@ -4,7 +4,7 @@
 use ward_ir::{ColumnType, Table};
 
 use super::identity::Caller;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 
 /// One `column = value` predicate.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::snapshot::TablePlan;
 

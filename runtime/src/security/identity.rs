@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use ward_ir::{Auth, CLAIM_ROLES, CLAIM_USER_ID, ROLE_AUTHENTICATED, ROLE_PUBLIC};
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 
 /// Who is calling.

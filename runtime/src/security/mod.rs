@@ -21,7 +21,7 @@ mod tests;
 use serde_json::{Map, Value as Json};
 use ward_ir::Operation;
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::snapshot::TablePlan;
 use access::Residual;

@@ -6,7 +6,7 @@ use ward_ir::{Column, ColumnDefault, ColumnType, IdKind, system, time};
 
 use super::access::literal_json;
 use super::guards::WriteKind;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::snapshot::TablePlan;
 

@@ -9,6 +9,7 @@ pub mod filter;
 pub mod kept;
 pub mod predicate;
 pub mod related;
+pub mod tx;
 pub mod value;
 
 #[cfg(test)]

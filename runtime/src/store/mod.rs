@@ -17,7 +17,6 @@
 //!
 //! Stores bind and run statements built in `sql/`; they never build SQL from values.
 
-pub mod migrate;
 pub mod postgres;
 pub mod row;
 pub mod sqlite;
@@ -26,7 +25,7 @@ use serde_json::Value as Json;
 use ward_ir::ColumnType;
 
 use crate::StartError;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::sql::{Dialect, Stmt};
 
 /// One open transaction, as the policy code sees it: statements in, typed cells out.
@@ -41,26 +40,7 @@ pub trait Db {
     fn control(&self, sql: Control) -> Result<(), ApiError>;
 }
 
-/// The transaction-control statements [`Db::control`] runs: fixed text, never built from input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    Savepoint,
-    Release,
-    RollbackTo,
-}
-
-impl Control {
-    /// Same text on both backends; a repeated name refers to the innermost savepoint.
-    pub fn sql(self) -> &'static str {
-        match self {
-            Control::Savepoint => "SAVEPOINT ward_record",
-            Control::Release => "RELEASE SAVEPOINT ward_record",
-            Control::RollbackTo => {
-                "ROLLBACK TO SAVEPOINT ward_record; RELEASE SAVEPOINT ward_record"
-            }
-        }
-    }
-}
+pub use crate::sql::tx::Control;
 
 /// Runs `f` in a savepoint of `db`: its changes are kept when it succeeds and undone when it
 /// fails, so one record of a non-atomic batch either fully happens or changes nothing (and a

@@ -28,7 +28,7 @@ use ward_ir::{ColumnType, time};
 
 use super::{Control, Db, OneStatement};
 use crate::StartError;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::sql::Stmt;
 
 /// Attempts of one write transaction before answering `DATABASE_BUSY` (SPEC §5.7: at most 3).

@@ -4,7 +4,7 @@ use serde_json::{Map, Value as Json};
 use ward_ir::{ColumnType, system};
 
 use super::Db;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::snapshot::TablePlan;
 use crate::sql::Stmt;
 use crate::sql::value::id_type;

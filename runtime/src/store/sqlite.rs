@@ -17,8 +17,8 @@ use ward_ir::ColumnType;
 
 use super::{Control, Db};
 use crate::StartError;
-use crate::http::error::ApiError;
-use crate::sql::Stmt;
+use crate::error::ApiError;
+use crate::sql::{Stmt, tx};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -133,9 +133,9 @@ struct Tx<'a>(&'a Connection);
 impl<'a> Tx<'a> {
     fn begin(conn: &'a Connection, behavior: TransactionBehavior) -> Result<Self, ApiError> {
         let begin = match behavior {
-            TransactionBehavior::Immediate => "BEGIN IMMEDIATE",
-            TransactionBehavior::Exclusive => "BEGIN EXCLUSIVE",
-            _ => "BEGIN DEFERRED",
+            TransactionBehavior::Immediate => tx::SQLITE_BEGIN_IMMEDIATE,
+            TransactionBehavior::Exclusive => tx::SQLITE_BEGIN_EXCLUSIVE,
+            _ => tx::SQLITE_BEGIN_DEFERRED,
         };
         conn.prepare_cached(begin)
             .and_then(|mut st| st.execute([]))
@@ -145,7 +145,7 @@ impl<'a> Tx<'a> {
 
     fn commit(self) -> Result<(), ApiError> {
         self.0
-            .prepare_cached("COMMIT")
+            .prepare_cached(tx::COMMIT)
             .and_then(|mut st| st.execute([]))
             .map_err(db_error)?;
         Ok(())
@@ -157,7 +157,7 @@ impl Drop for Tx<'_> {
         if !self.0.is_autocommit() {
             let _ = self
                 .0
-                .prepare_cached("ROLLBACK")
+                .prepare_cached(tx::ROLLBACK)
                 .and_then(|mut st| st.execute([]));
         }
     }

@@ -2,8 +2,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value as Json, json};
 
 use super::Records;
+use crate::error::ApiError;
 use crate::http::embed::{self, Ctx, Shape};
-use crate::http::error::ApiError;
 use crate::sql::Stmt;
 use crate::store::{Control, Db};
 use crate::test_support;

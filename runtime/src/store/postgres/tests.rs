@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::sql::Stmt;
 use crate::store::{Db, Store, row};
 

@@ -19,7 +19,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::{SqliteDb, Tx, db_error};
-use crate::http::error::ApiError;
+use crate::error::ApiError;
+use crate::sql::tx;
 use crate::store::Db;
 
 /// Writes one batch may hold: bounds how long a batch keeps SQLite's write lock (other processes
@@ -98,14 +99,14 @@ fn in_savepoint<R>(
     conn: &Connection,
     f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
-    control(conn, "SAVEPOINT ward_write")?;
+    control(conn, tx::WRITE_SAVEPOINT)?;
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(&SqliteDb(conn))))
         .unwrap_or_else(|_| Err(ApiError::internal("a write panicked")));
     if outcome.is_ok() {
-        control(conn, "RELEASE ward_write")?;
+        control(conn, tx::WRITE_RELEASE)?;
     } else if !conn.is_autocommit() {
-        control(conn, "ROLLBACK TO ward_write")?;
-        control(conn, "RELEASE ward_write")?;
+        control(conn, tx::WRITE_ROLLBACK_TO)?;
+        control(conn, tx::WRITE_RELEASE)?;
     }
     outcome
 }
@@ -163,7 +164,7 @@ fn serve(conn: &Mutex<Connection>, jobs: &Receiver<Box<dyn Job>>) {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use crate::http::error::ApiError;
+    use crate::error::ApiError;
     use crate::sql::Stmt;
     use crate::store::{Db, row};
 

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 use ward_ir::{Column, ColumnDefault, ColumnType, Literal, system};
 
-use super::{Db, Store};
 use crate::StartError;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::security::audit;
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{Dialect, Stmt, ddl};
+use crate::store::{Db, Store};
 
 /// One change of a plan, as a person reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
