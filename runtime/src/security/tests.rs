@@ -108,3 +108,209 @@ fn guard_precedence() {
     assert_eq!(e.code(), "VALIDATION_UNKNOWN_FIELD");
     assert!(guards::check(plan, WriteKind::Create, &["status", "priority"]).is_ok());
 }
+
+/// The in-memory evaluator behind `when` and `check` on loaded rows, case by case: it must
+/// agree with what the same condition compiled into SQL would select (three-valued logic), or a
+/// write could pass a rule its read would not.
+mod conditions {
+    use serde_json::{Value as Json, json};
+    use ward_ir::{CompareOp, Condition, Literal, Value};
+
+    use super::row;
+    use crate::security::access::holds;
+    use crate::test_support::caller;
+
+    fn cmp(field: &str, op: CompareOp, values: Vec<Value>) -> Condition {
+        Condition::Compare {
+            field: field.into(),
+            op,
+            values,
+        }
+    }
+
+    fn lit(v: Json) -> Value {
+        Value::Literal(match v {
+            Json::Null => Literal::Null,
+            Json::Bool(b) => Literal::Boolean(b),
+            Json::Number(n) if n.is_i64() => Literal::Integer(n.as_i64().unwrap()),
+            Json::Number(n) => Literal::Float(n.as_f64().unwrap()),
+            Json::String(s) => Literal::Text(s),
+            other => panic!("no literal for {other}"),
+        })
+    }
+
+    fn not(c: Condition) -> Condition {
+        Condition::Not { of: Box::new(c) }
+    }
+
+    /// `(field value, op, right-hand values, holds?)`, each also checked negated: `not` flips a
+    /// known answer, and an unknown one (marked `None`) stays unknown, so neither holds.
+    #[test]
+    fn comparisons_follow_sql() {
+        use CompareOp::*;
+        let cases: Vec<(Json, CompareOp, Vec<Json>, Option<bool>)> = vec![
+            (json!(3), Eq, vec![json!(3)], Some(true)),
+            (json!(3), Eq, vec![json!(4)], Some(false)),
+            (json!(3), Ne, vec![json!(4)], Some(true)),
+            (json!(3), Ne, vec![json!(3)], Some(false)),
+            (json!(3), Gt, vec![json!(2)], Some(true)),
+            (json!(3), Gt, vec![json!(3)], Some(false)),
+            (json!(3), Gte, vec![json!(3)], Some(true)),
+            (json!(3), Gte, vec![json!(4)], Some(false)),
+            (json!(3), Lt, vec![json!(4)], Some(true)),
+            (json!(3), Lt, vec![json!(3)], Some(false)),
+            (json!(3), Lte, vec![json!(3)], Some(true)),
+            (json!(3), Lte, vec![json!(2)], Some(false)),
+            // Integers and floats compare as numbers; large integers exactly.
+            (json!(3), Lt, vec![json!(3.5)], Some(true)),
+            (json!(2.5), Gt, vec![json!(2)], Some(true)),
+            (
+                json!(9_007_199_254_740_993_i64),
+                Gt,
+                vec![json!(9_007_199_254_740_992_i64)],
+                Some(true),
+            ),
+            // Text by bytes, booleans false < true, and a boolean against 0/1.
+            (json!("b"), Gt, vec![json!("a")], Some(true)),
+            (json!("B"), Gt, vec![json!("a")], Some(false)),
+            (json!(true), Gt, vec![json!(false)], Some(true)),
+            (json!(true), Eq, vec![json!(1)], Some(true)),
+            (json!(false), Lt, vec![json!(1)], Some(true)),
+            // Values of kinds that do not compare are unknown, never equal.
+            (json!("3"), Eq, vec![json!(3)], None),
+            // NULL compares unknown, except with is-null / not-null.
+            (Json::Null, Eq, vec![json!(3)], None),
+            (Json::Null, Ne, vec![json!(3)], None),
+            (Json::Null, IsNull, vec![], Some(true)),
+            (json!(0), IsNull, vec![], Some(false)),
+            (json!(0), NotNull, vec![], Some(true)),
+            (Json::Null, NotNull, vec![], Some(false)),
+            // in / not-in.
+            (json!("b"), In, vec![json!("a"), json!("b")], Some(true)),
+            (json!("c"), In, vec![json!("a"), json!("b")], Some(false)),
+            (json!("c"), NotIn, vec![json!("a"), json!("b")], Some(true)),
+            (json!("a"), NotIn, vec![json!("a"), json!("b")], Some(false)),
+            (Json::Null, In, vec![json!("a")], None),
+            (Json::Null, NotIn, vec![json!("a")], None),
+            // like is "contains", ASCII case-insensitive; on a non-text value it never holds.
+            (json!("Meeting Room"), Like, vec![json!("room")], Some(true)),
+            (
+                json!("Meeting Room"),
+                Like,
+                vec![json!("hall")],
+                Some(false),
+            ),
+            (json!("ÄBC"), Like, vec![json!("äbc")], Some(false)),
+            (json!(12), Like, vec![json!("1")], Some(false)),
+        ];
+        let who = caller(Some("u"), &["member"], Some("o"));
+        for (left, op, rights, expected) in cases {
+            let c = cmp("f", op, rights.into_iter().map(lit).collect());
+            let r = row(json!({ "f": left }));
+            let label = format!("{left} {} …", op.name());
+            assert_eq!(
+                holds(&c, &r, &who, "now"),
+                expected == Some(true),
+                "{label}"
+            );
+            assert_eq!(
+                holds(&not(c), &r, &who, "now"),
+                expected == Some(false),
+                "not {label}"
+            );
+        }
+    }
+
+    /// A missing field reads as NULL; an auth value the caller lacks makes the comparison
+    /// unknown (as SQL NULL would), so neither it nor its negation grants; leftover view
+    /// parameters and action inputs match nothing; `(time)now` is the request's time.
+    #[test]
+    fn missing_values_never_grant() {
+        let who = caller(Some("u"), &["member"], None);
+        let owner = cmp(
+            "ownerId",
+            CompareOp::Eq,
+            vec![Value::Auth("user-id".into())],
+        );
+        let org = cmp("org", CompareOp::Eq, vec![Value::Auth("org-id".into())]);
+        let mine = row(json!({"ownerId": "u", "org": "o"}));
+        assert!(holds(&owner, &mine, &who, "now"));
+        assert!(!holds(&not(owner.clone()), &mine, &who, "now"));
+        assert!(!holds(&org, &mine, &who, "now"));
+        assert!(!holds(&not(org.clone()), &mine, &who, "now"));
+        assert!(!holds(&owner, &row(json!({})), &who, "now"));
+        for leftover in [
+            Value::Param("p".into()),
+            Value::Input("i".into()),
+            Value::Record("r".into()),
+            Value::Old("o".into()),
+        ] {
+            let c = cmp("ownerId", CompareOp::Ne, vec![leftover]);
+            assert!(!holds(&c, &mine, &who, "now"));
+            assert!(!holds(&not(c), &mine, &who, "now"));
+        }
+        let due = cmp("at", CompareOp::Lt, vec![Value::Now]);
+        let r = row(json!({"at": "2026-01-01T00:00:00.000Z"}));
+        assert!(holds(&due, &r, &who, "2026-06-01T00:00:00.000Z"));
+        assert!(!holds(&due, &r, &who, "2025-06-01T00:00:00.000Z"));
+    }
+
+    /// `all` and `any` with SQL's unknown: false wins `all`, true wins `any`, otherwise an
+    /// unknown child leaves the whole unknown (and its negation unknown too).
+    #[test]
+    fn all_and_any_are_three_valued() {
+        let who = caller(Some("u"), &["member"], None);
+        let r = row(json!({"a": 1, "n": null}));
+        let yes = cmp("a", CompareOp::Eq, vec![lit(json!(1))]);
+        let no = cmp("a", CompareOp::Eq, vec![lit(json!(2))]);
+        let unknown = cmp("n", CompareOp::Eq, vec![lit(json!(1))]);
+        let all = |of: Vec<Condition>| Condition::All { of };
+        let any = |of: Vec<Condition>| Condition::Any { of };
+        let both = |c: Condition| (holds(&c, &r, &who, "now"), holds(&not(c), &r, &who, "now"));
+        assert_eq!(both(all(vec![yes.clone(), yes.clone()])), (true, false));
+        assert_eq!(both(all(vec![yes.clone(), no.clone()])), (false, true));
+        assert_eq!(both(all(vec![unknown.clone(), no.clone()])), (false, true));
+        assert_eq!(
+            both(all(vec![yes.clone(), unknown.clone()])),
+            (false, false)
+        );
+        assert_eq!(both(all(vec![])), (true, false));
+        assert_eq!(both(any(vec![no.clone(), yes.clone()])), (true, false));
+        assert_eq!(both(any(vec![no.clone(), no.clone()])), (false, true));
+        assert_eq!(both(any(vec![unknown.clone(), yes.clone()])), (true, false));
+        assert_eq!(both(any(vec![no.clone(), unknown.clone()])), (false, false));
+        assert_eq!(both(any(vec![])), (false, true));
+        let member = Condition::Role {
+            roles: vec!["member".into()],
+        };
+        let admin = Condition::Role {
+            roles: vec!["admin".into()],
+        };
+        assert_eq!(both(member), (true, false));
+        assert_eq!(both(admin), (false, true));
+    }
+}
+
+/// On a table with client-chosen ids, `id` passes the guards on create (and only `id`): every
+/// other key still needs `createable`; on update `id` is a system column like any other.
+#[test]
+fn client_chosen_ids_pass_the_guards_on_create_only() {
+    let mut ir = snapshot().ir.clone();
+    ir.tables[0].id = ward_ir::IdKind::Text;
+    ir.tables[0].columns[0].ty = ward_ir::ColumnType::Text;
+    let snap = crate::snapshot::Snapshot::build(ir, crate::sql::Dialect::Sqlite).unwrap();
+    let plan = snap.table("rooms").unwrap();
+    assert!(guards::check(plan, WriteKind::Create, &["id", "status"]).is_ok());
+    let e = guards::check(plan, WriteKind::Create, &["id", "ownerId"]).unwrap_err();
+    assert_eq!(e.code(), "GUARD_FIELD_NOT_CREATEABLE");
+    assert_eq!(e.details().unwrap()["fields"], json!(["ownerId"]));
+    let e = guards::check(plan, WriteKind::Create, &["id", "createdBy"]).unwrap_err();
+    assert_eq!(e.code(), "GUARD_SYSTEM_MANAGED");
+    let e = guards::check(plan, WriteKind::Update, &["id", "status"]).unwrap_err();
+    assert_eq!(e.code(), "GUARD_SYSTEM_MANAGED");
+    assert_eq!(e.details().unwrap()["fields"], json!(["id"]));
+    // With server-made ids `id` is never the client's.
+    let plan = snapshot();
+    let e = guards::check(plan.table("rooms").unwrap(), WriteKind::Create, &["id"]).unwrap_err();
+    assert_eq!(e.code(), "GUARD_SYSTEM_MANAGED");
+}
