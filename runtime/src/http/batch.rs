@@ -113,9 +113,25 @@ pub struct Ctx<'a> {
     pub caller: &'a Caller,
     pub now: &'a str,
     pub atomic: bool,
+    /// The transaction's `after` work; a record undone by its savepoint takes its share back.
+    pub pending: &'a triggers::Pending,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// What the batch's writes on `db` share.
+    pub fn write_cx<'b>(&'b self, db: &'b dyn crate::store::Db) -> triggers::WriteCx<'b>
+    where
+        'a: 'b,
+    {
+        triggers::WriteCx {
+            db,
+            snap: self.snap,
+            caller: self.caller,
+            now: self.now,
+            pending: self.pending,
+        }
+    }
+
     /// A record's outcome, as the batch continues with it: in an atomic batch any failure ends
     /// the batch (and rolls it back); an internal error ends every batch.
     pub fn settle<T>(
@@ -180,13 +196,14 @@ async fn run(
         let (results, after) = st
             .store
             .write(move |tx| {
-                triggers::collect(|| {
+                triggers::collect(|pending| {
                     let ctx = Ctx {
                         snap: &snap2,
                         plan: request::plan_in(&snap2, &table)?,
                         caller: &caller2,
                         now: &now,
                         atomic,
+                        pending,
                     };
                     match &access {
                         Access::Create(stamps) => batch_create::run(tx, &ctx, stamps, &items2),

@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json};
 use ward_ir::IdKind;
 
 use super::batch::{Ctx, Item};
+use super::triggers;
 use super::{batch_rows, create, references};
 use crate::error::ApiError;
 use crate::security::firewall::ScopeEq;
@@ -140,9 +141,9 @@ fn one_by_one(
 ) -> Result<Vec<Result<Json, ApiError>>, ApiError> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let r = store::isolated(tx, |c| {
-            let values = prepare(c, ctx, stamps, item)?;
-            create::write(c, ctx.snap, ctx.caller, ctx.now, ctx.plan, &values).map(|(id, _)| id)
+        let r = triggers::isolated(ctx.write_cx(tx), |cx| {
+            let values = prepare(cx.db, ctx, stamps, item)?;
+            create::write(cx, ctx.plan, &values).map(|(id, _)| id)
         });
         out.push(ctx.settle(i, r)?);
     }

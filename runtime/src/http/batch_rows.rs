@@ -14,14 +14,15 @@ use serde_json::{Value as Json, json};
 
 use super::batch::{Ctx, Item, RowAccess as Access};
 use super::embed;
+use super::triggers;
 use super::written;
 use super::{delete, update, upsert};
 use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::firewall;
 use crate::sql::{Stmt, dml, predicate};
+use crate::store::Db;
 use crate::store::row::{self, Record};
-use crate::store::{self, Db};
 
 /// Per record, in order: the written row (or, for deletes, the deletion) as the caller sees it,
 /// or the record's error.
@@ -60,7 +61,9 @@ pub fn run(
             refresh(tx, ctx, access, id, &key, &mut rows)?;
         }
         let current = rows.get(&key);
-        let r = store::isolated(tx, |c| apply(c, ctx, access, item, id, current));
+        let r = triggers::isolated(ctx.write_cx(tx), |cx| {
+            apply(cx, ctx, access, item, id, current)
+        });
         if r.is_ok() {
             if matches!(access, Access::Delete(_)) {
                 rows.remove(&key);
@@ -136,14 +139,14 @@ fn refresh(
 
 /// One record through its single-record pipeline.
 fn apply(
-    conn: &dyn Db,
+    cx: triggers::WriteCx<'_>,
     ctx: &Ctx<'_>,
     access: &Access,
     item: &Item,
     id: &Json,
     current: Option<&Record>,
 ) -> Result<(), ApiError> {
-    let (snap, caller, plan, now) = (ctx.snap, ctx.caller, ctx.plan, ctx.now);
+    let plan = ctx.plan;
     let not_found = || firewall::not_found(&plan.def);
     // The record's `options.ifMatch`, judged as the single-record routes judge `If-Match`.
     let expected = match &item.precondition {
@@ -151,29 +154,20 @@ fn apply(
         Some(p) => p.clone(),
         None => Default::default(),
     };
-    let ctx = embed::Ctx {
-        conn,
-        snap,
-        caller,
-        now,
-    };
     match access {
         Access::Update(gate) => {
             let current = current.ok_or_else(not_found)?;
-            expected.judge(ctx, plan, Some(gate), id, Some(current))?;
-            update::apply(conn, snap, caller, plan, gate, id, current, &item.body, now).map(|_| ())
+            expected.judge(cx.read(), plan, Some(gate), id, Some(current))?;
+            update::apply(cx, plan, gate, id, current, &item.body).map(|_| ())
         }
         Access::Delete(gate) => {
             let current = current.ok_or_else(not_found)?;
-            expected.judge(ctx, plan, Some(gate), id, Some(current))?;
-            delete::apply(conn, snap, caller, plan, gate, id, current, now)
+            expected.judge(cx.read(), plan, Some(gate), id, Some(current))?;
+            delete::apply(cx, plan, gate, id, current)
         }
         Access::Upsert(gates) => {
-            gates.judge(&expected, ctx, plan, id, current)?;
-            upsert::apply(
-                conn, snap, caller, plan, gates, id, current, &item.body, now,
-            )
-            .map(|_| ())
+            gates.judge(&expected, cx.read(), plan, id, current)?;
+            upsert::apply(cx, plan, gates, id, current, &item.body).map(|_| ())
         }
     }
 }

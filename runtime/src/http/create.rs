@@ -7,7 +7,6 @@ use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{IdKind, TriggerEvent, TriggerPhase, system};
 
-use super::embed;
 use super::references;
 use super::request::{self, Shared};
 use super::{triggers, written};
@@ -15,7 +14,7 @@ use crate::error::ApiError;
 use crate::security::firewall::ScopeEq;
 use crate::security::identity::Caller;
 use crate::security::{self, audit};
-use crate::snapshot::{Snapshot, TablePlan};
+use crate::snapshot::TablePlan;
 use crate::sql::dml;
 use crate::store::{Db, row};
 
@@ -64,18 +63,19 @@ async fn run(
     let snap2 = snap.clone();
     let caller2 = caller.clone();
     let write_all = move |tx: &dyn Db| {
-        triggers::collect(|| {
-            let plan = request::plan_in(&snap2, &table)?;
-            references::check(tx, &snap2, &caller2, plan, &values, &now)?;
-            let (id, row) = write(tx, &snap2, &caller2, &now, plan, &values)?;
-            let ctx = embed::Ctx {
-                conn: tx,
+        triggers::collect(|pending| {
+            let cx = triggers::WriteCx {
+                db: tx,
                 snap: &snap2,
                 caller: &caller2,
                 now: &now,
+                pending,
             };
+            let plan = request::plan_in(&snap2, &table)?;
+            references::check(tx, &snap2, &caller2, plan, &values, &now)?;
+            let (id, row) = write(cx, plan, &values)?;
             // Only what the caller's `read` rule shows (docs/decisions.md).
-            written::answer_one(ctx, plan, &id, row)
+            written::answer_one(cx.read(), plan, &id, row)
         })
     };
     let (out, after) = if single {
@@ -109,17 +109,14 @@ pub(crate) fn prepare(
 /// One prepared row written by the REST API: its `before` triggers, the INSERT, then its
 /// `during` triggers (and `after` ones queued). Returns the new id and the row written.
 pub(crate) fn write(
-    tx: &dyn Db,
-    snap: &Snapshot,
-    caller: &Caller,
-    now: &str,
+    cx: triggers::WriteCx<'_>,
     plan: &TablePlan,
     values: &Map<String, Json>,
 ) -> Result<(Json, written::Row), ApiError> {
-    let w = triggers::Write::new(tx, snap, caller, now, plan, TriggerEvent::Create);
+    let w = triggers::Write::new(cx, plan, TriggerEvent::Create);
     w.before(values, None)?;
     let stmt = dml::insert_returning(plan, values).map_err(ApiError::internal)?;
-    let rec = row::first_record(tx, plan, &stmt)?
+    let rec = row::first_record(cx.db, plan, &stmt)?
         .ok_or_else(|| ApiError::internal("insert returned no row"))?;
     let id = rec
         .get(system::ID)

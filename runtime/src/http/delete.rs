@@ -8,17 +8,15 @@ use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{Operation, TriggerEvent};
 
-use super::embed::Ctx;
 use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{cascade, triggers};
 use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
-use crate::security::identity::Caller;
 use crate::security::{self, audit, firewall};
-use crate::snapshot::{Snapshot, TablePlan};
+use crate::snapshot::TablePlan;
 use crate::sql::{dml, predicate, value};
-use crate::store::{Db, row};
+use crate::store::row;
 
 pub async fn handle(
     State(st): State<Shared>,
@@ -49,20 +47,21 @@ async fn run(
     let ((), after) = st
         .store
         .write(move |tx| {
-            triggers::collect(|| {
+            triggers::collect(|pending| {
+                let cx = triggers::WriteCx {
+                    db: tx,
+                    snap: &snap2,
+                    caller: &caller2,
+                    now: &now,
+                    pending,
+                };
                 let plan = request::plan_in(&snap2, &table)?;
                 let visible = predicate::firewall(plan, &gate);
                 let load = dml::select(plan, dml::by_id(plan, &id2).add(visible), &[], Some(1), 0);
                 let current = row::first_record(tx, plan, &load)?
                     .ok_or_else(|| firewall::not_found(&plan.def))?;
-                let ctx = Ctx {
-                    conn: tx,
-                    snap: &snap2,
-                    caller: &caller2,
-                    now: &now,
-                };
-                precondition.judge(ctx, plan, Some(&gate), &id2, Some(&current))?;
-                apply(tx, &snap2, &caller2, plan, &gate, &id2, &current, &now)
+                precondition.judge(cx.read(), plan, Some(&gate), &id2, Some(&current))?;
+                apply(cx, plan, &gate, &id2, &current)
             })
         })
         .await?;
@@ -76,19 +75,16 @@ async fn run(
 /// Step 4 and the write for one loaded, firewall-visible row: `when`, then the soft delete (with
 /// its cascade) or the hard DELETE, each repeating the firewall and `when` in its WHERE. Shared
 /// with batch deletes, which must not fork the pipeline.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
-    tx: &dyn Db,
-    snap: &Snapshot,
-    caller: &Caller,
+    cx: triggers::WriteCx<'_>,
     plan: &TablePlan,
     gate: &security::Gate,
     id: &Json,
     current: &Map<String, Json>,
-    now: &str,
 ) -> Result<(), ApiError> {
+    let (tx, snap, caller, now) = (cx.db, cx.snap, cx.caller, cx.now);
     let changes = security::prepare_delete(caller, gate, current, now)?;
-    let w = triggers::Write::new(tx, snap, caller, now, plan, TriggerEvent::Delete);
+    let w = triggers::Write::new(cx, plan, TriggerEvent::Delete);
     w.before(current, Some(current))?;
     let with_when = !mutation::active(Mutation::DeleteSkipWhen);
     let cond = predicate::visibility(plan, gate, caller, now, with_when);

@@ -10,10 +10,10 @@
 //! Writes made by action steps and by trigger steps fire no triggers: an action states its own
 //! writes, and triggers cannot chain into each other (no cycles to reason about).
 //!
-//! The `after` work a write queues is kept in a thread-local list, because the shared write
-//! pipeline (`create::write`, `update::apply`, `delete::apply`) runs synchronously on the
-//! store's writer thread, under batch savepoints that may undo a record: `store::isolated` drops
-//! what an undone record queued, and the handler takes the list when its transaction is done.
+//! The `after` work a write queues goes into its transaction's [`Pending`], carried by the
+//! [`WriteCx`] every write of the transaction shares: a record undone by its savepoint
+//! ([`isolated`]) takes its work back, a retried transaction starts from an empty one, and the
+//! handler takes the list when its transaction has committed.
 
 use std::cell::RefCell;
 
@@ -41,37 +41,63 @@ pub struct After {
     now: String,
 }
 
-thread_local! {
-    static QUEUED: RefCell<Vec<After>> = const { RefCell::new(Vec::new()) };
+/// The `after` work of one write transaction, taken once it has committed.
+#[derive(Debug, Default)]
+pub struct Pending(RefCell<Vec<After>>);
+
+impl Pending {
+    pub fn into_inner(self) -> Vec<After> {
+        self.0.into_inner()
+    }
+}
+
+/// What every REST write of one transaction shares: its connection, the IR and caller it runs
+/// for, the request's time, and where its `after` work waits for the commit.
+#[derive(Clone, Copy)]
+pub struct WriteCx<'a> {
+    pub db: &'a dyn Db,
+    pub snap: &'a Snapshot,
+    pub caller: &'a Caller,
+    pub now: &'a str,
+    pub pending: &'a Pending,
+}
+
+impl<'a> WriteCx<'a> {
+    /// The same transaction as reads see it (labels, expansions, `read` rules).
+    pub fn read(&self) -> super::embed::Ctx<'a> {
+        super::embed::Ctx {
+            conn: self.db,
+            snap: self.snap,
+            caller: self.caller,
+            now: self.now,
+        }
+    }
+}
+
+/// Runs `f` in a savepoint of `cx`'s transaction ([`store::isolated`]): kept when it succeeds;
+/// undone when it fails, with the `after` work it queued.
+pub fn isolated<R>(
+    cx: WriteCx<'_>,
+    f: impl FnOnce(WriteCx<'_>) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
+    let mark = cx.pending.0.borrow().len();
+    let out = store::isolated(cx.db, |db| f(WriteCx { db, ..cx }));
+    if out.is_err() {
+        cx.pending.0.borrow_mut().truncate(mark);
+    }
+    out
 }
 
 /// What one write tells its triggers.
 pub struct Write<'a> {
-    pub tx: &'a dyn Db,
-    pub snap: &'a Snapshot,
-    pub caller: &'a Caller,
-    pub now: &'a str,
+    pub cx: WriteCx<'a>,
     pub plan: &'a TablePlan,
     pub event: TriggerEvent,
 }
 
 impl<'a> Write<'a> {
-    pub fn new(
-        tx: &'a dyn Db,
-        snap: &'a Snapshot,
-        caller: &'a Caller,
-        now: &'a str,
-        plan: &'a TablePlan,
-        event: TriggerEvent,
-    ) -> Write<'a> {
-        Write {
-            tx,
-            snap,
-            caller,
-            now,
-            plan,
-            event,
-        }
+    pub fn new(cx: WriteCx<'a>, plan: &'a TablePlan, event: TriggerEvent) -> Write<'a> {
+        Write { cx, plan, event }
     }
 
     /// Whether anything fires on this write in `phase` (the pipeline skips the row reads a
@@ -93,14 +119,12 @@ impl<'a> Write<'a> {
     pub fn written(&self, record: &Record, old: Option<&Record>) -> Result<(), ApiError> {
         self.fire(TriggerPhase::During, record, old)?;
         if self.any(TriggerPhase::After) {
-            QUEUED.with(|q| {
-                q.borrow_mut().push(After {
-                    table: self.plan.name().to_owned(),
-                    event: self.event,
-                    record: record.clone(),
-                    old: old.cloned(),
-                    now: self.now.to_owned(),
-                })
+            self.cx.pending.0.borrow_mut().push(After {
+                table: self.plan.name().to_owned(),
+                event: self.event,
+                record: record.clone(),
+                old: old.cloned(),
+                now: self.cx.now.to_owned(),
             });
         }
         Ok(())
@@ -115,10 +139,10 @@ impl<'a> Write<'a> {
         let inputs = Map::new();
         for t in self.plan.def.triggers(self.event, phase) {
             let run = Run {
-                tx: self.tx,
-                snap: self.snap,
-                caller: self.caller,
-                now: self.now,
+                tx: self.cx.db,
+                snap: self.cx.snap,
+                caller: self.cx.caller,
+                now: self.cx.now,
                 inputs: &inputs,
                 row: None,
                 old,
@@ -129,24 +153,14 @@ impl<'a> Write<'a> {
     }
 }
 
-/// Runs `f` (a whole write transaction's work) and returns its result with the `after` work it
-/// queued. Called at the start of the transaction closure, so a retried transaction starts
-/// from nothing.
-pub fn collect<R>(f: impl FnOnce() -> Result<R, ApiError>) -> Result<(R, Vec<After>), ApiError> {
-    QUEUED.with(|q| q.borrow_mut().clear());
-    let out = f();
-    let queued = QUEUED.with(|q| std::mem::take(&mut *q.borrow_mut()));
-    out.map(|r| (r, queued))
-}
-
-/// How much is queued now; see [`undo_to`].
-pub fn mark() -> usize {
-    QUEUED.with(|q| q.borrow().len())
-}
-
-/// Forgets what was queued since `mark` (a savepoint rolled back).
-pub fn undo_to(mark: usize) {
-    QUEUED.with(|q| q.borrow_mut().truncate(mark));
+/// Runs `f` (a whole write transaction's work) with a new [`Pending`] and returns its result
+/// with the `after` work it queued. Called inside the transaction closure, so a retried
+/// transaction starts from nothing.
+pub fn collect<R>(
+    f: impl FnOnce(&Pending) -> Result<R, ApiError>,
+) -> Result<(R, Vec<After>), ApiError> {
+    let pending = Pending::default();
+    f(&pending).map(|r| (r, pending.into_inner()))
 }
 
 /// The `after` triggers of committed writes, each in its own transaction; a failure is logged.

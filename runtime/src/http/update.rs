@@ -8,7 +8,6 @@ use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{Operation, TriggerEvent, TriggerPhase};
 
-use super::embed;
 use super::precondition::Precondition;
 use super::references;
 use super::request::{self, Shared};
@@ -17,9 +16,8 @@ use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::identity::Caller;
 use crate::security::{self, Gate, audit, firewall};
-use crate::snapshot::{Snapshot, TablePlan};
+use crate::snapshot::TablePlan;
 use crate::sql::{dml, predicate, value};
-use crate::store::Db;
 use crate::store::row::{self, Record};
 
 pub async fn handle(
@@ -61,7 +59,14 @@ async fn run(
     let (out, after) = st
         .store
         .write(move |tx| {
-            triggers::collect(|| {
+            triggers::collect(|pending| {
+                let cx = triggers::WriteCx {
+                    db: tx,
+                    snap: &snap2,
+                    caller: &caller2,
+                    now: &now,
+                    pending,
+                };
                 let plan = request::plan_in(&snap2, &table)?;
                 let Some(current) = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
                 else {
@@ -73,13 +78,7 @@ async fn run(
                     }
                     return Err(firewall::not_found(&plan.def));
                 };
-                let ctx = embed::Ctx {
-                    conn: tx,
-                    snap: &snap2,
-                    caller: &caller2,
-                    now: &now,
-                };
-                precondition.judge(ctx, plan, Some(&gate), &id, Some(&current))?;
+                precondition.judge(cx.read(), plan, Some(&gate), &id, Some(&current))?;
                 if body.is_err()
                     && let Some(c) = gate.residual.condition()
                     && !crate::security::access::holds(c, &current, &caller2, &now)
@@ -87,17 +86,9 @@ async fn run(
                     return Err(ApiError::condition_failed());
                 }
                 let body = body?;
-                let row = apply(
-                    tx, &snap2, &caller2, plan, &gate, &id, &current, &body, &now,
-                )?;
-                let ctx = embed::Ctx {
-                    conn: tx,
-                    snap: &snap2,
-                    caller: &caller2,
-                    now: &now,
-                };
+                let row = apply(cx, plan, &gate, &id, &current, &body)?;
                 // Only what the caller's `read` rule shows (docs/decisions.md).
-                written::answer_one(ctx, plan, &id, row)
+                written::answer_one(cx.read(), plan, &id, row)
             })
         })
         .await?;
@@ -142,21 +133,18 @@ async fn update_alone(
 /// `check`, references, then the UPDATE (which repeats the firewall and `when` in its WHERE).
 /// Shared with batch updates and upsert, which must not fork the pipeline. Returns the row as it
 /// stands after the write ([`written::Row`]).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
-    conn: &dyn Db,
-    snap: &Snapshot,
-    caller: &Caller,
+    cx: triggers::WriteCx<'_>,
     plan: &TablePlan,
     gate: &Gate,
     id: &Json,
     current: &Record,
     body: &Map<String, Json>,
-    now: &str,
 ) -> Result<written::Row, ApiError> {
+    let (conn, snap, caller, now) = (cx.db, cx.snap, cx.caller, cx.now);
     let changes = security::prepare_update(plan, caller, gate, current, body, now)?;
     references::check(conn, snap, caller, plan, &changes, now)?;
-    let w = triggers::Write::new(conn, snap, caller, now, plan, TriggerEvent::Update);
+    let w = triggers::Write::new(cx, plan, TriggerEvent::Update);
     if w.any(TriggerPhase::Before) {
         let mut incoming = current.clone();
         incoming.extend(changes.clone());

@@ -24,9 +24,8 @@ use crate::security::firewall::{self, ScopeEq};
 use crate::security::guards::{self, WriteKind};
 use crate::security::identity::Caller;
 use crate::security::{self, Gate, audit};
-use crate::snapshot::{Snapshot, TablePlan};
+use crate::snapshot::TablePlan;
 use crate::sql::{dml, predicate, value};
-use crate::store::Db;
 use crate::store::row::{self, Record};
 
 pub async fn handle(
@@ -129,7 +128,14 @@ async fn run(
     let ((created, rec), after) = st
         .store
         .write(move |tx| {
-            triggers::collect(|| {
+            triggers::collect(|pending| {
+                let cx = triggers::WriteCx {
+                    db: tx,
+                    snap: &snap2,
+                    caller: &caller2,
+                    now: &now,
+                    pending,
+                };
                 let plan = request::plan_in(&snap2, &table)?;
                 let load = dml::select(
                     plan,
@@ -139,32 +145,10 @@ async fn run(
                     0,
                 );
                 let current = row::first_record(tx, plan, &load)?;
-                let ctx = embed::Ctx {
-                    conn: tx,
-                    snap: &snap2,
-                    caller: &caller2,
-                    now: &now,
-                };
-                gates.judge(&precondition, ctx, plan, &id, current.as_ref())?;
-                let (created, row) = apply(
-                    tx,
-                    &snap2,
-                    &caller2,
-                    plan,
-                    &gates,
-                    &id,
-                    current.as_ref(),
-                    &body,
-                    &now,
-                )?;
-                let ctx = embed::Ctx {
-                    conn: tx,
-                    snap: &snap2,
-                    caller: &caller2,
-                    now: &now,
-                };
+                gates.judge(&precondition, cx.read(), plan, &id, current.as_ref())?;
+                let (created, row) = apply(cx, plan, &gates, &id, current.as_ref(), &body)?;
                 // Only what the caller's `read` rule shows (docs/decisions.md).
-                Ok((created, written::answer_one(ctx, plan, &id, row)?))
+                Ok((created, written::answer_one(cx.read(), plan, &id, row)?))
             })
         })
         .await?;
@@ -197,21 +181,18 @@ fn id_mismatch(plan: &TablePlan, body: &Map<String, Json>) -> ApiError {
 ///
 /// A caller who may not create gets NOT_FOUND for an id they cannot see, exactly as PATCH would
 /// answer, so a missing create grant does not tell invisible ids from nonexistent ones.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
-    conn: &dyn Db,
-    snap: &Snapshot,
-    caller: &Caller,
+    cx: triggers::WriteCx<'_>,
     plan: &TablePlan,
     gates: &Gates,
     id: &Json,
     current: Option<&Record>,
     body: &Map<String, Json>,
-    now: &str,
 ) -> Result<(bool, written::Row), ApiError> {
+    let (conn, snap, caller, now) = (cx.db, cx.snap, cx.caller, cx.now);
     if let Some(current) = current {
         let gate = gates.update.as_ref().map_err(Clone::clone)?;
-        let row = update::apply(conn, snap, caller, plan, gate, id, current, body, now)?;
+        let row = update::apply(cx, plan, gate, id, current, body)?;
         return Ok((false, row));
     }
     let Ok(stamps) = &gates.create else {
@@ -240,7 +221,7 @@ pub(crate) fn apply(
     // The lookup above and this INSERT run in one transaction; `ON CONFLICT DO NOTHING` still
     // guards the id in case another writer took it in between (Postgres then retries the
     // transaction, and the lookup finds the row).
-    let w = triggers::Write::new(conn, snap, caller, now, plan, TriggerEvent::Create);
+    let w = triggers::Write::new(cx, plan, TriggerEvent::Create);
     w.before(&values, None)?;
     let insert = dml::insert_if_new(plan, &values).map_err(ApiError::internal)?;
     let Some(rec) = row::first_record(conn, plan, &insert)? else {

@@ -50,7 +50,6 @@ pub fn isolated<R>(
     f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
     db.control(Control::Savepoint)?;
-    let queued = crate::http::triggers::mark();
     match f(db) {
         Ok(r) => {
             db.control(Control::Release)?;
@@ -58,7 +57,6 @@ pub fn isolated<R>(
         }
         Err(e) => {
             db.control(Control::RollbackTo)?;
-            crate::http::triggers::undo_to(queued);
             Err(e)
         }
     }
