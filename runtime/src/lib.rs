@@ -10,6 +10,7 @@ mod changes;
 mod connections;
 pub mod error;
 pub mod http;
+mod layers;
 mod migrate;
 pub mod mutation;
 pub mod openapi;
