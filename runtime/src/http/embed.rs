@@ -151,8 +151,10 @@ pub fn render(
         .collect())
 }
 
-/// [`render`] for one record without projection or expansions (create, update, restore).
-pub fn render_one(ctx: Ctx<'_>, plan: &TablePlan, record: Record) -> Result<Json, ApiError> {
+/// [`render`] for one record without projection or expansions, as `GET /api/T/{id}` answers
+/// it. The caller's `read` rule is not checked here: the record must come from a statement
+/// that applied it (`written::render_one` checks it for a row a write returned).
+pub fn render_read(ctx: Ctx<'_>, plan: &TablePlan, record: Record) -> Result<Json, ApiError> {
     Ok(render(ctx, plan, vec![record], &Shape::default())?
         .pop()
         .unwrap_or(Json::Null))

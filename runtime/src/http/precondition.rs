@@ -123,7 +123,7 @@ fn version(ctx: Ctx<'_>, plan: &TablePlan, id: &Json) -> Result<Option<String>, 
     let Some(rec) = row::first_record(ctx.conn, plan, &stmt)? else {
         return Ok(None);
     };
-    let data = embed::render_one(ctx, plan, rec)?;
+    let data = embed::render_read(ctx, plan, rec)?;
     Ok(Some(request::strong_tag(&encode::to_body(&Answer::data(
         data,
     ))?)))
