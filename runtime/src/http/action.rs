@@ -16,7 +16,7 @@ use super::request::{self, Shared};
 use super::steps;
 use crate::error::ApiError;
 use crate::security::identity::Caller;
-use crate::security::{Gate, access, audit, firewall, validation};
+use crate::security::{self, Gate, access, audit, firewall, validation};
 use crate::sql::{ddl, predicate, value};
 use crate::store::row;
 
@@ -106,9 +106,7 @@ async fn run_record(
             let plan = request::plan_in(&snap2, &table)?;
             let record = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
                 .ok_or_else(|| firewall::not_found(&plan.def))?;
-            if let Some(c) = gate.residual.condition()
-                && !access::holds(c, &record, &caller2, &now)
-            {
+            if !security::admits(&gate, &caller2, &record, &now) {
                 return Err(ApiError::not_allowed_for_state(None));
             }
             let inputs = validation::inputs(&action.inputs, &body?, &now)?;

@@ -23,7 +23,7 @@ use super::embed::{self, Ctx};
 use super::encode::{self, Answer};
 use super::request;
 use crate::error::ApiError;
-use crate::security::{self, access};
+use crate::security;
 use crate::snapshot::TablePlan;
 use crate::sql::by_id;
 use crate::store::row::{self, Record};
@@ -73,11 +73,8 @@ impl Precondition {
         if self.is_empty() {
             return Ok(());
         }
-        if let (Some(current), Some(gate)) = (current, gate)
-            && let Some(c) = gate.residual.condition()
-            && !access::holds(c, current, ctx.caller, ctx.now)
-        {
-            return Err(ApiError::condition_failed());
+        if let (Some(current), Some(gate)) = (current, gate) {
+            security::when(gate, ctx.caller, current, ctx.now)?;
         }
         let exists = current.is_some();
         // `*` needs no version: reading and rendering the row is only for named tags.

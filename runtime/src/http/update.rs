@@ -79,11 +79,8 @@ async fn run(
                     return Err(firewall::not_found(&plan.def));
                 };
                 precondition.judge(cx.read(), plan, Some(&gate), &id, Some(&current))?;
-                if body.is_err()
-                    && let Some(c) = gate.residual.condition()
-                    && !crate::security::access::holds(c, &current, &caller2, &now)
-                {
-                    return Err(ApiError::condition_failed());
+                if body.is_err() {
+                    security::when(&gate, &caller2, &current, &now)?;
                 }
                 let body = body?;
                 let row = apply(cx, plan, &gate, &id, &current, &body)?;

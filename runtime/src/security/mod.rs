@@ -161,17 +161,29 @@ pub fn prepare_restore(
     Ok(changes)
 }
 
-fn when(gate: &Gate, caller: &Caller, row: &Map<String, Json>, now: &str) -> Result<(), ApiError> {
-    match gate.residual.condition() {
-        Some(c) if !access::holds(c, row, caller, now) => {
-            if mutation::active(Mutation::ErrorLeaksStoredRow) {
-                let leak = serde_json::json!({ "record": row });
-                return Err(ApiError::condition_failed().with_details(leak));
-            }
-            Err(ApiError::condition_failed())
-        }
-        _ => Ok(()),
+/// Whether the rule's row condition (`when`) admits `row`, a stored row the firewall showed.
+pub fn admits(gate: &Gate, caller: &Caller, row: &Map<String, Json>, now: &str) -> bool {
+    gate.residual
+        .condition()
+        .is_none_or(|c| access::holds(c, row, caller, now))
+}
+
+/// Layer 4 on a loaded row: the rule's `when`, else 403 `ACCESS_CONDITION_FAILED` (which never
+/// carries the row). Every write that judges a stored row judges it here.
+pub fn when(
+    gate: &Gate,
+    caller: &Caller,
+    row: &Map<String, Json>,
+    now: &str,
+) -> Result<(), ApiError> {
+    if admits(gate, caller, row, now) {
+        return Ok(());
     }
+    if mutation::active(Mutation::ErrorLeaksStoredRow) {
+        let leak = serde_json::json!({ "record": row });
+        return Err(ApiError::condition_failed().with_details(leak));
+    }
+    Err(ApiError::condition_failed())
 }
 
 fn check(
