@@ -14,6 +14,7 @@ mod tests {
         ("security", &["http", "store", "sql", "migrate", "openapi"]),
         ("store", &["http", "security", "migrate", "openapi"]),
         ("sql", &["http", "store", "migrate", "openapi"]),
+        ("openapi", &["http", "store", "sql", "migrate"]),
     ];
 
     fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

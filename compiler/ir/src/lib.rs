@@ -80,6 +80,26 @@ impl Ir {
         self.tables.iter().find(|t| t.name == name)
     }
 
+    /// The labels `t`'s records carry (SPEC §5.2): one per reference column whose target has a
+    /// `display` column, unless `t` declares a column of the label's name (a label never
+    /// overwrites data). The runtime answers them and the OpenAPI document types them.
+    pub fn labels<'a>(&'a self, t: &'a Table) -> Vec<Label<'a>> {
+        t.columns
+            .iter()
+            .filter_map(|c| {
+                let target = self.table(&c.references.as_ref()?.table)?;
+                let display = target.display.as_deref()?;
+                let key = label_key(&c.name);
+                t.column(&key).is_none().then_some(Label {
+                    column: &c.name,
+                    key,
+                    target,
+                    display,
+                })
+            })
+            .collect()
+    }
+
     pub fn action(&self, name: &str) -> Option<&Action> {
         self.actions.iter().find(|a| a.name == name)
     }
@@ -421,6 +441,26 @@ pub enum OnDelete {
     Restrict,
     Cascade,
     SetNull,
+}
+
+/// A reference column's label: the target row's `display` value, under [`Label::key`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label<'a> {
+    pub column: &'a str,
+    pub key: String,
+    pub target: &'a Table,
+    pub display: &'a str,
+}
+
+/// The key of a reference column's label: `roomTypeId` → `roomType_label`, `owner_id` →
+/// `owner_label`, `room` → `room_label`.
+pub fn label_key(column: &str) -> String {
+    let stem = column
+        .strip_suffix("Id")
+        .or_else(|| column.strip_suffix("_id"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or(column);
+    format!("{stem}_label")
 }
 
 /// `relation NAME has-many=TABLE via=COLUMN`.
@@ -1098,4 +1138,19 @@ impl Default for Page {
 /// The JSON Schema of the IR, as checked in at `schemas/ir.schema.json`.
 pub fn json_schema() -> schemars::Schema {
     schemars::schema_for!(Ir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_key;
+
+    #[test]
+    fn label_keys_drop_a_trailing_id() {
+        assert_eq!(label_key("roomTypeId"), "roomType_label");
+        assert_eq!(label_key("owner_id"), "owner_label");
+        assert_eq!(label_key("room"), "room_label");
+        assert_eq!(label_key("Id"), "Id_label");
+        assert_eq!(label_key("_id"), "_id_label");
+        assert_eq!(label_key("paid"), "paid_label");
+    }
 }

@@ -51,16 +51,6 @@ pub struct Shape {
     pub expand: Vec<Expand>,
 }
 
-/// `roomTypeId` → `roomType_label`, `owner_id` → `owner_label`, `room` → `room_label`.
-pub fn label_key(column: &str) -> String {
-    let stem = column
-        .strip_suffix("Id")
-        .or_else(|| column.strip_suffix("_id"))
-        .filter(|s| !s.is_empty())
-        .unwrap_or(column);
-    format!("{stem}_label")
-}
-
 /// `expand=a,b`: reference columns and relations of `plan`; anything else names `expand`.
 pub fn parse_expand(plan: &TablePlan, raw: &str) -> Result<Vec<Expand>, ApiError> {
     let mut out: Vec<Expand> = Vec::new();
@@ -175,19 +165,13 @@ type Labels = Vec<Vec<(String, (String, Json))>>;
 
 fn labels(ctx: Ctx<'_>, plan: &TablePlan, records: &[Record]) -> Result<Labels, ApiError> {
     let mut out: Labels = vec![Vec::new(); records.len()];
-    for (column, target) in &plan.references {
+    for l in ctx.snap.ir.labels(&plan.def) {
+        let (column, display, label) = (l.column, l.display, &l.key);
+        let target = &l.target.name;
         let tplan = ctx
             .snap
             .table(target)
             .ok_or_else(|| ApiError::internal(format!("unknown reference target `{target}`")))?;
-        let Some(display) = tplan.def.display.as_deref() else {
-            continue;
-        };
-        let label = label_key(column);
-        // A declared column of that name wins: a label never overwrites data.
-        if plan.column(&label).is_some() {
-            continue;
-        }
         let targets = visible_by_id(ctx, plan, column, tplan, records)?;
         let shown: HashMap<String, Json> = targets
             .into_iter()
@@ -200,7 +184,7 @@ fn labels(ctx: Ctx<'_>, plan: &TablePlan, records: &[Record]) -> Result<Labels, 
             let v = target_key(ctx, plan, column, rec)
                 .and_then(|k| shown.get(&k).cloned())
                 .unwrap_or(Json::Null);
-            slot.push((column.clone(), (label.clone(), v)));
+            slot.push((column.to_owned(), (label.clone(), v)));
         }
     }
     Ok(out)
@@ -334,19 +318,4 @@ fn relation(
         .iter()
         .map(|r| Json::Array(groups.get(&parent_key(r)).cloned().unwrap_or_default()))
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::label_key;
-
-    #[test]
-    fn label_keys_drop_a_trailing_id() {
-        assert_eq!(label_key("roomTypeId"), "roomType_label");
-        assert_eq!(label_key("owner_id"), "owner_label");
-        assert_eq!(label_key("room"), "room_label");
-        assert_eq!(label_key("Id"), "Id_label");
-        assert_eq!(label_key("_id"), "_id_label");
-        assert_eq!(label_key("paid"), "paid_label");
-    }
 }

@@ -2,9 +2,7 @@
 //! write bodies, and the envelopes every answer of a kind shares (SPEC §5.2–§5.5).
 
 use serde_json::{Map, Value as Json, json};
-use ward_ir::{Column, ColumnType, IdKind, Ir, MaskKind, Table, system};
-
-use crate::http::embed::label_key;
+use ward_ir::{Column, ColumnType, IdKind, Ir, MaskKind, Table, label_key, system};
 
 pub fn reference(name: &str) -> Json {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -128,18 +126,12 @@ pub fn answered_schema(t: &Table, c: &Column) -> Json {
 /// column as answered, or null when the target is not visible).
 pub fn labels(ir: &Ir, t: &Table) -> Vec<(String, Json)> {
     let mut out = Vec::new();
-    for c in &t.columns {
-        let Some(target) = c.references.as_ref().and_then(|r| ir.table(&r.table)) else {
+    for l in ir.labels(t) {
+        let Some(display) = l.target.column(l.display) else {
             continue;
         };
-        let Some(display) = target.display.as_deref().and_then(|d| target.column(d)) else {
-            continue;
-        };
-        let key = label_key(&c.name);
-        if t.column(&key).is_some() {
-            continue;
-        }
-        let mut shown = answered_schema(target, display);
+        let key = l.key;
+        let mut shown = answered_schema(l.target, display);
         if let Some(obj) = shown.as_object_mut() {
             obj.remove("description");
         }
