@@ -314,3 +314,124 @@ fn client_chosen_ids_pass_the_guards_on_create_only() {
     let e = guards::check(plan.table("rooms").unwrap(), WriteKind::Create, &["id"]).unwrap_err();
     assert_eq!(e.code(), "GUARD_SYSTEM_MANAGED");
 }
+
+/// The rooms fixture with its rules changed by `edit`.
+fn rooms_with(edit: impl FnOnce(&mut ward_ir::Table)) -> crate::snapshot::Snapshot {
+    let mut ir = snapshot().ir.clone();
+    edit(&mut ir.tables[0]);
+    crate::snapshot::Snapshot::build(ir, crate::sql::Dialect::Sqlite).unwrap()
+}
+
+fn owner_is(who: ward_ir::Value) -> ward_ir::Condition {
+    ward_ir::Condition::Compare {
+        field: "ownerId".into(),
+        op: ward_ir::CompareOp::Eq,
+        values: vec![who],
+    }
+}
+
+/// A write answers with the whole row only when the caller's `read` rule shows it: no rule, a
+/// role it lacks or a row condition that fails all hide it.
+#[test]
+fn may_read_follows_the_read_rule() {
+    let member = caller(Some("m"), &["member"], Some("o"));
+    let mine = row(json!({"ownerId": "m"}));
+    let theirs = row(json!({"ownerId": "x"}));
+    let snap = snapshot();
+    let t = &snap.table("rooms").unwrap().def;
+    assert!(!access::may_read(t, &member, &mine, "now"), "no read rule");
+    let snap = rooms_with(|t| {
+        t.access.read = Some(ward_ir::AccessRule {
+            roles: vec!["member".into()],
+            when: ward_ir::Condition::All {
+                of: vec![
+                    ward_ir::Condition::Role {
+                        roles: vec!["member".into()],
+                    },
+                    owner_is(ward_ir::Value::Auth("user-id".into())),
+                ],
+            },
+            check: None,
+        });
+    });
+    let t = &snap.table("rooms").unwrap().def;
+    assert!(access::may_read(t, &member, &mine, "now"));
+    assert!(!access::may_read(t, &member, &theirs, "now"));
+    let viewer = caller(Some("m"), &["viewer"], Some("o"));
+    assert!(!access::may_read(t, &viewer, &mine, "now"));
+}
+
+/// `check` is judged on the row a write would leave: none means nothing to check; a check
+/// whose role leaves decide it false fails on every row.
+#[test]
+fn check_conditions_are_partially_evaluated() {
+    let admin = caller(Some("a"), &["admin"], Some("o"));
+    let snap = snapshot();
+    assert_eq!(
+        access::check_condition(&snap.table("rooms").unwrap().def, Operation::Create, &admin),
+        None
+    );
+    let snap = rooms_with(|t| {
+        if let Some(rule) = t.access.create.as_mut() {
+            rule.check = Some(ward_ir::Condition::Any {
+                of: vec![
+                    ward_ir::Condition::Role {
+                        roles: vec!["owner".into()],
+                    },
+                    owner_is(ward_ir::Value::Auth("user-id".into())),
+                ],
+            });
+        }
+    });
+    let t = &snap.table("rooms").unwrap().def;
+    let Some(Residual::Rows(c)) = access::check_condition(t, Operation::Create, &admin) else {
+        panic!("an admin keeps the row part of the check");
+    };
+    assert!(access::holds(
+        &c,
+        &row(json!({"ownerId": "a"})),
+        &admin,
+        "now"
+    ));
+    assert!(!access::holds(
+        &c,
+        &row(json!({"ownerId": "x"})),
+        &admin,
+        "now"
+    ));
+    let owner = caller(Some("o"), &["owner"], Some("o"));
+    assert_eq!(
+        access::check_condition(t, Operation::Create, &owner),
+        Some(Residual::True)
+    );
+    let snap = rooms_with(|t| {
+        if let Some(rule) = t.access.create.as_mut() {
+            rule.check = Some(ward_ir::Condition::Role {
+                roles: vec!["owner".into()],
+            });
+        }
+    });
+    let t = &snap.table("rooms").unwrap().def;
+    let Some(Residual::Rows(never)) = access::check_condition(t, Operation::Create, &admin) else {
+        panic!("a check decided false still checks rows");
+    };
+    assert!(!access::holds(
+        &never,
+        &row(json!({"ownerId": "a"})),
+        &admin,
+        "now"
+    ));
+}
+
+/// `immutable` columns may be set on create and never changed after.
+#[test]
+fn immutable_columns_are_set_once() {
+    let snap = rooms_with(|t| {
+        t.guards.createable = vec!["status".into(), "priority".into()];
+        t.guards.immutable = vec!["priority".into()];
+    });
+    let plan = snap.table("rooms").unwrap();
+    assert!(guards::check(plan, WriteKind::Create, &["priority"]).is_ok());
+    let e = guards::check(plan, WriteKind::Update, &["priority"]).unwrap_err();
+    assert_eq!(e.code(), "GUARD_FIELD_IMMUTABLE");
+}
