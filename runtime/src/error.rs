@@ -100,6 +100,10 @@ impl ApiError {
         self.layer
     }
 
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn not_found() -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,

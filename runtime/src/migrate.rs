@@ -122,8 +122,25 @@ pub async fn migrate(
             }
         })
         .await
-        .map_err(|e| MigrateError::Database(e.body()))?;
+        .map_err(|e| MigrateError::Database(failure(&e)))?;
     outcome.map_err(MigrateError::Destructive)
+}
+
+/// Why a migration failed, for the person who ran it.
+fn failure(e: &ApiError) -> String {
+    match e.code() {
+        "UNIQUE_VIOLATION" => "a new unique index meets rows that repeat a value (making a column \
+            `unique=global` fails while two tenants hold the same value); make the values \
+            distinct first"
+            .to_owned(),
+        _ => match e.details().and_then(|d| d["requestId"].as_str()) {
+            Some(id) => format!(
+                "{} (the log names its cause under request id {id})",
+                e.message()
+            ),
+            None => format!("{} ({})", e.message(), e.code()),
+        },
+    }
 }
 
 /// The start-up migration: additive changes only.

@@ -356,6 +356,25 @@ async fn a_table_wide_unique_constraint_becomes_unique_within_the_scope() {
     assert_eq!(theirs.status, 201, "{}", theirs.text);
     let mine = s.post("/api/codes", &acme, json!({"code": "X"})).await;
     assert_eq!(mine.code(), "UNIQUE_VIOLATION", "{}", mine.text);
+    // Back to table-wide: both tenants hold "X", so the index cannot be made, the migration
+    // says why, and nothing changes.
+    let mut global = codes();
+    for ix in global.tables[0].indexes.iter_mut().filter(|i| i.unique) {
+        ix.global = true;
+        ix.name = "ux_codes_code".into();
+    }
+    global.hash = "global".into();
+    let refused = ward_runtime::migrate(
+        global,
+        &s.db.url,
+        ward_runtime::MigrateMode::Apply {
+            allow_destructive: false,
+        },
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(refused.contains("repeat a value"), "{refused}");
     let after = ward_runtime::migrate(codes(), &s.db.url, ward_runtime::MigrateMode::Plan)
         .await
         .unwrap();
