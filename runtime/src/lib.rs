@@ -9,6 +9,7 @@
 mod changes;
 mod connections;
 pub mod error;
+pub mod gate;
 pub mod http;
 mod layers;
 mod migrate;

@@ -12,8 +12,8 @@ use ward_ir::{IdKind, system};
 
 use crate::State;
 use crate::error::ApiError;
+use crate::gate::Caller;
 use crate::security::guards::WriteKind;
-use crate::security::identity::Caller;
 use crate::security::{audit, firewall, validation};
 use crate::sql::dml;
 use crate::store::row;

@@ -63,11 +63,7 @@ fn snapshot_with(dialect: crate::sql::Dialect, masks: Value) -> Snapshot {
     Snapshot::build(ir, dialect).expect("fixture snapshot")
 }
 
-pub fn caller(
-    user: Option<&str>,
-    roles: &[&str],
-    org: Option<&str>,
-) -> crate::security::identity::Caller {
+pub fn caller(user: Option<&str>, roles: &[&str], org: Option<&str>) -> crate::gate::Caller {
     let mut auth_values = std::collections::BTreeMap::new();
     if let Some(u) = user {
         auth_values.insert("user-id".to_string(), u.to_string());
@@ -75,7 +71,7 @@ pub fn caller(
     if let Some(o) = org {
         auth_values.insert("org-id".to_string(), o.to_string());
     }
-    crate::security::identity::Caller {
+    crate::gate::Caller {
         authenticated: user.is_some(),
         user_id: user.map(String::from),
         roles: roles.iter().map(|s| s.to_string()).collect(),

@@ -15,8 +15,8 @@ use ward_ir::ActionMethod;
 use super::request::{self, Shared};
 use super::steps;
 use crate::error::ApiError;
-use crate::security::identity::Caller;
-use crate::security::{self, Gate, access, audit, firewall, validation};
+use crate::gate::{Caller, Gate};
+use crate::security::{self, access, audit, firewall, validation};
 use crate::sql::{ddl, predicate, value};
 use crate::store::row;
 

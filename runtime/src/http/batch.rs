@@ -25,10 +25,9 @@ use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{batch_create, batch_rows, triggers, upsert};
 use crate::error::ApiError;
+use crate::gate::{Caller, Gate, ScopeEq};
 use crate::mutation::{self, Mutation};
-use crate::security::firewall::ScopeEq;
-use crate::security::identity::Caller;
-use crate::security::{self, Gate, audit, masking};
+use crate::security::{self, audit, masking};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::value;
 

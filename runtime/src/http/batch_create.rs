@@ -15,7 +15,7 @@ use super::batch::{Ctx, Item};
 use super::triggers;
 use super::{batch_rows, create, references};
 use crate::error::ApiError;
-use crate::security::firewall::ScopeEq;
+use crate::gate::ScopeEq;
 use crate::sql::dml;
 use crate::store::{self, Db, row};
 

@@ -23,8 +23,8 @@ use serde_json::{Map, Value as Json};
 use ward_ir::{OnDelete, system};
 
 use crate::error::ApiError;
-use crate::security::identity::Caller;
-use crate::security::{Gate, access::Residual, firewall};
+use crate::gate::{Caller, Gate, Residual};
+use crate::security::firewall;
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, related};
 use crate::store::{Db, row};

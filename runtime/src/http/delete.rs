@@ -78,7 +78,7 @@ async fn run(
 pub(crate) fn apply(
     cx: triggers::WriteCx<'_>,
     plan: &TablePlan,
-    gate: &security::Gate,
+    gate: &crate::gate::Gate,
     id: &Json,
     current: &Map<String, Json>,
 ) -> Result<(), ApiError> {

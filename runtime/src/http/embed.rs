@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 use ward_ir::{Operation, system};
 
 use crate::error::ApiError;
-use crate::security::identity::Caller;
+use crate::gate::Caller;
 use crate::security::{self, masking};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, related};

@@ -7,7 +7,7 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value as Json;
 
 use crate::error::ApiError;
-use crate::security::identity::Caller;
+use crate::gate::Caller;
 use crate::security::masking::{Cell, CellMasks};
 use crate::snapshot::TablePlan;
 

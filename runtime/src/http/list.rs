@@ -12,7 +12,7 @@ use super::encode::{self, Answer, Records};
 use super::query::{self, ListQuery};
 use super::request::{self, Shared};
 use crate::error::ApiError;
-use crate::security::identity::Caller;
+use crate::gate::Caller;
 use crate::security::{self, audit};
 use crate::snapshot::TablePlan;
 use crate::sql::{dml, filter, predicate, related};
@@ -160,7 +160,7 @@ fn paginate(
 /// conditions allow.
 fn deleted_visibility(
     plan: &TablePlan,
-    gate: &security::Gate,
+    gate: &crate::gate::Gate,
     caller: &Caller,
     now: &str,
 ) -> sea_query::Condition {

@@ -66,7 +66,7 @@ impl Precondition {
         &self,
         ctx: Ctx<'_>,
         plan: &TablePlan,
-        gate: Option<&security::Gate>,
+        gate: Option<&crate::gate::Gate>,
         id: &Json,
         current: Option<&Record>,
     ) -> Result<(), ApiError> {

@@ -8,8 +8,8 @@ use ward_ir::{ColumnType, CompareOp, Literal, RESERVED_QUERY_PARAMETERS, View, s
 
 use super::embed::{self, Expand, Shape};
 use crate::error::ApiError;
+use crate::gate::Caller;
 use crate::mutation::{self, Mutation};
-use crate::security::identity::Caller;
 use crate::security::masking::queryable;
 use crate::snapshot::TablePlan;
 use crate::sql::filter::{Filter, MAX_FILTER_VALUES, MAX_FILTERS, MAX_IN_VALUES, SortKey};

@@ -6,7 +6,8 @@ use serde_json::{Map, Value as Json};
 use ward_ir::Operation;
 
 use crate::error::ApiError;
-use crate::security::{self, identity::Caller};
+use crate::gate::Caller;
+use crate::security;
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate};
 use crate::store::{Db, row};

@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::security::identity::Caller;
+use crate::gate::Caller;
 use tokio::sync::Semaphore;
 
 use crate::security::{masking, validation};

@@ -12,11 +12,11 @@ use ward_ir::{
 use super::embed;
 use super::{cascade, create, query, references, written};
 use crate::error::ApiError;
+use crate::gate::{Caller, Gate, Residual, literal_json, resolve};
 use crate::mutation::{self, Mutation};
-use crate::security::access::{self, Residual, literal_json, resolve};
+use crate::security::access;
 use crate::security::guards::WriteKind;
-use crate::security::identity::Caller;
-use crate::security::{self, Gate, audit, firewall, masking, validation};
+use crate::security::{self, audit, firewall, masking, validation};
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, related, value};
 use crate::store::Db;

@@ -12,7 +12,7 @@ use super::list;
 use super::query;
 use super::request::{self, Shared};
 use crate::error::ApiError;
-use crate::security::identity::Caller;
+use crate::gate::Caller;
 use crate::security::{self, audit};
 use crate::snapshot::TablePlan;
 use crate::sql::{never, predicate};

@@ -10,8 +10,8 @@ use super::embed::{self, Ctx};
 use super::request;
 use super::triggers;
 use crate::error::ApiError;
+use crate::gate::Caller;
 use crate::security::access;
-use crate::security::identity::Caller;
 use crate::snapshot::TablePlan;
 use crate::store::row::{self, Record};
 

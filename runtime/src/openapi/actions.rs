@@ -22,7 +22,7 @@ fn inputs_body(a: &Action) -> (Json, Map<String, Json>, bool) {
     for i in &a.inputs {
         let mut s = value_schema(i);
         if let (Some(obj), Some(ColumnDefault::Literal(d))) = (s.as_object_mut(), &i.default) {
-            obj.insert("default".into(), crate::security::access::literal_json(d));
+            obj.insert("default".into(), crate::gate::literal_json(d));
         }
         props.insert(i.name.clone(), if i.required { s } else { nullable(s) });
         if i.required && i.default.is_none() {
@@ -55,7 +55,7 @@ fn written_row(ir: &Ir, a: &Action, table: &str) -> Json {
 fn returned_value(t: Option<&Table>, a: &Action, v: &Value) -> Json {
     match v {
         Value::Literal(Literal::Null) => json!({"type": "null"}),
-        Value::Literal(l) => json!({"const": crate::security::access::literal_json(l)}),
+        Value::Literal(l) => json!({"const": crate::gate::literal_json(l)}),
         Value::Auth(_) => json!({"type": ["string", "null"]}),
         Value::Now => json!({"type": "string", "format": "date-time"}),
         Value::Input(name) => match a.inputs.iter().find(|i| &i.name == name) {

@@ -226,7 +226,7 @@ pub fn view_parameters(t: &Table, v: &View) -> Vec<Json> {
             _ => Map::new(),
         };
         if let Some(d) = &p.default {
-            schema.insert("default".into(), crate::security::access::literal_json(d));
+            schema.insert("default".into(), crate::gate::literal_json(d));
         }
         out.push(json!({
             "name": p.name,

@@ -72,11 +72,7 @@ pub fn value_schema(c: &Column) -> Json {
         obj.insert("pattern".into(), json!(p));
     }
     if !c.one_of.is_empty() {
-        let values: Vec<Json> = c
-            .one_of
-            .iter()
-            .map(crate::security::access::literal_json)
-            .collect();
+        let values: Vec<Json> = c.one_of.iter().map(crate::gate::literal_json).collect();
         obj.insert("enum".into(), json!(values));
     }
     if let Some(d) = &c.description {

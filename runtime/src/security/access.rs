@@ -2,29 +2,11 @@
 //! remains is a row condition (compiled into SQL for list/read, evaluated on the row otherwise).
 
 use serde_json::{Map, Value as Json};
-use ward_ir::{AccessRule, CompareOp, Condition, Literal, Operation, Partial, Value};
+use ward_ir::{AccessRule, CompareOp, Condition, Operation, Partial, Value};
 
-use super::identity::Caller;
 use crate::error::ApiError;
+use crate::gate::{Caller, Residual, resolve};
 use crate::mutation::{self, Mutation};
-
-/// What remains of a rule once the caller's roles are known.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Residual {
-    /// Every row passes.
-    True,
-    /// Rows pass when this role-free condition holds.
-    Rows(Condition),
-}
-
-impl Residual {
-    pub fn condition(&self) -> Option<&Condition> {
-        match self {
-            Residual::True => None,
-            Residual::Rows(c) => Some(c),
-        }
-    }
-}
 
 /// The role part of `op`'s rule: denied (401/403) or the residual row condition.
 pub fn authorize(
@@ -182,28 +164,6 @@ fn compare(
         },
         CompareOp::IsNull | CompareOp::NotNull => false,
     })
-}
-
-/// Resolves a condition value for the caller; `None` when it needs an auth value they lack, or
-/// a view parameter that was not bound to the request's value (matching nothing, failing closed).
-pub fn resolve(v: &Value, caller: &Caller, now: &str) -> Option<Json> {
-    match v {
-        Value::Literal(l) => Some(literal_json(l)),
-        Value::Auth(name) => caller.auth_value(name).map(|s| Json::String(s.to_owned())),
-        Value::Now => Some(Json::String(now.to_owned())),
-        // Bound to literals by views and actions before evaluation; one left over matches nothing.
-        Value::Param(_) | Value::Input(_) | Value::Record(_) | Value::Old(_) => None,
-    }
-}
-
-pub fn literal_json(l: &Literal) -> Json {
-    match l {
-        Literal::Null => Json::Null,
-        Literal::Boolean(b) => Json::Bool(*b),
-        Literal::Integer(i) => Json::from(*i),
-        Literal::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        Literal::Text(s) => Json::String(s.clone()),
-    }
 }
 
 fn order(l: &Json, r: &Json) -> Option<std::cmp::Ordering> {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
 use ward_ir::system;
 
-use super::identity::Caller;
+use crate::gate::Caller;
 use crate::mutation::{self, Mutation};
 
 static LAST: Mutex<Option<DateTime<Utc>>> = Mutex::new(None);

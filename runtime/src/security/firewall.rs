@@ -3,15 +3,8 @@
 
 use ward_ir::{ColumnType, Table};
 
-use super::identity::Caller;
 use crate::error::ApiError;
-
-/// One `column = value` predicate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScopeEq {
-    pub column: String,
-    pub value: String,
-}
+use crate::gate::{Caller, ScopeEq};
 
 fn bypasses(caller: &Caller, roles: &[String]) -> bool {
     !roles.is_empty() && caller.roles.iter().any(|r| roles.contains(r))

@@ -9,40 +9,11 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
-use ward_ir::{Auth, CLAIM_ROLES, CLAIM_USER_ID, ROLE_AUTHENTICATED, ROLE_PUBLIC};
+use ward_ir::{Auth, CLAIM_ROLES, CLAIM_USER_ID};
 
 use crate::error::ApiError;
+use crate::gate::Caller;
 use crate::mutation::{self, Mutation};
-
-/// Who is calling.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Caller {
-    pub authenticated: bool,
-    pub user_id: Option<String>,
-    /// Declared roles from the token, in token order (unknown names dropped).
-    pub roles: Vec<String>,
-    /// Auth value name (`org-id`, `user-id`, …) → its value from the token.
-    pub auth_values: BTreeMap<String, String>,
-}
-
-impl Caller {
-    pub fn anonymous() -> Caller {
-        Caller::default()
-    }
-
-    /// Whether the caller holds one of `roles` (exact names, plus the two pseudo-roles).
-    pub fn has_any_role(&self, roles: &[String]) -> bool {
-        roles.iter().any(|r| {
-            r == ROLE_PUBLIC
-                || (r == ROLE_AUTHENTICATED && self.authenticated)
-                || self.roles.iter().any(|c| c == r)
-        })
-    }
-
-    pub fn auth_value(&self, name: &str) -> Option<&str> {
-        self.auth_values.get(name).map(String::as_str)
-    }
-}
 
 enum Keys {
     Single(Box<DecodingKey>, Algorithm),

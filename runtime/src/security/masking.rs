@@ -4,7 +4,7 @@
 use serde_json::{Map, Value as Json};
 use ward_ir::{ColumnType, Mask, MaskKind};
 
-use super::identity::Caller;
+use crate::gate::Caller;
 use crate::snapshot::TablePlan;
 
 const REDACTED: &str = "[REDACTED]";

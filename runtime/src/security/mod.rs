@@ -22,19 +22,11 @@ use serde_json::{Map, Value as Json};
 use ward_ir::Operation;
 
 use crate::error::ApiError;
+use crate::gate::{Caller, Gate, Residual, ScopeEq};
 use crate::mutation::{self, Mutation};
 use crate::snapshot::TablePlan;
-use access::Residual;
-use firewall::ScopeEq;
-use guards::WriteKind;
-use identity::Caller;
 
-/// What steps 2 and 3 leave for a statement on existing rows.
-#[derive(Debug, Clone)]
-pub struct Gate {
-    pub scopes: Vec<ScopeEq>,
-    pub residual: Residual,
-}
+use guards::WriteKind;
 
 /// Steps 2–3 for list, read, update and delete: decided before anything is read.
 pub fn gate(plan: &TablePlan, op: Operation, caller: &Caller) -> Result<Gate, ApiError> {

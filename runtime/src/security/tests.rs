@@ -3,9 +3,10 @@
 use serde_json::{Map, json};
 use ward_ir::Operation;
 
-use super::access::{self, Residual};
+use super::access;
 use super::guards::{self, WriteKind};
 use super::{firewall, gate};
+use crate::gate::Residual;
 use crate::test_support::{caller, snapshot};
 
 fn row(v: serde_json::Value) -> Map<String, serde_json::Value> {

@@ -4,9 +4,9 @@
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{Column, ColumnDefault, ColumnType, IdKind, system, time};
 
-use super::access::literal_json;
 use super::guards::WriteKind;
 use crate::error::ApiError;
+use crate::gate::literal_json;
 use crate::mutation::{self, Mutation};
 use crate::snapshot::TablePlan;
 

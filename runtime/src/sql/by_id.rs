@@ -8,8 +8,7 @@ use serde_json::Value as Json;
 
 use super::value::{id_type, to_db};
 use super::{Stmt, dml, predicate};
-use crate::security::Gate;
-use crate::security::identity::Caller;
+use crate::gate::{Caller, Gate};
 use crate::snapshot::TablePlan;
 
 #[derive(Debug)]

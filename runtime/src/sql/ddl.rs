@@ -10,8 +10,8 @@ use ward_ir::{Column, ColumnDefault, ColumnType, IdKind, OnDelete, system};
 
 use super::value::{id_type, to_db};
 use super::{Dialect, Stmt, col, render, tbl};
+use crate::gate::literal_json;
 use crate::mutation::{self, Mutation};
-use crate::security::access::literal_json;
 use crate::snapshot::TablePlan;
 
 pub const SCHEMA_TABLE: &str = "_ward_schema";

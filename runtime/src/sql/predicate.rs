@@ -5,10 +5,8 @@ use ward_ir::{ColumnType, CompareOp, Condition, system, time};
 
 use super::value::{id_type, to_db};
 use super::{Dialect, col, never, tbl, unknown};
+use crate::gate::{Caller, Gate, resolve};
 use crate::mutation::{self, Mutation};
-use crate::security::Gate;
-use crate::security::access::resolve;
-use crate::security::identity::Caller;
 use crate::snapshot::TablePlan;
 
 /// Everything that makes a row visible to the caller for `gate`'s operation: the firewall scopes,

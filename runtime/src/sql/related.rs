@@ -60,7 +60,7 @@ pub fn select_ids(plan: &TablePlan, cond: SqlCond) -> Stmt {
 
 /// Scopes plus `deletedAt IS NOT NULL`: the soft-deleted rows the firewall would otherwise show,
 /// which only restore and `?deleted=only` may reach. A hard-delete table has none.
-pub fn deleted_in_scope(plan: &TablePlan, gate: &crate::security::Gate) -> SqlCond {
+pub fn deleted_in_scope(plan: &TablePlan, gate: &crate::gate::Gate) -> SqlCond {
     if !plan.soft {
         return Cond::all().add(never());
     }

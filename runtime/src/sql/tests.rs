@@ -204,8 +204,8 @@ mod reads_by_id {
 
     fn rendered_afresh(
         plan: &crate::snapshot::TablePlan,
-        g: &crate::security::Gate,
-        c: &crate::security::identity::Caller,
+        g: &crate::gate::Gate,
+        c: &crate::gate::Caller,
         id: &serde_json::Value,
     ) -> crate::sql::Stmt {
         let cond = predicate::visibility(plan, g, c, "now", true).add(dml::id_eq(plan, id));
