@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-//! The rendered SQL of every statement shape (SQLite dialect).
+//! The rendered SQL of the statement shapes: assertions on the SQLite text of the subtle ones,
+//! and every shape in both dialects against `goldens/` (module `goldens`).
 
 use serde_json::json;
 use ward_ir::{CompareOp, Operation};
@@ -358,5 +359,171 @@ mod kept_inserts {
             st.sql
         );
         assert_eq!(plan.kept.inserts.len(), 2);
+    }
+}
+
+/// Every statement shape the runtime sends, in both dialects, against `goldens/DIALECT.sql`:
+/// a change to any generated SQL, or to the values it binds, shows in review as a diff of
+/// those files (`UPDATE_EXPECT=1 cargo test -p ward-runtime --lib sql` rewrites them).
+mod goldens {
+    use std::fmt::Write as _;
+
+    use serde_json::json;
+    use ward_ir::Operation;
+
+    use crate::sql::{Dialect, Stmt, ddl, dml, predicate, related, tx};
+    use crate::test_support::{caller, snapshot_for};
+
+    fn shapes(dialect: Dialect) -> Vec<(&'static str, Stmt)> {
+        let snap = snapshot_for(dialect);
+        let plan = snap.table("rooms").unwrap();
+        let m = caller(Some("m"), &["member"], Some("acme"));
+        let owner = caller(Some("o"), &["member", "owner"], Some("acme"));
+        let list = crate::security::gate(plan, Operation::List, &m).unwrap();
+        let update = crate::security::gate(plan, Operation::Update, &m).unwrap();
+        let bypass = crate::security::gate(plan, Operation::List, &owner).unwrap();
+        let id = json!("01890000-0000-7000-8000-000000000001");
+        let other = json!("01890000-0000-7000-8000-000000000002");
+        let row = json!({"id": id, "status": "open", "priority": 3, "org": "acme",
+                         "createdAt": "2026-01-01T00:00:00.000Z", "modifiedAt": "2026-01-01T00:00:00.000Z"});
+        let row = row.as_object().unwrap();
+        let changes = json!({"status": "closed", "modifiedAt": "2026-01-02T00:00:00.000Z"});
+        let changes = changes.as_object().unwrap();
+        let visible = predicate::visibility(plan, &update, &m, "2026-01-02T00:00:00.000Z", true);
+        let unbound = |sql: String| Stmt::unbound(sql);
+        let ix = plan.def.indexes.first().cloned().unwrap_or(ward_ir::Index {
+            name: "ix_rooms_org".into(),
+            columns: vec!["org".into()],
+            unique: false,
+            global: false,
+        });
+        let scoped_unique = ward_ir::Index {
+            name: "ux_rooms_org_status".into(),
+            columns: vec!["status".into()],
+            unique: true,
+            global: false,
+        };
+        let mut out = vec![
+            (
+                "read by id, member (firewall, soft delete)",
+                crate::sql::by_id::select_visible(plan, &list, &m, "now", &id),
+            ),
+            (
+                "read by id, bypass role",
+                crate::sql::by_id::select_visible(plan, &bypass, &owner, "now", &id),
+            ),
+            (
+                "page with the update rule's residual",
+                dml::select(plan, visible.clone(), &[], Some(51), 10),
+            ),
+            ("count", dml::count(plan, predicate::firewall(plan, &list))),
+            ("exists", dml::exists(plan, dml::by_id(plan, &id))),
+            ("insert", dml::insert(plan, row).unwrap()),
+            (
+                "insert returning",
+                dml::insert_returning(plan, row).unwrap(),
+            ),
+            (
+                "insert if new (upsert)",
+                dml::insert_if_new(plan, row).unwrap(),
+            ),
+            ("update", dml::update(plan, &id, changes, visible.clone())),
+            (
+                "update returning",
+                dml::update_returning(plan, &id, changes, visible.clone()),
+            ),
+            (
+                "update where (cascade)",
+                dml::update_where(plan, changes, predicate::firewall(plan, &update)),
+            ),
+            ("delete", dml::delete(plan, &id, visible)),
+            (
+                "ids of related rows",
+                related::select_ids(plan, dml::by_id(plan, &other)),
+            ),
+            (
+                "first children per parent",
+                related::first_children(plan, "ownerId", predicate::firewall(plan, &list), 5),
+            ),
+            ("create table", unbound(ddl::create_table(plan))),
+            ("create index", unbound(ddl::create_index(plan, &ix))),
+            (
+                "create unique index within the scope",
+                unbound(ddl::create_index(plan, &scoped_unique)),
+            ),
+            (
+                "drop index",
+                unbound(ddl::drop_index(dialect, "rooms", "ux_rooms_status")),
+            ),
+            ("list tables", ddl::list_tables(dialect)),
+            ("list indexes", ddl::list_indexes(dialect)),
+            ("live columns", ddl::live_columns(dialect, "rooms")),
+            (
+                "live unique constraints",
+                ddl::live_unique_constraints(dialect, "rooms"),
+            ),
+            (
+                "savepoint, release, rollback to",
+                unbound(
+                    [
+                        tx::Control::Savepoint,
+                        tx::Control::Release,
+                        tx::Control::RollbackTo,
+                    ]
+                    .map(tx::Control::sql)
+                    .join("\n"),
+                ),
+            ),
+        ];
+        let rows = [row];
+        out.extend(
+            dml::insert_many(plan, &rows, false)
+                .unwrap()
+                .into_iter()
+                .map(|s| ("insert many", s)),
+        );
+        if dialect == Dialect::Postgres {
+            out.push((
+                "drop a legacy unique constraint",
+                unbound(ddl::pg_drop_constraint("rooms", "rooms_status_key")),
+            ));
+        }
+        out
+    }
+
+    fn rendered(dialect: Dialect) -> String {
+        let mut text = String::new();
+        for (name, stmt) in shapes(dialect) {
+            let _ = writeln!(text, "-- {name}\n{}", stmt.sql);
+            if !stmt.values.0.is_empty() {
+                let _ = writeln!(text, "-- values: {:?}", stmt.values.0);
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    #[test]
+    fn every_statement_shape_matches_its_golden() {
+        for (dialect, file) in [
+            (Dialect::Sqlite, "sqlite.sql"),
+            (Dialect::Postgres, "postgres.sql"),
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("src/sql/goldens")
+                .join(file);
+            let now = rendered(dialect);
+            if std::env::var_os("UPDATE_EXPECT").is_some() {
+                std::fs::write(&path, &now).unwrap();
+                continue;
+            }
+            let golden = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                golden == now,
+                "{} differs from the SQL rendered now; if the change is intended, run \
+                 UPDATE_EXPECT=1 cargo test -p ward-runtime --lib sql and review the diff",
+                path.display()
+            );
+        }
     }
 }

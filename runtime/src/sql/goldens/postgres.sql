@@ -1,0 +1,95 @@
+-- read by id, member (firewall, soft delete)
+SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = $1 AND "deletedAt" IS NULL AND "id" = $2
+-- values: [String(Some("acme")), String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- read by id, bypass role
+SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "deletedAt" IS NULL AND "id" = $1
+-- values: [String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- page with the update rule's residual
+SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = $1 AND "deletedAt" IS NULL AND "ownerId" = $2 LIMIT $3 OFFSET $4
+-- values: [String(Some("acme")), String(Some("m")), BigUnsigned(Some(51)), BigUnsigned(Some(10))]
+
+-- count
+SELECT COUNT(*) FROM "rooms" WHERE "org" = $1 AND "deletedAt" IS NULL
+-- values: [String(Some("acme"))]
+
+-- exists
+SELECT "id" FROM "rooms" WHERE "id" = $1 LIMIT $2
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), BigUnsigned(Some(1))]
+
+-- insert
+INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES ($1, $2, $3, $4, $5, $6)
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- insert returning
+INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES ($1, $2, $3, $4, $5, $6) RETURNING "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy"
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- insert if new (upsert)
+INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT ("id") DO NOTHING RETURNING "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy"
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- update
+UPDATE "rooms" SET "status" = $1, "modifiedAt" = $2 WHERE "org" = $3 AND "deletedAt" IS NULL AND "ownerId" = $4 AND "id" = $5
+-- values: [String(Some("closed")), String(Some("2026-01-02T00:00:00.000Z")), String(Some("acme")), String(Some("m")), String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- update returning
+UPDATE "rooms" SET "status" = $1, "modifiedAt" = $2 WHERE "org" = $3 AND "deletedAt" IS NULL AND "ownerId" = $4 AND "id" = $5 RETURNING "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy"
+-- values: [String(Some("closed")), String(Some("2026-01-02T00:00:00.000Z")), String(Some("acme")), String(Some("m")), String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- update where (cascade)
+UPDATE "rooms" SET "status" = $1, "modifiedAt" = $2 WHERE "org" = $3 AND "deletedAt" IS NULL
+-- values: [String(Some("closed")), String(Some("2026-01-02T00:00:00.000Z")), String(Some("acme"))]
+
+-- delete
+DELETE FROM "rooms" WHERE "org" = $1 AND "deletedAt" IS NULL AND "ownerId" = $2 AND "id" = $3
+-- values: [String(Some("acme")), String(Some("m")), String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- ids of related rows
+SELECT "id" FROM "rooms" WHERE "id" = $1
+-- values: [String(Some("01890000-0000-7000-8000-000000000002"))]
+
+-- first children per parent
+SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM (SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy", COUNT(*) OVER ( PARTITION BY "ownerId" ORDER BY "createdAt" DESC, "id" DESC ROWS UNBOUNDED PRECEDING ) AS "_ward_rank" FROM "rooms" WHERE "org" = $1 AND "deletedAt" IS NULL) AS "_ward_page" WHERE "_ward_rank" <= $2 ORDER BY "ownerId" ASC, "_ward_rank" ASC
+-- values: [String(Some("acme")), BigInt(Some(5))]
+
+-- create table
+CREATE TABLE "rooms" ( "id" uuid NOT NULL PRIMARY KEY, "status" text COLLATE "C", "priority" bigint, "ownerId" text COLLATE "C", "org" text COLLATE "C", "createdAt" timestamp with time zone NOT NULL, "createdBy" text COLLATE "C", "modifiedAt" timestamp with time zone NOT NULL, "modifiedBy" text COLLATE "C", "deletedAt" timestamp with time zone, "deletedBy" text COLLATE "C" )
+
+-- create index
+CREATE INDEX IF NOT EXISTS "ix_rooms_org" ON "rooms" ("org")
+
+-- create unique index within the scope
+CREATE UNIQUE INDEX IF NOT EXISTS "ux_rooms_org_status" ON "rooms" ("org", "status")
+
+-- drop index
+DROP INDEX IF EXISTS "ux_rooms_status"
+
+-- list tables
+SELECT CAST("table_name" AS text) FROM "information_schema"."tables" WHERE "table_schema" = current_schema() AND "table_type" = $1 ORDER BY "table_name" ASC
+-- values: [String(Some("BASE TABLE"))]
+
+-- list indexes
+SELECT CAST("indexname" AS text), CAST("tablename" AS text) FROM "pg_catalog"."pg_indexes" WHERE "schemaname" = current_schema()
+
+-- live columns
+SELECT CAST("column_name" AS text), CAST("data_type" AS text), "is_nullable" = $1 FROM "information_schema"."columns" WHERE "table_schema" = current_schema() AND "table_name" = $2 ORDER BY "ordinal_position" ASC
+-- values: [String(Some("NO")), String(Some("rooms"))]
+
+-- live unique constraints
+SELECT CAST("constraint_name" AS text) FROM "information_schema"."table_constraints" WHERE "table_schema" = current_schema() AND "table_name" = $1 AND "constraint_type" = $2
+-- values: [String(Some("rooms")), String(Some("UNIQUE"))]
+
+-- savepoint, release, rollback to
+SAVEPOINT ward_record
+RELEASE SAVEPOINT ward_record
+ROLLBACK TO SAVEPOINT ward_record; RELEASE SAVEPOINT ward_record
+
+-- insert many
+INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES ($1, $2, $3, $4, $5, $6)
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- drop a legacy unique constraint
+ALTER TABLE "rooms" DROP CONSTRAINT "rooms_status_key"
+

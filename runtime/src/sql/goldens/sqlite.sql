@@ -1,0 +1,93 @@
+-- read by id, member (firewall, soft delete)
+SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "id" = ?
+-- values: [String(Some("acme")), String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- read by id, bypass role
+SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "deletedAt" IS NULL AND "id" = ?
+-- values: [String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- page with the update rule's residual
+SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? LIMIT ? OFFSET ?
+-- values: [String(Some("acme")), String(Some("m")), BigUnsigned(Some(51)), BigUnsigned(Some(10))]
+
+-- count
+SELECT COUNT(*) FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL
+-- values: [String(Some("acme"))]
+
+-- exists
+SELECT "id" FROM "rooms" WHERE "id" = ? LIMIT ?
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), BigUnsigned(Some(1))]
+
+-- insert
+INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES (?, ?, ?, ?, ?, ?)
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- insert returning
+INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES (?, ?, ?, ?, ?, ?) RETURNING "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy"
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- insert if new (upsert)
+INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT ("id") DO NOTHING RETURNING "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy"
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- update
+UPDATE "rooms" SET "status" = ?, "modifiedAt" = ? WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "id" = ?
+-- values: [String(Some("closed")), String(Some("2026-01-02T00:00:00.000Z")), String(Some("acme")), String(Some("m")), String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- update returning
+UPDATE "rooms" SET "status" = ?, "modifiedAt" = ? WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "id" = ? RETURNING "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy"
+-- values: [String(Some("closed")), String(Some("2026-01-02T00:00:00.000Z")), String(Some("acme")), String(Some("m")), String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- update where (cascade)
+UPDATE "rooms" SET "status" = ?, "modifiedAt" = ? WHERE "org" = ? AND "deletedAt" IS NULL
+-- values: [String(Some("closed")), String(Some("2026-01-02T00:00:00.000Z")), String(Some("acme"))]
+
+-- delete
+DELETE FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL AND "ownerId" = ? AND "id" = ?
+-- values: [String(Some("acme")), String(Some("m")), String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- ids of related rows
+SELECT "id" FROM "rooms" WHERE "id" = ?
+-- values: [String(Some("01890000-0000-7000-8000-000000000002"))]
+
+-- first children per parent
+SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy" FROM (SELECT "id", "status", "priority", "ownerId", "org", "createdAt", "createdBy", "modifiedAt", "modifiedBy", "deletedAt", "deletedBy", COUNT(*) OVER ( PARTITION BY "ownerId" ORDER BY "createdAt" DESC, "id" DESC ROWS UNBOUNDED PRECEDING ) AS "_ward_rank" FROM "rooms" WHERE "org" = ? AND "deletedAt" IS NULL) AS "_ward_page" WHERE "_ward_rank" <= ? ORDER BY "ownerId" ASC, "_ward_rank" ASC
+-- values: [String(Some("acme")), BigInt(Some(5))]
+
+-- create table
+CREATE TABLE "rooms" ( "id" TEXT NOT NULL PRIMARY KEY, "status" TEXT, "priority" INTEGER, "ownerId" TEXT, "org" TEXT, "createdAt" TEXT NOT NULL, "createdBy" TEXT, "modifiedAt" TEXT NOT NULL, "modifiedBy" TEXT, "deletedAt" TEXT, "deletedBy" TEXT ) STRICT
+
+-- create index
+CREATE INDEX IF NOT EXISTS "ix_rooms_org" ON "rooms" ("org")
+
+-- create unique index within the scope
+CREATE UNIQUE INDEX IF NOT EXISTS "ux_rooms_org_status" ON "rooms" ("org", "status")
+
+-- drop index
+DROP INDEX IF EXISTS "ux_rooms_status"
+
+-- list tables
+SELECT "name" FROM "sqlite_master" WHERE "type" = ? ORDER BY "name" ASC
+-- values: [String(Some("table"))]
+
+-- list indexes
+SELECT "name", "tbl_name" FROM "sqlite_master" WHERE "type" = ?
+-- values: [String(Some("index"))]
+
+-- live columns
+SELECT "name", "type", "notnull" OR "pk" <> ? FROM pragma_table_info(?) AS "info" ORDER BY "cid" ASC
+-- values: [Int(Some(0)), String(Some("rooms"))]
+
+-- live unique constraints
+SELECT "name" FROM pragma_index_list(?) AS "list" WHERE "origin" = ?
+-- values: [String(Some("rooms")), String(Some("u"))]
+
+-- savepoint, release, rollback to
+SAVEPOINT ward_record
+RELEASE SAVEPOINT ward_record
+ROLLBACK TO SAVEPOINT ward_record; RELEASE SAVEPOINT ward_record
+
+-- insert many
+INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES (?, ?, ?, ?, ?, ?)
+-- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
