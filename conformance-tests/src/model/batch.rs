@@ -148,13 +148,13 @@ fn run_one(
         }
         (Kind::Update, Gate::Rows(residual, scopes)) => {
             let id = item.id.clone().ok_or_else(not_found)?;
-            expected(cx, st, table, residual, scopes, &id, item.precondition)?;
+            write::expected(cx, st, table, residual, scopes, &id, item.precondition)?;
             write::update_one(cx, st, table, residual, scopes, &id, &item.body)?;
             Ok(id)
         }
         (Kind::Delete, Gate::Rows(residual, scopes)) => {
             let id = item.id.clone().ok_or_else(not_found)?;
-            expected(cx, st, table, residual, scopes, &id, item.precondition)?;
+            write::expected(cx, st, table, residual, scopes, &id, item.precondition)?;
             write::delete_one(cx, st, table, residual, scopes, &id)?;
             Ok(id)
         }
@@ -166,27 +166,6 @@ fn run_one(
         }
         _ => Err(not_found()),
     }
-}
-
-/// A record's `ifMatch` on an update or delete, as `If-Match` on its own route: the row must be
-/// visible, then `when` holds, then the version.
-fn expected(
-    cx: &Cx<'_>,
-    st: &State,
-    table: &Table,
-    residual: &Residual,
-    scopes: &Scopes,
-    id: &Value,
-    precondition: Option<Precondition>,
-) -> Result<(), Fail> {
-    if precondition.is_none() {
-        return Ok(());
-    }
-    let current = write::load_visible(st, table, scopes, id)?;
-    if !residual.admits(&current, &cx.who, &cx.clock) {
-        return Err(Fail::condition_failed());
-    }
-    write::judge(precondition, Some(&current))
 }
 
 /// How an id is named among `options.ifMatch`'s keys: a string as itself, a number in decimal.

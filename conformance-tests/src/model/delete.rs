@@ -27,13 +27,7 @@ pub fn delete(
     let residual = access::authorize(table, Operation::Delete, &cx.who)?;
     let scopes = firewall::scopes(table, &cx.who)?;
     let id = parse_id(table.id, raw_id).ok_or_else(|| firewall::not_found(table))?;
-    if precondition.is_some() {
-        let current = super::write::load_visible(st, table, &scopes, &id)?;
-        if !residual.admits(&current, &cx.who, &cx.clock) {
-            return Err(Fail::condition_failed());
-        }
-        super::write::judge(precondition, Some(&current))?;
-    }
+    super::write::expected(cx, st, table, &residual, &scopes, &id, precondition)?;
     delete_one(cx, st, table, &residual, &scopes, &id)?;
     Ok((200, json!({ "data": { "id": id, "deleted": true } })))
 }

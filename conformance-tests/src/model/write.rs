@@ -247,6 +247,27 @@ pub fn judge(precondition: Option<Precondition>, current: Option<&Row>) -> Resul
     }
 }
 
+/// A precondition on a delete, or a batch record's `ifMatch` on an update or delete: the row must
+/// be visible, then `when` holds, then the version. Without one nothing is read here.
+pub(super) fn expected(
+    cx: &Cx<'_>,
+    st: &State,
+    table: &Table,
+    residual: &Residual,
+    scopes: &Scopes,
+    id: &Value,
+    precondition: Option<Precondition>,
+) -> Result<(), Fail> {
+    if precondition.is_none() {
+        return Ok(());
+    }
+    let current = load_visible(st, table, scopes, id)?;
+    if !residual.admits(&current, &cx.who, &cx.clock) {
+        return Err(Fail::condition_failed());
+    }
+    judge(precondition, Some(&current))
+}
+
 pub fn load_visible(st: &State, table: &Table, scopes: &Scopes, id: &Value) -> Result<Row, Fail> {
     find(st, &table.name, id)
         .filter(|r| firewall::visible(r, scopes))

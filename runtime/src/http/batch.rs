@@ -195,14 +195,14 @@ async fn run(
         let (results, after) = st
             .store
             .write(move |tx| {
-                triggers::collect(|pending| {
+                triggers::collect(tx, &snap2, &caller2, &now, |cx| {
                     let ctx = Ctx {
                         snap: &snap2,
                         plan: request::plan_in(&snap2, &table)?,
                         caller: &caller2,
                         now: &now,
                         atomic,
-                        pending,
+                        pending: cx.pending,
                     };
                     match &access {
                         Access::Create(stamps) => batch_create::run(tx, &ctx, stamps, &items2),

@@ -62,14 +62,7 @@ async fn run(
     let snap2 = snap.clone();
     let caller2 = caller.clone();
     let write_all = move |tx: &dyn Db| {
-        triggers::collect(|pending| {
-            let cx = triggers::WriteCx {
-                db: tx,
-                snap: &snap2,
-                caller: &caller2,
-                now: &now,
-                pending,
-            };
+        triggers::collect(tx, &snap2, &caller2, &now, |cx| {
             let plan = request::plan_in(&snap2, &table)?;
             references::check(tx, &snap2, &caller2, plan, &values, &now)?;
             let (id, row) = write(cx, plan, &values)?;

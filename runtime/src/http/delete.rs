@@ -47,14 +47,7 @@ async fn run(
     let ((), after) = st
         .store
         .write(move |tx| {
-            triggers::collect(|pending| {
-                let cx = triggers::WriteCx {
-                    db: tx,
-                    snap: &snap2,
-                    caller: &caller2,
-                    now: &now,
-                    pending,
-                };
+            triggers::collect(tx, &snap2, &caller2, &now, |cx| {
                 let plan = request::plan_in(&snap2, &table)?;
                 let visible = predicate::firewall(plan, &gate);
                 let load = dml::select(plan, dml::by_id(plan, &id2).add(visible), &[], Some(1), 0);

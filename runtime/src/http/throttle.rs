@@ -70,10 +70,9 @@ impl<K: Hash + Eq + Clone> RequestLimit<K> {
         })
     }
 
+    /// At most once per [`PRUNE_EVERY_MS`]: the time test comes first because counting the
+    /// keys locks every shard of the map, and a declared limit runs this on every request.
     fn prune(&self) {
-        if self.limiter.len() <= PRUNE_PAST {
-            return;
-        }
         let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let due = self.next_prune.load(Ordering::Relaxed);
         if now >= due
@@ -86,6 +85,7 @@ impl<K: Hash + Eq + Clone> RequestLimit<K> {
                     Ordering::Relaxed,
                 )
                 .is_ok()
+            && self.limiter.len() > PRUNE_PAST
         {
             self.limiter.retain_recent();
         }

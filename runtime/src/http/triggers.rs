@@ -153,14 +153,25 @@ impl<'a> Write<'a> {
     }
 }
 
-/// Runs `f` (a whole write transaction's work) with a new [`Pending`] and returns its result
-/// with the `after` work it queued. Called inside the transaction closure, so a retried
-/// transaction starts from nothing.
+/// Runs `f`, a whole write transaction's work on `db`, with the [`WriteCx`] its writes share
+/// and a new [`Pending`], and returns its result with the `after` work it queued. Called inside
+/// the transaction closure, so a retried transaction starts from nothing.
 pub fn collect<R>(
-    f: impl FnOnce(&Pending) -> Result<R, ApiError>,
+    db: &dyn Db,
+    snap: &Snapshot,
+    caller: &Caller,
+    now: &str,
+    f: impl FnOnce(WriteCx<'_>) -> Result<R, ApiError>,
 ) -> Result<(R, Vec<After>), ApiError> {
     let pending = Pending::default();
-    f(&pending).map(|r| (r, pending.into_inner()))
+    let cx = WriteCx {
+        db,
+        snap,
+        caller,
+        now,
+        pending: &pending,
+    };
+    f(cx).map(|r| (r, pending.into_inner()))
 }
 
 /// The `after` triggers of committed writes, each in its own transaction; a failure is logged.

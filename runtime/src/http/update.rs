@@ -59,14 +59,7 @@ async fn run(
     let (out, after) = st
         .store
         .write(move |tx| {
-            triggers::collect(|pending| {
-                let cx = triggers::WriteCx {
-                    db: tx,
-                    snap: &snap2,
-                    caller: &caller2,
-                    now: &now,
-                    pending,
-                };
+            triggers::collect(tx, &snap2, &caller2, &now, |cx| {
                 let plan = request::plan_in(&snap2, &table)?;
                 let Some(current) = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
                 else {

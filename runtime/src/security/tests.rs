@@ -296,10 +296,10 @@ mod conditions {
 /// other key still needs `createable`; on update `id` is a system column like any other.
 #[test]
 fn client_chosen_ids_pass_the_guards_on_create_only() {
-    let mut ir = snapshot().ir.clone();
-    ir.tables[0].id = ward_ir::IdKind::Text;
-    ir.tables[0].columns[0].ty = ward_ir::ColumnType::Text;
-    let snap = crate::snapshot::Snapshot::build(ir, crate::sql::Dialect::Sqlite).unwrap();
+    let snap = rooms_with(|t| {
+        t.id = ward_ir::IdKind::Text;
+        t.columns[0].ty = ward_ir::ColumnType::Text;
+    });
     let plan = snap.table("rooms").unwrap();
     assert!(guards::check(plan, WriteKind::Create, &["id", "status"]).is_ok());
     let e = guards::check(plan, WriteKind::Create, &["id", "ownerId"]).unwrap_err();

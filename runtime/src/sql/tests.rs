@@ -391,12 +391,12 @@ mod goldens {
         let changes = changes.as_object().unwrap();
         let visible = predicate::visibility(plan, &update, &m, "2026-01-02T00:00:00.000Z", true);
         let unbound = |sql: String| Stmt::unbound(sql);
-        let ix = plan.def.indexes.first().cloned().unwrap_or(ward_ir::Index {
+        let ix = ward_ir::Index {
             name: "ix_rooms_org".into(),
             columns: vec!["org".into()],
             unique: false,
             global: false,
-        });
+        };
         let scoped_unique = ward_ir::Index {
             name: "ux_rooms_org_status".into(),
             columns: vec!["status".into()],
