@@ -114,6 +114,43 @@ fn each_kind_of_change_is_judged() {
         "{d:?}"
     );
 
+    // History turned on widens (old values become readable), and so do keeping versions longer
+    // and keeping a column it left out; the reverse narrows.
+    let history = |keep_days: Option<u32>, exclude: &[&str]| ward_ir::History {
+        keep_days,
+        exclude: exclude.iter().map(|c| c.to_string()).collect(),
+    };
+    let d = judge(&|ir| table(ir, "rooms").history = Some(history(Some(30), &["notes"])));
+    assert!(
+        d.iter().any(|x| x.widened && x.what == "history turned on"),
+        "{d:?}"
+    );
+    assert!(
+        d.iter().any(|x| x.widened && x.what == "history added"),
+        "the `history` operation is new for callers who may read: {d:?}"
+    );
+    let mut before = rooms();
+    table(&mut before, "rooms").history = Some(history(Some(30), &["notes"]));
+    let before = explain(&before);
+    let judge_from = |edit: &dyn Fn(&mut Ir)| {
+        let mut ir = rooms();
+        edit(&mut ir);
+        diff(&before, &explain(&ir))
+    };
+    let d = judge_from(&|ir| table(ir, "rooms").history = Some(history(None, &[])));
+    assert!(
+        d.iter()
+            .any(|x| x.widened && x.what == "history kept 30d → until purged"),
+        "{d:?}"
+    );
+    assert!(
+        d.iter()
+            .any(|x| x.widened && x.what == "history now keeps `notes`"),
+        "{d:?}"
+    );
+    let d = judge_from(&|ir| table(ir, "rooms").history = Some(history(Some(7), &["notes"])));
+    assert!(!d.is_empty() && d.iter().all(|x| !x.widened), "{d:?}");
+
     // A view's fixed filter dropped widens, a view removed narrows, a view added for viewers
     // widens (and makes its fields visible to them).
     let viewers = |v: &mut ward_ir::View| {

@@ -11,11 +11,47 @@ mod tests {
     /// `(module directory, modules it must not use)`. `error`, `gate`, `snapshot`, `mutation`
     /// and the IR belong to no layer and may be used by all.
     const FORBIDDEN: &[(&str, &[&str])] = &[
+        ("engine", &["http", "security", "migrate", "openapi"]),
         ("security", &["http", "store", "sql", "migrate", "openapi"]),
         ("store", &["http", "security", "migrate", "openapi"]),
         ("sql", &["http", "security", "store", "migrate", "openapi"]),
         ("openapi", &["http", "store", "sql", "migrate"]),
     ];
+
+    /// Statements that change rows of declared tables: rendered only in `sql/` and sent only by
+    /// `engine/`, the one place every write passes through (and is recorded in the change log).
+    const ROW_WRITES: &[&str] = &["dml::insert", "dml::update", "dml::delete"];
+
+    #[test]
+    fn only_the_engine_writes_rows() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&root, &mut files);
+        let mut wrong = Vec::new();
+        for file in files {
+            let shown = file
+                .strip_prefix(&root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            if shown.starts_with("engine/") || shown.starts_with("sql/") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            let production = text.lines().take_while(|l| !l.starts_with("#[cfg(test)]"));
+            for (n, line) in production.enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if ROW_WRITES.iter().any(|w| code.contains(w)) {
+                    wrong.push(format!("src/{shown}:{}: {}", n + 1, code.trim()));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "row writes outside engine/:\n{}",
+            wrong.join("\n")
+        );
+    }
 
     fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {

@@ -8,6 +8,7 @@
 
 mod changes;
 mod connections;
+pub mod engine;
 pub mod error;
 pub mod gate;
 pub mod http;
@@ -15,6 +16,7 @@ mod layers;
 mod migrate;
 pub mod mutation;
 pub mod openapi;
+mod retention;
 pub mod secret;
 pub mod security;
 mod seed;
@@ -294,6 +296,33 @@ impl App {
         seed::seed(&self.state, table, owner_claims, values).await
     }
 
+    /// Runs the retention sweep (SPEC §11) as of `now`: erases every version older than its
+    /// table's `history { keep … }`; the number erased. A serving instance runs it hourly.
+    pub async fn sweep_history(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, error::ApiError> {
+        let snapshot = self.state.current().snapshot.clone();
+        retention::sweep(&self.state.store, &snapshot, now).await
+    }
+
+    /// Every change record of `table` (SPEC §11), oldest first, as stored: for tests and the
+    /// conformance suite. Read-only, never served over HTTP.
+    pub async fn change_log(&self, table: &str) -> Result<Vec<serde_json::Value>, String> {
+        let dialect = self.state.store.dialect();
+        let stmt = sql::changes::all(dialect, table);
+        let changes = self
+            .state
+            .store
+            .read(move |db| engine::journal::read(db, &stmt))
+            .await
+            .map_err(|e| e.body())?;
+        Ok(changes
+            .iter()
+            .map(engine::journal::Change::to_json)
+            .collect())
+    }
+
     /// Every stored row of `table`, soft-deleted ones included, unmasked (see [`seed`]): for the
     /// conformance suite's state comparison. Read-only, never served over HTTP.
     pub async fn dump_rows(
@@ -323,6 +352,8 @@ pub enum MigrateCommandError {
     Start(#[from] StartError),
     #[error("{0}")]
     Migrate(#[from] MigrateError),
+    #[error("{0}")]
+    Purge(String),
 }
 
 fn verifier(ir: &ward_ir::Ir, opts: &ServeOptions) -> Result<(Verifier, SecretSource), StartError> {
@@ -393,13 +424,66 @@ pub async fn serve_until(
 ) -> Result<(), StartError> {
     connections::raise_open_files_limit();
     let limits = app.state.options.limits.clone();
+    let sweeper = tokio::spawn(sweep_history_while_serving(app.clone()));
     let open = connections::accept(app.router(), listener, &limits, stop).await;
+    sweeper.abort();
     // No longer accepting; idle connections close, requests in flight finish.
     if tokio::time::timeout(DRAIN, open.shutdown()).await.is_err() {
         tracing::warn!("requests still in flight {DRAIN:?} after the shutdown signal; exiting");
     }
     Ok(())
 }
+
+/// The retention sweep (SPEC §11) of a serving instance: a minute after the start, then hourly,
+/// on the IR being served then. A failed sweep is logged and tried again at the next.
+async fn sweep_history_while_serving(app: App) {
+    tokio::time::sleep(retention::FIRST_SWEEP).await;
+    loop {
+        match app.sweep_history(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(target: "ward::history", erased = n, "retention sweep"),
+            Err(e) => {
+                tracing::warn!(target: "ward::history", error = %e.code(), "retention sweep failed")
+            }
+        }
+        tokio::time::sleep(retention::SWEEP_EVERY).await;
+    }
+}
+
+/// `ward history purge`: erases change records of `table` in the database at `database_url`
+/// (SPEC §11); the number erased. The table must keep a history in `ir`.
+pub async fn purge_history(
+    ir: ward_ir::Ir,
+    database_url: &str,
+    table: &str,
+    what: HistoryPurge,
+) -> Result<u64, MigrateCommandError> {
+    let keeps = ir
+        .tables
+        .iter()
+        .any(|t| t.name == table && t.history.is_some());
+    if !keeps {
+        return Err(MigrateCommandError::Purge(format!(
+            "table `{table}` keeps no history"
+        )));
+    }
+    let store = Store::open(database_url, store::sqlite::Sync::Full).await?;
+    let failed = |e: error::ApiError| MigrateCommandError::Purge(e.body().to_string());
+    // A database ward never served has no change log yet: nothing to erase, but no error.
+    let dialect = store.dialect();
+    store
+        .schema_write(move |db| {
+            for sql in sql::changes::create_tables(dialect) {
+                db.execute(&sql::Stmt::unbound(sql))?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(failed)?;
+    retention::erase(&store, table, what).await.map_err(failed)
+}
+
+pub use sql::changes::Purge as HistoryPurge;
 
 /// SIGTERM (what a supervisor sends) or SIGINT (ctrl-c). A handler that cannot be installed
 /// never fires: the process then stops only when killed.

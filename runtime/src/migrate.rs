@@ -458,6 +458,9 @@ fn diff_table(
 fn apply(db: &dyn Db, dialect: Dialect, snapshot: &Snapshot, plan: &Plan) -> Result<(), ApiError> {
     db.execute(&Stmt::unbound(ddl::create_schema_table(dialect)))?;
     db.execute(&Stmt::unbound(ddl::create_audit_table(dialect)))?;
+    for sql in crate::sql::changes::create_tables(dialect) {
+        db.execute(&Stmt::unbound(sql))?;
+    }
     for s in &plan.statements {
         db.execute(s)?;
     }

@@ -41,6 +41,9 @@ pub enum Mutation {
     PreconditionBeforeFirewall,
     UniqueAcrossTenants,
     BatchIfMatchIgnored,
+    HistoryImageUnjudged,
+    HistoryMaskSkipped,
+    HistoryExcludedKept,
 }
 
 /// Whether the planted bug `m` is switched on. Without the `mutations` feature: never.
@@ -56,7 +59,7 @@ pub use switch::{active, current, set};
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation, in declaration order (`ALL[m as usize] == m`).
-    pub const ALL: [Mutation; 23] = [
+    pub const ALL: [Mutation; 26] = [
         Mutation::AuthAcceptExpired,
         Mutation::AuthBadTokenAnonymous,
         Mutation::AccessReadSkipRole,
@@ -80,6 +83,9 @@ impl Mutation {
         Mutation::PreconditionBeforeFirewall,
         Mutation::UniqueAcrossTenants,
         Mutation::BatchIfMatchIgnored,
+        Mutation::HistoryImageUnjudged,
+        Mutation::HistoryMaskSkipped,
+        Mutation::HistoryExcludedKept,
     ];
 
     /// The stable kebab-case name (`WARD_MUTATION=<name>`).
@@ -108,6 +114,9 @@ impl Mutation {
             Mutation::PreconditionBeforeFirewall => "firewall-precondition-first",
             Mutation::UniqueAcrossTenants => "firewall-unique-across-tenants",
             Mutation::BatchIfMatchIgnored => "batch-if-match-ignored",
+            Mutation::HistoryImageUnjudged => "history-image-unjudged",
+            Mutation::HistoryMaskSkipped => "history-mask-skipped",
+            Mutation::HistoryExcludedKept => "history-excluded-kept",
         }
     }
 
@@ -134,6 +143,9 @@ impl Mutation {
             Mutation::AuditCreatedByNull => "audit",
             Mutation::TriggerBeforeSkipped => "triggers",
             Mutation::ActionExistsIgnoresFirewall => "actions",
+            Mutation::HistoryImageUnjudged
+            | Mutation::HistoryMaskSkipped
+            | Mutation::HistoryExcludedKept => "history",
         }
     }
 
@@ -196,6 +208,13 @@ impl Mutation {
             }
             Mutation::BatchIfMatchIgnored => {
                 "batches ignore `options.ifMatch`: a stale version is overwritten (a lost update)"
+            }
+            Mutation::HistoryImageUnjudged => {
+                "a row's history shows every image, also those the caller could not have read"
+            }
+            Mutation::HistoryMaskSkipped => "a row's history shows images unmasked",
+            Mutation::HistoryExcludedKept => {
+                "the change log stores the columns `history { exclude … }` names"
             }
         }
     }

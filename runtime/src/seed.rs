@@ -75,7 +75,13 @@ pub(crate) async fn seed(
             let plan = snapshot
                 .table(&table)
                 .ok_or_else(|| ApiError::internal("table vanished"))?;
-            let id = crate::http::create::insert(tx, plan, &row_values)?;
+            let w = crate::engine::Writer {
+                db: tx,
+                caller: &caller,
+                at: &now,
+                request: None,
+            };
+            let id = crate::engine::rows::insert(w, plan, &row_values)?;
             let stmt = dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0);
             let record = row::first_record(tx, plan, &stmt)?
                 .ok_or_else(|| ApiError::internal("seeded row not found"))?;

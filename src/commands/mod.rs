@@ -5,6 +5,7 @@ mod compile;
 mod dev;
 mod diff;
 mod explain;
+mod history;
 mod limits;
 mod migrate;
 mod openapi;
@@ -51,6 +52,8 @@ enum Command {
     Dev(dev::Args),
     /// Print the migration plan from the database to the project; --apply applies it.
     Migrate(migrate::Args),
+    /// Erase versions from a table's history (`ward history purge`).
+    History(history::Args),
     /// Print the effective policy: role × operation and field × role matrices per table.
     Explain(explain::Args),
     /// Print the security-relevant differences between two versions of a project; exit 1 if
@@ -71,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::History(args) => history::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Openapi(args) => openapi::run(args),

@@ -278,9 +278,30 @@ pub struct Table {
     /// `on EVENT PHASE { steps }`, in source order (SPEC §2.12).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<Trigger>,
+    /// `history`: every committed change of a row is kept as a version (SPEC §11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
+}
+
+/// A table's row history (SPEC §11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    /// How long a version is kept, in days; `None` keeps it until purged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_days: Option<u32>,
+    /// Declared columns never stored in a version, in column order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
 }
 
 impl Table {
+    /// Whether each committed change of a row is written to the change log (SPEC §11): it is
+    /// for tables with `history` (and, next, `realtime`).
+    pub fn logs_changes(&self) -> bool {
+        self.history.is_some()
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
@@ -549,6 +570,9 @@ pub struct Access {
     pub update: Option<AccessRule>,
     pub delete: Option<AccessRule>,
     pub restore: Option<AccessRule>,
+    /// `GET /api/T/{id}/history` (SPEC §11); `None` takes the `read` rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<AccessRule>,
 }
 
 #[derive(
@@ -562,9 +586,12 @@ pub enum Operation {
     Update,
     Delete,
     Restore,
+    /// Reading a row's versions (SPEC §11), on tables with `history`.
+    History,
 }
 
 impl Operation {
+    /// The operations every table has; [`Operation::History`] only where `history` is on.
     pub const ALL: [Operation; 6] = [
         Operation::List,
         Operation::Read,
@@ -582,6 +609,7 @@ impl Operation {
             Operation::Update => "update",
             Operation::Delete => "delete",
             Operation::Restore => "restore",
+            Operation::History => "history",
         }
     }
 }
@@ -595,6 +623,7 @@ impl Access {
             Operation::Update => self.update.as_ref(),
             Operation::Delete => self.delete.as_ref(),
             Operation::Restore => self.restore.as_ref(),
+            Operation::History => self.history.as_ref().or(self.read.as_ref()),
         }
     }
 }

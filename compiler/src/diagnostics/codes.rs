@@ -1115,6 +1115,22 @@ pub fn invalid_server_limit(span: Span, name: &str, why: &str) -> Diagnostic {
     .with_help(why.to_owned())
 }
 
+/// E0078: a `history` setting ward cannot keep.
+///
+/// Why: a version must keep what decides who may read it (the id, the stamps, the firewall's
+/// scope columns), and a retention must be a whole number of days.
+/// Bad: `history { keep "3 months"; exclude orgId; }` on a table scoped by `orgId`
+/// Fix: `history { keep "90d"; exclude notes; }`
+pub fn invalid_history(span: Span, msg: &str, help: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0078",
+        span,
+        msg.to_owned(),
+        "not a usable history setting",
+    )
+    .with_help(help.to_owned())
+}
+
 /// W0001: a sensitive-looking column without `mask` or `unmasked` was masked automatically.
 ///
 /// Why: columns named like emails, phones, secrets or tokens are masked by default.

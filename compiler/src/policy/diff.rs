@@ -196,6 +196,34 @@ fn table(
     for tr in o.triggers.iter().filter(|x| !t.triggers.contains(x)) {
         push(format!("trigger `{tr}` removed or changed"), true);
     }
+    // History keeps old values readable: turning it on, keeping versions longer, or keeping a
+    // column it left out lets callers see more.
+    match (&o.history, &t.history) {
+        (None, Some(_)) => push("history turned on".to_owned(), true),
+        (Some(_), None) => push("history turned off".to_owned(), false),
+        (Some(before), Some(after)) => {
+            let days = |d: Option<u32>| d.map_or(u64::MAX, u64::from);
+            if before.keep_days != after.keep_days {
+                let text =
+                    |d: Option<u32>| d.map_or("until purged".to_owned(), |d| format!("{d}d"));
+                push(
+                    format!(
+                        "history kept {} → {}",
+                        text(before.keep_days),
+                        text(after.keep_days)
+                    ),
+                    days(after.keep_days) > days(before.keep_days),
+                );
+            }
+            for c in before.exclude.iter().filter(|c| !after.exclude.contains(c)) {
+                push(format!("history now keeps `{c}`"), true);
+            }
+            for c in after.exclude.iter().filter(|c| !before.exclude.contains(c)) {
+                push(format!("history no longer keeps `{c}`"), false);
+            }
+        }
+        (None, None) => {}
+    }
     // Access (operations, views and actions, matched by name), per caller present in both.
     operations((&o.operations, oe), (&t.operations, ne), &mut push);
     // Fields.

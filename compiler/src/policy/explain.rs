@@ -40,6 +40,16 @@ pub struct TablePolicy {
     /// `on EVENT PHASE: steps` per trigger: logic that runs on every write, as the caller.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<String>,
+    /// `history`: how long versions are kept and which columns they never keep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryPolicy {
+    /// Days a version is kept; `None`: until purged.
+    pub keep_days: Option<u32>,
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -212,9 +222,12 @@ fn view_cell(v: &View, caller: &str) -> Cell {
 }
 
 fn table(t: &Table, callers: &[String]) -> TablePolicy {
+    let history = t.history.is_some().then_some(Operation::History);
     let mut operations: Vec<OperationRow> = Operation::ALL
         .iter()
-        .map(|&op| OperationRow {
+        .copied()
+        .chain(history)
+        .map(|op| OperationRow {
             operation: op.name().to_owned(),
             cells: callers.iter().map(|c| cell(t, op, c)).collect(),
             check: t.access.rule(op).and_then(|r| r.check.as_ref()).map(text),
@@ -273,6 +286,10 @@ fn table(t: &Table, callers: &[String]) -> TablePolicy {
         operations,
         fields,
         triggers: t.triggers.iter().map(trigger).collect(),
+        history: t.history.as_ref().map(|h| HistoryPolicy {
+            keep_days: h.keep_days,
+            exclude: h.exclude.clone(),
+        }),
     }
 }
 

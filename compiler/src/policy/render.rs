@@ -99,6 +99,15 @@ fn summary(t: &TablePolicy) -> String {
     for tr in &t.triggers {
         let _ = write!(out, "; {tr}");
     }
+    if let Some(h) = &t.history {
+        let keep = h
+            .keep_days
+            .map_or("until purged".to_owned(), |d| format!("{d} days"));
+        let _ = write!(out, "; history kept {keep}");
+        if !h.exclude.is_empty() {
+            let _ = write!(out, " without {}", h.exclude.join(" "));
+        }
+    }
     out
 }
 

@@ -50,6 +50,7 @@ pub fn access(
             Operation::Update => &mut out.update,
             Operation::Delete => &mut out.delete,
             Operation::Restore => &mut out.restore,
+            Operation::History => &mut out.history,
         };
         *slot = Some(lowered);
     }

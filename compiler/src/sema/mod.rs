@@ -77,6 +77,7 @@ pub fn check<'p>(
         let masks = policies::masks(t, &res, &c, &syms, diags);
         let batch = policies::batch(&res, diags);
         let page = policies::page(t, diags);
+        let history = policies::history(t, &c, &firewall, diags);
         let relations = policies::relations(t, &syms, &project.tables, diags);
         let indexes = policies::indexes(t, &c, &firewall, soft, diags);
         let views = views::views(
@@ -116,6 +117,7 @@ pub fn check<'p>(
             views,
             actions: Vec::new(),
             triggers: Vec::new(),
+            history,
         });
         with_actions.push((t.name.name.clone(), &t.actions, &t.triggers));
     }

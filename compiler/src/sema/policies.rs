@@ -1,8 +1,9 @@
-//! Pass 3b, policies: firewall, guards, masking, batch, page, relations and indexes of one table.
+//! Pass 3b, policies: firewall, guards, masking, batch, page, history, relations and indexes of
+//! one table.
 
 use ward_ir::{
-    Batch, Column, ColumnType, ErrorMode, Firewall, Guards, IdKind, Index, Mask, MaskKind, Page,
-    Protected, Relation, Scope,
+    Batch, Column, ColumnType, ErrorMode, Firewall, Guards, History, IdKind, Index, Mask, MaskKind,
+    Page, Protected, Relation, Scope,
 };
 
 use super::names::{Origin, Resolved, Symbols, via};
@@ -364,6 +365,49 @@ pub fn batch(res: &Resolved, diags: &mut Diags) -> Batch {
         None => {}
     }
     out
+}
+
+/// `history`: which columns a version keeps, and for how long.
+pub fn history(t: &ast::Table, cols: &Cols, fw: &Firewall, diags: &mut Diags) -> Option<History> {
+    let h = t.history.as_ref().filter(|h| h.on)?;
+    let mut out = History {
+        keep_days: None,
+        exclude: Vec::new(),
+    };
+    if let Some((text, span)) = &h.keep {
+        match retention_days(text) {
+            Some(days) => out.keep_days = Some(days),
+            None => diags.push(codes::invalid_history(
+                *span,
+                &format!("`{text}` is not a retention"),
+                "write a number of days from 1 to 36500, such as \"90d\"",
+            )),
+        }
+    }
+    for id in &h.exclude {
+        let Some(c) = cols.find(id, None, diags) else {
+            continue;
+        };
+        if c.system || fw.scopes.iter().any(|s| s.column == c.name) {
+            diags.push(codes::invalid_history(
+                id.span,
+                &format!("`{}` cannot be excluded", c.name),
+                "a version keeps the id, the stamps and the firewall's scope columns: they decide \
+                 who may read it",
+            ));
+        } else if !out.exclude.contains(&c.name) {
+            out.exclude.push(c.name.clone());
+        }
+    }
+    out.exclude
+        .sort_by_key(|name| cols.cols.iter().position(|c| &c.name == name));
+    Some(out)
+}
+
+/// `"90d"` → 90: whole days, 1 to 100 years.
+fn retention_days(text: &str) -> Option<u32> {
+    let days: u32 = text.strip_suffix('d')?.parse().ok()?;
+    (1..=36_500).contains(&days).then_some(days)
 }
 
 pub fn page(t: &ast::Table, diags: &mut Diags) -> Page {

@@ -133,6 +133,7 @@ pub struct Table {
     pub relations: Vec<Relation>,
     pub indexes: Vec<IndexAst>,
     pub page: Option<PageAst>,
+    pub history: Option<HistoryAst>,
     pub description: Option<String>,
     pub blocks: Blocks,
     pub views: Vec<ViewAst>,
@@ -316,6 +317,14 @@ pub enum Uniqueness {
     Scoped,
     /// Table-wide: another tenant's value is observable as a conflict.
     Global,
+}
+
+/// `history #true|#false` or `history { keep "90d"; exclude COL…; }` on a table.
+#[derive(Debug)]
+pub struct HistoryAst {
+    pub on: bool,
+    pub keep: Option<(String, Span)>,
+    pub exclude: Vec<Ident>,
 }
 
 #[derive(Debug)]

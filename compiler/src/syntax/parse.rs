@@ -6,8 +6,8 @@ use kdl::{KdlDocument, KdlNode, KdlValue};
 use ward_ir::{ColumnType, IdKind, JwtAlgorithm, OnDelete};
 
 use super::ast::{
-    Auth, Column, IndexAst, Jwt, JwtKeyAst, LimitValue, PageAst, Project, Relation, ServerAst,
-    Table, Template, Uniqueness,
+    Auth, Column, HistoryAst, IndexAst, Jwt, JwtKeyAst, LimitValue, PageAst, Project, Relation,
+    ServerAst, Table, Template, Uniqueness,
 };
 use super::reader::{Reader, args, children};
 use crate::diagnostics::{Diags, Span, codes};
@@ -53,6 +53,7 @@ const TABLE_NODES: &[&str] = &[
     "delete",
     "batch",
     "page",
+    "history",
     "view",
     "action",
     "on",
@@ -402,6 +403,7 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
         relations: Vec::new(),
         indexes: Vec::new(),
         page: None,
+        history: None,
         description: None,
         blocks: super::ast::Blocks::default(),
         views: Vec::new(),
@@ -499,6 +501,11 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
                     });
                 }
             }
+            "history" => {
+                if r.once(c, &mut seen) {
+                    t.history = history(r, c);
+                }
+            }
             "description" => {
                 r.check_props(c, &[]);
                 r.no_children(c);
@@ -527,6 +534,67 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
         }
     }
     Some(t)
+}
+
+/// `history #true|#false`, or `history { keep "90d"; exclude COL…; }` (on).
+fn history(r: &mut Reader, n: &KdlNode) -> Option<HistoryAst> {
+    r.check_props(n, &[]);
+    let mut out = HistoryAst {
+        on: true,
+        keep: None,
+        exclude: Vec::new(),
+    };
+    if children(n).is_empty() {
+        if !r.arg_count(
+            n,
+            1,
+            Some(1),
+            "`#true`, `#false` or a `{ keep …; exclude …; }` block",
+        ) {
+            return None;
+        }
+        let a = args(n);
+        let e = a.first()?;
+        match (e.value(), e.ty()) {
+            (KdlValue::Bool(b), None) => out.on = *b,
+            _ => {
+                let found = r.val(e).raw.describe();
+                let span = r.sp(e.span());
+                r.diags
+                    .push(codes::arg_type(span, "`#true` or `#false`", &found));
+                return None;
+            }
+        }
+        return Some(out);
+    }
+    r.arg_count(n, 0, Some(0), "no arguments with a block");
+    let mut seen = Vec::new();
+    for c in children(n) {
+        match r.name(c) {
+            "keep" => {
+                r.check_props(c, &[]);
+                r.no_children(c);
+                if r.once(c, &mut seen) && r.arg_count(c, 1, Some(1), "a duration such as \"90d\"")
+                {
+                    out.keep = args(c).first().and_then(|e| r.string(e, "a duration"));
+                }
+            }
+            "exclude" => {
+                r.check_props(c, &[]);
+                r.no_children(c);
+                if r.arg_count(c, 1, None, "at least one column") {
+                    let cols = r.idents(c, "a column name", false);
+                    out.exclude.extend(cols);
+                }
+            }
+            other => {
+                let d =
+                    codes::unknown_node(r.name_span(c), other, "`history`", &["keep", "exclude"]);
+                r.diags.push(d);
+            }
+        }
+    }
+    Some(out)
 }
 
 fn column(r: &mut Reader, n: &KdlNode) -> Option<Column> {

@@ -28,6 +28,7 @@ const OPERATIONS: &[(&str, Operation)] = &[
     ("update", Operation::Update),
     ("delete", Operation::Delete),
     ("restore", Operation::Restore),
+    ("history", Operation::History),
 ];
 
 /// Read `n` into `blocks` if it is a policy block; false if it is some other node.

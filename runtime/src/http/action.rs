@@ -100,6 +100,7 @@ async fn run_record(
 
     let snap2 = snap.clone();
     let caller2 = caller.clone();
+    let request_id = request::request_id(&headers);
     let out = st
         .store
         .write(move |tx| {
@@ -115,6 +116,7 @@ async fn run_record(
                 snap: &snap2,
                 caller: &caller2,
                 now: &now,
+                request: request_id.as_deref(),
                 inputs: &inputs,
                 row: Some(steps::Row {
                     plan,
@@ -174,6 +176,7 @@ async fn run_standalone(
 
     let snap2 = snap.clone();
     let caller2 = caller.clone();
+    let request_id = request::request_id(&headers);
     let out = st
         .store
         .write(move |tx| {
@@ -182,6 +185,7 @@ async fn run_standalone(
                 snap: &snap2,
                 caller: &caller2,
                 now: &now,
+                request: request_id.as_deref(),
                 inputs: &inputs,
                 row: None,
                 old: None,

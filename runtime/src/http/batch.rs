@@ -111,6 +111,8 @@ pub struct Ctx<'a> {
     pub plan: &'a TablePlan,
     pub caller: &'a Caller,
     pub now: &'a str,
+    /// The request's id, for the change records.
+    pub request: Option<&'a str>,
     pub atomic: bool,
     /// The transaction's `after` work; a record undone by its savepoint takes its share back.
     pub pending: &'a triggers::Pending,
@@ -127,6 +129,7 @@ impl<'a> Ctx<'a> {
             snap: self.snap,
             caller: self.caller,
             now: self.now,
+            request: self.request,
             pending: self.pending,
         }
     }
@@ -192,15 +195,17 @@ async fn run(
         let snap2 = snap.clone();
         let caller2 = caller.clone();
         let items2 = items.clone();
+        let request_id = request::request_id(&headers);
         let (results, after) = st
             .store
             .write(move |tx| {
-                triggers::collect(tx, &snap2, &caller2, &now, |cx| {
+                triggers::collect(tx, &snap2, &caller2, &now, request_id.as_deref(), |cx| {
                     let ctx = Ctx {
                         snap: &snap2,
                         plan: request::plan_in(&snap2, &table)?,
                         caller: &caller2,
                         now: &now,
+                        request: request_id.as_deref(),
                         atomic,
                         pending: cx.pending,
                     };

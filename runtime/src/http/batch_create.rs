@@ -9,15 +9,14 @@
 
 use axum::http::StatusCode;
 use serde_json::{Map, Value as Json};
-use ward_ir::IdKind;
 
 use super::batch::{Ctx, Item};
 use super::triggers;
 use super::{batch_rows, create, references};
+use crate::engine::rows;
 use crate::error::ApiError;
 use crate::gate::ScopeEq;
-use crate::sql::dml;
-use crate::store::{self, Db, row};
+use crate::store::{self, Db};
 
 /// Per record, in order: the created row as the caller sees it, or the record's error.
 pub fn run(
@@ -79,7 +78,9 @@ fn bulk(
         }
     }
     let rows: Vec<&Map<String, Json>> = prepared.iter().filter_map(|r| r.as_ref().ok()).collect();
-    let ids = match store::isolated(tx, |c| insert_many(c, ctx, &rows)) {
+    let ids = match store::isolated(tx, |c| {
+        rows::insert_many(ctx.write_cx(c).writer(), ctx.plan, &rows)
+    }) {
         Ok(ids) => ids,
         Err(e) if e.status() == StatusCode::INTERNAL_SERVER_ERROR => return Err(e),
         Err(_) => return Ok(None),
@@ -96,40 +97,6 @@ fn bulk(
         out.push(ctx.settle(i, r)?);
     }
     Ok(Some(out))
-}
-
-/// One multi-row INSERT (chunked under SQLite's bound-value limit); returns the new ids in order.
-fn insert_many(
-    conn: &dyn Db,
-    ctx: &Ctx<'_>,
-    rows: &[&Map<String, Json>],
-) -> Result<Vec<Json>, ApiError> {
-    let plan = ctx.plan;
-    let integer = plan.def.id == IdKind::Integer;
-    let stmts = dml::insert_many(plan, rows, integer).map_err(ApiError::internal)?;
-    if !integer {
-        for s in &stmts {
-            row::execute(conn, s)?;
-        }
-        return rows
-            .iter()
-            .map(|r| {
-                r.get(ward_ir::system::ID)
-                    .cloned()
-                    .ok_or_else(|| ApiError::internal("prepared row without an id"))
-            })
-            .collect();
-    }
-    let mut ids = Vec::with_capacity(rows.len());
-    for s in &stmts {
-        ids.extend(row::returning_ids(conn, s)?.into_iter().map(Json::from));
-    }
-    if ids.len() != rows.len() {
-        return Err(ApiError::internal(
-            "bulk insert returned a wrong number of ids",
-        ));
-    }
-    Ok(ids)
 }
 
 /// The sequential path: each record prepared, checked and inserted in its own savepoint.

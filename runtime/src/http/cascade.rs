@@ -22,12 +22,14 @@ use sea_query::{Cond, Condition as SqlCond};
 use serde_json::{Map, Value as Json};
 use ward_ir::{OnDelete, system};
 
+use crate::engine::{Writer, journal, rows};
 use crate::error::ApiError;
 use crate::gate::{Caller, Gate, Residual};
 use crate::security::firewall;
 use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::{dml, predicate, related};
-use crate::store::{Db, row};
+use crate::store::Db;
+use crate::store::row::{self, Record};
 
 fn key(table: &str, id: &Json) -> (String, String) {
     (table.to_owned(), id.to_string())
@@ -67,13 +69,13 @@ fn firewall_gate(plan: &TablePlan, caller: &Caller) -> Option<Gate> {
 /// After the root row of `plan` was soft-deleted with `stamps`: the `restrict` check over every row
 /// the cascade reaches, then the cascade.
 pub fn soft_delete(
-    tx: &dyn Db,
+    w: Writer<'_>,
     snap: &Snapshot,
-    caller: &Caller,
     plan: &TablePlan,
     id: &Json,
     stamps: &Map<String, Json>,
 ) -> Result<(), ApiError> {
+    let (tx, caller) = (w.db, w.caller);
     let mut stamps = stamps.clone();
     stamps.remove(system::ID);
     let reached = reach(tx, snap, plan, id, &|child| {
@@ -93,26 +95,126 @@ pub fn soft_delete(
             let cond = within
                 .clone()
                 .add(related::column_in(child, system::ID, chunk));
-            row::execute(tx, &dml::update_where(child, &stamps, cond))?;
+            rows::update_where(w, child, &stamps, cond)?;
         }
     }
     Ok(())
 }
 
-/// Before the hard delete of row `id` of `plan`: the `restrict` check over every row the foreign
-/// keys' cascade will remove (any row of any table, soft-deleted or not, whatever the caller's
-/// firewall — as the foreign keys see them). With it passed, no `restrict` foreign key can fire
-/// inside the statement, whatever order the keys were declared in.
-pub fn hard_delete_check(
-    tx: &dyn Db,
+/// The hard delete of row `id` of `plan` while it satisfies `cond`; the number of rows removed
+/// (0 or 1). First the `restrict` check over every row the foreign keys' cascade will remove
+/// (any row of any table, soft-deleted or not, whatever the caller's firewall — as the foreign
+/// keys see them): with it passed, no `restrict` foreign key can fire inside the statement,
+/// whatever order the keys were declared in. The rows the keys then remove or set to null are
+/// recorded in the change log of the tables that keep one, as the root row is.
+pub fn hard_delete(
+    w: Writer<'_>,
     snap: &Snapshot,
     plan: &TablePlan,
     id: &Json,
-) -> Result<(), ApiError> {
-    for (parent, ids, _) in &reach(tx, snap, plan, id, &|_| Some(Cond::all()))? {
+    cond: SqlCond,
+) -> Result<u64, ApiError> {
+    let tx = w.db;
+    let reached = reach(tx, snap, plan, id, &|_| Some(Cond::all()))?;
+    for (parent, ids, _) in &reached {
         restrict_check(tx, snap, parent, ids, Rows::All)?;
     }
-    Ok(())
+    let followed = KeyEffects::before(tx, snap, &reached)?;
+    let n = rows::delete(w, plan, id, cond)?;
+    if n > 0 {
+        followed.record(w)?;
+    }
+    Ok(n)
+}
+
+/// What the foreign keys of a hard delete do to rows of tables that log their changes: the rows
+/// they remove (`cascade`) and the rows whose reference they set to null (`set-null`), read
+/// before the DELETE.
+struct KeyEffects<'s> {
+    removed: Vec<(&'s TablePlan, Vec<Record>)>,
+    nulled: Vec<(&'s TablePlan, Vec<Record>)>,
+}
+
+impl<'s> KeyEffects<'s> {
+    fn before(
+        tx: &dyn Db,
+        snap: &'s Snapshot,
+        reached: &[Reached<'s>],
+    ) -> Result<KeyEffects<'s>, ApiError> {
+        let mut out = KeyEffects {
+            removed: Vec::new(),
+            nulled: Vec::new(),
+        };
+        let removed: HashSet<(String, String)> = reached
+            .iter()
+            .flat_map(|(t, ids, _)| ids.iter().map(|id| key(t.name(), id)))
+            .collect();
+        for (i, (table, ids, _)) in reached.iter().enumerate() {
+            // The root row is the DELETE's own to record.
+            if i > 0 && table.def.logs_changes() {
+                out.removed.push((table, by_ids(tx, table, ids)?));
+            }
+            for (child, column) in referencing(snap, table.name(), OnDelete::SetNull) {
+                if !child.def.logs_changes() {
+                    continue;
+                }
+                let mut rows = Vec::new();
+                for chunk in ids.chunks(related::IN_CHUNK) {
+                    let cond = Cond::all().add(related::column_in(child, column, chunk));
+                    rows.extend(row::records(
+                        tx,
+                        child,
+                        &dml::select(child, cond, &[], None, 0),
+                    )?);
+                }
+                rows.retain(|r| {
+                    r.get(system::ID)
+                        .is_some_and(|id| !removed.contains(&key(child.name(), id)))
+                });
+                if !rows.is_empty() {
+                    out.nulled.push((child, rows));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The change records, once the DELETE has run.
+    fn record(self, w: Writer<'_>) -> Result<(), ApiError> {
+        for (table, rows) in &self.removed {
+            for r in rows {
+                journal::record(w, table, Some(r), None)?;
+            }
+        }
+        for (table, rows) in &self.nulled {
+            let ids: Vec<Json> = rows
+                .iter()
+                .filter_map(|r| r.get(system::ID).cloned())
+                .collect();
+            let now = by_ids(w.db, table, &ids)?;
+            for b in rows {
+                let a = b
+                    .get(system::ID)
+                    .and_then(|id| now.iter().find(|n| n.get(system::ID) == Some(id)));
+                journal::record(w, table, Some(b), a)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows of `plan` with these ids, in any order.
+fn by_ids(tx: &dyn Db, plan: &TablePlan, ids: &[Json]) -> Result<Vec<Record>, ApiError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(related::IN_CHUNK) {
+        let cond = Cond::all().add(dml::ids_in(plan, chunk));
+        out.extend(row::records(
+            tx,
+            plan,
+            &dml::select(plan, cond, &[], None, 0),
+        )?);
+    }
+    Ok(out)
 }
 
 /// A table a delete reaches, the ids it reaches there, and the condition that bounded the search
@@ -220,17 +322,16 @@ fn dangling(
 /// together with it (`deletedAt`/`deletedBy` equal to the root's) inside the caller's firewall,
 /// skipping any that would point at a soft-deleted row; then refuse the whole restore (409
 /// `REFERENCE_VIOLATION` naming the columns) if the root itself points at one.
-#[allow(clippy::too_many_arguments)]
 pub fn restore(
-    tx: &dyn Db,
+    w: Writer<'_>,
     snap: &Snapshot,
-    caller: &Caller,
     plan: &TablePlan,
     id: &Json,
     deleted_at: &Json,
     deleted_by: &Json,
     stamps: &Map<String, Json>,
 ) -> Result<(), ApiError> {
+    let (tx, caller) = (w.db, w.caller);
     let mut stamps = stamps.clone();
     stamps.remove(system::ID);
     let mut seen: HashSet<(String, String)> = HashSet::from([key(plan.name(), id)]);
@@ -270,7 +371,7 @@ pub fn restore(
                     system::ID,
                     chunk,
                 ));
-                row::execute(tx, &dml::update_where(child, &stamps, cond))?;
+                rows::update_where(w, child, &stamps, cond)?;
             }
             seen.extend(found.iter().map(|f| key(child.name(), f)));
             queue.push_back((child, found));

@@ -11,6 +11,7 @@ use ward_ir::{Operation, TriggerEvent};
 use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{cascade, triggers};
+use crate::engine::rows;
 use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall};
@@ -44,10 +45,11 @@ async fn run(
     let snap2 = snap.clone();
     let id2 = id.clone();
     let caller2 = caller.clone();
+    let request_id = request::request_id(&headers);
     let ((), after) = st
         .store
         .write(move |tx| {
-            triggers::collect(tx, &snap2, &caller2, &now, |cx| {
+            triggers::collect(tx, &snap2, &caller2, &now, request_id.as_deref(), |cx| {
                 let plan = request::plan_in(&snap2, &table)?;
                 let visible = predicate::firewall(plan, &gate);
                 let load = dml::select(plan, dml::by_id(plan, &id2).add(visible), &[], Some(1), 0);
@@ -75,23 +77,22 @@ pub(crate) fn apply(
     id: &Json,
     current: &Map<String, Json>,
 ) -> Result<(), ApiError> {
-    let (tx, snap, caller, now) = (cx.db, cx.snap, cx.caller, cx.now);
+    let (snap, caller, now) = (cx.snap, cx.caller, cx.now);
     let changes = security::prepare_delete(caller, gate, current, now)?;
     let w = triggers::Write::new(cx, plan, TriggerEvent::Delete);
     w.before(current, Some(current))?;
     let with_when = !mutation::active(Mutation::DeleteSkipWhen);
     let cond = predicate::visibility(plan, gate, caller, now, with_when);
     let n = if plan.soft {
-        row::execute(tx, &dml::update(plan, id, &changes, cond))?
+        rows::update(cx.writer(), plan, id, &changes, cond)?
     } else {
-        cascade::hard_delete_check(tx, snap, plan, id)?;
-        row::execute(tx, &dml::delete(plan, id, cond))?
+        cascade::hard_delete(cx.writer(), snap, plan, id, cond)?
     };
     if n == 0 {
         return Err(ApiError::condition_failed());
     }
     if plan.soft {
-        cascade::soft_delete(tx, snap, caller, plan, id, &changes)?;
+        cascade::soft_delete(cx.writer(), snap, plan, id, &changes)?;
     }
     w.written(current, Some(current))
 }

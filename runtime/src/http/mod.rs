@@ -13,6 +13,7 @@ pub mod embed;
 pub mod encode;
 pub mod error;
 pub mod get;
+pub mod history;
 pub mod list;
 pub(crate) mod precondition;
 pub mod query;
@@ -84,6 +85,11 @@ fn routes(state: Shared) -> Router {
                 .patch(update::handle)
                 .delete(delete::handle)
                 .put(upsert::handle),
+        )
+        // `history` is a reserved action name: the static segment wins over `{action}`.
+        .route(
+            "/api/{table}/{id}/history",
+            get(history::handle).fallback(not_found),
         )
         .route(
             "/api/{table}/{id}/restore",

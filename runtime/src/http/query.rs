@@ -31,7 +31,7 @@ fn items<'v>(param: &str, v: &'v str) -> Result<Vec<&'v str>, ApiError> {
 
 /// A count parameter: ASCII digits only, at most `i64::MAX` (what SQLite can bind), so an
 /// oversized value is the client's 400 rather than a failing statement.
-fn non_negative(param: &str, v: &str) -> Result<u64, ApiError> {
+pub(crate) fn non_negative(param: &str, v: &str) -> Result<u64, ApiError> {
     let bad = || {
         ApiError::bad_query(
             param,
@@ -78,7 +78,7 @@ impl ListQuery {
     }
 }
 
-fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
     serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|_| ApiError::bad_query("query", "Malformed query string"))
 }

@@ -50,6 +50,14 @@ pub fn caller(
     Ok(caller)
 }
 
+/// The request's id, as the edge set it (`x-request-id`), for the change records.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(&super::edge::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// The semaphore that bounds the memory of bodies being read: one permit per KiB.
 pub(crate) fn body_budget(bytes: usize) -> tokio::sync::Semaphore {
     tokio::sync::Semaphore::new((bytes / 1024).clamp(BODY_LIMIT / 1024, Semaphore::MAX_PERMITS))

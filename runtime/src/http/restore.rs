@@ -14,9 +14,10 @@ use super::cascade;
 use super::embed::Ctx;
 use super::request::{self, Shared};
 use super::written;
+use crate::engine::{Writer, rows};
 use crate::error::ApiError;
 use crate::security::{self, audit, firewall};
-use crate::sql::{dml, predicate, related, value};
+use crate::sql::{predicate, related, value};
 use crate::store::row;
 
 pub async fn handle(
@@ -45,9 +46,16 @@ async fn run(
     let now = audit::now();
 
     let snap2 = snap.clone();
+    let request_id = request::request_id(&headers);
     let out = st
         .store
         .write(move |tx| {
+            let w = Writer {
+                db: tx,
+                caller: &caller,
+                at: &now,
+                request: request_id.as_deref(),
+            };
             let plan = request::plan_in(&snap2, &table)?;
             let in_scope = related::deleted_in_scope(plan, &gate);
             let current = row::by_id(tx, plan, &id, in_scope)?
@@ -58,14 +66,13 @@ async fn run(
             if let Some(r) = gate.residual.condition() {
                 cond = cond.add(predicate::condition(plan, r, &caller, &now));
             }
-            if row::execute(tx, &dml::update(plan, &id, &changes, cond))? == 0 {
+            if rows::update(w, plan, &id, &changes, cond)? == 0 {
                 return Err(ApiError::condition_failed());
             }
             let field = |name: &str| current.get(name).cloned().unwrap_or(Json::Null);
             cascade::restore(
-                tx,
+                w,
                 &snap2,
-                &caller,
                 plan,
                 &id,
                 &field(system::DELETED_AT),

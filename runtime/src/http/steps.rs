@@ -10,7 +10,8 @@ use ward_ir::{
 };
 
 use super::embed;
-use super::{cascade, create, query, references, written};
+use super::{cascade, query, references, written};
+use crate::engine::{Writer, rows};
 use crate::error::ApiError;
 use crate::gate::{Caller, Gate, Residual, literal_json, resolve};
 use crate::mutation::{self, Mutation};
@@ -35,6 +36,8 @@ pub struct Run<'a> {
     pub snap: &'a Snapshot,
     pub caller: &'a Caller,
     pub now: &'a str,
+    /// The request's id, for the change records.
+    pub request: Option<&'a str>,
     pub inputs: &'a Map<String, Json>,
     /// The record action's row; `None` for standalone actions and triggers.
     pub row: Option<Row<'a>>,
@@ -55,6 +58,16 @@ pub struct Progress {
 }
 
 impl Run<'_> {
+    /// The transaction as the write engine sees it.
+    fn writer(&self) -> Writer<'_> {
+        Writer {
+            db: self.tx,
+            caller: self.caller,
+            at: self.now,
+            request: self.request,
+        }
+    }
+
     /// Every step in order; the answer of the last `return` run, else `{"ok": true}`.
     pub fn run(&self, steps: &[Step], record: Option<Record>) -> Result<Json, ApiError> {
         let mut p = Progress {
@@ -260,7 +273,7 @@ impl Run<'_> {
         changes: &Map<String, Json>,
         cond: sea_query::Condition,
     ) -> Result<Record, ApiError> {
-        if row::execute(self.tx, &dml::update(row.plan, row.id, changes, cond))? == 0 {
+        if rows::update(self.writer(), row.plan, row.id, changes, cond)? == 0 {
             return Err(ApiError::transition_lost());
         }
         self.reload(row.plan, row.id)
@@ -298,7 +311,7 @@ impl Run<'_> {
             return Ok(());
         };
         let changes = self.changes(plan, set, record)?;
-        row::execute(self.tx, &dml::update_where(plan, &changes, cond))?;
+        rows::update_where(self.writer(), plan, &changes, cond)?;
         Ok(())
     }
 
@@ -325,14 +338,13 @@ impl Run<'_> {
     fn remove(&self, plan: &TablePlan, gate: &Gate, id: &Json) -> Result<(), ApiError> {
         let cond = predicate::firewall(plan, gate);
         if !plan.soft {
-            cascade::hard_delete_check(self.tx, self.snap, plan, id)?;
-            row::execute(self.tx, &dml::delete(plan, id, cond))?;
+            cascade::hard_delete(self.writer(), self.snap, plan, id, cond)?;
             return Ok(());
         }
         let mut stamps = Map::new();
         audit::stamp_soft_delete(&mut stamps, self.caller, self.now);
-        if row::execute(self.tx, &dml::update(plan, id, &stamps, cond))? > 0 {
-            cascade::soft_delete(self.tx, self.snap, self.caller, plan, id, &stamps)?;
+        if rows::update(self.writer(), plan, id, &stamps, cond)? > 0 {
+            cascade::soft_delete(self.writer(), self.snap, plan, id, &stamps)?;
         }
         Ok(())
     }
@@ -429,7 +441,7 @@ impl Run<'_> {
             );
         }
         references::check(self.tx, self.snap, self.caller, plan, &row, self.now)?;
-        let id = create::insert(self.tx, plan, &row)?;
+        let id = rows::insert(self.writer(), plan, &row)?;
         self.reload(plan, &id)
     }
 

@@ -22,6 +22,7 @@ use ward_ir::{TriggerEvent, TriggerPhase};
 
 use super::request::Shared;
 use super::steps::Run;
+use crate::engine::Writer;
 use crate::error::ApiError;
 use crate::gate::Caller;
 use crate::mutation::{self, Mutation};
@@ -39,6 +40,8 @@ pub struct After {
     /// The write's timestamp: the after work stamps what it writes with it, as part of the
     /// same request.
     now: String,
+    /// The request's id, which the after work's change records name too.
+    request: Option<String>,
 }
 
 /// The `after` work of one write transaction, taken once it has committed.
@@ -59,10 +62,22 @@ pub struct WriteCx<'a> {
     pub snap: &'a Snapshot,
     pub caller: &'a Caller,
     pub now: &'a str,
+    /// The request's id, for the change records.
+    pub request: Option<&'a str>,
     pub pending: &'a Pending,
 }
 
 impl<'a> WriteCx<'a> {
+    /// The transaction as the write engine sees it.
+    pub fn writer(&self) -> Writer<'a> {
+        Writer {
+            db: self.db,
+            caller: self.caller,
+            at: self.now,
+            request: self.request,
+        }
+    }
+
     /// The same transaction as reads see it (labels, expansions, `read` rules).
     pub fn read(&self) -> super::embed::Ctx<'a> {
         super::embed::Ctx {
@@ -125,6 +140,7 @@ impl<'a> Write<'a> {
                 record: record.clone(),
                 old: old.cloned(),
                 now: self.cx.now.to_owned(),
+                request: self.cx.request.map(str::to_owned),
             });
         }
         Ok(())
@@ -143,6 +159,7 @@ impl<'a> Write<'a> {
                 snap: self.cx.snap,
                 caller: self.cx.caller,
                 now: self.cx.now,
+                request: self.cx.request,
                 inputs: &inputs,
                 row: None,
                 old,
@@ -161,6 +178,7 @@ pub fn collect<R>(
     snap: &Snapshot,
     caller: &Caller,
     now: &str,
+    request: Option<&str>,
     f: impl FnOnce(WriteCx<'_>) -> Result<R, ApiError>,
 ) -> Result<(R, Vec<After>), ApiError> {
     let pending = Pending::default();
@@ -169,6 +187,7 @@ pub fn collect<R>(
         snap,
         caller,
         now,
+        request,
         pending: &pending,
     };
     f(cx).map(|r| (r, pending.into_inner()))
@@ -194,6 +213,7 @@ pub async fn after(st: &Shared, snap: std::sync::Arc<Snapshot>, caller: &Caller,
                         snap: &snap,
                         caller: &caller,
                         now: &a.now,
+                        request: a.request.as_deref(),
                         inputs: &inputs,
                         row: None,
                         old: a.old.as_ref(),

@@ -12,12 +12,13 @@ use super::precondition::Precondition;
 use super::references;
 use super::request::{self, Shared};
 use super::{triggers, written};
+use crate::engine::rows;
 use crate::error::ApiError;
 use crate::gate::{Caller, Gate};
 use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall};
 use crate::snapshot::TablePlan;
-use crate::sql::{dml, predicate, value};
+use crate::sql::{predicate, value};
 use crate::store::row::{self, Record};
 
 pub async fn handle(
@@ -56,10 +57,11 @@ async fn run(
 
     let snap2 = snap.clone();
     let caller2 = caller.clone();
+    let request_id = request::request_id(&headers);
     let (out, after) = st
         .store
         .write(move |tx| {
-            triggers::collect(tx, &snap2, &caller2, &now, |cx| {
+            triggers::collect(tx, &snap2, &caller2, &now, request_id.as_deref(), |cx| {
                 let plan = request::plan_in(&snap2, &table)?;
                 let Some(current) = row::by_id(tx, plan, &id, predicate::firewall(plan, &gate))?
                 else {
@@ -115,7 +117,9 @@ async fn update_alone(
         return Ok(None);
     };
     let cond = predicate::visibility(plan, gate, caller, now, true);
-    let stmt = dml::update_returning(plan, id, &changes, cond);
+    let Some(stmt) = rows::lone_update(plan, id, &changes, cond) else {
+        return Ok(None);
+    };
     written::alone(&st.store, plan, caller, now, stmt).await
 }
 
@@ -141,8 +145,8 @@ pub(crate) fn apply(
         w.before(&incoming, Some(current))?;
     }
     let cond = predicate::visibility(plan, gate, caller, now, true);
-    let stmt = dml::update_returning(plan, id, &changes, cond);
-    let rec = row::first_record(conn, plan, &stmt)?.ok_or_else(ApiError::condition_failed)?;
+    let rec = rows::update_returning(cx.writer(), plan, id, &changes, cond)?
+        .ok_or_else(ApiError::condition_failed)?;
     if w.any(TriggerPhase::During) || w.any(TriggerPhase::After) {
         w.written(&rec, Some(current))?;
     }

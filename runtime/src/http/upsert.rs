@@ -17,6 +17,7 @@ use super::embed;
 use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{create, references, triggers, update, written};
+use crate::engine::rows;
 use crate::error::ApiError;
 use crate::gate::{Caller, Gate, Residual, ScopeEq};
 use crate::mutation::{self, Mutation};
@@ -124,10 +125,11 @@ async fn run(
 
     let snap2 = snap.clone();
     let caller2 = caller.clone();
+    let request_id = request::request_id(&headers);
     let ((created, rec), after) = st
         .store
         .write(move |tx| {
-            triggers::collect(tx, &snap2, &caller2, &now, |cx| {
+            triggers::collect(tx, &snap2, &caller2, &now, request_id.as_deref(), |cx| {
                 let plan = request::plan_in(&snap2, &table)?;
                 let load = dml::select(
                     plan,
@@ -202,11 +204,8 @@ pub(crate) fn apply(
     let by_id = dml::select(plan, dml::by_id(plan, id), &[], Some(1), 0);
     if row::first_record(conn, plan, &by_id)?.is_some() {
         if mutation::active(Mutation::UpsertOverwriteInvisible) {
-            return row::execute(
-                conn,
-                &dml::update(plan, id, &values, sea_query::Cond::all()),
-            )
-            .map(|_| (false, written::Row::Stale));
+            return rows::update(cx.writer(), plan, id, &values, sea_query::Cond::all())
+                .map(|_| (false, written::Row::Stale));
         }
         return Err(firewall::not_found(&plan.def));
     }
@@ -215,8 +214,7 @@ pub(crate) fn apply(
     // transaction, and the lookup finds the row).
     let w = triggers::Write::new(cx, plan, TriggerEvent::Create);
     w.before(&values, None)?;
-    let insert = dml::insert_if_new(plan, &values).map_err(ApiError::internal)?;
-    let Some(rec) = row::first_record(conn, plan, &insert)? else {
+    let Some(rec) = rows::insert_if_new(cx.writer(), plan, &values)? else {
         return Err(firewall::not_found(&plan.def));
     };
     create::inserted(&w, &rec)?;

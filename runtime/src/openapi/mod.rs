@@ -357,6 +357,37 @@ fn restore(ir: &Ir, t: &Table) -> Json {
     })
 }
 
+/// `GET /api/T/{id}/history` (SPEC §11).
+fn history(ir: &Ir, t: &Table) -> Json {
+    let answer = Responses::default()
+        .success(
+            200,
+            "The row's versions the caller may read, newest first",
+            schemas::history_page(&t.name),
+        )
+        .api()
+        .error(400, "VALIDATION_BAD_QUERY: a malformed `limit` or `cursor`")
+        .error_if(forbidden(ir, t, Operation::History, true), 403, NOT_ALLOWED)
+        .error(404, NOT_FOUND);
+    json!({
+        "parameters": [id_parameter(t)],
+        "get": operation(
+            t,
+            "history",
+            "versions of a row of",
+            callers::public(t.access.rule(Operation::History)),
+            gated(ir, t, &[Operation::History], answer),
+        )
+        .as_object()
+        .cloned()
+        .map(|mut op| {
+            op.insert("parameters".into(), parameters::history_paging());
+            Json::Object(op)
+        })
+        .unwrap_or(Json::Null),
+    })
+}
+
 /// `POST`, `PATCH`, `PUT` (upsert tables) and `DELETE` on `/api/T/batch`.
 fn batch(ir: &Ir, t: &Table) -> Json {
     let answers = |ops: &[Operation]| {
@@ -579,6 +610,9 @@ pub fn document(ir: &Ir) -> Json {
         paths.insert(format!("{base}/{{id}}"), item(ir, t));
         if t.delete == DeleteMode::Soft {
             paths.insert(format!("{base}/{{id}}/restore"), restore(ir, t));
+        }
+        if t.history.is_some() {
+            paths.insert(format!("{base}/{{id}}/history"), history(ir, t));
         }
         paths.insert(format!("{base}/schema"), schema_route(ir, t));
         for a in &t.actions {

@@ -14,6 +14,22 @@ pub fn id_parameter(t: &Table) -> Json {
     json!({"name": "id", "in": "path", "required": true, "schema": id_schema(t.id)})
 }
 
+/// `limit` and `cursor` of a row's history.
+pub fn history_paging() -> Json {
+    json!([
+        query(
+            "limit",
+            json!({"type": "integer", "minimum": 0}),
+            "versions per page, clamped to the table's page bounds",
+        ),
+        query(
+            "cursor",
+            json!({"type": "string"}),
+            "`pagination.nextCursor` of the previous page",
+        ),
+    ])
+}
+
 /// `limit`, `offset` and `cursor`, shared by lists and views.
 fn paging() -> Vec<Json> {
     vec![

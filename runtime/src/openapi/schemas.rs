@@ -358,6 +358,48 @@ pub fn page(item: Json) -> Json {
     })
 }
 
+/// A page of a row's versions (SPEC §11). An image is an object of the table's columns as the
+/// caller may read them today — without the columns `history` excludes, or those added since
+/// it was written — or null where the caller could not read it.
+pub fn history_page(table: &str) -> Json {
+    let image = json!({
+        "type": ["object", "null"],
+        "description": format!("The {table} row as it was, masked for the caller; null where they could not read it"),
+        "additionalProperties": true,
+    });
+    json!({
+        "type": "object",
+        "properties": {
+            "data": {"type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "version": {"type": "integer", "description": "Increases with every change of the table"},
+                    "op": {"type": "string", "enum": ["insert", "update", "delete", "soft-delete", "restore"]},
+                    "at": {"type": ["string", "null"], "format": "date-time"},
+                    "actor": {"type": ["string", "null"], "description": "The writer's token subject"},
+                    "before": image.clone(),
+                    "after": image,
+                },
+                "required": ["version", "op", "at", "actor", "before", "after"],
+                "additionalProperties": false,
+            }},
+            "pagination": {
+                "type": "object",
+                "properties": {
+                    "limit": {"type": "integer", "minimum": 1},
+                    "count": {"type": "integer", "minimum": 0},
+                    "hasMore": {"type": "boolean"},
+                    "nextCursor": {"type": "string", "description": "Present when `hasMore`: pass it as `cursor`"}
+                },
+                "required": ["limit", "count", "hasMore"],
+                "additionalProperties": false,
+            }
+        },
+        "required": ["data", "pagination"],
+        "additionalProperties": false,
+    })
+}
+
 /// `{"data": value}`.
 pub fn data(value: Json) -> Json {
     json!({

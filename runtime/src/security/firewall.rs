@@ -67,6 +67,17 @@ fn scope_value(
         .map_err(|_| missing())
 }
 
+/// Whether `row` lies inside every scope, as the firewall's `column = value` would select it: a
+/// missing or null value is in none.
+pub fn contains(scopes: &[ScopeEq], row: &serde_json::Map<String, serde_json::Value>) -> bool {
+    use serde_json::Value as Json;
+    scopes.iter().all(|s| match row.get(&s.column) {
+        Some(Json::String(v)) => *v == s.value,
+        Some(Json::Number(n)) => n.to_string() == s.value,
+        _ => false,
+    })
+}
+
 /// The error for an id the caller cannot see, per the table's error mode.
 pub fn not_found(table: &Table) -> ApiError {
     match table.firewall.error_mode {

@@ -160,6 +160,16 @@ pub fn admits(gate: &Gate, caller: &Caller, row: &Map<String, Json>, now: &str) 
         .is_none_or(|c| access::holds(c, row, caller, now))
 }
 
+/// Whether the caller could read `row` through `gate` were it stored as it is: inside every scope
+/// of the firewall, and passing the rule's `when`. How a past image of a row is judged (SPEC §11):
+/// on its own, against today's policy, whatever the row is now.
+pub fn could_read(gate: &Gate, caller: &Caller, row: &Map<String, Json>, now: &str) -> bool {
+    if mutation::active(Mutation::HistoryImageUnjudged) {
+        return true;
+    }
+    firewall::contains(&gate.scopes, row) && admits(gate, caller, row, now)
+}
+
 /// Layer 4 on a loaded row: the rule's `when`, else 403 `ACCESS_CONDITION_FAILED` (which never
 /// carries the row). Every write that judges a stored row judges it here.
 pub fn when(

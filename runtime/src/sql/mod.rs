@@ -3,6 +3,7 @@
 //! parameters.
 
 pub mod by_id;
+pub mod changes;
 pub mod ddl;
 pub mod dml;
 pub mod filter;

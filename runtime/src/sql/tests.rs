@@ -371,7 +371,7 @@ mod goldens {
     use serde_json::json;
     use ward_ir::Operation;
 
-    use crate::sql::{Dialect, Stmt, ddl, dml, predicate, related, tx};
+    use crate::sql::{Dialect, Stmt, changes, ddl, dml, predicate, related, tx};
     use crate::test_support::{caller, snapshot_for};
 
     fn shapes(dialect: Dialect) -> Vec<(&'static str, Stmt)> {
@@ -475,6 +475,34 @@ mod goldens {
                 ),
             ),
         ];
+        out.extend(
+            changes::create_tables(dialect)
+                .into_iter()
+                .map(|sql| ("create the change log", unbound(sql))),
+        );
+        out.push(("next change seq", changes::next_seq(dialect, "rooms")));
+        out.push((
+            "insert a change",
+            changes::insert_change(
+                dialect,
+                changes::ChangeRow {
+                    table: "rooms",
+                    seq: 7,
+                    op: "update",
+                    row_id: "00000000-0000-4000-8000-000000000001",
+                    at: "2026-01-01T00:00:00.000Z",
+                    actor: Some("u1"),
+                    role: Some("member"),
+                    request: None,
+                    before: Some("{}".to_owned()),
+                    after: None,
+                },
+            ),
+        ));
+        out.push((
+            "versions of a row",
+            changes::versions(dialect, "rooms", "r1", Some(9), 21),
+        ));
         let rows = [row];
         out.extend(
             dml::insert_many(plan, &rows, false)

@@ -112,8 +112,8 @@ async fn two_instances_share_one_database() {
             &schema.url,
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
         ),
-        4,
-        "notes, tags, _ward_schema and _ward_audit, created once"
+        6,
+        "notes, tags, _ward_schema, _ward_audit and the change log's two, created once"
     );
     // A third instance starting later changes nothing either.
     App::open(ir.clone(), &opts).await.unwrap();

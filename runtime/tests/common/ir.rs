@@ -128,6 +128,7 @@ pub fn table(name: &str) -> T {
             views: Vec::new(),
             actions: Vec::new(),
             triggers: Vec::new(),
+            history: None,
         },
         cols: Vec::new(),
     }
@@ -170,6 +171,7 @@ impl T {
             Operation::Update => &mut a.update,
             Operation::Delete => &mut a.delete,
             Operation::Restore => &mut a.restore,
+            Operation::History => &mut a.history,
         };
         *slot = Some(r);
         self

@@ -87,6 +87,27 @@ SAVEPOINT ward_record
 RELEASE SAVEPOINT ward_record
 ROLLBACK TO SAVEPOINT ward_record; RELEASE SAVEPOINT ward_record
 
+-- create the change log
+CREATE TABLE IF NOT EXISTS "_ward_changes" ( "tbl" TEXT NOT NULL, "seq" INTEGER NOT NULL, "op" TEXT NOT NULL, "row_id" TEXT NOT NULL, "at" TEXT NOT NULL, "actor" TEXT, "role" TEXT, "request" TEXT, "before" TEXT, "after" TEXT, PRIMARY KEY ("tbl", "seq") ) STRICT
+
+-- create the change log
+CREATE TABLE IF NOT EXISTS "_ward_change_seq" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" INTEGER NOT NULL ) STRICT
+
+-- create the change log
+CREATE INDEX IF NOT EXISTS "ix__ward_changes_row" ON "_ward_changes" ("tbl", "row_id", "seq")
+
+-- next change seq
+INSERT INTO "_ward_change_seq" ("tbl", "seq") VALUES (?, ?) ON CONFLICT ("tbl") DO UPDATE SET "seq" = "_ward_change_seq"."seq" + ? RETURNING "seq"
+-- values: [String(Some("rooms")), BigInt(Some(1)), BigInt(Some(1))]
+
+-- insert a change
+INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+-- values: [String(Some("rooms")), BigInt(Some(7)), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
+
+-- versions of a row
+SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after" FROM "_ward_changes" WHERE "tbl" = ? AND "row_id" = ? AND "seq" < ? ORDER BY "seq" DESC LIMIT ?
+-- values: [String(Some("rooms")), String(Some("r1")), BigInt(Some(9)), BigUnsigned(Some(21))]
+
 -- insert many
 INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES (?, ?, ?, ?, ?, ?)
 -- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]

@@ -1,0 +1,225 @@
+//! Change records (SPEC §11): for a table with `history` (next: `realtime`), each changed row
+//! writes one record in the write's own transaction — so a rolled-back write leaves none — with
+//! a `seq` per table that is gap-free and in commit order ([`crate::sql::changes::next_seq`]).
+//! Columns the table's `history { exclude … }` names are never stored.
+
+use serde_json::{Map, Value as Json};
+use ward_ir::system;
+
+use super::Writer;
+use crate::error::ApiError;
+use crate::mutation::{self, Mutation};
+use crate::snapshot::TablePlan;
+use crate::sql::changes::{self, ChangeRow};
+use crate::store::row::{self, Record};
+
+/// What a change did to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Insert,
+    Update,
+    Delete,
+    SoftDelete,
+    Restore,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Insert => "insert",
+            Op::Update => "update",
+            Op::Delete => "delete",
+            Op::SoftDelete => "soft-delete",
+            Op::Restore => "restore",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Op> {
+        [
+            Op::Insert,
+            Op::Update,
+            Op::Delete,
+            Op::SoftDelete,
+            Op::Restore,
+        ]
+        .into_iter()
+        .find(|op| op.name() == name)
+    }
+
+    /// What took `before` to `after`; `None` for an update that changed no column the log
+    /// keeps (stamps aside), which is not a change.
+    fn of(plan: &TablePlan, before: Option<&Record>, after: Option<&Record>) -> Option<Op> {
+        let deleted = |r: &Record| r.get(system::DELETED_AT).is_some_and(|v| !v.is_null());
+        match (before, after) {
+            (None, None) => None,
+            (None, Some(_)) => Some(Op::Insert),
+            (Some(_), None) => Some(Op::Delete),
+            (Some(b), Some(a)) => match (deleted(b), deleted(a)) {
+                (false, true) => Some(Op::SoftDelete),
+                (true, false) => Some(Op::Restore),
+                _ => (kept(plan, b) != kept(plan, a)).then_some(Op::Update),
+            },
+        }
+    }
+}
+
+/// The columns of `rec` a version keeps: all but `history { exclude … }`, and for comparing
+/// images all but the modification stamps (an update that changed nothing else still set them).
+fn kept(plan: &TablePlan, rec: &Record) -> Map<String, Json> {
+    let mut out = image(plan, rec);
+    out.remove(system::MODIFIED_AT);
+    out.remove(system::MODIFIED_BY);
+    out
+}
+
+/// `rec` as a change record stores it.
+fn image(plan: &TablePlan, rec: &Record) -> Map<String, Json> {
+    let excluded = plan
+        .def
+        .history
+        .as_ref()
+        .map_or(&[][..], |h| h.exclude.as_slice());
+    rec.iter()
+        .filter(|(k, _)| !excluded.contains(k) || mutation::active(Mutation::HistoryExcludedKept))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// One change record as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub table: String,
+    pub seq: i64,
+    pub op: Op,
+    pub id: String,
+    pub at: String,
+    pub actor: Option<String>,
+    pub role: Option<String>,
+    pub request: Option<String>,
+    pub before: Option<Record>,
+    pub after: Option<Record>,
+}
+
+impl Change {
+    /// The record as JSON, with its field names (SPEC §11).
+    pub fn to_json(&self) -> Json {
+        let image = |r: &Option<Record>| r.clone().map_or(Json::Null, Json::Object);
+        serde_json::json!({
+            "table": self.table,
+            "seq": self.seq,
+            "op": self.op.name(),
+            "id": self.id,
+            "at": self.at,
+            "actor": self.actor,
+            "role": self.role,
+            "request": self.request,
+            "before": image(&self.before),
+            "after": image(&self.after),
+        })
+    }
+}
+
+/// Runs a statement over the change log's [`changes::COLUMNS`] and reads its records.
+pub fn read(db: &dyn crate::store::Db, stmt: &crate::sql::Stmt) -> Result<Vec<Change>, ApiError> {
+    use ward_ir::ColumnType::{Integer, Text};
+    let types = [
+        Text, Integer, Text, Text, Text, Text, Text, Text, Text, Text,
+    ];
+    let text = |v: &Json| v.as_str().map(str::to_owned);
+    let image = |v: &Json| -> Result<Option<Record>, ApiError> {
+        match v.as_str() {
+            None => Ok(None),
+            Some(s) => serde_json::from_str(s)
+                .map(Some)
+                .map_err(ApiError::internal),
+        }
+    };
+    db.query(stmt, &types)?
+        .iter()
+        .map(|r| {
+            let [tbl, seq, op, id, at, actor, role, request, before, after] = r.as_slice() else {
+                return Err(ApiError::internal("a change record of the wrong shape"));
+            };
+            Ok(Change {
+                table: text(tbl).unwrap_or_default(),
+                seq: seq.as_i64().unwrap_or_default(),
+                op: op
+                    .as_str()
+                    .and_then(Op::parse)
+                    .ok_or_else(|| ApiError::internal("a change record with an unknown op"))?,
+                id: text(id).unwrap_or_default(),
+                at: text(at).unwrap_or_default(),
+                actor: text(actor),
+                role: text(role),
+                request: text(request),
+                before: image(before)?,
+                after: image(after)?,
+            })
+        })
+        .collect()
+}
+
+/// Records erased per statement by [`erase`]: small enough that no statement holds the change
+/// log's locks for long (SPEC §11: under 100 ms).
+pub const ERASE_BATCH: u64 = 500;
+
+/// Erases one batch of `table`'s records that `what` selects; the number erased (0: done).
+pub fn erase(
+    db: &dyn crate::store::Db,
+    dialect: crate::sql::Dialect,
+    table: &str,
+    what: &changes::Purge,
+) -> Result<u64, ApiError> {
+    row::execute(db, &changes::erase(dialect, table, what, ERASE_BATCH))
+}
+
+/// A row id as the log keys it: the text of a text or uuid id, the digits of an integer one.
+pub fn id_key(id: &Json) -> String {
+    match id {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Writes the record of one row going from `before` to `after` (`None`: absent), if `plan`
+/// logs its changes and the row changed.
+pub fn record(
+    w: Writer<'_>,
+    plan: &TablePlan,
+    before: Option<&Record>,
+    after: Option<&Record>,
+) -> Result<(), ApiError> {
+    if !plan.def.logs_changes() {
+        return Ok(());
+    }
+    let Some(op) = Op::of(plan, before, after) else {
+        return Ok(());
+    };
+    let id = after
+        .or(before)
+        .and_then(|r| r.get(system::ID))
+        .ok_or_else(|| ApiError::internal("a logged row has no id"))?;
+    let dialect = plan.dialect;
+    let seq = row::scalar(w.db, &changes::next_seq(dialect, plan.name()))?;
+    let text = |r: Option<&Record>| -> Result<Option<String>, ApiError> {
+        r.map(|r| serde_json::to_string(&image(plan, r)).map_err(ApiError::internal))
+            .transpose()
+    };
+    let stmt = changes::insert_change(
+        dialect,
+        ChangeRow {
+            table: plan.name(),
+            seq,
+            op: op.name(),
+            row_id: &id_key(id),
+            at: w.at,
+            actor: w.caller.user_id.as_deref(),
+            role: w.caller.roles.first().map(String::as_str),
+            request: w.request,
+            before: text(before)?,
+            after: text(after)?,
+        },
+    );
+    row::execute(w.db, &stmt)?;
+    Ok(())
+}
