@@ -838,6 +838,14 @@ def rooms_delete_restore(x, kind, rooms):
     x.refusals("POST", f"/api/rooms/{room}/restore", forbidden="mia")
     x.call("POST", f"/api/rooms/{room}/restore", "ada", expect=200)  # bookings come back
     x.call("POST", f"/api/rooms/{room}/restore", "ada", expect=404)  # live again
+    # Its history: created, edited, deleted and restored; each version as the caller may read it.
+    hist = f"/api/rooms/{room}/history"
+    x.call("GET", hist, "ada", expect=200)
+    x.call("GET", hist, "vic", query={"limit": "1"}, expect=200)
+    x.call("GET", hist, "gus", expect=404)
+    x.call("GET", hist, "ada", query={"limit": "x"}, expect=400, invalid="limit is an integer")
+    x.call("GET", hist, "drifter", expect=403)  # no org claim: FIREWALL_SCOPE_MISSING
+    x.refusals("GET", hist, forbidden="nobody")
     x.call("GET", f"/api/bookings/{booking}", "mia", expect=200)
     # bookings has no `restore` rule: nobody restores a booking directly.
     x.call("DELETE", f"/api/bookings/{booking}", "mia", expect=200)

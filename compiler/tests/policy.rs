@@ -120,7 +120,7 @@ fn each_kind_of_change_is_judged() {
         keep_days,
         exclude: exclude.iter().map(|c| c.to_string()).collect(),
     };
-    let d = judge(&|ir| table(ir, "rooms").history = Some(history(Some(30), &["notes"])));
+    let d = judge(&|ir| table(ir, "bookings").history = Some(history(Some(30), &["title"])));
     assert!(
         d.iter().any(|x| x.widened && x.what == "history turned on"),
         "{d:?}"
@@ -130,14 +130,14 @@ fn each_kind_of_change_is_judged() {
         "the `history` operation is new for callers who may read: {d:?}"
     );
     let mut before = rooms();
-    table(&mut before, "rooms").history = Some(history(Some(30), &["notes"]));
+    table(&mut before, "bookings").history = Some(history(Some(30), &["title"]));
     let before = explain(&before);
     let judge_from = |edit: &dyn Fn(&mut Ir)| {
         let mut ir = rooms();
         edit(&mut ir);
         diff(&before, &explain(&ir))
     };
-    let d = judge_from(&|ir| table(ir, "rooms").history = Some(history(None, &[])));
+    let d = judge_from(&|ir| table(ir, "bookings").history = Some(history(None, &[])));
     assert!(
         d.iter()
             .any(|x| x.widened && x.what == "history kept 30d → until purged"),
@@ -145,10 +145,10 @@ fn each_kind_of_change_is_judged() {
     );
     assert!(
         d.iter()
-            .any(|x| x.widened && x.what == "history now keeps `notes`"),
+            .any(|x| x.widened && x.what == "history now keeps `title`"),
         "{d:?}"
     );
-    let d = judge_from(&|ir| table(ir, "rooms").history = Some(history(Some(7), &["notes"])));
+    let d = judge_from(&|ir| table(ir, "bookings").history = Some(history(Some(7), &["title"])));
     assert!(!d.is_empty() && d.iter().all(|x| !x.widened), "{d:?}");
 
     // A view's fixed filter dropped widens, a view removed narrows, a view added for viewers

@@ -160,6 +160,9 @@ impl Run<'_> {
             .or_default()
             .entry(operation(step))
             .or_default() += 1;
+        if let Route::History(_) = step.route {
+            self.observe_log(&step.table).await?;
+        }
         let prediction = self.model.apply(&req, &observed);
         prediction
             .check(&observed)
@@ -183,7 +186,38 @@ impl Run<'_> {
         for name in checked {
             *counts.invariants.entry(name.to_owned()).or_default() += 1;
         }
+        // Every step: the change log of each table with `history` still chains to the rows.
+        let logged: Vec<String> = self
+            .ir
+            .tables
+            .iter()
+            .filter(|t| t.history.is_some())
+            .map(|t| t.name.clone())
+            .collect();
+        for table in &logged {
+            self.observe_log(table)
+                .await
+                .map_err(|e| format!("invariant violated: {}: {e}", invariants::HISTORY))?;
+        }
+        if !logged.is_empty() {
+            *counts
+                .invariants
+                .entry(invariants::HISTORY.to_owned())
+                .or_default() += 1;
+        }
         Ok(())
+    }
+
+    /// Reads `table`'s change log from the server and hands it to the model, which checks it
+    /// against its rows.
+    async fn observe_log(&mut self, table: &str) -> Result<(), String> {
+        let log = self
+            .target
+            .app()
+            .change_log(table)
+            .await
+            .map_err(|e| format!("cannot read the change log of {table}: {e}"))?;
+        self.model.observe_log(table, log)
     }
 
     fn token(&self, caller: &CallerSpec) -> Option<String> {
@@ -224,6 +258,12 @@ impl Run<'_> {
             Route::Restore(id) => {
                 format!(
                     "/api/{t}/{}/restore",
+                    encode(&self.id_text(&step.table, id))
+                )
+            }
+            Route::History(id) => {
+                format!(
+                    "/api/{t}/{}/history",
                     encode(&self.id_text(&step.table, id))
                 )
             }
@@ -400,6 +440,7 @@ pub fn operation(step: &Step) -> String {
         (Route::Row(_), "PUT") => "upsert",
         (Route::Row(_), _) => "delete",
         (Route::Restore(_), _) => "restore",
+        (Route::History(_), _) => "history",
         (Route::View(_), _) => "view",
         (Route::Action(_, a), _) | (Route::Standalone(a), _) => return format!("action {a}"),
         (Route::Batch, "POST") => "batch-create",

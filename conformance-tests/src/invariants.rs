@@ -32,6 +32,8 @@ pub const SOFT_DELETE: &str = "5-soft-delete";
 pub const BATCH: &str = "6-batch";
 pub const ORACLE: &str = "7-no-existence-oracle";
 pub const AUDIT: &str = "8-audit";
+/// Checked by the engine after every step, by the model ([`crate::model::history`]).
+pub const HISTORY: &str = "9-history-chains-to-rows";
 
 /// Checks every invariant that applies to this exchange. `fresh` numbers the ids of the probes
 /// sent for the existence-oracle check.
@@ -457,7 +459,10 @@ async fn oracle(
         }
         return Ok(checked);
     }
-    let single = matches!(x.step.route, Route::Row(_) | Route::Restore(_));
+    let single = matches!(
+        x.step.route,
+        Route::Row(_) | Route::Restore(_) | Route::History(_)
+    );
     let not_found = matches!(
         x.observed.json["code"].as_str(),
         Some("NOT_FOUND" | "FIREWALL_NOT_FOUND")
@@ -479,6 +484,7 @@ async fn oracle(
     let t = encode(&table.name);
     let path = match x.step.route {
         Route::Restore(_) => format!("/api/{t}/{}/restore", encode(&id)),
+        Route::History(_) => format!("/api/{t}/{}/history", encode(&id)),
         _ => format!("/api/{t}/{}", encode(&id)),
     };
     let mut probe = x.req.clone();

@@ -71,6 +71,8 @@ pub enum Route {
     Row(IdRef),
     /// `/api/T/{id}/restore`
     Restore(IdRef),
+    /// `/api/T/{id}/history`
+    History(IdRef),
     /// `/api/T/batch`
     Batch,
     /// `/api/T/views/V`

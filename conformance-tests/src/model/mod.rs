@@ -19,6 +19,7 @@ mod delete;
 mod errors;
 mod firewall;
 mod guards;
+pub mod history;
 mod list;
 mod masking;
 mod route;
@@ -98,11 +99,16 @@ pub struct Model {
     last_now: Option<String>,
     /// Requests and seeds so far: each gets its own sentinels.
     seq: u64,
+    /// The change log the server stored, per table with `history`, as last observed: what
+    /// history answers are predicted from ([`Model::observe_log`]).
+    logs: BTreeMap<String, Vec<Value>>,
 }
 
 /// What one request works with.
 pub(crate) struct Cx<'a> {
     pub ir: &'a Ir,
+    /// The change logs last observed ([`Model::observe_log`]).
+    pub logs: &'a BTreeMap<String, Vec<Value>>,
     pub who: Who,
     pub seq: u64,
     /// The request timestamp's sentinel, and its date's.
@@ -138,7 +144,18 @@ impl Model {
             state,
             last_now: None,
             seq: 0,
+            logs: BTreeMap::new(),
         }
+    }
+
+    /// The change log the server holds for `table` now (`App::change_log`): a history answer is
+    /// predicted from it, and it is checked against the model's rows ([`history::check_log`]).
+    pub fn observe_log(&mut self, table: &str, log: Vec<Value>) -> Result<(), String> {
+        if let Some(t) = self.ir.table(table) {
+            history::check_log(t, self.rows(table), &log)?;
+        }
+        self.logs.insert(table.to_owned(), log);
+        Ok(())
     }
 
     pub fn ir(&self) -> &Ir {
@@ -165,6 +182,7 @@ impl Model {
         };
         Cx {
             ir: &self.ir,
+            logs: &self.logs,
             who,
             seq: self.seq,
             now: adopt::now_sentinel(self.seq),

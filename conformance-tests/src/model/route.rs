@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::errors::Fail;
 use ward_ir::Operation;
 
-use super::{Cx, State, access, actions, batch, list, write};
+use super::{Cx, State, access, actions, batch, history, list, write};
 use crate::request::ApiRequest;
 
 pub enum Outcome {
@@ -28,6 +28,8 @@ enum Path {
     Batch(String),
     Row(String, String),
     Restore(String, String),
+    /// `GET /api/T/{id}/history`.
+    History(String, String),
     /// `GET /api/T/views/V`.
     View(String, String),
     /// `POST /api/T/{id}/A`.
@@ -73,6 +75,7 @@ fn parse_path(path: &str) -> Path {
         [t, id] => Path::Row(t.clone(), id.clone()),
         [t, v, name] if v == "views" => Path::View(t.clone(), name.clone()),
         [t, id, r] if r == "restore" => Path::Restore(t.clone(), id.clone()),
+        [t, id, h] if h == "history" => Path::History(t.clone(), id.clone()),
         [t, id, a] => Path::Action(t.clone(), id.clone(), a.clone()),
         _ => Path::Unknown,
     }
@@ -102,6 +105,7 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
         | Path::Batch(t)
         | Path::Row(t, _)
         | Path::Restore(t, _)
+        | Path::History(t, _)
         | Path::View(t, _)
         | Path::Action(t, _, _) => t.clone(),
         Path::Standalone(_) | Path::Unknown => return Outcome::Done(Err(Fail::not_found())),
@@ -133,6 +137,9 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
         (Path::Row(..), "GET" | "PATCH" | "PUT" | "DELETE") => {}
         (Path::Restore(..), "POST") => {}
         (Path::Restore(..), _) => return Outcome::Done(Err(Fail::not_found())),
+        // The route is the table's only with `history`; any other method is not found.
+        (Path::History(..), "GET") if table.history.is_some() => {}
+        (Path::History(..), _) => return Outcome::Done(Err(Fail::not_found())),
         // An unknown action, or another method, is the fixed NOT_FOUND, before the token.
         (Path::Action(_, _, a), "POST") if table.action(a).is_some() => {}
         (Path::Action(..), _) => return Outcome::Done(Err(Fail::not_found())),
@@ -168,6 +175,10 @@ pub fn dispatch(cx: &mut Cx<'_>, st: &mut State, req: &ApiRequest, auth: Option<
         (Path::Row(_, id), "PUT") => write::upsert(cx, st, &table, id, body, req.precondition),
         (Path::Row(_, id), _) => write::delete(cx, st, &table, id, req.precondition),
         (Path::Restore(_, id), _) => write::restore(cx, st, &table, id),
+        (Path::History(_, id), _) => {
+            let log = cx.logs.get(&table.name).map_or(&[][..], Vec::as_slice);
+            history::read(cx, st, &table, id, &req.query, log)
+        }
         (Path::Action(_, id, a), _) => match table.action(a) {
             Some(action) => actions::record(cx, st, &table, action, id, body),
             None => Err(Fail::not_found()),

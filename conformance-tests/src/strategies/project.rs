@@ -186,6 +186,23 @@ impl Cx {
         let views = (0..d.weighted(&[5, 3, 1]))
             .map(|k| self.view(k, d, &columns, public_ok))
             .collect();
+        // Row history on one table in three, now and then without some columns, and now and
+        // then under its own rule (SPEC §11).
+        let history = d.chance(33).then(|| {
+            let keep = d.chance(30).then(|| 1 + d.below(400) as u32);
+            let exclude = writable
+                .iter()
+                .filter(|_| d.chance(25))
+                .map(|c| c.name.clone())
+                .collect();
+            (keep, exclude)
+        });
+        if history.is_some()
+            && d.chance(40)
+            && let Some(rule) = self.rule(Operation::History, d, &columns, public_ok)
+        {
+            access.push((Operation::History, rule));
+        }
         TableSpec {
             name,
             id,
@@ -202,6 +219,7 @@ impl Cx {
             views,
             actions: Vec::new(),
             triggers: Vec::new(),
+            history,
         }
     }
 

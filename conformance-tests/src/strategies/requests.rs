@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use ward_ir::{Action, ActionMethod, IdKind, Ir, Table};
 
 use super::Choices;
@@ -191,6 +191,19 @@ fn step(ir: &Ir, callers: &[CallerSpec], d: &mut Choices) -> Step {
     };
     match kind {
         0 => s.query = list_query(d, t),
+        // A row's history, where the table keeps one (SPEC §11).
+        1 if t.history.is_some() && d.chance(40) => {
+            s.route = Route::History(id_ref(d, t));
+            match d.below(6) {
+                0 | 1 => {}
+                2 => s.query = vec![("limit".into(), ValueSpec::Json(Value::from("x")))],
+                3 => s.query = vec![("sort".into(), ValueSpec::Json(Value::from("id")))],
+                n => {
+                    let limit = Value::from((n - 3).to_string());
+                    s.query = vec![("limit".into(), ValueSpec::Json(limit))];
+                }
+            }
+        }
         1 => {
             s.route = Route::Row(id_ref(d, t));
             s.query = get_query(d, t);

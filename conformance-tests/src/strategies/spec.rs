@@ -38,6 +38,8 @@ pub struct TableSpec {
     pub actions: Vec<ActionSpec>,
     /// `on EVENT PHASE { steps }`.
     pub triggers: Vec<TriggerSpec>,
+    /// `history { keep "Nd"; exclude …; }` (SPEC §11): `(keep days, excluded columns)`.
+    pub history: Option<(Option<u32>, Vec<String>)>,
 }
 
 /// `on EVENT PHASE { steps }` (event and phase as KDL keywords).
@@ -399,6 +401,20 @@ impl TableSpec {
         }
         if let Some((def, max)) = self.page {
             let _ = writeln!(out, "    page default={def} max={max}");
+        }
+        match &self.history {
+            None => {}
+            Some((None, exclude)) if exclude.is_empty() => out.push_str("    history #true\n"),
+            Some((keep, exclude)) => {
+                out.push_str("    history {\n");
+                if let Some(days) = keep {
+                    let _ = writeln!(out, "        keep \"{days}d\"");
+                }
+                if !exclude.is_empty() {
+                    let _ = writeln!(out, "        exclude {}", exclude.join(" "));
+                }
+                out.push_str("    }\n");
+            }
         }
         for v in &self.views {
             v.kdl(out);

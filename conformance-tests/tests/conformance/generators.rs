@@ -210,6 +210,7 @@ table projects {
     }
     masking { mask contactEmail email show=admin+ owner=createdBy; }
     batch max=3 atomic=#true
+    history { exclude code; }
     view open {
         fields name priority contactEmail
         where status eq active
@@ -240,6 +241,7 @@ table tasks {
     }
     guards open
     delete soft
+    history #true
 }
 table labels {
     id text
@@ -288,6 +290,7 @@ fn classify(ir: &Ir, s: &Step, cs: &[CallerSpec], counts: &mut BTreeMap<&'static
         ("PATCH", Route::Row(_)) => "update",
         ("DELETE", Route::Row(_)) => "delete",
         ("POST", Route::Restore(_)) => "restore",
+        ("GET", Route::History(_)) => "history",
         ("PUT", Route::Row(_)) => "upsert",
         ("POST", Route::Batch) => "batch-create",
         ("PATCH", Route::Batch) => "batch-update",
@@ -298,7 +301,7 @@ fn classify(ir: &Ir, s: &Step, cs: &[CallerSpec], counts: &mut BTreeMap<&'static
         _ => "other-route",
     });
     let id = match &s.route {
-        Route::Row(id) | Route::Restore(id) => Some(id),
+        Route::Row(id) | Route::Restore(id) | Route::History(id) => Some(id),
         _ => None,
     };
     match id {
@@ -434,6 +437,7 @@ fn step_distribution_covers_every_endpoint_and_attack() {
         ("update", 30),
         ("delete", 15),
         ("restore", 8),
+        ("history", 6),
         ("upsert", 12),
         ("batch-create", 10),
         ("batch-update", 6),

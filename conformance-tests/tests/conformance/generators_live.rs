@@ -125,6 +125,11 @@ async fn scenarios_run_against_the_server() {
                     path.push_str(&format!("/{}/restore", encode(&text(&id))));
                     "restore".to_owned()
                 }
+                Route::History(id) => {
+                    let id = ids.resolve(&ir, Some(&s.table), id);
+                    path.push_str(&format!("/{}/history", encode(&text(&id))));
+                    "history".to_owned()
+                }
                 Route::View(v) => {
                     path.push_str(&format!("/views/{}", encode(v)));
                     "view".to_owned()

@@ -143,7 +143,10 @@ pub fn update(
     update_where(w, plan, changes, cond.add(dml::id_eq(plan, id)))
 }
 
-/// [`update`] returning the row as the UPDATE left it (`None`: `cond` no longer held).
+/// [`update`] returning the row as the UPDATE left it (`None`: `cond` no longer held). A logged
+/// table's `before` is the row read by its key just before (whatever the caller loaded earlier
+/// may have changed since: a trigger, an earlier record of the same batch); its `after` is what
+/// the UPDATE returns.
 pub fn update_returning(
     w: Writer<'_>,
     plan: &TablePlan,
@@ -151,12 +154,16 @@ pub fn update_returning(
     changes: &Map<String, Json>,
     cond: SqlCond,
 ) -> Result<Option<Record>, ApiError> {
+    let stmt = dml::update_returning(plan, id, changes, cond);
     if !plan.def.logs_changes() {
-        let stmt = dml::update_returning(plan, id, changes, cond);
         return row::first_record(w.db, plan, &stmt);
     }
-    let cond = cond.add(dml::id_eq(plan, id));
-    Ok(logged_update(w, plan, changes, cond)?.into_iter().next())
+    let before = row::by_id(w.db, plan, id, Cond::all())?;
+    let after = row::first_record(w.db, plan, &stmt)?;
+    if let Some(after) = &after {
+        journal::record(w, plan, before.as_ref(), Some(after))?;
+    }
+    Ok(after)
 }
 
 /// UPDATE of `changes` on every row that satisfies `cond`; the number of rows changed.

@@ -88,10 +88,10 @@ RELEASE SAVEPOINT ward_record
 ROLLBACK TO SAVEPOINT ward_record; RELEASE SAVEPOINT ward_record
 
 -- create the change log
-CREATE TABLE IF NOT EXISTS "_ward_changes" ( "tbl" TEXT NOT NULL, "seq" INTEGER NOT NULL, "op" TEXT NOT NULL, "row_id" TEXT NOT NULL, "at" TEXT NOT NULL, "actor" TEXT, "role" TEXT, "request" TEXT, "before" TEXT, "after" TEXT, PRIMARY KEY ("tbl", "seq") ) STRICT
+CREATE TABLE IF NOT EXISTS "_ward_changes" ( "tbl" TEXT NOT NULL, "seq" INTEGER NOT NULL, "op" TEXT NOT NULL, "row_id" TEXT NOT NULL, "at" TEXT NOT NULL, "actor" TEXT, "role" TEXT, "request" TEXT, "before" TEXT, "after" TEXT, PRIMARY KEY ("tbl", "seq") ) WITHOUT ROWID, STRICT
 
 -- create the change log
-CREATE TABLE IF NOT EXISTS "_ward_change_seq" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" INTEGER NOT NULL ) STRICT
+CREATE TABLE IF NOT EXISTS "_ward_change_seq" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" INTEGER NOT NULL ) WITHOUT ROWID, STRICT
 
 -- create the change log
 CREATE INDEX IF NOT EXISTS "ix__ward_changes_row" ON "_ward_changes" ("tbl", "row_id", "seq")
