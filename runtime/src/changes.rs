@@ -56,7 +56,7 @@ fn table_changes(old: &Table, new: &Table) -> Vec<String> {
             out.push(format!("-column {}", o.name));
         }
     }
-    let parts: [(&str, bool); 9] = [
+    let parts: [(&str, bool); 10] = [
         ("firewall", old.firewall != new.firewall),
         ("access", old.access != new.access),
         ("guards", old.guards != new.guards),
@@ -66,6 +66,7 @@ fn table_changes(old: &Table, new: &Table) -> Vec<String> {
         ("page", old.page != new.page),
         ("relations", old.relations != new.relations),
         ("indexes", old.indexes != new.indexes),
+        ("history", old.history != new.history),
     ];
     out.extend(
         parts
@@ -92,13 +93,17 @@ mod tests {
         extra.name = "extra".into();
         new.tables[0].columns.push(extra);
         new.tables[0].page.default += 1;
+        new.tables[0].history = Some(ward_ir::History {
+            keep_days: Some(30),
+            exclude: Vec::new(),
+        });
         let mut other = new.tables[0].clone();
         other.name = "others".into();
         new.tables.push(other);
         assert_eq!(
             describe(&old, &new),
             vec![
-                "rooms: +column extra, page".to_owned(),
+                "rooms: +column extra, page, history".to_owned(),
                 "+table others".to_owned()
             ]
         );

@@ -313,7 +313,7 @@ fn help_lists_only_working_commands() {
     let help = text(&ward(&["--help"]).stdout);
     for command in [
         "check", "compile", "serve", "dev", "migrate", "test", "token", "explain", "diff",
-        "openapi",
+        "openapi", "history",
     ] {
         assert!(help.contains(command), "{help}");
     }
@@ -790,6 +790,43 @@ fn ward_test_runs_on_postgres() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("on postgres"), "{stderr}");
     assert!(stdout.contains("all held"), "{stdout}");
+}
+
+#[test]
+fn history_purge_names_what_it_erases_and_refuses_what_it_cannot() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("notes.kdl"),
+        "table notes {\n    column body text\n    firewall none\n    access { read public; }\n    history #true\n}\n",
+    )
+    .unwrap();
+    let dir = arg(project.path());
+    let out = ward(&[
+        "history",
+        "purge",
+        dir,
+        "--table",
+        "notes",
+        "--before",
+        "2026-01-31",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "erased 0 version(s) of `notes`");
+    let out = ward(&["history", "purge", dir, "--table", "notes", "--id", "n1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A table without history, a date that is none, nothing named: refused, nothing erased.
+    let out = ward(&[
+        "history", "purge", dir, "--table", "other", "--actor", "ann",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("table `other` keeps no history"));
+    let out = ward(&[
+        "history", "purge", dir, "--table", "notes", "--before", "soon",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a date"));
+    let out = ward(&["history", "purge", dir, "--table", "notes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Row writes: every INSERT, UPDATE and DELETE of a declared table, each followed by the change
 //! records of the rows it changed ([`journal::record`]). A table that keeps no log pays nothing:
-//! its statement runs as rendered. One that does has its rows read before an UPDATE or DELETE
-//! (in the same transaction, with the same condition, so exactly the rows the statement
-//! changes) and after an UPDATE or INSERT, which is what the records carry.
+//! its statement runs as rendered. One that does has its rows read in the same transaction
+//! before an UPDATE or DELETE (with the statement's own condition, so exactly the rows it
+//! changes, or by key next to an `UPDATE … RETURNING` of one row) and after an INSERT or UPDATE
+//! (returned by the statement or read by id): those images are what the records carry.
 
 use sea_query::{Cond, Condition as SqlCond};
 use serde_json::{Map, Value as Json};
