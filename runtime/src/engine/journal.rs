@@ -57,30 +57,39 @@ impl Op {
             (Some(b), Some(a)) => match (deleted(b), deleted(a)) {
                 (false, true) => Some(Op::SoftDelete),
                 (true, false) => Some(Op::Restore),
-                _ => (kept(plan, b) != kept(plan, a)).then_some(Op::Update),
+                _ => differ(b, a, excluded(plan)).then_some(Op::Update),
             },
         }
     }
 }
 
-/// The columns of `rec` a version keeps: all but `history { exclude … }`, and for comparing
-/// images all but the modification stamps (an update that changed nothing else still set them).
-fn kept(plan: &TablePlan, rec: &Record) -> Map<String, Json> {
-    let mut out = image(plan, rec);
-    out.remove(system::MODIFIED_AT);
-    out.remove(system::MODIFIED_BY);
-    out
+/// The columns every update sets, whatever else it changes.
+const STAMPS: [&str; 2] = [system::MODIFIED_AT, system::MODIFIED_BY];
+
+/// Whether two images of a row differ in a column other than the stamps and `ignored`: an
+/// update that changed nothing else is no change to record, or to show.
+pub fn differ(a: &Record, b: &Record, ignored: &[String]) -> bool {
+    let counts = |k: &String| !STAMPS.contains(&k.as_str()) && !ignored.contains(k);
+    a.iter().any(|(k, v)| counts(k) && b.get(k) != Some(v))
+        || b.keys().any(|k| counts(k) && !a.contains_key(k))
+}
+
+/// The columns `history { exclude … }` keeps out of every record.
+fn excluded(plan: &TablePlan) -> &[String] {
+    if mutation::active(Mutation::HistoryExcludedKept) {
+        return &[];
+    }
+    plan.def
+        .history
+        .as_ref()
+        .map_or(&[][..], |h| h.exclude.as_slice())
 }
 
 /// `rec` as a change record stores it.
 fn image(plan: &TablePlan, rec: &Record) -> Map<String, Json> {
-    let excluded = plan
-        .def
-        .history
-        .as_ref()
-        .map_or(&[][..], |h| h.exclude.as_slice());
+    let excluded = excluded(plan);
     rec.iter()
-        .filter(|(k, _)| !excluded.contains(k) || mutation::active(Mutation::HistoryExcludedKept))
+        .filter(|(k, _)| !excluded.contains(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

@@ -13,6 +13,7 @@ use super::{Writer, journal};
 use crate::error::ApiError;
 use crate::snapshot::TablePlan;
 use crate::sql::{Stmt, dml, related};
+use crate::store::Db;
 use crate::store::row::{self, Record};
 
 /// INSERT of one prepared row; returns the row as stored.
@@ -127,7 +128,7 @@ fn inserted(w: Writer<'_>, plan: &TablePlan, ids: &[Json]) -> Result<(), ApiErro
     if !plan.def.logs_changes() {
         return Ok(());
     }
-    for rec in by_ids(w, plan, ids)? {
+    for rec in by_ids(w.db, plan, ids)? {
         journal::record(w, plan, None, Some(&rec))?;
     }
     Ok(())
@@ -210,7 +211,7 @@ fn logged_update(
     let n = row::execute(w.db, &dml::update_where(plan, changes, cond))?;
     if n != before.len() as u64 {
         return Err(ApiError::internal(format!(
-            "an UPDATE changed {n} rows where its condition selected {}",
+            "the update changed {n} rows where its condition selected {}",
             before.len()
         )));
     }
@@ -218,20 +219,21 @@ fn logged_update(
         .iter()
         .filter_map(|r| r.get(system::ID).cloned())
         .collect();
-    let after = by_ids(w, plan, &ids)?;
+    let after = by_ids(w.db, plan, &ids)?;
     for (b, a) in before.iter().zip(&after) {
         journal::record(w, plan, Some(b), Some(a))?;
     }
     Ok(after)
 }
 
-/// The rows with these ids, in `ids` order, whatever their state.
-fn by_ids(w: Writer<'_>, plan: &TablePlan, ids: &[Json]) -> Result<Vec<Record>, ApiError> {
+/// The rows with these ids, in `ids` order, whatever their state; an id without a row is an
+/// internal error (the ids come from rows this transaction read or wrote).
+pub fn by_ids(db: &dyn Db, plan: &TablePlan, ids: &[Json]) -> Result<Vec<Record>, ApiError> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(related::IN_CHUNK) {
         let cond = Cond::all().add(dml::ids_in(plan, chunk));
         found.extend(row::records(
-            w.db,
+            db,
             plan,
             &dml::select(plan, cond, &[], None, 0),
         )?);
@@ -245,7 +247,7 @@ fn by_ids(w: Writer<'_>, plan: &TablePlan, ids: &[Json]) -> Result<Vec<Record>, 
         .map(|id| {
             by_key
                 .remove(&journal::id_key(id))
-                .ok_or_else(|| ApiError::internal("a row written in this transaction is gone"))
+                .ok_or_else(|| ApiError::internal("a row this transaction read or wrote is gone"))
         })
         .collect()
 }

@@ -119,7 +119,12 @@ pub fn hard_delete(
     for (parent, ids, _) in &reached {
         restrict_check(tx, snap, parent, ids, Rows::All)?;
     }
-    let followed = KeyEffects::before(tx, snap, &reached)?;
+    // Nothing to read ahead when no table keeps a change log.
+    let followed = if snap.tables().any(|t| t.def.logs_changes()) {
+        KeyEffects::before(tx, snap, &reached)?
+    } else {
+        KeyEffects::default()
+    };
     let n = rows::delete(w, plan, id, cond)?;
     if n > 0 {
         followed.record(w)?;
@@ -130,6 +135,7 @@ pub fn hard_delete(
 /// What the foreign keys of a hard delete do to rows of tables that log their changes: the rows
 /// they remove (`cascade`) and the rows whose reference they set to null (`set-null`), read
 /// before the DELETE.
+#[derive(Default)]
 struct KeyEffects<'s> {
     removed: Vec<(&'s TablePlan, Vec<Record>)>,
     nulled: Vec<(&'s TablePlan, Vec<Record>)>,
@@ -149,10 +155,11 @@ impl<'s> KeyEffects<'s> {
             .iter()
             .flat_map(|(t, ids, _)| ids.iter().map(|id| key(t.name(), id)))
             .collect();
+        let mut nulled: HashSet<(String, String)> = HashSet::new();
         for (i, (table, ids, _)) in reached.iter().enumerate() {
             // The root row is the DELETE's own to record.
             if i > 0 && table.def.logs_changes() {
-                out.removed.push((table, by_ids(tx, table, ids)?));
+                out.removed.push((table, rows::by_ids(tx, table, ids)?));
             }
             for (child, column) in referencing(snap, table.name(), OnDelete::SetNull) {
                 if !child.def.logs_changes() {
@@ -167,9 +174,13 @@ impl<'s> KeyEffects<'s> {
                         &dml::select(child, cond, &[], None, 0),
                     )?);
                 }
+                // A row removed too is recorded as removed; one reached through two references
+                // is recorded once.
                 rows.retain(|r| {
-                    r.get(system::ID)
-                        .is_some_and(|id| !removed.contains(&key(child.name(), id)))
+                    r.get(system::ID).is_some_and(|id| {
+                        let k = key(child.name(), id);
+                        !removed.contains(&k) && nulled.insert(k)
+                    })
                 });
                 if !rows.is_empty() {
                     out.nulled.push((child, rows));
@@ -191,30 +202,12 @@ impl<'s> KeyEffects<'s> {
                 .iter()
                 .filter_map(|r| r.get(system::ID).cloned())
                 .collect();
-            let now = by_ids(w.db, table, &ids)?;
-            for b in rows {
-                let a = b
-                    .get(system::ID)
-                    .and_then(|id| now.iter().find(|n| n.get(system::ID) == Some(id)));
-                journal::record(w, table, Some(b), a)?;
+            for (b, a) in rows.iter().zip(rows::by_ids(w.db, table, &ids)?) {
+                journal::record(w, table, Some(b), Some(&a))?;
             }
         }
         Ok(())
     }
-}
-
-/// The rows of `plan` with these ids, in any order.
-fn by_ids(tx: &dyn Db, plan: &TablePlan, ids: &[Json]) -> Result<Vec<Record>, ApiError> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(related::IN_CHUNK) {
-        let cond = Cond::all().add(dml::ids_in(plan, chunk));
-        out.extend(row::records(
-            tx,
-            plan,
-            &dml::select(plan, cond, &[], None, 0),
-        )?);
-    }
-    Ok(out)
 }
 
 /// A table a delete reaches, the ids it reaches there, and the condition that bounded the search

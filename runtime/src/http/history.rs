@@ -125,7 +125,9 @@ fn version(
         before.map(|r| image(plan, caller, r)),
         after.map(|r| image(plan, caller, r)),
     );
-    if seen_before.is_some() && unstamped(&seen_before) == unstamped(&seen_after) {
+    if let (Some(b), Some(a)) = (&seen_before, &seen_after)
+        && !journal::differ(b, a, &[])
+    {
         return None;
     }
     let raw = |column: &str, value: Json| {
@@ -140,24 +142,13 @@ fn version(
         "op": change.op.name(),
         "at": raw(system::MODIFIED_AT, json!(change.at)),
         "actor": raw(system::MODIFIED_BY, json!(change.actor)),
-        "before": seen_before.unwrap_or(Json::Null),
-        "after": seen_after.unwrap_or(Json::Null),
+        "before": seen_before.map_or(Json::Null, Json::Object),
+        "after": seen_after.map_or(Json::Null, Json::Object),
     }))
 }
 
-/// A rendered image without the stamps every update sets, to tell whether anything the caller
-/// sees changed.
-fn unstamped(image: &Option<Json>) -> Option<Json> {
-    let mut image = image.clone()?;
-    if let Some(fields) = image.as_object_mut() {
-        fields.remove(system::MODIFIED_AT);
-        fields.remove(system::MODIFIED_BY);
-    }
-    Some(image)
-}
-
 /// A stored image as a read would show it today: the table's current columns only, masked.
-fn image(plan: &TablePlan, caller: &Caller, stored: &Record) -> Json {
+fn image(plan: &TablePlan, caller: &Caller, stored: &Record) -> Record {
     let mut rec: Record = stored
         .iter()
         .filter(|(k, _)| plan.column(k).is_some())
@@ -166,7 +157,7 @@ fn image(plan: &TablePlan, caller: &Caller, stored: &Record) -> Json {
     if !mutation::active(Mutation::HistoryMaskSkipped) {
         masking::mask_record(plan, caller, &mut rec);
     }
-    Json::Object(rec)
+    rec
 }
 
 /// `?limit=&cursor=`.

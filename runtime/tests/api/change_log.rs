@@ -112,12 +112,17 @@ table comments {
 }
 "#;
 
+/// One expected record, as [`ops`] lists them.
+fn op(op: &str, id: &str) -> (String, String) {
+    (op.to_owned(), id.to_owned())
+}
+
 async fn log(s: &Server, table: &str) -> Vec<Value> {
     s.app.change_log(table).await.unwrap()
 }
 
-/// `op id` per record, oldest first; the seqs must be 1, 2, 3, … (gap-free, per table).
-async fn ops(s: &Server, table: &str) -> Vec<String> {
+/// `(op, id)` per record, oldest first; the seqs must be 1, 2, 3, … (gap-free, per table).
+async fn ops(s: &Server, table: &str) -> Vec<(String, String)> {
     let records = log(s, table).await;
     for (i, r) in records.iter().enumerate() {
         assert_eq!(r["seq"], json!(i as i64 + 1), "gap-free seq: {records:#?}");
@@ -126,10 +131,9 @@ async fn ops(s: &Server, table: &str) -> Vec<String> {
     records
         .iter()
         .map(|r| {
-            format!(
-                "{} {}",
-                r["op"].as_str().unwrap(),
-                r["id"].as_str().unwrap()
+            (
+                r["op"].as_str().unwrap().to_owned(),
+                r["id"].as_str().unwrap().to_owned(),
             )
         })
         .collect()
@@ -174,11 +178,11 @@ async fn every_committed_change_is_recorded_once_in_commit_order() {
     assert_eq!(
         ops(&s, "notes").await,
         [
-            format!("insert {id}"),
-            format!("update {id}"),
-            format!("soft-delete {id}"),
-            format!("restore {id}"),
-            format!("update {id}"),
+            op("insert", &id),
+            op("update", &id),
+            op("soft-delete", &id),
+            op("restore", &id),
+            op("update", &id),
         ]
     );
     let records = log(&s, "notes").await;
@@ -225,7 +229,7 @@ async fn a_write_that_rolls_back_leaves_no_record() {
         )
         .await;
     assert_eq!(r.status, 409, "{}", r.text);
-    assert_eq!(ops(&s, "notes").await, [format!("insert {id}")]);
+    assert_eq!(ops(&s, "notes").await, [op("insert", &id)]);
 
     // A batch that is not atomic keeps the records of the rows it kept, and only those; the
     // next write's seq follows without a gap.
@@ -269,13 +273,13 @@ async fn a_write_that_rolls_back_leaves_no_record() {
     assert_eq!(
         ops[..3],
         [
-            format!("insert {id}"),
-            format!("insert {other}"),
-            format!("update {other}"),
+            op("insert", &id),
+            op("insert", &other),
+            op("update", &other),
         ]
     );
     assert_eq!(ops.len(), 5, "{ops:?}");
-    assert!(ops[3..].iter().all(|o| o.starts_with("insert ")));
+    assert!(ops[3..].iter().all(|(op, _)| op == "insert"));
 }
 
 #[backends]
@@ -295,15 +299,15 @@ async fn a_hard_delete_records_what_its_foreign_keys_remove_and_set_to_null() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         ops(&s, "projects").await,
-        [format!("insert {project}"), format!("delete {project}")]
+        [op("insert", &project), op("delete", &project)]
     );
     assert_eq!(
         ops(&s, "tasks").await,
-        [format!("insert {task}"), format!("delete {task}")]
+        [op("insert", &task), op("delete", &task)]
     );
     assert_eq!(
         ops(&s, "comments").await,
-        [format!("insert {comment}"), format!("update {comment}")]
+        [op("insert", &comment), op("update", &comment)]
     );
     let nulled = &log(&s, "comments").await[1];
     assert_eq!(nulled["before"]["projectId"], json!(project));
@@ -346,7 +350,10 @@ table tags {
             .await;
         assert!(r.status == 200 || r.status == 201, "{}", r.text);
     }
-    assert_eq!(ops(&s, "tags").await, ["insert n-1", "update n-1"]);
+    assert_eq!(
+        ops(&s, "tags").await,
+        [op("insert", "n-1"), op("update", "n-1")]
+    );
 }
 
 #[backends]
@@ -377,7 +384,10 @@ async fn concurrent_writers_get_one_gap_free_sequence() {
     let mut logged: Vec<String> = ops(&s, "notes")
         .await
         .into_iter()
-        .map(|o| o.trim_start_matches("insert ").to_owned())
+        .map(|(op, id)| {
+            assert_eq!(op, "insert");
+            id
+        })
         .collect();
     created.sort();
     logged.sort();
