@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let described = ward_runtime::store::describe_url(&url);
+    let described = ward_runtime::describe_url(&url);
     match runtime.block_on(ward_runtime::migrate(ir, &url, mode)) {
         Ok(plan) => {
             println!("migration plan for {described}:\n{plan}");

@@ -20,7 +20,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     println!(
         "{}",
-        serde_json::to_string_pretty(&ward_runtime::openapi::document(&ir))?
+        serde_json::to_string_pretty(&ward_runtime::openapi_document(&ir))?
     );
     Ok(ExitCode::SUCCESS)
 }

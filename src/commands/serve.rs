@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         project_dir: dir.clone(),
         database_url: database_url.clone(),
         require_secret: args.require_secret,
-        cors: ward_runtime::http::cors::Cors {
+        cors: ward_runtime::Cors {
             origins: args.cors_origins,
             loopback: false,
         },
@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir.display(),
             args.listen,
             short_hash(&app.ir_hash()),
-            ward_runtime::store::describe_url(&database_url),
+            ward_runtime::describe_url(&database_url),
             app.secret_source(),
         );
         ward_runtime::serve(app, listener).await?;

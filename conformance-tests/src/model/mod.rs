@@ -152,7 +152,8 @@ impl Model {
     /// predicted from it, and it is checked against the model's rows ([`history::check_log`]).
     pub fn observe_log(&mut self, table: &str, log: Vec<Value>) -> Result<(), String> {
         if let Some(t) = self.ir.table(table) {
-            history::check_log(t, self.rows(table), &log)?;
+            let before = self.logs.get(table).map_or(&[][..], Vec::as_slice);
+            history::check_log(t, self.rows(table), before, &log)?;
         }
         self.logs.insert(table.to_owned(), log);
         Ok(())

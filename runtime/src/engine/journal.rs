@@ -1,6 +1,6 @@
 //! Change records (SPEC §11): for a table with `history` (next: `realtime`), each changed row
 //! writes one record in the write's own transaction — so a rolled-back write leaves none — with
-//! a `seq` per table that is gap-free and in commit order ([`crate::sql::changes::next_seq`]).
+//! a `seq` per table that rises in commit order ([`crate::sql::changes::record_change`]).
 //! Columns the table's `history { exclude … }` names are never stored.
 
 use serde_json::{Map, Value as Json};
@@ -208,17 +208,14 @@ pub fn record(
         .or(before)
         .and_then(|r| r.get(system::ID))
         .ok_or_else(|| ApiError::internal("a logged row has no id"))?;
-    let dialect = plan.dialect;
-    let seq = row::scalar(w.db, &changes::next_seq(dialect, plan.name()))?;
     let text = |r: Option<&Record>| -> Result<Option<String>, ApiError> {
         r.map(|r| serde_json::to_string(&image(plan, r)).map_err(ApiError::internal))
             .transpose()
     };
-    let stmt = changes::insert_change(
-        dialect,
+    let statements = changes::record_change(
+        plan.dialect,
         ChangeRow {
             table: plan.name(),
-            seq,
             op: op.name(),
             row_id: &id_key(id),
             at: w.at,
@@ -228,7 +225,9 @@ pub fn record(
             before: text(before)?,
             after: text(after)?,
         },
-    );
-    row::execute(w.db, &stmt)?;
+    )?;
+    for stmt in &statements {
+        row::execute(w.db, stmt)?;
+    }
     Ok(())
 }

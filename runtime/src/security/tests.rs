@@ -91,6 +91,55 @@ fn firewall_predicates_bypass_and_stamps() {
     );
 }
 
+/// An image is inside the caller's scopes exactly when the firewall's `column = value` would
+/// select it (history judges stored images with this, in memory): every scope must match, a
+/// number matches its digits, and a missing, null or other-typed value matches none.
+#[test]
+fn firewall_contains_what_its_where_clause_selects() {
+    let scope = |column: &str, value: &str| crate::gate::ScopeEq {
+        column: column.into(),
+        value: value.into(),
+    };
+    let org = [scope("org", "acme")];
+    let both = [scope("org", "acme"), scope("team", "7")];
+    let cases = [
+        (&org[..], json!({"org": "acme"}), true),
+        (&org[..], json!({"org": "other"}), false),
+        (&org[..], json!({"org": null}), false),
+        (&org[..], json!({}), false),
+        (&org[..], json!({"org": true}), false),
+        (&both[..], json!({"org": "acme", "team": 7}), true),
+        (&both[..], json!({"org": "acme", "team": "7"}), true),
+        (&both[..], json!({"org": "acme", "team": 8}), false),
+        (&both[..], json!({"org": "other", "team": 7}), false),
+        (&[][..], json!({"org": "anything"}), true),
+    ];
+    for (scopes, image, inside) in cases {
+        assert_eq!(
+            firewall::contains(scopes, &row(image.clone())),
+            inside,
+            "{scopes:?} {image}"
+        );
+    }
+}
+
+/// Only a soft-delete table's statements leave soft-deleted rows out: a hard-delete table has
+/// no `deletedAt` to test.
+#[test]
+fn only_soft_delete_tables_filter_deleted_rows() {
+    let soft = snapshot();
+    assert!(crate::sql::predicate::filters_soft_deleted(
+        soft.table("rooms").unwrap()
+    ));
+    let hard = rooms_with(|t| t.delete = ward_ir::DeleteMode::Hard);
+    let plan = hard.table("rooms").unwrap();
+    assert!(!crate::sql::predicate::filters_soft_deleted(plan));
+    let member = caller(Some("m"), &["member"], Some("acme"));
+    let g = gate(plan, Operation::List, &member).unwrap();
+    let st = crate::sql::dml::count(plan, crate::sql::predicate::firewall(plan, &g));
+    assert!(!st.sql.contains("deletedAt"), "{}", st.sql);
+}
+
 #[test]
 fn guard_precedence() {
     let snap = snapshot();

@@ -209,12 +209,8 @@ pub fn insert_many(
     Ok(out)
 }
 
-/// UPDATE of `changes` on the row `id` that still satisfies `cond`.
-pub fn update(plan: &TablePlan, id: &Json, changes: &Map<String, Json>, cond: SqlCond) -> Stmt {
-    update_where(plan, changes, cond.add(id_eq(plan, id)))
-}
-
-/// [`update`] returning the whole row as the UPDATE left it (no row: `cond` no longer held).
+/// UPDATE of `changes` on the row `id` that still satisfies `cond`, returning the whole row as
+/// the UPDATE left it (no row: `cond` no longer held).
 pub fn update_returning(
     plan: &TablePlan,
     id: &Json,

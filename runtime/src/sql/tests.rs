@@ -55,11 +55,11 @@ fn writes_carry_the_firewall() {
     let m = caller(Some("m"), &["member"], Some("acme"));
     let g = gate(plan, Operation::Update, &m).unwrap();
     let changes = json!({"status": "x", "modifiedAt": "t"});
-    let st = dml::update(
+    let id = json!("00000000-0000-4000-8000-000000000001");
+    let st = dml::update_where(
         plan,
-        &json!("00000000-0000-4000-8000-000000000001"),
         changes.as_object().unwrap(),
-        predicate::visibility(plan, &g, &m, "now", true),
+        predicate::visibility(plan, &g, &m, "now", true).add(dml::id_eq(plan, &id)),
     );
     assert_eq!(
         st.sql,
@@ -427,7 +427,10 @@ mod goldens {
                 "insert if new (upsert)",
                 dml::insert_if_new(plan, row).unwrap(),
             ),
-            ("update", dml::update(plan, &id, changes, visible.clone())),
+            (
+                "update",
+                dml::update_where(plan, changes, visible.clone().add(dml::id_eq(plan, &id))),
+            ),
             (
                 "update returning",
                 dml::update_returning(plan, &id, changes, visible.clone()),
@@ -480,14 +483,11 @@ mod goldens {
                 .into_iter()
                 .map(|sql| ("create the change log", unbound(sql))),
         );
-        out.push(("next change seq", changes::next_seq(dialect, "rooms")));
-        out.push((
-            "insert a change",
-            changes::insert_change(
+        out.extend(
+            changes::record_change(
                 dialect,
                 changes::ChangeRow {
                     table: "rooms",
-                    seq: 7,
                     op: "update",
                     row_id: "00000000-0000-4000-8000-000000000001",
                     at: "2026-01-01T00:00:00.000Z",
@@ -497,8 +497,11 @@ mod goldens {
                     before: Some("{}".to_owned()),
                     after: None,
                 },
-            ),
-        ));
+            )
+            .unwrap()
+            .into_iter()
+            .map(|stmt| ("record a change", stmt)),
+        );
         out.push((
             "versions of a row",
             changes::versions(dialect, "rooms", "r1", Some(9), 21),
@@ -510,10 +513,144 @@ mod goldens {
                 .into_iter()
                 .map(|s| ("insert many", s)),
         );
+        out.extend(comparisons(dialect));
         if dialect == Dialect::Postgres {
             out.push((
                 "drop a legacy unique constraint",
                 unbound(ddl::pg_drop_constraint("rooms", "rooms_status_key")),
+            ));
+        }
+        out
+    }
+
+    /// Row conditions as `predicate` compiles them, each in a count: values that cannot be
+    /// stored in their column (a malformed uuid, text against a number, a timestamp against a
+    /// date), `like` on every column kind (Postgres compares uuids and times as SQLite's text),
+    /// and `any` of nothing.
+    fn comparisons(dialect: Dialect) -> Vec<(&'static str, Stmt)> {
+        use sea_query::{Cond, Value};
+        use ward_ir::{ColumnType, CompareOp::*, Condition};
+
+        let mut ir = snapshot_for(dialect).ir.clone();
+        let mut due = ir.tables[0].columns[1].clone();
+        due.name = "dueOn".into();
+        due.ty = ColumnType::Date;
+        ir.tables[0].columns.push(due);
+        let snap = crate::snapshot::Snapshot::build(ir, dialect).unwrap();
+        let plan = snap.table("rooms").unwrap();
+        let text = |s: &str| Value::String(Some(s.to_owned()));
+        let uuid = "01890000-0000-7000-8000-000000000001";
+        let cases: Vec<(&'static str, &str, ward_ir::CompareOp, Vec<Value>)> = vec![
+            ("uuid eq malformed", "id", Eq, vec![text("not-a-uuid")]),
+            ("uuid ne malformed", "id", Ne, vec![text("not-a-uuid")]),
+            ("uuid in malformed only", "id", In, vec![text("x")]),
+            (
+                "uuid in malformed and valid",
+                "id",
+                In,
+                vec![text("x"), text(uuid)],
+            ),
+            ("uuid not-in malformed only", "id", NotIn, vec![text("x")]),
+            (
+                "uuid not-in malformed and valid",
+                "id",
+                NotIn,
+                vec![text("x"), text(uuid)],
+            ),
+            ("uuid like", "id", Like, vec![text("0189")]),
+            ("integer eq text", "priority", Eq, vec![text("3")]),
+            (
+                "integer eq integer",
+                "priority",
+                Eq,
+                vec![Value::BigInt(Some(3))],
+            ),
+            (
+                "text eq integer",
+                "status",
+                Eq,
+                vec![Value::BigInt(Some(3))],
+            ),
+            (
+                "text eq boolean",
+                "status",
+                Eq,
+                vec![Value::Bool(Some(true))],
+            ),
+            ("text like escaped", "status", Like, vec![text("Ab%_")]),
+            (
+                "text like a number",
+                "status",
+                Like,
+                vec![Value::BigInt(Some(3))],
+            ),
+            (
+                "datetime lt a date",
+                "createdAt",
+                Lt,
+                vec![text("2026-01-01")],
+            ),
+            (
+                "datetime lt a datetime",
+                "createdAt",
+                Lt,
+                vec![text("2026-01-01T00:00:00.000Z")],
+            ),
+            ("datetime like", "createdAt", Like, vec![text("2026-01")]),
+            (
+                "date lt a datetime",
+                "dueOn",
+                Lt,
+                vec![text("2026-03-04T10:00:00.000Z")],
+            ),
+            (
+                "date lte a datetime",
+                "dueOn",
+                Lte,
+                vec![text("2026-03-04T10:00:00.000Z")],
+            ),
+            (
+                "date gt a datetime",
+                "dueOn",
+                Gt,
+                vec![text("2026-03-04T10:00:00.000Z")],
+            ),
+            ("date gt nonsense", "dueOn", Gt, vec![text("soon")]),
+            ("date eq a date", "dueOn", Eq, vec![text("2026-03-04")]),
+            (
+                "date eq a datetime",
+                "dueOn",
+                Eq,
+                vec![text("2026-03-04T10:00:00.000Z")],
+            ),
+            ("date like", "dueOn", Like, vec![text("03-04")]),
+        ];
+        let mut out: Vec<(&'static str, Stmt)> = cases
+            .into_iter()
+            .map(|(name, field, op, values)| {
+                let expr = predicate::compare(plan, field, op, values);
+                (name, dml::count(plan, Cond::all().add(expr)))
+            })
+            .collect();
+        let m = caller(Some("m"), &["member"], Some("acme"));
+        let nothing = Condition::Any { of: Vec::new() };
+        let everything = Condition::All { of: Vec::new() };
+        let priority_is = |v: i64| Condition::Compare {
+            field: "priority".into(),
+            op: Eq,
+            values: vec![ward_ir::Value::Literal(ward_ir::Literal::Integer(v))],
+        };
+        let either = Condition::Any {
+            of: vec![priority_is(1), priority_is(2)],
+        };
+        for (name, c) in [
+            ("any of nothing", nothing),
+            ("all of nothing", everything),
+            ("any of two", either),
+        ] {
+            out.push((
+                name,
+                dml::count(plan, predicate::condition(plan, &c, &m, "now")),
             ));
         }
         out

@@ -7,7 +7,7 @@ use crate::common;
 
 use common::ir::*;
 use common::*;
-use ward_runtime::http::cors::Cors;
+use ward_runtime::Cors;
 
 fn project(cors: &[&str], hash: &str) -> ward_ir::Ir {
     let mut ir = ir(vec![notes_table()]);

@@ -445,7 +445,7 @@ async fn a_precondition_on_an_invisible_row_is_not_found() {
                 )
                 .await;
             assert_eq!(r.status, 404, "{method} If-Match {tag}: {}", r.text);
-            assert_eq!(r.text, ward_runtime::error::NOT_FOUND_BODY);
+            assert_eq!(r.text, ward_runtime::NOT_FOUND_BODY);
         }
     }
 }

@@ -112,8 +112,16 @@ async fn two_instances_share_one_database() {
             &schema.url,
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
         ),
-        6,
-        "notes, tags, _ward_schema, _ward_audit and the change log's two, created once"
+        5,
+        "notes, tags, _ward_schema, _ward_audit and the change log, created once"
+    );
+    assert_eq!(
+        count(
+            &schema.url,
+            "SELECT count(*) FROM information_schema.sequences WHERE sequence_schema = current_schema()"
+        ),
+        1,
+        "the change log's numbers"
     );
     // A third instance starting later changes nothing either.
     App::open(ir.clone(), &opts).await.unwrap();

@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         project_dir: dir.clone(),
         database_url: database_url.clone(),
         require_secret: false,
-        cors: ward_runtime::http::cors::Cors {
+        cors: ward_runtime::Cors {
             origins: Vec::new(),
             loopback: true,
         },
@@ -81,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir.display(),
             args.listen,
             short(&app.ir_hash()),
-            ward_runtime::store::describe_url(&database_url),
+            ward_runtime::describe_url(&database_url),
             app.secret_source(),
         );
         tokens::print(&ir, &dir);

@@ -90,18 +90,17 @@ ROLLBACK TO SAVEPOINT ward_record; RELEASE SAVEPOINT ward_record
 CREATE TABLE IF NOT EXISTS "_ward_changes" ( "tbl" TEXT NOT NULL, "seq" bigint NOT NULL, "op" TEXT NOT NULL, "row_id" TEXT NOT NULL, "at" TEXT NOT NULL, "actor" TEXT, "role" TEXT, "request" TEXT, "before" TEXT, "after" TEXT, PRIMARY KEY ("tbl", "seq") )
 
 -- create the change log
-CREATE TABLE IF NOT EXISTS "_ward_change_seq" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" bigint NOT NULL )
-
--- create the change log
 CREATE INDEX IF NOT EXISTS "ix__ward_changes_row" ON "_ward_changes" ("tbl", "row_id", "seq")
 
--- next change seq
-INSERT INTO "_ward_change_seq" ("tbl", "seq") VALUES ($1, $2) ON CONFLICT ("tbl") DO UPDATE SET "seq" = "_ward_change_seq"."seq" + $3 RETURNING "seq"
--- values: [String(Some("rooms")), BigInt(Some(1)), BigInt(Some(1))]
+-- create the change log
+CREATE SEQUENCE IF NOT EXISTS "_ward_change_numbers"
 
--- insert a change
-INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
--- values: [String(Some("rooms")), BigInt(Some(7)), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
+-- create the change log
+SELECT setval('"_ward_change_numbers"', max(seq)) FROM "_ward_changes" HAVING max(seq) >= (SELECT last_value FROM "_ward_change_numbers")
+
+-- record a change
+WITH "numbering" AS  MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($2)) AS "locked") INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after") SELECT $3, nextval(CAST(CAST($4 AS text) AS regclass)), $5, $6, $7, $8, $9, $10, $11, $12 FROM "numbering"
+-- values: [Int(Some(2003985507)), String(Some("rooms")), String(Some("rooms")), String(Some("_ward_change_numbers")), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
 
 -- versions of a row
 SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after" FROM "_ward_changes" WHERE "tbl" = $1 AND "row_id" = $2 AND "seq" < $3 ORDER BY "seq" DESC LIMIT $4
@@ -110,6 +109,101 @@ SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before",
 -- insert many
 INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES ($1, $2, $3, $4, $5, $6)
 -- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- uuid eq malformed
+SELECT COUNT(*) FROM "rooms" WHERE "id" <> "id"
+
+-- uuid ne malformed
+SELECT COUNT(*) FROM "rooms" WHERE "id" = "id"
+
+-- uuid in malformed only
+SELECT COUNT(*) FROM "rooms" WHERE "id" <> "id"
+
+-- uuid in malformed and valid
+SELECT COUNT(*) FROM "rooms" WHERE "id" IN ($1)
+-- values: [String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- uuid not-in malformed only
+SELECT COUNT(*) FROM "rooms" WHERE "id" = "id"
+
+-- uuid not-in malformed and valid
+SELECT COUNT(*) FROM "rooms" WHERE "id" NOT IN ($1)
+-- values: [String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- uuid like
+SELECT COUNT(*) FROM "rooms" WHERE LOWER(CAST("id" AS text)) LIKE $1 ESCAPE E'\\'
+-- values: [String(Some("%0189%"))]
+
+-- integer eq text
+SELECT COUNT(*) FROM "rooms" WHERE "priority" <> "priority"
+
+-- integer eq integer
+SELECT COUNT(*) FROM "rooms" WHERE "priority" = $1
+-- values: [BigInt(Some(3))]
+
+-- text eq integer
+SELECT COUNT(*) FROM "rooms" WHERE "status" <> "status"
+
+-- text eq boolean
+SELECT COUNT(*) FROM "rooms" WHERE "status" <> "status"
+
+-- text like escaped
+SELECT COUNT(*) FROM "rooms" WHERE LOWER("status") LIKE $1 ESCAPE E'\\'
+-- values: [String(Some("%ab\\%\\_%"))]
+
+-- text like a number
+SELECT COUNT(*) FROM "rooms" WHERE $1
+-- values: [Bool(Some(false))]
+
+-- datetime lt a date
+SELECT COUNT(*) FROM "rooms" WHERE $1
+-- values: [Bool(None)]
+
+-- datetime lt a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "createdAt" < $1
+-- values: [String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- datetime like
+SELECT COUNT(*) FROM "rooms" WHERE LOWER(to_char(timezone($1, "createdAt"), $2)) LIKE $3 ESCAPE E'\\'
+-- values: [String(Some("UTC")), String(Some("YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"")), String(Some("%2026-01%"))]
+
+-- date lt a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" <= $1
+-- values: [String(Some("2026-03-04"))]
+
+-- date lte a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" <= $1
+-- values: [String(Some("2026-03-04"))]
+
+-- date gt a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" > $1
+-- values: [String(Some("2026-03-04"))]
+
+-- date gt nonsense
+SELECT COUNT(*) FROM "rooms" WHERE $1
+-- values: [Bool(None)]
+
+-- date eq a date
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" = $1
+-- values: [String(Some("2026-03-04"))]
+
+-- date eq a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" <> "dueOn"
+
+-- date like
+SELECT COUNT(*) FROM "rooms" WHERE LOWER(to_char("dueOn", $1)) LIKE $2 ESCAPE E'\\'
+-- values: [String(Some("YYYY-MM-DD")), String(Some("%03-04%"))]
+
+-- any of nothing
+SELECT COUNT(*) FROM "rooms" WHERE $1
+-- values: [Bool(Some(false))]
+
+-- all of nothing
+SELECT COUNT(*) FROM "rooms" WHERE TRUE
+
+-- any of two
+SELECT COUNT(*) FROM "rooms" WHERE "priority" = $1 OR "priority" = $2
+-- values: [BigInt(Some(1)), BigInt(Some(2))]
 
 -- drop a legacy unique constraint
 ALTER TABLE "rooms" DROP CONSTRAINT "rooms_status_key"

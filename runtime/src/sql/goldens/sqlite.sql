@@ -91,18 +91,18 @@ ROLLBACK TO SAVEPOINT ward_record; RELEASE SAVEPOINT ward_record
 CREATE TABLE IF NOT EXISTS "_ward_changes" ( "tbl" TEXT NOT NULL, "seq" INTEGER NOT NULL, "op" TEXT NOT NULL, "row_id" TEXT NOT NULL, "at" TEXT NOT NULL, "actor" TEXT, "role" TEXT, "request" TEXT, "before" TEXT, "after" TEXT, PRIMARY KEY ("tbl", "seq") ) WITHOUT ROWID, STRICT
 
 -- create the change log
-CREATE TABLE IF NOT EXISTS "_ward_change_seq" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" INTEGER NOT NULL ) WITHOUT ROWID, STRICT
-
--- create the change log
 CREATE INDEX IF NOT EXISTS "ix__ward_changes_row" ON "_ward_changes" ("tbl", "row_id", "seq")
 
--- next change seq
-INSERT INTO "_ward_change_seq" ("tbl", "seq") VALUES (?, ?) ON CONFLICT ("tbl") DO UPDATE SET "seq" = "_ward_change_seq"."seq" + ? RETURNING "seq"
+-- create the change log
+CREATE TABLE IF NOT EXISTS "_ward_change_seq" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" INTEGER NOT NULL ) WITHOUT ROWID, STRICT
+
+-- record a change
+INSERT INTO "_ward_change_seq" ("tbl", "seq") VALUES (?, ?) ON CONFLICT ("tbl") DO UPDATE SET "seq" = "_ward_change_seq"."seq" + ?
 -- values: [String(Some("rooms")), BigInt(Some(1)), BigInt(Some(1))]
 
--- insert a change
-INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
--- values: [String(Some("rooms")), BigInt(Some(7)), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
+-- record a change
+INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after") SELECT ?, (SELECT "seq" FROM "_ward_change_seq" WHERE "tbl" = ?), ?, ?, ?, ?, ?, ?, ?, ?
+-- values: [String(Some("rooms")), String(Some("rooms")), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
 
 -- versions of a row
 SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after" FROM "_ward_changes" WHERE "tbl" = ? AND "row_id" = ? AND "seq" < ? ORDER BY "seq" DESC LIMIT ?
@@ -111,4 +111,99 @@ SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before",
 -- insert many
 INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES (?, ?, ?, ?, ?, ?)
 -- values: [String(Some("01890000-0000-7000-8000-000000000001")), String(Some("open")), BigInt(Some(3)), String(Some("acme")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- uuid eq malformed
+SELECT COUNT(*) FROM "rooms" WHERE "id" <> "id"
+
+-- uuid ne malformed
+SELECT COUNT(*) FROM "rooms" WHERE "id" = "id"
+
+-- uuid in malformed only
+SELECT COUNT(*) FROM "rooms" WHERE "id" <> "id"
+
+-- uuid in malformed and valid
+SELECT COUNT(*) FROM "rooms" WHERE "id" IN (?)
+-- values: [String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- uuid not-in malformed only
+SELECT COUNT(*) FROM "rooms" WHERE "id" = "id"
+
+-- uuid not-in malformed and valid
+SELECT COUNT(*) FROM "rooms" WHERE "id" NOT IN (?)
+-- values: [String(Some("01890000-0000-7000-8000-000000000001"))]
+
+-- uuid like
+SELECT COUNT(*) FROM "rooms" WHERE "id" LIKE ? ESCAPE '\'
+-- values: [String(Some("%0189%"))]
+
+-- integer eq text
+SELECT COUNT(*) FROM "rooms" WHERE "priority" <> "priority"
+
+-- integer eq integer
+SELECT COUNT(*) FROM "rooms" WHERE "priority" = ?
+-- values: [BigInt(Some(3))]
+
+-- text eq integer
+SELECT COUNT(*) FROM "rooms" WHERE "status" <> "status"
+
+-- text eq boolean
+SELECT COUNT(*) FROM "rooms" WHERE "status" <> "status"
+
+-- text like escaped
+SELECT COUNT(*) FROM "rooms" WHERE "status" LIKE ? ESCAPE '\'
+-- values: [String(Some("%Ab\\%\\_%"))]
+
+-- text like a number
+SELECT COUNT(*) FROM "rooms" WHERE ?
+-- values: [Bool(Some(false))]
+
+-- datetime lt a date
+SELECT COUNT(*) FROM "rooms" WHERE ?
+-- values: [Bool(None)]
+
+-- datetime lt a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "createdAt" < ?
+-- values: [String(Some("2026-01-01T00:00:00.000Z"))]
+
+-- datetime like
+SELECT COUNT(*) FROM "rooms" WHERE "createdAt" LIKE ? ESCAPE '\'
+-- values: [String(Some("%2026-01%"))]
+
+-- date lt a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" <= ?
+-- values: [String(Some("2026-03-04"))]
+
+-- date lte a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" <= ?
+-- values: [String(Some("2026-03-04"))]
+
+-- date gt a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" > ?
+-- values: [String(Some("2026-03-04"))]
+
+-- date gt nonsense
+SELECT COUNT(*) FROM "rooms" WHERE ?
+-- values: [Bool(None)]
+
+-- date eq a date
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" = ?
+-- values: [String(Some("2026-03-04"))]
+
+-- date eq a datetime
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" <> "dueOn"
+
+-- date like
+SELECT COUNT(*) FROM "rooms" WHERE "dueOn" LIKE ? ESCAPE '\'
+-- values: [String(Some("%03-04%"))]
+
+-- any of nothing
+SELECT COUNT(*) FROM "rooms" WHERE ?
+-- values: [Bool(Some(false))]
+
+-- all of nothing
+SELECT COUNT(*) FROM "rooms" WHERE TRUE
+
+-- any of two
+SELECT COUNT(*) FROM "rooms" WHERE "priority" = ? OR "priority" = ?
+-- values: [BigInt(Some(1)), BigInt(Some(2))]
 

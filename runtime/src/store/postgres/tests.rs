@@ -184,3 +184,119 @@ async fn reads_by_key_pipeline_fail_alone_and_follow_a_migration() {
         .await
         .unwrap();
 }
+
+/// Change numbers (`sql::changes::record_change`) are taken in commit order: while one transaction
+/// holds a number of a table, a second writer of that table waits for it to end before it takes
+/// its own (so no reader can see the larger number while the smaller one is still to come); a
+/// writer of another table does not wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn change_numbers_are_taken_in_commit_order() {
+    use std::sync::{Arc, Mutex, mpsc};
+    use std::time::Duration;
+
+    use sea_query::ExprTrait;
+
+    use crate::sql::{Dialect, changes};
+
+    let Ok(base) = std::env::var("WARD_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "notice: WARD_TEST_POSTGRES_URL is unset; the Postgres numbering test is skipped"
+        );
+        return;
+    };
+    let admin = connect(&base).await;
+    let schema = format!("ward_numbering_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let store = Store::open(&url, Default::default()).await.unwrap();
+    store
+        .schema_write(|db| {
+            for sql in changes::create_tables(Dialect::Postgres) {
+                db.execute(&Stmt::unbound(sql))?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // Records one change of `table` and answers its number.
+    let number = |db: &dyn Db, table: &str| -> Result<i64, ApiError> {
+        let change = changes::ChangeRow {
+            table,
+            op: "insert",
+            row_id: "r",
+            at: "2026-01-01T00:00:00.000Z",
+            actor: None,
+            role: None,
+            request: None,
+            before: None,
+            after: Some("{}".to_owned()),
+        };
+        for stmt in changes::record_change(Dialect::Postgres, change)? {
+            db.execute(&stmt)?;
+        }
+        let mut latest = sea_query::Query::select();
+        latest
+            .from(sea_query::Alias::new(changes::CHANGES_TABLE))
+            .expr(sea_query::Expr::col(sea_query::Alias::new("seq")).max())
+            .and_where(sea_query::Expr::col(sea_query::Alias::new("tbl")).eq(table));
+        row::scalar(db, &crate::sql::render(Dialect::Postgres, &latest))
+    };
+
+    let (taken, first_number) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Arc::new(Mutex::new(released));
+    let first = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .write(move |db| {
+                    let n = number(db, "notes")?;
+                    let _ = taken.send(n);
+                    let _ = released.lock().map(|r| r.recv());
+                    Ok(n)
+                })
+                .await
+        }
+    });
+    let first_number =
+        tokio::task::spawn_blocking(move || first_number.recv_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .unwrap();
+    let second = tokio::spawn({
+        let store = store.clone();
+        async move { store.write(move |db| number(db, "notes")).await }
+    });
+    let other_table = tokio::time::timeout(
+        Duration::from_secs(10),
+        store.write(move |db| number(db, "rooms")),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second_waited = !second.is_finished();
+    release.send(()).unwrap();
+    let first = first.await.unwrap();
+    let second = second.await.unwrap();
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+
+    assert!(
+        other_table.is_ok_and(|n| n.is_ok()),
+        "another table's writer does not wait"
+    );
+    assert!(
+        second_waited,
+        "a second writer of the table waits for the first to end"
+    );
+    assert_eq!(first.unwrap(), first_number);
+    assert!(
+        second.unwrap() > first_number,
+        "numbers rise in commit order"
+    );
+}
