@@ -14,11 +14,9 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 use ward_ir::Operation;
-use ward_runtime::gate::Caller;
-use ward_runtime::http::{encode, query};
-use ward_runtime::security::{self, masking};
-use ward_runtime::snapshot::{Snapshot, TablePlan};
-use ward_runtime::sql::{Dialect, dml, filter, predicate};
+use ward_runtime::bench_internals::{
+    self as ward, Answer, Caller, Dialect, Records, Snapshot, Stmt, TablePlan,
+};
 
 const PAGE: usize = 50;
 
@@ -62,16 +60,16 @@ fn member() -> Caller {
 }
 
 /// What `GET /api/t0?…` builds before it touches the database.
-fn list_statement(plan: &TablePlan, caller: &Caller, raw: &str) -> ward_runtime::sql::Stmt {
-    let gate = security::gate(plan, Operation::List, caller).expect("members may list");
-    let lq = query::parse_list(plan, caller, Some(raw), None).expect("a valid query");
+fn list_statement(plan: &TablePlan, caller: &Caller, raw: &str) -> Stmt {
+    let gate = ward::gate(plan, Operation::List, caller).expect("members may list");
+    let lq = ward::parse_list(plan, caller, Some(raw), None).expect("a valid query");
     let now = "2026-11-22T12:00:00.000Z";
-    let mut cond = predicate::visibility(plan, &gate, caller, now, true)
-        .add(filter::filters(plan, &lq.filters));
+    let mut cond =
+        ward::visibility(plan, &gate, caller, now, true).add(ward::filters(plan, &lq.filters));
     if let Some((text, cols)) = &lq.search {
-        cond = cond.add(filter::search(plan, cols, text));
+        cond = cond.add(ward::search(plan, cols, text));
     }
-    dml::select(plan, cond, &lq.sort, Some(lq.limit + 1), lq.offset)
+    ward::select(plan, cond, &lq.sort, Some(lq.limit + 1), lq.offset)
 }
 
 fn list_query(c: &mut Criterion) {
@@ -81,7 +79,7 @@ fn list_query(c: &mut Criterion) {
     let raw = "status=open&amount.gte=10&search=report&sort=-amount,name&limit=50";
     let mut group = c.benchmark_group("list_query");
     group.bench_function("baseline_bare_select", |b| {
-        b.iter(|| black_box(dml::select(plan, sea_query::Cond::all(), &[], Some(51), 0)));
+        b.iter(|| black_box(ward::select(plan, sea_query::Cond::all(), &[], Some(51), 0)));
     });
     group.bench_function("filtered_sorted_page", |b| {
         b.iter(|| black_box(list_statement(plan, &caller, black_box(raw))));
@@ -131,7 +129,7 @@ fn mask_and_serialise(c: &mut Criterion) {
         b.iter(|| {
             let mut page = rows.clone();
             for r in &mut page {
-                masking::mask_record(plan, &caller, r);
+                ward::mask_record(plan, &caller, r);
             }
             black_box(page)
         });
@@ -151,8 +149,8 @@ fn mask_and_serialise(c: &mut Criterion) {
         .collect();
     group.bench_function(BenchmarkId::new("mask_and_serialise_cells", PAGE), |b| {
         b.iter(|| {
-            let data = encode::Records::new(plan, &caller, None, &cells);
-            black_box(encode::to_body(&encode::Answer::data(data)))
+            let data = Records::new(plan, &caller, None, &cells);
+            black_box(ward::to_body(&Answer::data(data)))
         });
     });
     group.finish();

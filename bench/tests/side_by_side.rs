@@ -69,10 +69,27 @@ fn a_short_run_measures_every_workload_without_errors() {
                 "{ratio}"
             );
             assert!(ratio["ward_over_pocketbase"].is_null(), "{ratio}");
+            let floor = ratio["ward_over_floor"].as_f64();
+            assert_eq!(
+                floor.is_some_and(|r| r > 0.0),
+                workload == "read",
+                "{ratio}"
+            );
+            let history = ratio["history_over_ward"].as_f64();
+            assert_eq!(
+                history.is_some_and(|r| r > 0.0),
+                matches!(workload, "create" | "update"),
+                "{ratio}"
+            );
         }
     }
     let markdown = std::fs::read_to_string(out.path().join("side-by-side.md")).expect("markdown");
     assert!(markdown.contains("| read |"), "{markdown}");
+    assert!(markdown.contains("ward over the HTTP floor"), "{markdown}");
+    assert!(
+        markdown.contains("with `history #true` on items"),
+        "{markdown}"
+    );
     let chart = std::fs::read_to_string(out.path().join("side-by-side.svg")).expect("chart");
     assert!(chart.starts_with("<svg"));
 }

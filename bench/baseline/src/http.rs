@@ -68,6 +68,18 @@ pub fn router(store: Store, secret: &[u8]) -> Router {
         .with_state(Arc::new(server))
 }
 
+/// The floor's one answer: an item shaped and sized as ward answers a read of it (the seeded
+/// items' columns, the audit stamps, a masked email).
+const FLOOR_BODY: &str = r#"{"data":{"id":"019af3c2-6a7e-7c41-9d2a-5b8e4f1c2d3a","name":"item 4821","status":"open","amount":4821,"ratio":0.4821,"active":true,"dueOn":"2026-12-31","email":"u***@example.com","orgId":"org-a","createdAt":"2026-11-23T00:06:12.345Z","createdBy":"user-a","modifiedAt":"2026-11-23T00:06:12.345Z","modifiedBy":"user-a","deletedAt":null}}"#;
+
+/// The HTTP floor: what axum and hyper cost one read, with nothing of ward or of a database.
+pub fn floor() -> Router {
+    Router::new().route(
+        "/api/items/{id}",
+        get(|| async { ([(header::CONTENT_TYPE, "application/json")], FLOOR_BODY) }),
+    )
+}
+
 type Answer = Result<Response, Failure>;
 
 /// An error answer: its status and message.

@@ -18,8 +18,8 @@ use clap::Parser;
 #[derive(Parser)]
 struct Args {
     /// sqlite://PATH (a database `ward serve` created and seeded) or postgres://…
-    #[arg(long)]
-    database: String,
+    #[arg(long, required_unless_present = "floor")]
+    database: Option<String>,
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
     /// The HS256 secret the tokens are signed with (the one `ward serve` was given).
@@ -28,6 +28,11 @@ struct Args {
     /// SQLite durability, as `ward serve --sqlite-sync`: `full` (every commit synced) or `normal`.
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     sqlite_sync: String,
+    /// Serve the HTTP floor instead: `GET /api/items/{id}` answers one fixed record-sized body,
+    /// with no token, no database and no policy, so that ward/floor is what everything above the
+    /// HTTP stack costs a read.
+    #[arg(long)]
+    floor: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,21 +42,23 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("could not start the async runtime")?;
     runtime.block_on(async move {
-        let store = if let Some(path) = args.database.strip_prefix("sqlite://") {
-            http::Store::Sqlite(sqlite::Store::open(
-                path.as_ref(),
-                args.sqlite_sync == "full",
-            )?)
-        } else {
-            http::Store::Postgres(postgres::Store::open(&args.database).await?)
+        let app = match &args.database {
+            Some(database) if !args.floor => http::router(
+                open(database, &args.sqlite_sync).await?,
+                args.secret.as_bytes(),
+            ),
+            _ => http::floor(),
         };
-        let app = http::router(store, args.secret.as_bytes());
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         eprintln!(
             "ward-baseline: serving {} on http://{}",
-            args.database, args.listen
+            args.database
+                .as_deref()
+                .filter(|_| !args.floor)
+                .unwrap_or("the HTTP floor"),
+            args.listen
         );
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -59,5 +66,13 @@ fn main() -> anyhow::Result<()> {
             })
             .await?;
         anyhow::Ok(())
+    })
+}
+
+async fn open(database: &str, sqlite_sync: &str) -> anyhow::Result<http::Store> {
+    Ok(if let Some(path) = database.strip_prefix("sqlite://") {
+        http::Store::Sqlite(sqlite::Store::open(path.as_ref(), sqlite_sync == "full")?)
+    } else {
+        http::Store::Postgres(postgres::Store::open(database).await?)
     })
 }

@@ -76,6 +76,8 @@ struct Run {
     /// Removes the default work directory when the run ends.
     _temporary: Option<tempfile::TempDir>,
     project: PathBuf,
+    /// The same project with `history #true` on `items`.
+    history_project: PathBuf,
     load: Load,
     results: Vec<report::Result>,
 }
@@ -101,6 +103,9 @@ async fn main() -> anyhow::Result<()> {
     let project = work.join("project");
     std::fs::create_dir_all(&project)?;
     std::fs::write(project.join("items.kdl"), PROJECT)?;
+    let history_project = work.join("project-history");
+    std::fs::create_dir_all(&history_project)?;
+    std::fs::write(history_project.join("items.kdl"), with_history(PROJECT)?)?;
     let load = Load {
         seconds: args.seconds,
         connections: args.connections,
@@ -112,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
         work,
         _temporary: temporary,
         project,
+        history_project,
         load,
         results: Vec::new(),
     };
@@ -165,20 +171,31 @@ impl Run {
         &self.work
     }
 
-    /// ward and the baseline on every workload, `--repeat` times over: repeats interleave, so
-    /// that a slow minute of the machine spreads over every server instead of one.
+    /// ward, the baseline, ward with history (writes) and the HTTP floor (reads) on every
+    /// workload, `--repeat` times over: repeats interleave, so that a slow minute of the machine
+    /// spreads over every server instead of one.
     fn rounds(&self) -> Vec<(ServerKind, Workload)> {
-        let once = [ServerKind::Ward, ServerKind::Baseline]
-            .into_iter()
-            .flat_map(|kind| self.args.workloads.iter().map(move |w| (kind, *w)));
+        let kinds = [
+            ServerKind::Ward,
+            ServerKind::Baseline,
+            ServerKind::WardHistory,
+            ServerKind::Floor,
+        ];
+        let once = kinds.into_iter().flat_map(|kind| {
+            self.args
+                .workloads
+                .iter()
+                .filter(move |w| kind.measures(**w))
+                .map(move |w| (kind, *w))
+        });
         let once: Vec<_> = once.collect();
         (0..self.args.repeat).flat_map(|_| once.clone()).collect()
     }
 
-    fn ward(&self, database: &str, port: u16) -> Command {
+    fn ward(&self, project: &Path, database: &str, port: u16) -> Command {
         let mut c = Command::new(&self.bins.ward);
         c.arg("serve")
-            .arg(&self.project)
+            .arg(project)
             .args([
                 "--database",
                 database,
@@ -213,7 +230,7 @@ impl Run {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let port = free_port()?;
         let mut ward = Server::start(
-            self.ward(database, port),
+            self.ward(&self.project, database, port),
             port,
             "/healthz",
             &self.work().join("seed.log"),
@@ -299,7 +316,15 @@ impl Run {
     ) -> anyhow::Result<()> {
         let port = free_port()?;
         let (command, probe) = match kind {
-            ServerKind::Ward => (self.ward(database, port), "/healthz"),
+            ServerKind::Ward => (self.ward(&self.project, database, port), "/healthz"),
+            ServerKind::WardHistory => {
+                (self.ward(&self.history_project, database, port), "/healthz")
+            }
+            ServerKind::Floor => {
+                let mut floor = self.baseline(database, port);
+                floor.arg("--floor");
+                (floor, "/api/items/probe")
+            }
             _ => (self.baseline(database, port), "/api/items"),
         };
         let log = self
@@ -339,6 +364,16 @@ impl Run {
             measurement: m,
         });
     }
+}
+
+/// The bench project with the items' change log and history on.
+fn with_history(project: &str) -> anyhow::Result<String> {
+    const LAST_LINE: &str = "    delete soft\n}";
+    anyhow::ensure!(
+        project.contains(LAST_LINE),
+        "bench/project/items.kdl no longer ends its table with `delete soft`"
+    );
+    Ok(project.replacen(LAST_LINE, "    delete soft\n    history #true\n}", 1))
 }
 
 /// Replaces `to` with a copy of the directory `from` (one level of files and directories).

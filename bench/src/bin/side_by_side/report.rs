@@ -29,6 +29,23 @@ pub enum ServerKind {
     Ward,
     Baseline,
     Pocketbase,
+    /// ward on the same project with `history #true` on `items`: what the change log costs writes.
+    #[serde(rename = "ward-history")]
+    WardHistory,
+    /// A static axum handler answering a record-sized body: what the HTTP stack alone costs.
+    Floor,
+}
+
+impl ServerKind {
+    /// Whether this server is measured on `workload`: the floor answers reads only, and history
+    /// costs nothing but writes.
+    pub fn measures(self, workload: Workload) -> bool {
+        match self {
+            ServerKind::Floor => workload == Workload::Read,
+            ServerKind::WardHistory => matches!(workload, Workload::Create | Workload::Update),
+            _ => true,
+        }
+    }
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -50,6 +67,10 @@ pub struct Ratio {
     pub workload: Workload,
     pub ward_over_baseline: Option<f64>,
     pub ward_over_pocketbase: Option<f64>,
+    /// Reads: ward over the HTTP floor (issue 20's goal ≥ 0.5).
+    pub ward_over_floor: Option<f64>,
+    /// Writes: ward with `history` on over ward without (SPEC §11's goal ≥ 0.8).
+    pub history_over_ward: Option<f64>,
     pub ward_p99_ms: Option<f64>,
 }
 
@@ -78,6 +99,9 @@ pub struct Report {
 pub const TARGET_OVER_BASELINE: f64 = 0.85;
 pub const TARGET_OVER_POCKETBASE: f64 = 5.0;
 pub const TARGET_READ_P99_MS: f64 = 5.0;
+/// Issue 20's goal for reads over the HTTP floor, and the research's for history on over off.
+pub const TARGET_OVER_FLOOR: f64 = 0.5;
+pub const TARGET_HISTORY_OVER_WARD: f64 = 0.8;
 
 fn find(
     results: &[Result],
@@ -139,11 +163,12 @@ pub fn ratios(results: &[Result]) -> Vec<Ratio> {
             let Some(ward) = find(results, ServerKind::Ward, backend, workload) else {
                 continue;
             };
-            let over = |other: Option<&Measurement>| {
-                other
-                    .filter(|m| m.requests_per_second > 0.0)
-                    .map(|m| round2(ward.requests_per_second / m.requests_per_second))
+            let ratio = |top: Option<&Measurement>, bottom: Option<&Measurement>| {
+                let (top, bottom) = (top?, bottom?);
+                (bottom.requests_per_second > 0.0)
+                    .then(|| round2(top.requests_per_second / bottom.requests_per_second))
             };
+            let over = |other: Option<&Measurement>| ratio(Some(ward), other);
             out.push(Ratio {
                 backend,
                 workload,
@@ -154,6 +179,11 @@ pub fn ratios(results: &[Result]) -> Vec<Ratio> {
                     Backend::Sqlite,
                     workload,
                 )),
+                ward_over_floor: over(find(results, ServerKind::Floor, backend, workload)),
+                history_over_ward: ratio(
+                    find(results, ServerKind::WardHistory, backend, workload),
+                    Some(ward),
+                ),
                 ward_p99_ms: Some(ward.p99_ms),
             });
         }
@@ -229,7 +259,7 @@ pub fn markdown(report: &Report) -> String {
             "| workload | ward req/s | baseline req/s | PocketBase req/s | ward/baseline | ward/PocketBase | p50 / p99 ms: ward | baseline | PocketBase | peak RSS MiB: ward | baseline | PocketBase | server CPU µs/request: ward | baseline | PocketBase | errors |\n\
              |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
-        for r in ratios {
+        for r in &ratios {
             let get = |server, backend| find(&report.results, server, backend, r.workload);
             let (w, b, p) = (
                 get(ServerKind::Ward, backend),
@@ -271,6 +301,32 @@ pub fn markdown(report: &Report) -> String {
                 cpu(p),
                 errors
             );
+        }
+        md.push('\n');
+        for r in &ratios {
+            if let Some(floor) = r.ward_over_floor {
+                let _ = writeln!(
+                    md,
+                    "- {}: ward over the HTTP floor (a static axum handler answering a record-sized body, same load): {}",
+                    r.workload.name(),
+                    ratio_cell(Some(floor), TARGET_OVER_FLOOR)
+                );
+            }
+            if let Some(history) = r.history_over_ward {
+                let on = find(
+                    &report.results,
+                    ServerKind::WardHistory,
+                    backend,
+                    r.workload,
+                );
+                let _ = writeln!(
+                    md,
+                    "- {}: with `history #true` on items, {} req/s: {} of ward without history (goal ≥ {TARGET_HISTORY_OVER_WARD})",
+                    r.workload.name(),
+                    cell(on, |m| format!("{:.0}", m.requests_per_second)),
+                    ratio_cell(Some(history), TARGET_HISTORY_OVER_WARD)
+                );
+            }
         }
         md.push('\n');
     }
@@ -480,6 +536,51 @@ mod tests {
         assert_eq!(ratios[2].ward_over_pocketbase, Some(1.33));
     }
 
+    fn report(pocketbase: Option<&str>, results: Vec<Result>, ratios: Vec<Ratio>) -> Report {
+        Report {
+            date: "today".into(),
+            machine: "test".into(),
+            pocketbase: pocketbase.map(str::to_owned),
+            settings: Settings {
+                seconds: 1,
+                connections: 32,
+                wrk_threads: 2,
+                rows: 10,
+                repeat: 1,
+                sqlite_sync: "full".into(),
+            },
+            results,
+            ratios,
+        }
+    }
+
+    #[test]
+    fn the_floor_divides_reads_and_history_divides_by_ward_without_it() {
+        let results = vec![
+            r(ServerKind::Ward, Backend::Sqlite, Workload::Read, 6000.0),
+            r(ServerKind::Floor, Backend::Sqlite, Workload::Read, 12000.0),
+            r(ServerKind::Ward, Backend::Sqlite, Workload::Create, 1000.0),
+            r(
+                ServerKind::WardHistory,
+                Backend::Sqlite,
+                Workload::Create,
+                850.0,
+            ),
+        ];
+        let ratios = ratios(&results);
+        assert_eq!(ratios[0].ward_over_floor, Some(0.5));
+        assert_eq!(ratios[0].history_over_ward, None);
+        assert_eq!(ratios[1].ward_over_floor, None);
+        assert_eq!(ratios[1].history_over_ward, Some(0.85));
+        assert!(ServerKind::Floor.measures(Workload::Read));
+        assert!(!ServerKind::Floor.measures(Workload::Create));
+        assert!(ServerKind::WardHistory.measures(Workload::Update));
+        assert!(!ServerKind::WardHistory.measures(Workload::List));
+        let md = markdown(&report(None, results, ratios));
+        assert!(md.contains("- read: ward over the HTTP floor"), "{md}");
+        assert!(md.contains("items, 850 req/s: **0.85×** ✓"), "{md}");
+    }
+
     #[test]
     fn the_json_carries_numeric_ratio_fields_per_backend_and_workload() {
         let results = vec![
@@ -498,19 +599,8 @@ mod tests {
             ),
         ];
         let report = Report {
-            date: "today".into(),
-            machine: "test".into(),
-            pocketbase: Some("0.40.6".into()),
-            settings: Settings {
-                seconds: 1,
-                connections: 32,
-                wrk_threads: 2,
-                rows: 10,
-                repeat: 1,
-                sqlite_sync: "full".into(),
-            },
             ratios: ratios(&results),
-            results,
+            ..report(Some("0.40.6"), results, Vec::new())
         };
         let json: serde_json::Value =
             serde_json::from_str(&serde_json::to_string(&report).expect("serialises"))
