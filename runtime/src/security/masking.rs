@@ -243,6 +243,57 @@ mod tests {
         );
     }
 
+    /// Who sees a masked column raw, and so who may filter, sort or search on it: a `show` role
+    /// everywhere; the row's owner on their own rows only, which does not make the column
+    /// queryable (a filter would reach other rows). An unmasked column is raw and queryable.
+    #[test]
+    fn who_sees_raw_and_who_may_query() {
+        use crate::test_support::{caller, snapshot_with_masks};
+        let snap = snapshot_with_masks(serde_json::json!([
+            {"column": "status", "kind": "email", "show": ["admin"], "owner": "ownerId", "auto": false}
+        ]));
+        let plan = snap.table("rooms").expect("fixture table");
+        let mask = plan.def.mask("status").expect("status is masked");
+        let admin = caller(Some("a"), &["admin"], Some("acme"));
+        let owner = caller(Some("o"), &["member"], Some("acme"));
+        let other = caller(Some("x"), &["member"], Some("acme"));
+        let row = serde_json::json!({"status": "o@example.com", "ownerId": "o"});
+        let row = row.as_object().expect("an object");
+        assert!(sees_raw_everywhere(mask, &admin));
+        assert!(!sees_raw_everywhere(mask, &owner));
+        for (who, raw, query) in [
+            (&admin, true, true),
+            (&owner, true, false),
+            (&other, false, false),
+        ] {
+            let label = who.user_id.as_deref().unwrap_or_default();
+            assert_eq!(sees_raw(plan, who, "status", row), raw, "{label} sees raw");
+            assert_eq!(queryable(plan, who, "status"), query, "{label} queries");
+            assert!(sees_raw(plan, who, "priority", row), "{label}: unmasked");
+            assert!(queryable(plan, who, "priority"), "{label}: unmasked");
+        }
+        let mut masked = row.clone();
+        mask_record(plan, &other, &mut masked);
+        assert_eq!(masked["status"], "o@e******.com");
+    }
+
+    /// A redacted number or boolean becomes null; an email mask keeps a dotless domain's first
+    /// letter, and an empty domain or local part is no email at all.
+    #[test]
+    fn redaction_and_email_edges() {
+        for v in [Json::from(5), Json::from(true), Json::from(2.5)] {
+            assert_eq!(
+                mask_value(MaskKind::Redact, ColumnType::Text, &v),
+                Json::Null,
+                "{v}"
+            );
+        }
+        assert_eq!(m(MaskKind::Email, "paul@localhost"), "p***@l********");
+        assert_eq!(m(MaskKind::Email, "paul@.io"), "p***@.**");
+        assert_eq!(m(MaskKind::Email, "@example.com"), "[REDACTED]");
+        assert_eq!(m(MaskKind::Email, "paul@"), "[REDACTED]");
+    }
+
     #[test]
     fn short_values_never_revealed() {
         assert_eq!(m(MaskKind::Email, "nobody"), "[REDACTED]");
