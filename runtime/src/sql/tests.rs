@@ -540,25 +540,27 @@ mod goldens {
         let plan = snap.table("rooms").unwrap();
         let text = |s: &str| Value::String(Some(s.to_owned()));
         let uuid = "01890000-0000-7000-8000-000000000001";
+        // A comparison with one text value.
+        let on = |name, field, op, value: &str| (name, field, op, vec![text(value)]);
         let cases: Vec<(&'static str, &str, ward_ir::CompareOp, Vec<Value>)> = vec![
-            ("uuid eq malformed", "id", Eq, vec![text("not-a-uuid")]),
-            ("uuid ne malformed", "id", Ne, vec![text("not-a-uuid")]),
-            ("uuid in malformed only", "id", In, vec![text("x")]),
+            on("uuid eq malformed", "id", Eq, "not-a-uuid"),
+            on("uuid ne malformed", "id", Ne, "not-a-uuid"),
+            on("uuid in malformed only", "id", In, "x"),
             (
                 "uuid in malformed and valid",
                 "id",
                 In,
                 vec![text("x"), text(uuid)],
             ),
-            ("uuid not-in malformed only", "id", NotIn, vec![text("x")]),
+            on("uuid not-in malformed only", "id", NotIn, "x"),
             (
                 "uuid not-in malformed and valid",
                 "id",
                 NotIn,
                 vec![text("x"), text(uuid)],
             ),
-            ("uuid like", "id", Like, vec![text("0189")]),
-            ("integer eq text", "priority", Eq, vec![text("3")]),
+            on("uuid like", "id", Like, "0189"),
+            on("integer eq text", "priority", Eq, "3"),
             (
                 "integer eq integer",
                 "priority",
@@ -577,53 +579,48 @@ mod goldens {
                 Eq,
                 vec![Value::Bool(Some(true))],
             ),
-            ("text like escaped", "status", Like, vec![text("Ab%_")]),
+            on("text like escaped", "status", Like, "Ab%_"),
             (
                 "text like a number",
                 "status",
                 Like,
                 vec![Value::BigInt(Some(3))],
             ),
-            (
-                "datetime lt a date",
-                "createdAt",
-                Lt,
-                vec![text("2026-01-01")],
-            ),
-            (
+            on("datetime lt a date", "createdAt", Lt, "2026-01-01"),
+            on(
                 "datetime lt a datetime",
                 "createdAt",
                 Lt,
-                vec![text("2026-01-01T00:00:00.000Z")],
+                "2026-01-01T00:00:00.000Z",
             ),
-            ("datetime like", "createdAt", Like, vec![text("2026-01")]),
-            (
+            on("datetime like", "createdAt", Like, "2026-01"),
+            on(
                 "date lt a datetime",
                 "dueOn",
                 Lt,
-                vec![text("2026-03-04T10:00:00.000Z")],
+                "2026-03-04T10:00:00.000Z",
             ),
-            (
+            on(
                 "date lte a datetime",
                 "dueOn",
                 Lte,
-                vec![text("2026-03-04T10:00:00.000Z")],
+                "2026-03-04T10:00:00.000Z",
             ),
-            (
+            on(
                 "date gt a datetime",
                 "dueOn",
                 Gt,
-                vec![text("2026-03-04T10:00:00.000Z")],
+                "2026-03-04T10:00:00.000Z",
             ),
-            ("date gt nonsense", "dueOn", Gt, vec![text("soon")]),
-            ("date eq a date", "dueOn", Eq, vec![text("2026-03-04")]),
-            (
+            on("date gt nonsense", "dueOn", Gt, "soon"),
+            on("date eq a date", "dueOn", Eq, "2026-03-04"),
+            on(
                 "date eq a datetime",
                 "dueOn",
                 Eq,
-                vec![text("2026-03-04T10:00:00.000Z")],
+                "2026-03-04T10:00:00.000Z",
             ),
-            ("date like", "dueOn", Like, vec![text("03-04")]),
+            on("date like", "dueOn", Like, "03-04"),
         ];
         let mut out: Vec<(&'static str, Stmt)> = cases
             .into_iter()

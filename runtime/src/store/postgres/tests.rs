@@ -17,6 +17,15 @@ fn count(db: &dyn Db) -> Result<i64, ApiError> {
     )
 }
 
+/// The test database's URL, or a notice that the `what` test is skipped without one.
+fn postgres_url(what: &str) -> Option<String> {
+    let url = std::env::var("WARD_TEST_POSTGRES_URL").ok();
+    if url.is_none() {
+        eprintln!("notice: WARD_TEST_POSTGRES_URL is unset; the Postgres {what} test is skipped");
+    }
+    url
+}
+
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -27,8 +36,7 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_see_one_snapshot_and_always_end_their_transaction() {
-    let Ok(url) = std::env::var("WARD_TEST_POSTGRES_URL") else {
-        eprintln!("notice: WARD_TEST_POSTGRES_URL is unset; the Postgres read test is skipped");
+    let Some(url) = postgres_url("read") else {
         return;
     };
     let other = connect(&url).await;
@@ -117,10 +125,7 @@ fn by_x(x: i64) -> Stmt {
 /// instance's or another's, leaves no stale prepared statement behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_by_key_pipeline_fail_alone_and_follow_a_migration() {
-    let Ok(url) = std::env::var("WARD_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "notice: WARD_TEST_POSTGRES_URL is unset; the Postgres shared-read test is skipped"
-        );
+    let Some(url) = postgres_url("shared-read") else {
         return;
     };
     let other = connect(&url).await;
@@ -198,10 +203,7 @@ async fn change_numbers_are_taken_in_commit_order() {
 
     use crate::sql::{Dialect, changes};
 
-    let Ok(base) = std::env::var("WARD_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "notice: WARD_TEST_POSTGRES_URL is unset; the Postgres numbering test is skipped"
-        );
+    let Some(base) = postgres_url("numbering") else {
         return;
     };
     let admin = connect(&base).await;
