@@ -14,7 +14,7 @@ use crate::request::{ApiRequest, encode};
 use crate::scenario::{
     BatchPrecondition, Body, CallerSpec, IdRef, Route, Scenario, Step, ValueSpec,
 };
-use crate::target::{Database, Target};
+use crate::target::{Database, Subscribed, Subscription, Target};
 use crate::transcript::{self, Transcript};
 
 /// What a run counted, for the summary.
@@ -66,6 +66,7 @@ pub async fn run(
         model: Model::new(ir),
         transcript: Transcript::default(),
         fresh: 0,
+        live: Vec::new(),
     };
     for (i, c) in scenario.callers.iter().enumerate() {
         run.transcript
@@ -90,10 +91,23 @@ struct Run<'a> {
     model: Model,
     transcript: Transcript,
     fresh: u64,
+    /// Realtime subscriptions open since the run began: one per realtime table and caller the
+    /// stream opened for.
+    live: Vec<Live>,
 }
+
+struct Live {
+    table: String,
+    caller: usize,
+    stream: Subscription,
+}
+
+/// How long a stream may take to deliver its next event.
+const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Run<'_> {
     async fn all(&mut self, counts: &mut Counts) -> Result<(), String> {
+        self.subscribe_all().await?;
         for (i, seed) in self.scenario.seeds.iter().enumerate() {
             let user = match self.scenario.callers.get(seed.owner) {
                 Some(CallerSpec::User(u)) => u.clone(),
@@ -134,6 +148,121 @@ impl Run<'_> {
             self.step(step, counts)
                 .await
                 .map_err(|e| format!("step {i} ({} {}): {e}", step.method, step.table))?;
+        }
+        self.check_streams(counts)
+            .await
+            .map_err(|e| format!("invariant violated: {}: {e}", invariants::REALTIME))
+    }
+
+    /// Subscribes every caller to every realtime table before anything is written; whether
+    /// each stream opens (or how it is refused) is the model's prediction.
+    async fn subscribe_all(&mut self) -> Result<(), String> {
+        let tables: Vec<String> = self
+            .ir
+            .tables
+            .iter()
+            .filter(|t| t.realtime)
+            .map(|t| t.name.clone())
+            .collect();
+        for table in tables {
+            for (i, caller) in self.scenario.callers.iter().enumerate() {
+                let token = self.token(caller);
+                let path = format!("/api/{}/subscribe", encode(&table));
+                let opened = self.target.subscribe(&path, token.as_deref()).await;
+                let predicted = self.model.subscription(&table, caller);
+                match (opened, predicted) {
+                    (Subscribed::Open(stream), Ok(())) => {
+                        self.transcript
+                            .line(format!("# caller {i} follows {table}"));
+                        self.live.push(Live {
+                            table: table.clone(),
+                            caller: i,
+                            stream,
+                        });
+                    }
+                    (Subscribed::Refused(answer), Err(f)) => {
+                        let expected = crate::model::Prediction {
+                            status: Some(f.status),
+                            body: Some(f.expected()),
+                        };
+                        expected.check(&answer).map_err(|e| {
+                            format!(
+                                "invariant violated: {}: caller {i} subscribing to {table}: {e}",
+                                invariants::REALTIME
+                            )
+                        })?;
+                    }
+                    (Subscribed::Open(_), Err(f)) => {
+                        return Err(format!(
+                            "invariant violated: {}: caller {i} may not follow {table} ({} {}), yet the stream opened",
+                            invariants::REALTIME,
+                            f.status,
+                            f.code
+                        ));
+                    }
+                    (Subscribed::Refused(answer), Ok(())) => {
+                        return Err(format!(
+                            "invariant violated: {}: caller {i} may follow {table}, yet got {} {}",
+                            invariants::REALTIME,
+                            answer.status,
+                            answer.text
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Once the scenario is done: realtime is turned off (a reload), so each stream receives
+    /// what was logged, then `gone`, and ends; each must have received exactly the events the
+    /// model predicts from the log for that caller, in order.
+    async fn check_streams(&mut self, counts: &mut Counts) -> Result<(), String> {
+        if self.live.is_empty() {
+            return Ok(());
+        }
+        let tables: Vec<String> = self.live.iter().map(|l| l.table.clone()).collect();
+        for table in &tables {
+            self.observe_log(table).await?;
+        }
+        self.target.end_streams().await?;
+        for live in &mut self.live {
+            let caller = &self.scenario.callers[live.caller];
+            let expected = self.model.stream(&live.table, caller);
+            let mut got = Vec::new();
+            let ended = loop {
+                match live.stream.next(EVENT_WAIT).await {
+                    Ok(Some((event, _))) if event == "gone" => break Ok(()),
+                    Ok(Some((event, data))) => {
+                        got.push(serde_json::json!({ "event": event, "data": data }));
+                    }
+                    Ok(None) => break Err("the stream ended without `gone`".to_owned()),
+                    Err(e) => break Err(e),
+                }
+            };
+            let mismatch =
+                crate::model::matches(&Value::Array(expected.clone()), &Value::Array(got.clone()))
+                    .err();
+            if ended.is_err() || mismatch.is_some() {
+                return Err(format!(
+                    "caller {} following {}: {}\n  predicted: {}\n  received:  {}",
+                    live.caller,
+                    live.table,
+                    ended.err().or(mismatch).unwrap_or_default(),
+                    Value::Array(expected),
+                    Value::Array(got)
+                ));
+            }
+            self.transcript.line(format!(
+                "# caller {} received {} event(s) of {}, as predicted",
+                live.caller,
+                got.len(),
+                live.table
+            ));
+            *counts
+                .invariants
+                .entry(invariants::REALTIME.to_owned())
+                .or_default() += 1;
         }
         Ok(())
     }
@@ -191,7 +320,7 @@ impl Run<'_> {
             .ir
             .tables
             .iter()
-            .filter(|t| t.history.is_some())
+            .filter(|t| t.logs_changes())
             .map(|t| t.name.clone())
             .collect();
         for table in &logged {

@@ -34,6 +34,9 @@ pub const ORACLE: &str = "7-no-existence-oracle";
 pub const AUDIT: &str = "8-audit";
 /// Checked by the engine after every step, by the model ([`crate::model::history`]).
 pub const HISTORY: &str = "9-history-chains-to-rows";
+/// Checked by the engine once a scenario is done: every subscriber received exactly the events
+/// the model predicts ([`crate::model::realtime`]).
+pub const REALTIME: &str = "10-realtime-streams";
 
 /// Checks every invariant that applies to this exchange. `fresh` numbers the ids of the probes
 /// sent for the existence-oracle check.

@@ -253,6 +253,35 @@ impl Target {
         body: Option<String>,
         precondition: Option<Precondition>,
     ) -> Exchange {
+        match self.send(method, path, token, body, precondition).await {
+            Ok(response) => read(response).await,
+            Err(refused) => refused,
+        }
+    }
+
+    /// Opens `GET path` (a realtime subscription) in-process: the stream when it opens, else
+    /// the refusal read whole.
+    pub async fn subscribe(&self, path: &str, token: Option<&str>) -> Subscribed {
+        match self.send("GET", path, token, None, None).await {
+            Ok(response) if response.status() == 200 => Subscribed::Open(Subscription {
+                body: response.into_body(),
+                buf: String::new(),
+            }),
+            Ok(response) => Subscribed::Refused(read(response).await),
+            Err(refused) => Subscribed::Refused(refused),
+        }
+    }
+
+    /// Sends one request through the router; an exchange with status 0 when the test built
+    /// an invalid one.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        precondition: Option<Precondition>,
+    ) -> Result<axum::response::Response, Exchange> {
         let mut request = Request::builder().method(method).uri(path);
         if let Some((name, value)) = precondition.map(Precondition::header) {
             request = request.header(name, value);
@@ -267,30 +296,29 @@ impl Target {
             }
             None => Body::empty(),
         };
-        let request = match request.body(body) {
-            Ok(request) => request,
-            Err(err) => {
-                return Exchange {
-                    status: 0,
-                    text: format!("the test built an invalid request: {err}"),
-                    json: Value::Null,
-                };
-            }
-        };
-        let response = match self.router.clone().oneshot(request).await {
-            Ok(response) => response,
+        let request = request.body(body).map_err(|err| Exchange {
+            status: 0,
+            text: format!("the test built an invalid request: {err}"),
+            json: Value::Null,
+        })?;
+        match self.router.clone().oneshot(request).await {
+            Ok(response) => Ok(response),
             Err(never) => match never {},
-        };
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        Exchange {
-            status,
-            json: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
         }
+    }
+
+    /// Serves the same project with `realtime` off everywhere (a hot reload): every open
+    /// stream gets what was logged so far, then `event: gone`, and ends.
+    pub async fn end_streams(&mut self) -> Result<(), String> {
+        let mut ir = self.app.ir_now();
+        for t in &mut ir.tables {
+            t.realtime = false;
+        }
+        self.app
+            .reload(ir, false)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("reload without realtime: {e}"))
     }
 
     /// Inserts a fixture row as `owner` would own it (see [`App::seed`]).
@@ -309,4 +337,72 @@ fn chrono_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A whole answer, read.
+async fn read(response: axum::response::Response) -> Exchange {
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Exchange {
+        status,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+/// What `GET /api/T/subscribe` answered.
+pub enum Subscribed {
+    Open(Subscription),
+    Refused(Exchange),
+}
+
+/// An open realtime stream, read event by event.
+pub struct Subscription {
+    body: Body,
+    buf: String,
+}
+
+impl Subscription {
+    /// The next event as `(event, data)`, skipping keep-alive comments; `None` when the stream
+    /// ended; an error when none came within `wait`.
+    pub async fn next(
+        &mut self,
+        wait: std::time::Duration,
+    ) -> Result<Option<(String, Value)>, String> {
+        use http_body_util::BodyExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut event, mut data) = (String::from("message"), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                let data = serde_json::from_str(&data)
+                    .map_err(|e| format!("an event's data is not JSON ({e}): {data}"))?;
+                return Ok(Some((event, data)));
+            }
+            let frame = tokio::time::timeout(wait, self.body.frame())
+                .await
+                .map_err(|_| format!("no event within {wait:?}"))?;
+            match frame {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(format!("the stream failed: {e}")),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buf.push_str(&String::from_utf8_lossy(&data));
+                    }
+                }
+            }
+        }
+    }
 }

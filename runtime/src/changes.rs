@@ -56,7 +56,7 @@ fn table_changes(old: &Table, new: &Table) -> Vec<String> {
             out.push(format!("-column {}", o.name));
         }
     }
-    let parts: [(&str, bool); 10] = [
+    let parts: [(&str, bool); 11] = [
         ("firewall", old.firewall != new.firewall),
         ("access", old.access != new.access),
         ("guards", old.guards != new.guards),
@@ -67,6 +67,7 @@ fn table_changes(old: &Table, new: &Table) -> Vec<String> {
         ("relations", old.relations != new.relations),
         ("indexes", old.indexes != new.indexes),
         ("history", old.history != new.history),
+        ("realtime", old.realtime != new.realtime),
     ];
     out.extend(
         parts

@@ -16,6 +16,7 @@ mod layers;
 mod migrate;
 pub mod mutation;
 mod openapi;
+mod realtime;
 mod retention;
 pub mod secret;
 mod security;
@@ -172,6 +173,10 @@ pub struct State {
     /// Requests per authenticated caller, when limited ([`Limits::per_subject`]). Kept across
     /// reloads, as every limit is.
     pub(crate) per_subject: Option<http::throttle::RequestLimit<String>>,
+    /// Realtime subscribers and the follower of the change log (SPEC §12).
+    pub(crate) realtime: Arc<realtime::hub::Hub>,
+    /// Tickets that open a stream for a browser (`POST /api/subscribe/ticket`).
+    pub(crate) tickets: realtime::tickets::Tickets,
 }
 
 /// Everything a request needs from the IR: the snapshot and the token verifier it configures.
@@ -224,8 +229,11 @@ impl App {
         let snapshot =
             Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
         migrate::migrate_on_start(&store, &snapshot).await?;
+        let realtime = Arc::new(realtime::hub::Hub::new(store.commits()));
         Ok(App {
             state: Arc::new(State {
+                realtime,
+                tickets: realtime::tickets::Tickets::default(),
                 serving: ArcSwap::from_pointee(Serving { snapshot, verifier }),
                 store,
                 options: opts.clone(),
@@ -268,6 +276,8 @@ impl App {
         self.state
             .serving
             .store(Arc::new(Serving { snapshot, verifier }));
+        // Streams of tables that are gone, or no longer realtime, end now.
+        self.state.realtime.wake();
         Ok(Reloaded {
             plan,
             changes,
@@ -278,6 +288,11 @@ impl App {
 
     pub fn router(&self) -> axum::Router {
         http::router(self.state.clone())
+    }
+
+    /// The IR being served now.
+    pub fn ir_now(&self) -> ward_ir::Ir {
+        self.state.current().snapshot.ir.clone()
     }
 
     /// The hash of the IR being served now.
@@ -429,6 +444,13 @@ pub async fn serve_until(
     connections::raise_open_files_limit();
     let limits = app.state.options.limits.clone();
     let sweeper = tokio::spawn(sweep_history_while_serving(app.clone()));
+    let hub = app.state.realtime.clone();
+    // Streams never finish on their own: they end as the server stops accepting, so that the
+    // drain waits only for requests.
+    let stop = async move {
+        stop.await;
+        hub.close();
+    };
     let open = connections::accept(app.router(), listener, &limits, stop).await;
     sweeper.abort();
     // No longer accepting; idle connections close, requests in flight finish.

@@ -44,6 +44,9 @@ pub enum Mutation {
     HistoryImageUnjudged,
     HistoryMaskSkipped,
     HistoryExcludedKept,
+    RealtimeDeleteToAll,
+    RealtimeLeaveCarriesRow,
+    RealtimeMaskSkipped,
 }
 
 /// Whether the planted bug `m` is switched on. Without the `mutations` feature: never.
@@ -59,7 +62,7 @@ pub use switch::{active, current, set};
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation, in declaration order (`ALL[m as usize] == m`).
-    pub const ALL: [Mutation; 26] = [
+    pub const ALL: [Mutation; 29] = [
         Mutation::AuthAcceptExpired,
         Mutation::AuthBadTokenAnonymous,
         Mutation::AccessReadSkipRole,
@@ -86,6 +89,9 @@ impl Mutation {
         Mutation::HistoryImageUnjudged,
         Mutation::HistoryMaskSkipped,
         Mutation::HistoryExcludedKept,
+        Mutation::RealtimeDeleteToAll,
+        Mutation::RealtimeLeaveCarriesRow,
+        Mutation::RealtimeMaskSkipped,
     ];
 
     /// The stable kebab-case name (`WARD_MUTATION=<name>`).
@@ -117,6 +123,9 @@ impl Mutation {
             Mutation::HistoryImageUnjudged => "history-image-unjudged",
             Mutation::HistoryMaskSkipped => "history-mask-skipped",
             Mutation::HistoryExcludedKept => "history-excluded-kept",
+            Mutation::RealtimeDeleteToAll => "realtime-delete-to-all",
+            Mutation::RealtimeLeaveCarriesRow => "realtime-leave-carries-row",
+            Mutation::RealtimeMaskSkipped => "realtime-mask-skipped",
         }
     }
 
@@ -146,6 +155,9 @@ impl Mutation {
             Mutation::HistoryImageUnjudged
             | Mutation::HistoryMaskSkipped
             | Mutation::HistoryExcludedKept => "history",
+            Mutation::RealtimeDeleteToAll
+            | Mutation::RealtimeLeaveCarriesRow
+            | Mutation::RealtimeMaskSkipped => "realtime",
         }
     }
 
@@ -216,6 +228,13 @@ impl Mutation {
             Mutation::HistoryExcludedKept => {
                 "the change log stores the columns `history { exclude … }` names"
             }
+            Mutation::RealtimeDeleteToAll => {
+                "a hard delete reaches every subscriber of the table, whoever could list the row"
+            }
+            Mutation::RealtimeLeaveCarriesRow => {
+                "`leave` and `delete` events carry the row's last image, not only its id"
+            }
+            Mutation::RealtimeMaskSkipped => "realtime events carry rows unmasked",
         }
     }
 

@@ -1,6 +1,7 @@
 //! Keeping the change log (SPEC §11) to what the project declares: the retention sweep erases
-//! versions older than a table's `history { keep … }`, and `ward history purge` erases the ones
-//! an operator names. Both erase in small batches, each its own transaction, so a sweep over
+//! versions older than a table's `history { keep … }` — and on a realtime table without
+//! history, records older than the [`RESUME_WINDOW_DAYS`] realtime resumes from — and `ward history
+//! purge` erases the ones an operator names. Both erase in small batches, each its own transaction, so a sweep over
 //! millions of records never holds the log's locks for long.
 
 use std::time::Duration;
@@ -10,6 +11,10 @@ use crate::error::ApiError;
 use crate::snapshot::Snapshot;
 use crate::sql::changes::Purge;
 use crate::store::Store;
+
+/// How long the records of a realtime table without `history` are kept: a subscriber that
+/// reconnects later than this after its last event is told to start over (SPEC §12).
+pub const RESUME_WINDOW_DAYS: u32 = 1;
 
 /// How often a serving instance sweeps; the first sweep runs a minute after the start.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(3600);
@@ -23,7 +28,12 @@ pub async fn sweep(
 ) -> Result<u64, ApiError> {
     let mut erased = 0;
     for plan in snapshot.tables() {
-        let Some(days) = plan.def.history.as_ref().and_then(|h| h.keep_days) else {
+        let days = match &plan.def.history {
+            Some(h) => h.keep_days,
+            None if plan.def.realtime => Some(RESUME_WINDOW_DAYS),
+            None => None,
+        };
+        let Some(days) = days else {
             continue;
         };
         let cutoff = now - chrono::Duration::days(i64::from(days));

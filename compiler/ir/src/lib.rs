@@ -281,6 +281,13 @@ pub struct Table {
     /// `history`: every committed change of a row is kept as a version (SPEC §11).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<History>,
+    /// `realtime`: committed changes are streamed to subscribers (SPEC §12).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub realtime: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A table's row history (SPEC §11).
@@ -297,9 +304,9 @@ pub struct History {
 
 impl Table {
     /// Whether each committed change of a row is written to the change log (SPEC §11): it is
-    /// for tables with `history` (and, next, `realtime`).
+    /// for tables with `history` or `realtime`.
     pub fn logs_changes(&self) -> bool {
-        self.history.is_some()
+        self.history.is_some() || self.realtime
     }
 
     pub fn column(&self, name: &str) -> Option<&Column> {

@@ -224,6 +224,12 @@ fn table(
         }
         (None, None) => {}
     }
+    // A stream tells who may list a row the moment it changes, deletes included.
+    match (o.realtime, t.realtime) {
+        (false, true) => push("realtime turned on".to_owned(), true),
+        (true, false) => push("realtime turned off".to_owned(), false),
+        _ => {}
+    }
     // Access (operations, views and actions, matched by name), per caller present in both.
     operations((&o.operations, oe), (&t.operations, ne), &mut push);
     // Fields.

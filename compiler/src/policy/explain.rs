@@ -43,6 +43,9 @@ pub struct TablePolicy {
     /// `history`: how long versions are kept and which columns they never keep.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<HistoryPolicy>,
+    /// `realtime`: committed changes are streamed to those who may list the rows.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub realtime: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -233,6 +236,17 @@ fn table(t: &Table, callers: &[String]) -> TablePolicy {
             check: t.access.rule(op).and_then(|r| r.check.as_ref()).map(text),
         })
         .collect();
+    // A subscriber receives the rows they may list (SPEC §12): the `list` rule, on each image.
+    if t.realtime {
+        operations.push(OperationRow {
+            operation: "subscribe".to_owned(),
+            cells: callers
+                .iter()
+                .map(|c| cell(t, Operation::List, c))
+                .collect(),
+            check: None,
+        });
+    }
     operations.extend(t.actions.iter().map(|a| action_row(a, callers)));
     operations.extend(t.views.iter().map(|v| OperationRow {
         operation: format!("view {}", v.name),
@@ -290,6 +304,7 @@ fn table(t: &Table, callers: &[String]) -> TablePolicy {
             keep_days: h.keep_days,
             exclude: h.exclude.clone(),
         }),
+        realtime: t.realtime,
     }
 }
 

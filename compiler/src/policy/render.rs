@@ -108,6 +108,9 @@ fn summary(t: &TablePolicy) -> String {
             let _ = write!(out, " without {}", h.exclude.join(" "));
         }
     }
+    if t.realtime {
+        out.push_str("; realtime");
+    }
     out
 }
 

@@ -118,6 +118,7 @@ pub fn check<'p>(
             actions: Vec::new(),
             triggers: Vec::new(),
             history,
+            realtime: t.realtime.is_some_and(|(on, _)| on),
         });
         with_actions.push((t.name.name.clone(), &t.actions, &t.triggers));
     }

@@ -46,7 +46,8 @@ pub fn via(d: Diagnostic, origin: Origin) -> Diagnostic {
     }
 }
 
-const RESERVED_TABLES: &[&str] = &["views", "actions", "batch"];
+// `subscribe`: `GET /api/subscribe` is the multi-table realtime stream (SPEC §12).
+const RESERVED_TABLES: &[&str] = &["views", "actions", "batch", "subscribe"];
 
 pub fn collect<'p>(project: &'p Project, diags: &mut Diags) -> Symbols<'p> {
     let mut syms = Symbols {

@@ -395,6 +395,15 @@ pub fn history(t: &ast::Table, cols: &Cols, fw: &Firewall, diags: &mut Diags) ->
                 "a version keeps the id, the stamps and the firewall's scope columns: they decide \
                  who may read it",
             ));
+        } else if t.realtime.is_some_and(|(on, _)| on) {
+            // Realtime streams whole rows from the same change records, and resumes from them:
+            // a column history must never keep would have to be stored and scrubbed later.
+            diags.push(codes::invalid_history(
+                id.span,
+                &format!("`{}` cannot be excluded on a realtime table", c.name),
+                "a realtime table's change records carry whole rows; drop `exclude`, or mask \
+                 the column for those who must not read it",
+            ));
         } else if !out.exclude.contains(&c.name) {
             out.exclude.push(c.name.clone());
         }

@@ -134,6 +134,8 @@ pub struct Table {
     pub indexes: Vec<IndexAst>,
     pub page: Option<PageAst>,
     pub history: Option<HistoryAst>,
+    /// `realtime #true|#false`: the value and where it was written.
+    pub realtime: Option<(bool, Span)>,
     pub description: Option<String>,
     pub blocks: Blocks,
     pub views: Vec<ViewAst>,

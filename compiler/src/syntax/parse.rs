@@ -54,6 +54,7 @@ const TABLE_NODES: &[&str] = &[
     "batch",
     "page",
     "history",
+    "realtime",
     "view",
     "action",
     "on",
@@ -404,6 +405,7 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
         indexes: Vec::new(),
         page: None,
         history: None,
+        realtime: None,
         description: None,
         blocks: super::ast::Blocks::default(),
         views: Vec::new(),
@@ -506,6 +508,11 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
                     t.history = history(r, c);
                 }
             }
+            "realtime" => {
+                if r.once(c, &mut seen) {
+                    t.realtime = switch(r, c);
+                }
+            }
             "description" => {
                 r.check_props(c, &[]);
                 r.no_children(c);
@@ -534,6 +541,16 @@ fn table(r: &mut Reader, n: &KdlNode) -> Option<Table> {
         }
     }
     Some(t)
+}
+
+/// `NODE #true|#false`: the value, or `None` (reported) when the node says something else.
+fn switch(r: &mut Reader, n: &KdlNode) -> Option<(bool, Span)> {
+    r.check_props(n, &[]);
+    r.no_children(n);
+    if !r.arg_count(n, 1, Some(1), "`#true` or `#false`") {
+        return None;
+    }
+    r.boolean(args(n).first()?)
 }
 
 /// `history #true|#false`, or `history { keep "90d"; exclude COL…; }` (on).

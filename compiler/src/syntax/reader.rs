@@ -178,6 +178,11 @@ impl Reader<'_> {
 
     pub fn prop_bool(&mut self, n: &KdlNode, key: &str) -> Option<(bool, Span)> {
         let e = self.prop(n, key)?;
+        self.boolean(e)
+    }
+
+    /// A `#true`/`#false` entry; anything else is reported.
+    pub fn boolean(&mut self, e: &KdlEntry) -> Option<(bool, Span)> {
         let span = self.sp(e.span());
         match (e.value(), e.ty()) {
             (KdlValue::Bool(b), None) => Some((*b, span)),

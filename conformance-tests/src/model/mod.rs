@@ -22,6 +22,7 @@ mod guards;
 pub mod history;
 mod list;
 mod masking;
+pub mod realtime;
 mod route;
 mod triggers;
 mod validation;
@@ -34,6 +35,7 @@ use ward_ir::{IdKind, Ir, Table, system};
 
 use crate::cases::User;
 use crate::request::ApiRequest;
+use crate::scenario::CallerSpec;
 use crate::target::Exchange;
 pub use adopt::{ANY, ENVELOPE, matches, show};
 pub use auth::{Who, user_who, who};
@@ -161,6 +163,26 @@ impl Model {
 
     pub fn ir(&self) -> &Ir {
         &self.ir
+    }
+
+    /// The answer to `GET /api/T/subscribe` for `caller`: `Ok` when the stream opens.
+    pub fn subscription(&self, table: &str, caller: &CallerSpec) -> Result<(), Fail> {
+        let who = auth::who(&self.ir, caller)?;
+        let t = self.ir.table(table).ok_or_else(Fail::not_found)?;
+        realtime::subscribe(t, &who).map(|_| ())
+    }
+
+    /// The events a subscriber to `table` since the log's start receives, from the log last
+    /// observed ([`Model::observe_log`]).
+    pub fn stream(&self, table: &str, caller: &CallerSpec) -> Vec<Value> {
+        let (Ok(who), Some(t)) = (auth::who(&self.ir, caller), self.ir.table(table)) else {
+            return Vec::new();
+        };
+        let clock = chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        let log = self.logs.get(table).map_or(&[][..], Vec::as_slice);
+        realtime::events(t, &who, &clock, log)
     }
 
     pub fn rows(&self, table: &str) -> &[Row] {

@@ -197,6 +197,16 @@ impl Cx {
                 .collect();
             (keep, exclude)
         });
+        // Realtime on one table in three (SPEC §12); such a table keeps every column in its
+        // change records, so its history excludes none.
+        let realtime = d.chance(33);
+        let history = history.map(|(keep, exclude)| {
+            if realtime {
+                (keep, Vec::new())
+            } else {
+                (keep, exclude)
+            }
+        });
         if history.is_some()
             && d.chance(40)
             && let Some(rule) = self.rule(Operation::History, d, &columns, public_ok)
@@ -220,6 +230,7 @@ impl Cx {
             actions: Vec::new(),
             triggers: Vec::new(),
             history,
+            realtime,
         }
     }
 

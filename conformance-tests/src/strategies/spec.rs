@@ -40,6 +40,8 @@ pub struct TableSpec {
     pub triggers: Vec<TriggerSpec>,
     /// `history { keep "Nd"; exclude …; }` (SPEC §11): `(keep days, excluded columns)`.
     pub history: Option<(Option<u32>, Vec<String>)>,
+    /// `realtime #true` (SPEC §12).
+    pub realtime: bool,
 }
 
 /// `on EVENT PHASE { steps }` (event and phase as KDL keywords).
@@ -415,6 +417,9 @@ impl TableSpec {
                 }
                 out.push_str("    }\n");
             }
+        }
+        if self.realtime {
+            out.push_str("    realtime #true\n");
         }
         for v in &self.views {
             v.kdl(out);

@@ -61,3 +61,8 @@ fn rooms() {
 fn pets() {
     run_example("pets");
 }
+
+#[test]
+fn board() {
+    run_example("board");
+}

@@ -546,3 +546,72 @@ fn history_images_are_judged_one_by_one() {
     assert_eq!(after_delete["data"][0]["before"]["body"], "v3");
     assert_eq!(after_delete["pagination"]["hasMore"], true);
 }
+
+const REALTIME: &str = r#"
+auth {
+    roles member admin
+}
+
+table feed {
+    id text
+    column body text
+    column contactEmail text
+    column status text default="draft"
+    column orgId text
+    firewall {
+        scope orgId (auth)org-id
+    }
+    access {
+        list {
+            any {
+                role admin
+                all {
+                    role member
+                    when status eq published
+                }
+            }
+        }
+        read member+
+        create admin
+        update admin
+        delete admin
+    }
+    guards open
+    masking {
+        mask contactEmail email show=admin
+    }
+    delete hard
+    realtime #true
+}
+"#;
+
+/// SPEC §12, server and model alike: each caller follows `feed` from the start, and once the
+/// scenario is done must have received exactly the model's events — the admin every change with
+/// emails raw; the member only published times, masked, an `enter` when a row is published and a
+/// `leave` (its id only) when it is drafted again, a `delete` only for a row they could list;
+/// the other tenant nothing at all, deletes included.
+#[test]
+fn realtime_streams_follow_each_subscribers_list_policy() {
+    let edit = |id: &str, body: Value| with_body(req(ADA, "PATCH", "feed", note(id)), body);
+    let answers = run(
+        REALTIME,
+        callers(),
+        Vec::new(),
+        vec![
+            with_body(
+                req(ADA, "PUT", "feed", note("n1")),
+                json!({"body": "v1", "contactEmail": "ann@example.org", "status": "published"}),
+            ),
+            with_body(
+                req(ADA, "PUT", "feed", note("n2")),
+                json!({"body": "draft only", "contactEmail": "bo@example.org"}),
+            ),
+            edit("n1", json!({"status": "draft", "body": "embargoed"})),
+            edit("n1", json!({"status": "published", "body": "v2"})),
+            edit("n1", json!({"contactEmail": "amy@example.org"})),
+            req(ADA, "DELETE", "feed", note("n2")),
+            req(ADA, "DELETE", "feed", note("n1")),
+        ],
+    );
+    assert_eq!(statuses(&answers), vec![201, 201, 200, 200, 200, 200, 200]);
+}

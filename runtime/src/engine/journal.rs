@@ -110,6 +110,16 @@ pub struct Change {
 }
 
 impl Change {
+    /// The row's id as its table types it (the log keys it as text).
+    pub fn id_value(&self) -> Json {
+        self.after
+            .as_ref()
+            .or(self.before.as_ref())
+            .and_then(|r| r.get(system::ID))
+            .cloned()
+            .unwrap_or_else(|| Json::String(self.id.clone()))
+    }
+
     /// The record as JSON, with its field names (SPEC §11).
     pub fn to_json(&self) -> Json {
         let image = |r: &Option<Record>| r.clone().map_or(Json::Null, Json::Object);
@@ -173,13 +183,47 @@ pub fn read(db: &dyn crate::store::Db, stmt: &crate::sql::Stmt) -> Result<Vec<Ch
 pub const ERASE_BATCH: u64 = 500;
 
 /// Erases one batch of `table`'s records that `what` selects; the number erased (0: done).
+/// The table's erased mark rises to the highest `seq` erased, so that a realtime subscriber
+/// resuming from below it is told to start over instead of missing them.
 pub fn erase(
     db: &dyn crate::store::Db,
     dialect: crate::sql::Dialect,
     table: &str,
     what: &changes::Purge,
 ) -> Result<u64, ApiError> {
-    row::execute(db, &changes::erase(dialect, table, what, ERASE_BATCH))
+    let highest = db.query(
+        &changes::highest_erased(dialect, table, what, ERASE_BATCH),
+        &[ward_ir::ColumnType::Integer],
+    )?;
+    let Some(seq) = highest
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Json::as_i64)
+    else {
+        return Ok(0);
+    };
+    let erased = row::execute(db, &changes::erase(dialect, table, what, ERASE_BATCH))?;
+    row::execute(db, &changes::mark_erased(dialect, table, seq))?;
+    Ok(erased)
+}
+
+/// Where a table's log stands: the highest `seq` it holds (0: none yet) and the highest ever
+/// erased from it (0: none).
+pub fn position(
+    db: &dyn crate::store::Db,
+    dialect: crate::sql::Dialect,
+    table: &str,
+) -> Result<(i64, i64), ApiError> {
+    use ward_ir::ColumnType::Integer;
+    let rows = db.query(&changes::position(dialect, table), &[Integer, Integer])?;
+    let cell = |i: usize| {
+        rows.first()
+            .and_then(|r| r.get(i))
+            .and_then(Json::as_i64)
+            .unwrap_or(0)
+    };
+    let erased = cell(1);
+    Ok((cell(0).max(erased), erased))
 }
 
 /// A row id as the log keys it: the text of a text or uuid id, the digits of an integer one.
@@ -224,6 +268,7 @@ pub fn record(
             request: w.request,
             before: text(before)?,
             after: text(after)?,
+            notify: plan.def.realtime,
         },
     )?;
     for stmt in &statements {

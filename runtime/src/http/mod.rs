@@ -21,6 +21,7 @@ pub mod references;
 pub mod request;
 pub mod restore;
 mod steps;
+mod subscribe;
 pub(crate) mod throttle;
 pub(crate) mod triggers;
 pub mod update;
@@ -63,6 +64,17 @@ fn routes(state: Shared) -> Router {
         // `schema` is reserved like `batch`: a static segment wins over `{id}`.
         .route("/api/{table}/schema", get(table_schema).fallback(not_found))
         .route("/api/{table}", get(list::handle).post(create::handle))
+        // `subscribe` is a reserved table name: these never reach `/api/{table}…`.
+        .route("/api/subscribe", get(subscribe::tables).fallback(not_found))
+        .route(
+            "/api/subscribe/ticket",
+            post(subscribe::ticket).fallback(not_found),
+        )
+        // `subscribe` is reserved like `batch`: a static segment wins over `{id}`.
+        .route(
+            "/api/{table}/subscribe",
+            get(subscribe::table).fallback(not_found),
+        )
         // `actions` is a reserved table name: `/api/actions/A` is always a standalone action.
         .route(
             "/api/actions/{action}",

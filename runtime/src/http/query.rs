@@ -496,7 +496,7 @@ fn parse_op(s: &str) -> Option<CompareOp> {
     })
 }
 
-fn parse_filter(
+pub(crate) fn parse_filter(
     plan: &TablePlan,
     caller: &Caller,
     view: Option<&View>,

@@ -157,6 +157,39 @@ impl Verifier {
         Ok(caller)
     }
 
+    /// [`Verifier::authenticate`], with the moment (seconds since the epoch) past which the
+    /// token is refused: its `exp` plus the leeway; `None` for no token, or one without `exp`.
+    /// A stream that outlives a request ends there (SPEC §12's `auth-expired`).
+    pub fn authenticate_until(
+        &self,
+        header: Option<&[u8]>,
+    ) -> Result<(Caller, Option<u64>), ApiError> {
+        let caller = self.authenticate(header)?;
+        let token = header
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| h.split_once(' '))
+            .map(|(_, t)| t.trim())
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Ok((caller, None));
+        };
+        let remembered = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .tokens
+            .get(token)
+            .map(|v| v.exp);
+        let exp = match remembered {
+            Some(exp) => Some(exp),
+            None => self
+                .verify(token)
+                .ok()
+                .and_then(|claims| claims.get("exp").and_then(Value::as_u64)),
+        };
+        Ok((caller, exp.map(|e| e.saturating_add(self.leeway))))
+    }
+
     /// The caller of a token verified before, while it is unexpired as `verify` judges it
     /// (`exp` plus the leeway). An expired one is forgotten, and `verify` then answers for it.
     fn remembered(&self, token: &str, now: u64) -> Option<Caller> {

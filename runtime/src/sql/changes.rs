@@ -14,6 +14,12 @@ use crate::error::ApiError;
 pub const CHANGES_TABLE: &str = "_ward_changes";
 /// SQLite: the last `seq` handed out per table.
 pub const COUNTER_TABLE: &str = "_ward_change_seq";
+/// The highest `seq` ever erased per table (by the retention sweep or a purge): a realtime
+/// subscriber resuming from below it has missed records that no longer exist (SPEC §12).
+pub const ERASED_TABLE: &str = "_ward_change_erased";
+/// Postgres: the `NOTIFY` channel a commit with change records of a realtime table signals on,
+/// its payload the table's name; every serving instance listens (SPEC §12).
+pub const CHANNEL: &str = "ward_changes";
 /// Postgres: where every table's `seq` comes from ([`record_change`]).
 pub const SEQUENCE: &str = "_ward_change_numbers";
 /// Postgres: the first key of the per-table advisory locks [`record_change`] takes (the second
@@ -68,21 +74,27 @@ pub fn create_tables(dialect: Dialect) -> Vec<String> {
         .col(text("before", false))
         .col(text("after", false))
         .primary_key(Index::create().col(tbl("tbl")).col(tbl("seq")));
-    let mut counter = Table::create();
-    counter
-        .table(tbl(COUNTER_TABLE))
-        .if_not_exists()
-        .col(text("tbl", true).primary_key())
-        .col(
-            ColumnDef::new(tbl("seq"))
-                .custom(integer(dialect))
-                .not_null(),
-        );
+    // One `seq` per table: the counter, and the erased mark.
+    let per_table = |name: &str| {
+        let mut t = Table::create();
+        t.table(tbl(name))
+            .if_not_exists()
+            .col(text("tbl", true).primary_key())
+            .col(
+                ColumnDef::new(tbl("seq"))
+                    .custom(integer(dialect))
+                    .not_null(),
+            );
+        t
+    };
+    let mut counter = per_table(COUNTER_TABLE);
+    let mut erased = per_table(ERASED_TABLE);
     if dialect == Dialect::Sqlite {
         // Keyed by their primary keys alone: one B-tree each instead of a rowid table and a
         // key index, so a logged write changes fewer pages.
         changes.extra("WITHOUT ROWID, STRICT");
         counter.extra("WITHOUT ROWID, STRICT");
+        erased.extra("WITHOUT ROWID, STRICT");
     }
     let by_row = Index::create()
         .if_not_exists()
@@ -92,7 +104,11 @@ pub fn create_tables(dialect: Dialect) -> Vec<String> {
         .col(tbl("row_id"))
         .col(tbl("seq"))
         .to_owned();
-    let mut statements = vec![schema_sql(dialect, &changes), schema_sql(dialect, &by_row)];
+    let mut statements = vec![
+        schema_sql(dialect, &changes),
+        schema_sql(dialect, &by_row),
+        schema_sql(dialect, &erased),
+    ];
     match dialect {
         Dialect::Sqlite => statements.push(schema_sql(dialect, &counter)),
         // sea-query has no sequence statements; these are fixed text. The second moves the
@@ -119,6 +135,9 @@ pub struct ChangeRow<'a> {
     pub request: Option<&'a str>,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// Postgres: signal [`CHANNEL`] at commit (the table is realtime); SQLite ignores it, its
+    /// only writer is the serving process itself.
+    pub notify: bool,
 }
 
 /// The statements that write one change record, in order, numbering it with the next `seq` of
@@ -183,6 +202,14 @@ pub fn record_change(dialect: Dialect, c: ChangeRow<'_>) -> Result<Vec<Stmt>, Ap
                     .arg(Func::cust(tbl("hashtext")).arg(table)),
                 tbl("locked"),
             );
+            // A notification is delivered at commit and never after a rollback; the same
+            // payload twice in one transaction is delivered once.
+            if c.notify {
+                lock.expr_as(
+                    Func::cust(tbl("pg_notify")).arg(CHANNEL).arg(table),
+                    tbl("signalled"),
+                );
+            }
             let locked = CommonTableExpression::new()
                 .query(lock)
                 .table_name(tbl("numbering"))
@@ -233,6 +260,72 @@ pub enum Purge {
 /// Erases at most `limit` of `table`'s records that `what` selects, oldest first: a retention
 /// sweep or a purge runs it until it erases nothing, so no statement holds its locks long.
 pub fn erase(dialect: Dialect, table: &str, what: &Purge, limit: u64) -> Stmt {
+    let mut q = Query::delete();
+    q.from_table(tbl(CHANGES_TABLE))
+        .and_where(col("tbl").eq(table))
+        .and_where(col("seq").in_subquery(oldest(table, what, limit)));
+    render(dialect, &q)
+}
+
+/// The highest `seq` [`erase`] with the same arguments would erase, as one row, one cell
+/// (NULL: none).
+pub fn highest_erased(dialect: Dialect, table: &str, what: &Purge, limit: u64) -> Stmt {
+    let mut q = Query::select();
+    q.expr(Func::max(Expr::col(tbl("seq"))))
+        .from_subquery(oldest(table, what, limit), tbl("erasing"));
+    render(dialect, &q)
+}
+
+/// Raises `table`'s erased mark to `seq` (never lowers it).
+pub fn mark_erased(dialect: Dialect, table: &str, seq: i64) -> Stmt {
+    let mut q = Query::insert();
+    q.into_table(tbl(ERASED_TABLE))
+        .columns([tbl("tbl"), tbl("seq")])
+        .values_panic([table.into(), seq.into()])
+        .on_conflict(
+            OnConflict::column(tbl("tbl"))
+                .update_column(tbl("seq"))
+                .action_and_where(
+                    Expr::col((tbl(ERASED_TABLE), tbl("seq")))
+                        .lt(Expr::col((tbl("excluded"), tbl("seq")))),
+                )
+                .to_owned(),
+        );
+    render(dialect, &q)
+}
+
+/// Where `table`'s log stands, as one row: the highest `seq` it holds and the highest one ever
+/// erased from it (each NULL when there is none).
+pub fn position(dialect: Dialect, table: &str) -> Stmt {
+    let mut highest = Query::select();
+    highest
+        .expr(Func::max(Expr::col(tbl("seq"))))
+        .from(tbl(CHANGES_TABLE))
+        .and_where(col("tbl").eq(table));
+    let mut erased = Query::select();
+    erased
+        .column(tbl("seq"))
+        .from(tbl(ERASED_TABLE))
+        .and_where(col("tbl").eq(table));
+    let mut q = Query::select();
+    q.expr(Expr::SubQuery(None, Box::new(highest.into())))
+        .expr(Expr::SubQuery(None, Box::new(erased.into())));
+    render(dialect, &q)
+}
+
+/// `table`'s records after `after`, up to `through` when given, oldest first, at most `limit`.
+pub fn since(dialect: Dialect, table: &str, after: i64, through: Option<i64>, limit: u64) -> Stmt {
+    let mut q = records(table);
+    q.and_where(col("seq").gt(after));
+    if let Some(last) = through {
+        q.and_where(col("seq").lte(last));
+    }
+    q.order_by(tbl("seq"), Order::Asc).limit(limit);
+    render(dialect, &q)
+}
+
+/// The oldest `limit` of `table`'s records that `what` selects, by `seq`.
+fn oldest(table: &str, what: &Purge, limit: u64) -> sea_query::SelectStatement {
     let mut oldest = Query::select();
     oldest
         .from(tbl(CHANGES_TABLE))
@@ -244,21 +337,23 @@ pub fn erase(dialect: Dialect, table: &str, what: &Purge, limit: u64) -> Stmt {
         Purge::Before(at) => oldest.and_where(col("at").lt(at.as_str())),
     };
     oldest.order_by(tbl("seq"), Order::Asc).limit(limit);
-    let mut q = Query::delete();
-    q.from_table(tbl(CHANGES_TABLE))
-        .and_where(col("tbl").eq(table))
-        .and_where(col("seq").in_subquery(oldest));
-    render(dialect, &q)
+    oldest
 }
 
 /// Every change of `table`, oldest first.
 pub fn all(dialect: Dialect, table: &str) -> Stmt {
+    let mut q = records(table);
+    q.order_by(tbl("seq"), Order::Asc);
+    render(dialect, &q)
+}
+
+/// `table`'s records, every column in [`COLUMNS`] order.
+fn records(table: &str) -> sea_query::SelectStatement {
     let mut q = Query::select();
     q.from(tbl(CHANGES_TABLE))
         .columns(COLUMNS.map(tbl))
-        .and_where(col("tbl").eq(table))
-        .order_by(tbl("seq"), Order::Asc);
-    render(dialect, &q)
+        .and_where(col("tbl").eq(table));
+    q
 }
 
 /// The versions of one row, newest first, below `below` (a cursor's seq) when given.
@@ -269,11 +364,8 @@ pub fn versions(
     below: Option<i64>,
     limit: u64,
 ) -> Stmt {
-    let mut q = Query::select();
-    q.from(tbl(CHANGES_TABLE))
-        .columns(COLUMNS.map(tbl))
-        .and_where(col("tbl").eq(table))
-        .and_where(col("row_id").eq(row_id));
+    let mut q = records(table);
+    q.and_where(col("row_id").eq(row_id));
     if let Some(seq) = below {
         q.and_where(col("seq").lt(seq));
     }

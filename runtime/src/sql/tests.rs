@@ -496,6 +496,7 @@ mod goldens {
                     request: None,
                     before: Some("{}".to_owned()),
                     after: None,
+                    notify: true,
                 },
             )
             .unwrap()
@@ -505,6 +506,27 @@ mod goldens {
         out.push((
             "versions of a row",
             changes::versions(dialect, "rooms", "r1", Some(9), 21),
+        ));
+        out.push((
+            "changes of a table since a seq",
+            changes::since(dialect, "rooms", 7, Some(12), 500),
+        ));
+        out.push((
+            "where a table's log stands",
+            changes::position(dialect, "rooms"),
+        ));
+        let purge = changes::Purge::Before("2026-01-01T00:00:00.000Z".to_owned());
+        out.push((
+            "the highest seq a purge erases",
+            changes::highest_erased(dialect, "rooms", &purge, 500),
+        ));
+        out.push((
+            "erase a purge's batch",
+            changes::erase(dialect, "rooms", &purge, 500),
+        ));
+        out.push((
+            "mark a seq erased",
+            changes::mark_erased(dialect, "rooms", 41),
         ));
         let rows = [row];
         out.extend(

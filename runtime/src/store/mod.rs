@@ -154,6 +154,26 @@ impl Store {
             .map(|_| ())
     }
 
+    /// Woken (one stored permit, like [`tokio::sync::Notify::notify_one`]) after every write
+    /// transaction this process commits: whoever follows the change log (realtime) reads it
+    /// then instead of polling. Writes by other processes are not seen here.
+    pub fn commits(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        match self {
+            Store::Sqlite(s) => s.commits.clone(),
+            Store::Postgres(p) => p.commits.clone(),
+        }
+    }
+
+    fn committed<R>(&self, outcome: Result<R, ApiError>) -> Result<R, ApiError> {
+        if outcome.is_ok() {
+            match self {
+                Store::Sqlite(s) => s.commits.notify_one(),
+                Store::Postgres(p) => p.commits.notify_one(),
+            }
+        }
+        outcome
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self {
             Store::Sqlite(_) => Dialect::Sqlite,
@@ -209,10 +229,11 @@ impl Store {
         stmt: Stmt,
         types: Vec<ColumnType>,
     ) -> Result<Vec<Vec<Json>>, ApiError> {
-        match self {
+        let outcome = match self {
             Store::Sqlite(s) => s.write(move |db| db.query(&stmt, &types)).await,
             Store::Postgres(p) => p.query(&stmt, &types).await,
-        }
+        };
+        self.committed(outcome)
     }
 
     /// [`Store::write`] for an `f` that runs a single statement. On Postgres it runs without an
@@ -224,10 +245,11 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
-        match self {
+        let outcome = match self {
             Store::Sqlite(s) => s.write(move |db| f(&OneStatement::new(db))).await,
             Store::Postgres(p) => p.one_statement(f).await,
-        }
+        };
+        self.committed(outcome)
     }
 
     /// Runs schema work (the migration) once, in one transaction; on Postgres under a lock that
@@ -253,9 +275,23 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Clone + Send + 'static,
     {
-        match self {
+        let outcome = match self {
             Store::Sqlite(s) => s.write(f).await,
             Store::Postgres(p) => p.write(f).await,
+        };
+        self.committed(outcome)
+    }
+
+    /// Postgres: wakes `wake` on every commit, by any process, that signalled `channel`; see
+    /// [`postgres::PgStore::listen`]. `None` on SQLite, whose writers are all in this process.
+    pub fn listen(
+        &self,
+        channel: &'static str,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(p) => Some(p.listen(channel, wake)),
         }
     }
 }

@@ -55,6 +55,10 @@ pub struct PgStore {
     /// flight on one connection, sent and answered in batches.
     shared: Arc<[tokio::sync::Mutex<Option<Arc<deadpool_postgres::Object>>>]>,
     next_shared: Arc<AtomicUsize>,
+    /// How the pool connects, for the dedicated connection of [`PgStore::listen`].
+    config: Arc<tokio_postgres::Config>,
+    /// Woken after every write this process commits ([`super::Store::commits`]).
+    pub(crate) commits: Arc<tokio::sync::Notify>,
 }
 
 /// Opens a pool on `url` and checks that the database answers, once, without retrying.
@@ -73,7 +77,7 @@ pub async fn open(url: &str) -> Result<PgStore, StartError> {
     }
     let target = describe(&config);
     let manager = Manager::from_config(
-        config,
+        config.clone(),
         NoTls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
@@ -99,7 +103,75 @@ pub async fn open(url: &str) -> Result<PgStore, StartError> {
         pool,
         shared: (0..cores).map(|_| tokio::sync::Mutex::new(None)).collect(),
         next_shared: Arc::new(AtomicUsize::new(0)),
+        config: Arc::new(config),
+        commits: Arc::default(),
     })
+}
+
+/// How long [`PgStore::listen`] waits before connecting again after losing its connection.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
+impl PgStore {
+    /// Wakes `wake` whenever any process commits a transaction that signalled `channel`
+    /// (`pg_notify`), and once each time the listening connection is (re)established — a
+    /// notification sent while it was down is lost, so whoever waits must look for themselves
+    /// then. Runs until the returned task is aborted, reconnecting every [`LISTEN_RETRY`].
+    pub(crate) fn listen(
+        &self,
+        channel: &'static str,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> tokio::task::JoinHandle<()> {
+        let config = self.config.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = listen_once(&config, channel, &wake).await {
+                    tracing::warn!(target: "ward::realtime", error = %cause(&e), "listening for changes");
+                }
+                tokio::time::sleep(LISTEN_RETRY).await;
+            }
+        })
+    }
+}
+
+/// One listening connection, until it fails.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    channel: &str,
+    wake: &tokio::sync::Notify,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let (messages, mut received) = tokio::sync::mpsc::unbounded_channel();
+    // The connection does its work only while polled; its messages go to the loop below.
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(message)) => {
+                    if messages.send(message).is_err() {
+                        return Ok(());
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            }
+        }
+    });
+    // The channel is a constant of ward's, quoted as an identifier.
+    let listened = client.batch_execute(&format!("LISTEN \"{channel}\"")).await;
+    if let Err(e) = listened {
+        driver.abort();
+        return Err(e);
+    }
+    wake.notify_one();
+    while let Some(message) = received.recv().await {
+        if matches!(message, tokio_postgres::AsyncMessage::Notification(_)) {
+            wake.notify_one();
+        }
+    }
+    drop(client);
+    match driver.await {
+        Ok(outcome) => outcome,
+        Err(_) => Ok(()),
+    }
 }
 
 /// `user@host:port/dbname`, never the password.

@@ -28,6 +28,8 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     queue: std::sync::mpsc::Sender<Box<dyn writer::Job>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// Woken after every write this process commits ([`super::Store::commits`]).
+    pub(crate) commits: Arc<tokio::sync::Notify>,
 }
 
 impl SqliteStore {
@@ -414,6 +416,7 @@ pub fn open(path: &Path, sync: Sync) -> Result<SqliteStore, StartError> {
         writer,
         queue,
         readers,
+        commits: Arc::default(),
     })
 }
 

@@ -37,6 +37,7 @@ mod masking_scan;
 mod migrate;
 mod openapi;
 mod postgres_instances;
+mod realtime;
 mod reload;
 mod restore;
 mod triggers;

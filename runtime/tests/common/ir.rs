@@ -129,6 +129,7 @@ pub fn table(name: &str) -> T {
             actions: Vec::new(),
             triggers: Vec::new(),
             history: None,
+            realtime: false,
         },
         cols: Vec::new(),
     }

@@ -93,18 +93,41 @@ CREATE TABLE IF NOT EXISTS "_ward_changes" ( "tbl" TEXT NOT NULL, "seq" bigint N
 CREATE INDEX IF NOT EXISTS "ix__ward_changes_row" ON "_ward_changes" ("tbl", "row_id", "seq")
 
 -- create the change log
+CREATE TABLE IF NOT EXISTS "_ward_change_erased" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" bigint NOT NULL )
+
+-- create the change log
 CREATE SEQUENCE IF NOT EXISTS "_ward_change_numbers"
 
 -- create the change log
 SELECT setval('"_ward_change_numbers"', max(seq)) FROM "_ward_changes" HAVING max(seq) >= (SELECT last_value FROM "_ward_change_numbers")
 
 -- record a change
-WITH "numbering" AS  MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($2)) AS "locked") INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after") SELECT $3, nextval(CAST(CAST($4 AS text) AS regclass)), $5, $6, $7, $8, $9, $10, $11, $12 FROM "numbering"
--- values: [Int(Some(2003985507)), String(Some("rooms")), String(Some("rooms")), String(Some("_ward_change_numbers")), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
+WITH "numbering" AS  MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($2)) AS "locked", pg_notify($3, $4) AS "signalled") INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after") SELECT $5, nextval(CAST(CAST($6 AS text) AS regclass)), $7, $8, $9, $10, $11, $12, $13, $14 FROM "numbering"
+-- values: [Int(Some(2003985507)), String(Some("rooms")), String(Some("ward_changes")), String(Some("rooms")), String(Some("rooms")), String(Some("_ward_change_numbers")), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
 
 -- versions of a row
 SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after" FROM "_ward_changes" WHERE "tbl" = $1 AND "row_id" = $2 AND "seq" < $3 ORDER BY "seq" DESC LIMIT $4
 -- values: [String(Some("rooms")), String(Some("r1")), BigInt(Some(9)), BigUnsigned(Some(21))]
+
+-- changes of a table since a seq
+SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after" FROM "_ward_changes" WHERE "tbl" = $1 AND "seq" > $2 AND "seq" <= $3 ORDER BY "seq" ASC LIMIT $4
+-- values: [String(Some("rooms")), BigInt(Some(7)), BigInt(Some(12)), BigUnsigned(Some(500))]
+
+-- where a table's log stands
+SELECT (SELECT MAX("seq") FROM "_ward_changes" WHERE "tbl" = $1), (SELECT "seq" FROM "_ward_change_erased" WHERE "tbl" = $2)
+-- values: [String(Some("rooms")), String(Some("rooms"))]
+
+-- the highest seq a purge erases
+SELECT MAX("seq") FROM (SELECT "seq" FROM "_ward_changes" WHERE "tbl" = $1 AND "at" < $2 ORDER BY "seq" ASC LIMIT $3) AS "erasing"
+-- values: [String(Some("rooms")), String(Some("2026-01-01T00:00:00.000Z")), BigUnsigned(Some(500))]
+
+-- erase a purge's batch
+DELETE FROM "_ward_changes" WHERE "tbl" = $1 AND "seq" IN (SELECT "seq" FROM "_ward_changes" WHERE "tbl" = $2 AND "at" < $3 ORDER BY "seq" ASC LIMIT $4)
+-- values: [String(Some("rooms")), String(Some("rooms")), String(Some("2026-01-01T00:00:00.000Z")), BigUnsigned(Some(500))]
+
+-- mark a seq erased
+INSERT INTO "_ward_change_erased" ("tbl", "seq") VALUES ($1, $2) ON CONFLICT ("tbl") DO UPDATE SET "seq" = "excluded"."seq" WHERE "_ward_change_erased"."seq" < "excluded"."seq"
+-- values: [String(Some("rooms")), BigInt(Some(41))]
 
 -- insert many
 INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES ($1, $2, $3, $4, $5, $6)

@@ -94,6 +94,9 @@ CREATE TABLE IF NOT EXISTS "_ward_changes" ( "tbl" TEXT NOT NULL, "seq" INTEGER 
 CREATE INDEX IF NOT EXISTS "ix__ward_changes_row" ON "_ward_changes" ("tbl", "row_id", "seq")
 
 -- create the change log
+CREATE TABLE IF NOT EXISTS "_ward_change_erased" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" INTEGER NOT NULL ) WITHOUT ROWID, STRICT
+
+-- create the change log
 CREATE TABLE IF NOT EXISTS "_ward_change_seq" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" INTEGER NOT NULL ) WITHOUT ROWID, STRICT
 
 -- record a change
@@ -107,6 +110,26 @@ INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role"
 -- versions of a row
 SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after" FROM "_ward_changes" WHERE "tbl" = ? AND "row_id" = ? AND "seq" < ? ORDER BY "seq" DESC LIMIT ?
 -- values: [String(Some("rooms")), String(Some("r1")), BigInt(Some(9)), BigUnsigned(Some(21))]
+
+-- changes of a table since a seq
+SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after" FROM "_ward_changes" WHERE "tbl" = ? AND "seq" > ? AND "seq" <= ? ORDER BY "seq" ASC LIMIT ?
+-- values: [String(Some("rooms")), BigInt(Some(7)), BigInt(Some(12)), BigUnsigned(Some(500))]
+
+-- where a table's log stands
+SELECT (SELECT MAX("seq") FROM "_ward_changes" WHERE "tbl" = ?), (SELECT "seq" FROM "_ward_change_erased" WHERE "tbl" = ?)
+-- values: [String(Some("rooms")), String(Some("rooms"))]
+
+-- the highest seq a purge erases
+SELECT MAX("seq") FROM (SELECT "seq" FROM "_ward_changes" WHERE "tbl" = ? AND "at" < ? ORDER BY "seq" ASC LIMIT ?) AS "erasing"
+-- values: [String(Some("rooms")), String(Some("2026-01-01T00:00:00.000Z")), BigUnsigned(Some(500))]
+
+-- erase a purge's batch
+DELETE FROM "_ward_changes" WHERE "tbl" = ? AND "seq" IN (SELECT "seq" FROM "_ward_changes" WHERE "tbl" = ? AND "at" < ? ORDER BY "seq" ASC LIMIT ?)
+-- values: [String(Some("rooms")), String(Some("rooms")), String(Some("2026-01-01T00:00:00.000Z")), BigUnsigned(Some(500))]
+
+-- mark a seq erased
+INSERT INTO "_ward_change_erased" ("tbl", "seq") VALUES (?, ?) ON CONFLICT ("tbl") DO UPDATE SET "seq" = "excluded"."seq" WHERE "_ward_change_erased"."seq" < "excluded"."seq"
+-- values: [String(Some("rooms")), BigInt(Some(41))]
 
 -- insert many
 INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES (?, ?, ?, ?, ?, ?)

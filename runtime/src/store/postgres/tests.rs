@@ -236,6 +236,7 @@ async fn change_numbers_are_taken_in_commit_order() {
             request: None,
             before: None,
             after: Some("{}".to_owned()),
+            notify: false,
         };
         for stmt in changes::record_change(Dialect::Postgres, change)? {
             db.execute(&stmt)?;
