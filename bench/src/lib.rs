@@ -1,4 +1,6 @@
-//! Generated projects for the benchmarks.
+//! Generated projects for the benchmarks, and the servers under test.
+
+pub mod server;
 
 use std::fmt::Write as _;
 

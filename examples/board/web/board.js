@@ -16,7 +16,7 @@ function show(kind, data) {
   item.className = kind;
   const note = data.record;
   item.textContent = note
-    ? `${note.pinned ? "📌 " : ""}${note.body} — ${note.authorEmail ?? "?"} (${kind})`
+    ? `${note.pinned ? "[pinned] " : ""}${note.body} — ${note.authorEmail ?? "?"} (${kind})`
     : `${item.textContent.split(" (")[0]} (${kind})`;
 }
 

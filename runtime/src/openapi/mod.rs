@@ -388,6 +388,78 @@ fn history(ir: &Ir, t: &Table) -> Json {
     })
 }
 
+/// What a realtime stream's events are (SPEC §12), for the 200s of the subscribe routes.
+const EVENTS: &str = "Server-Sent Events until the client leaves: `insert`, `update`, `enter` \
+    (`{table, id, record}`, the row as a list masks it), `delete` and `leave` (`{table, id}`), \
+    each with `id:` to resume from; `reset` (re-list); and last `overflow`, `gone` or \
+    `auth-expired` (`{lastEventId}`)";
+
+/// `GET /api/T/subscribe` (SPEC §12).
+fn subscribe(ir: &Ir, t: &Table) -> Json {
+    let answer = Responses::default()
+        .stream(EVENTS)
+        .api()
+        .error(400, BAD_QUERY)
+        .error_if(forbidden(ir, t, Operation::List, false), 403, NOT_ALLOWED)
+        .error(404, NOT_FOUND);
+    json!({
+        "get": with_parameters(
+            operation(
+                t,
+                "subscribe",
+                "follow changes of",
+                callers::public(t.access.list.as_ref()),
+                gated(ir, t, &[Operation::List], answer),
+            ),
+            parameters::subscribe_parameters(t),
+        ),
+    })
+}
+
+/// `GET /api/subscribe?tables=…` and `POST /api/subscribe/ticket`, when a table is realtime.
+fn subscribe_everywhere(paths: &mut Map<String, Json>) {
+    let mut tables = parameters::resume();
+    tables.insert(
+        0,
+        json!({"name": "tables", "in": "query", "required": true, "schema": {"type": "string"},
+               "description": "realtime tables, comma-separated (at most 32)"}),
+    );
+    let answer = Responses::default()
+        .stream(EVENTS)
+        .api()
+        .error(400, BAD_QUERY)
+        .error(403, NOT_ALLOWED)
+        .error(404, NOT_FOUND);
+    paths.insert(
+        "/api/subscribe".into(),
+        json!({"get": {
+            "operationId": "subscribe",
+            "summary": "follow changes of several tables",
+            "tags": ["realtime"],
+            "security": security(true),
+            "parameters": tables,
+            "responses": answer.build(),
+        }}),
+    );
+    let ticket = json!({"type": "object", "required": ["ticket", "expiresIn"], "properties": {
+        "ticket": {"type": "string"},
+        "expiresIn": {"type": "integer", "description": "seconds to open a stream with it"},
+    }});
+    let answer = Responses::default()
+        .success(201, "A single-use ticket standing for the caller", ticket)
+        .api();
+    paths.insert(
+        "/api/subscribe/ticket".into(),
+        json!({"post": {
+            "operationId": "subscribe_ticket",
+            "summary": "a ticket for a browser's EventSource",
+            "tags": ["realtime"],
+            "security": security(false),
+            "responses": answer.build(),
+        }}),
+    );
+}
+
 /// `POST`, `PATCH`, `PUT` (upsert tables) and `DELETE` on `/api/T/batch`.
 fn batch(ir: &Ir, t: &Table) -> Json {
     let answers = |ops: &[Operation]| {
@@ -614,6 +686,9 @@ pub fn document(ir: &Ir) -> Json {
         if t.history.is_some() {
             paths.insert(format!("{base}/{{id}}/history"), history(ir, t));
         }
+        if t.realtime {
+            paths.insert(format!("{base}/subscribe"), subscribe(ir, t));
+        }
         paths.insert(format!("{base}/schema"), schema_route(ir, t));
         for a in &t.actions {
             paths.insert(
@@ -635,6 +710,9 @@ pub fn document(ir: &Ir) -> Json {
             format!("/api/actions/{}", a.name),
             actions::action_path(ir, None, a),
         );
+    }
+    if ir.tables.iter().any(|t| t.realtime) {
+        subscribe_everywhere(&mut paths);
     }
     json!({
         "openapi": "3.1.0",

@@ -30,6 +30,38 @@ pub fn history_paging() -> Json {
     ])
 }
 
+/// Where a realtime stream resumes: `after`, and the header `EventSource` sends by itself.
+pub fn resume() -> Vec<Json> {
+    vec![
+        query(
+            "after",
+            json!({"type": "string"}),
+            "resume after this event id (the `Last-Event-ID` header wins)",
+        ),
+        json!({
+            "name": "Last-Event-ID",
+            "in": "header",
+            "required": false,
+            "schema": {"type": "string"},
+            "description": "the last event id received: the missed events are replayed first",
+        }),
+        query(
+            "ticket",
+            json!({"type": "string"}),
+            "a ticket from `POST /api/subscribe/ticket`, instead of an `Authorization` header",
+        ),
+    ]
+}
+
+/// `GET /api/T/subscribe`: where to resume, and the list filters.
+pub fn subscribe_parameters(t: &Table) -> Vec<Json> {
+    let mut out = resume();
+    for c in &t.columns {
+        out.extend(filters(t, c));
+    }
+    out
+}
+
 /// `limit`, `offset` and `cursor`, shared by lists and views.
 fn paging() -> Vec<Json> {
     vec![

@@ -38,6 +38,18 @@ impl Responses {
         self
     }
 
+    /// A 200 Server-Sent Events stream (SPEC §12).
+    pub fn stream(mut self, description: &str) -> Self {
+        self.0.insert(
+            200,
+            json!({
+                "description": description,
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }),
+        );
+        self
+    }
+
     /// An error status, once (the first description stays).
     pub fn error(mut self, status: u16, description: &str) -> Self {
         self.0.entry(status).or_insert_with(|| {

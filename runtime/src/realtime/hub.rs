@@ -21,8 +21,10 @@ use crate::engine::journal::{self, Change};
 use crate::error::ApiError;
 use crate::sql::changes;
 
-/// Records a subscriber's queue holds before it overflows.
-pub const QUEUE: usize = 1024;
+/// Records a subscriber's queue holds before it overflows: four of the largest batch (1,000
+/// records in one transaction), so a subscriber that keeps up never overflows on a burst. A slot
+/// is a pointer to a record all subscribers share.
+pub const QUEUE: usize = 4096;
 /// Streams one caller (by token subject) may hold open at once.
 pub const STREAMS_PER_CALLER: usize = 16;
 /// Streams one process serves at once, all callers together.

@@ -52,6 +52,7 @@ table notes {
     access { list member+; read member+; create member+; delete member+; }
     guards { createable body; }
     delete hard
+    batch max=1000
     realtime #true
 }
 table quiet {
@@ -547,7 +548,11 @@ async fn a_table_that_stops_streaming_ends_its_streams() {
     let mut stream = subscribe(s, "/api/notes/subscribe", Some(&c.member), &[]).await;
     let out = ward_compiler::compile(&ward_compiler::Sources::single(
         "project.kdl",
-        &PROJECT.replacen("    delete hard\n    realtime #true", "    delete hard", 1),
+        &PROJECT.replacen(
+            "    batch max=1000\n    realtime #true",
+            "    batch max=1000",
+            1,
+        ),
     ));
     s.app.reload(out.ir.unwrap(), false).await.unwrap();
     let ev = stream.next().await.unwrap();
@@ -637,4 +642,123 @@ async fn two_instances() {
     let id = created.json::<Value>().await.unwrap()["data"]["id"].clone();
     let ev = stream.expect("insert", &id).await;
     assert_eq!(ev.data["record"]["title"], "elsewhere");
+}
+
+#[backends]
+async fn a_subscriber_that_falls_behind_is_told_and_dropped_alone() {
+    let c = case().await;
+    let s = &c.s;
+    // One reads nothing while thousands of changes commit; the other keeps up.
+    let mut slow = subscribe(s, "/api/notes/subscribe", Some(&c.member), &[]).await;
+    let mut quick = subscribe(s, "/api/notes/subscribe", Some(&c.member), &[]).await;
+    let reader = tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(ev) = quick.next().await {
+            assert_eq!(ev.event, "insert");
+            n += 1;
+            if n == 6000 {
+                break;
+            }
+        }
+        n
+    });
+    // 6,000 changes of ~2 KB (12 MB): more than the queue and every buffer on the way hold.
+    for chunk in 0..15 {
+        let records: Vec<Value> = (0..400)
+            .map(|i| json!({"body": format!("{chunk}-{i}-{}", "x".repeat(2000))}))
+            .collect();
+        let r = s
+            .post("/api/notes/batch", &c.member, json!({ "records": records }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    assert_eq!(
+        reader.await.unwrap(),
+        6000,
+        "the quick subscriber got every event"
+    );
+    // The slow one gets what fitted, then `overflow` with the id to resume from, then the end.
+    let mut last = None;
+    let mut seen = 0;
+    let end = loop {
+        let ev = slow.next().await.expect("the stream ends with an event");
+        if ev.event != "insert" {
+            break ev;
+        }
+        seen += 1;
+        last = ev.id;
+    };
+    assert_eq!(end.event, "overflow");
+    assert!(seen < 6000, "{seen}");
+    assert_eq!(end.data["lastEventId"], json!(last.unwrap()));
+    assert!(slow.next().await.is_none());
+}
+
+#[backends]
+async fn a_caller_holds_a_bounded_number_of_streams() {
+    let c = case().await;
+    let s = &c.s;
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        open.push(subscribe(s, "/api/notes/subscribe", Some(&c.member), &[]).await);
+    }
+    let r = s.get("/api/notes/subscribe", &c.member).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (429, "RATE_LIMITED".to_owned()),
+        "{}",
+        r.text
+    );
+    // Others are not affected, and a closed stream frees its place.
+    subscribe(s, "/api/notes/subscribe", Some(&c.editor), &[]).await;
+    drop(open.pop());
+    let mut freed = None;
+    for _ in 0..50 {
+        let r = s
+            .client
+            .get(format!("{}/api/notes/subscribe", s.base))
+            .bearer_auth(&c.member)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            freed = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed.is_some(), "a closed stream's place is given back");
+}
+
+#[backends]
+async fn the_openapi_document_describes_the_streams() {
+    let c = case().await;
+    let doc = c.s.req("GET", "/openapi.json", None, None).await.json();
+    let paths = &doc["paths"];
+    let stream = &paths["/api/tasks/subscribe"]["get"];
+    assert!(
+        stream["responses"]["200"]["content"]["text/event-stream"].is_object(),
+        "{stream}"
+    );
+    for status in ["400", "401", "403", "404", "429"] {
+        assert!(
+            stream["responses"][status].is_object(),
+            "{status}: {stream}"
+        );
+    }
+    let names: Vec<&str> = stream["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in ["after", "Last-Event-ID", "ticket", "title", "title.like"] {
+        assert!(names.contains(&name), "{name}: {names:?}");
+    }
+    assert!(
+        paths["/api/quiet/subscribe"].is_null(),
+        "only realtime tables stream"
+    );
+    assert!(paths["/api/subscribe"]["get"]["responses"]["200"].is_object());
+    assert!(paths["/api/subscribe/ticket"]["post"]["responses"]["201"].is_object());
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::seed::Dataset;
-use crate::server::{RssSampler, Server, tree_cpu_us};
+use ward_bench::server::{RssSampler, Server, tree_cpu_us};
 
 pub const SCRIPT: &str = include_str!("../../../load/workload.lua");
 

@@ -7,7 +7,6 @@ mod load;
 mod pocketbase;
 mod report;
 mod seed;
-mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +17,7 @@ use clap::Parser;
 use load::{Load, Workload};
 use report::{Backend, Report, ServerKind};
 use seed::Dataset;
-use server::{Binaries, Server, free_port};
+use ward_bench::server::{Binaries, Server, free_port};
 
 const PROJECT: &str = include_str!("../../../project/items.kdl");
 /// Signs the benchmark's tokens: ward and the baseline are given the same one.

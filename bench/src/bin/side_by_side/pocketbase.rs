@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::seed::{self, Dataset, TENANTS, Tenant};
-use crate::server::Server;
+use ward_bench::server::Server;
 
 const SUPERUSER: &str = "bench@ward.local";
 const PASSWORD: &str = "ward-bench-password";
@@ -74,7 +74,7 @@ pub async fn seed(data_dir: &Path, rows: usize) -> anyhow::Result<Dataset> {
             String::from_utf8_lossy(&status.stderr)
         );
     }
-    let port = crate::server::free_port()?;
+    let port = ward_bench::server::free_port()?;
     let log = data_dir.with_extension("log");
     let mut server = Server::start(serve(data_dir, port), port, "/api/health", &log).await?;
     let api = Api {

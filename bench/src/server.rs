@@ -169,7 +169,7 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(user + system)
 }
 
-fn tree_rss_kib(pid: u32) -> u64 {
+pub fn tree_rss_kib(pid: u32) -> u64 {
     let own = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| vm_rss_kib(&status))
