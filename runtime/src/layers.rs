@@ -11,11 +11,26 @@ mod tests {
     /// `(module directory, modules it must not use)`. `error`, `gate`, `snapshot`, `mutation`
     /// and the IR belong to no layer and may be used by all.
     const FORBIDDEN: &[(&str, &[&str])] = &[
-        ("engine", &["http", "security", "migrate", "openapi"]),
-        ("security", &["http", "store", "sql", "migrate", "openapi"]),
-        ("store", &["http", "security", "migrate", "openapi"]),
-        ("sql", &["http", "security", "store", "migrate", "openapi"]),
-        ("openapi", &["http", "store", "sql", "migrate"]),
+        ("realtime", &["http", "migrate", "openapi"]),
+        (
+            "engine",
+            &["http", "realtime", "security", "migrate", "openapi"],
+        ),
+        (
+            "security",
+            &["http", "realtime", "store", "sql", "migrate", "openapi"],
+        ),
+        (
+            "store",
+            &["http", "realtime", "security", "migrate", "openapi"],
+        ),
+        (
+            "sql",
+            &[
+                "http", "realtime", "security", "store", "migrate", "openapi",
+            ],
+        ),
+        ("openapi", &["http", "realtime", "store", "sql", "migrate"]),
     ];
 
     /// Statements that change rows of declared tables: rendered only in `sql/` and sent only by

@@ -329,6 +329,9 @@ impl App {
     /// conformance suite. Read-only, never served over HTTP.
     pub async fn change_log(&self, table: &str) -> Result<Vec<serde_json::Value>, String> {
         let dialect = self.state.store.dialect();
+        engine::journal::settle(&self.state.store)
+            .await
+            .map_err(|e| e.body())?;
         let stmt = sql::changes::all(dialect, table);
         let changes = self
             .state
@@ -506,6 +509,7 @@ pub async fn purge_history(
         })
         .await
         .map_err(failed)?;
+    engine::journal::settle(&store).await.map_err(failed)?;
     retention::erase(&store, table, what).await.map_err(failed)
 }
 

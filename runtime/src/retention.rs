@@ -45,6 +45,7 @@ pub async fn sweep(
 
 /// Erases every record of `table` that `what` selects, batch by batch; the number erased.
 pub async fn erase(store: &Store, table: &str, what: Purge) -> Result<u64, ApiError> {
+    journal::settle(store).await?;
     let dialect = store.dialect();
     let mut erased = 0;
     loop {

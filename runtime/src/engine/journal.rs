@@ -1,4 +1,4 @@
-//! Change records (SPEC §11): for a table with `history` (next: `realtime`), each changed row
+//! Change records (SPEC §11): for a table with `history` or `realtime`, each changed row
 //! writes one record in the write's own transaction — so a rolled-back write leaves none — with
 //! a `seq` per table that rises in commit order ([`crate::sql::changes::record_change`]).
 //! Columns the table's `history { exclude … }` names are never stored.
@@ -176,6 +176,25 @@ pub fn read(db: &dyn crate::store::Db, stmt: &crate::sql::Stmt) -> Result<Vec<Ch
             })
         })
         .collect()
+}
+
+/// Records numbered per statement by [`settle`].
+const NUMBER_BATCH: u64 = 5_000;
+
+/// Numbers the change records committed so far (Postgres; SQLite numbers them as they are
+/// written): whoever reads the log calls this first, so it sees every committed change, each
+/// with its number, in commit order ([`changes::number_pending`]).
+pub async fn settle(store: &crate::store::Store) -> Result<(), ApiError> {
+    if store.dialect() == crate::sql::Dialect::Sqlite {
+        return Ok(());
+    }
+    store
+        .committed_write(|db| {
+            db.query(&changes::numbering_lock(), &[])?;
+            while row::execute(db, &changes::number_pending(NUMBER_BATCH))? == NUMBER_BATCH {}
+            Ok(())
+        })
+        .await
 }
 
 /// Records erased per statement by [`erase`]: small enough that no statement holds the change

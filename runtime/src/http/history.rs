@@ -59,6 +59,7 @@ async fn run(
     let page = Page::parse(plan, q.as_deref())?;
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     let now = audit::now();
+    journal::settle(&st.store).await?;
     let snap2 = snap.clone();
     let answer = st
         .store

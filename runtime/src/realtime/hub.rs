@@ -160,6 +160,7 @@ impl Hub {
         }
         // Where each log stands, read before joining: a feed that starts here hands out only
         // what comes later, and the erased mark tells a resume whether it can be served.
+        journal::settle(&state.store).await?;
         let dialect = state.store.dialect();
         let mut found = Vec::new();
         for table in tables {
@@ -318,6 +319,9 @@ async fn follower(state: Weak<crate::State>) {
 async fn round(state: &crate::State) -> Result<bool, ApiError> {
     let snapshot = state.current().snapshot.clone();
     let feeds = state.realtime.feeds();
+    if !feeds.is_empty() {
+        journal::settle(&state.store).await?;
+    }
     let dialect = state.store.dialect();
     let mut more = false;
     for (table, position) in feeds {

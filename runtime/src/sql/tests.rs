@@ -528,6 +528,10 @@ mod goldens {
             "mark a seq erased",
             changes::mark_erased(dialect, "rooms", 41),
         ));
+        if dialect == Dialect::Postgres {
+            out.push(("take the numbering lock", changes::numbering_lock()));
+            out.push(("number committed records", changes::number_pending(5000)));
+        }
         let rows = [row];
         out.extend(
             dml::insert_many(plan, &rows, false)

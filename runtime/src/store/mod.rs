@@ -282,6 +282,20 @@ impl Store {
         self.committed(outcome)
     }
 
+    /// Runs `f` in a write transaction at READ COMMITTED, once, outside the locks ward's writes
+    /// take (Postgres); on SQLite, a write like any other. For bookkeeping that serialises
+    /// itself with a lock of its own.
+    pub async fn committed_write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.write(f).await,
+            Store::Postgres(p) => p.committed_write(f).await,
+        }
+    }
+
     /// Postgres: wakes `wake` on every commit, by any process, that signalled `channel`; see
     /// [`postgres::PgStore::listen`]. `None` on SQLite, whose writers are all in this process.
     pub fn listen(

@@ -338,6 +338,30 @@ impl PgStore {
         Err(ApiError::busy())
     }
 
+    /// A READ COMMITTED write transaction outside ward's write locks, attempted once: for
+    /// bookkeeping that serialises itself (numbering the change log).
+    pub(crate) async fn committed_write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
+    {
+        self.on_connection(move |rt, client| {
+            let tx = rt
+                .block_on(
+                    client
+                        .build_transaction()
+                        .isolation_level(IsolationLevel::ReadCommitted)
+                        .start(),
+                )
+                .map_err(pg_error)?;
+            let db = PgDb::new(rt, &tx, &tx.statement_cache);
+            let out = f(&db)?;
+            rt.block_on(tx.commit()).map_err(pg_error)?;
+            Ok(out)
+        })
+        .await
+    }
+
     pub(crate) async fn schema_write<R, F>(&self, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,

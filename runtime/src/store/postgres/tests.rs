@@ -190,17 +190,16 @@ async fn reads_by_key_pipeline_fail_alone_and_follow_a_migration() {
         .unwrap();
 }
 
-/// Change numbers (`sql::changes::record_change`) are taken in commit order: while one transaction
-/// holds a number of a table, a second writer of that table waits for it to end before it takes
-/// its own (so no reader can see the larger number while the smaller one is still to come); a
-/// writer of another table does not wait.
+/// Change records on Postgres: a write appends its record unnumbered and never waits for
+/// another writer of the table; numbering passes give numbers in the order the records are
+/// found committed — so a record committed later gets a larger number even when its write
+/// began first, and a reader that has seen a number has seen every smaller one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn change_numbers_are_taken_in_commit_order() {
+async fn change_numbers_follow_commit_order_without_writers_waiting() {
     use std::sync::{Arc, Mutex, mpsc};
     use std::time::Duration;
 
-    use sea_query::ExprTrait;
-
+    use crate::engine::journal;
     use crate::sql::{Dialect, changes};
 
     let Some(base) = postgres_url("numbering") else {
@@ -224,32 +223,39 @@ async fn change_numbers_are_taken_in_commit_order() {
         })
         .await
         .unwrap();
-    // Records one change of `table` and answers its number.
-    let number = |db: &dyn Db, table: &str| -> Result<i64, ApiError> {
+    // Records one change of row `id` of `notes`.
+    let record = |db: &dyn Db, id: &str| -> Result<(), ApiError> {
         let change = changes::ChangeRow {
-            table,
+            table: "notes",
             op: "insert",
-            row_id: "r",
+            row_id: id,
             at: "2026-01-01T00:00:00.000Z",
             actor: None,
             role: None,
             request: None,
             before: None,
             after: Some("{}".to_owned()),
-            notify: false,
+            notify: true,
         };
         for stmt in changes::record_change(Dialect::Postgres, change)? {
             db.execute(&stmt)?;
         }
-        let mut latest = sea_query::Query::select();
-        latest
-            .from(sea_query::Alias::new(changes::CHANGES_TABLE))
-            .expr(sea_query::Expr::col(sea_query::Alias::new("seq")).max())
-            .and_where(sea_query::Expr::col(sea_query::Alias::new("tbl")).eq(table));
-        row::scalar(db, &crate::sql::render(Dialect::Postgres, &latest))
+        Ok(())
+    };
+    let log = |store: Store| async move {
+        journal::settle(&store).await.unwrap();
+        let stmt = changes::all(Dialect::Postgres, "notes");
+        let records = store
+            .read(move |db| journal::read(db, &stmt))
+            .await
+            .unwrap();
+        records
+            .into_iter()
+            .map(|c| (c.id, c.seq))
+            .collect::<Vec<_>>()
     };
 
-    let (taken, first_number) = mpsc::channel();
+    let (recorded, first_recorded) = mpsc::channel();
     let (release, released) = mpsc::channel::<()>();
     let released = Arc::new(Mutex::new(released));
     let first = tokio::spawn({
@@ -257,49 +263,47 @@ async fn change_numbers_are_taken_in_commit_order() {
         async move {
             store
                 .write(move |db| {
-                    let n = number(db, "notes")?;
-                    let _ = taken.send(n);
+                    record(db, "first")?;
+                    let _ = recorded.send(());
                     let _ = released.lock().map(|r| r.recv());
-                    Ok(n)
+                    Ok(())
                 })
                 .await
         }
     });
-    let first_number =
-        tokio::task::spawn_blocking(move || first_number.recv_timeout(Duration::from_secs(10)))
-            .await
-            .unwrap()
-            .unwrap();
-    let second = tokio::spawn({
-        let store = store.clone();
-        async move { store.write(move |db| number(db, "notes")).await }
-    });
-    let other_table = tokio::time::timeout(
+    tokio::task::spawn_blocking(move || first_recorded.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .unwrap();
+    // The second writer of the table commits while the first is still open.
+    let second = tokio::time::timeout(
         Duration::from_secs(10),
-        store.write(move |db| number(db, "rooms")),
+        store.write(move |db| record(db, "second")),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let second_waited = !second.is_finished();
+    let seen_meanwhile = log(store.clone()).await;
     release.send(()).unwrap();
-    let first = first.await.unwrap();
-    let second = second.await.unwrap();
+    first.await.unwrap().unwrap();
+    let seen_after = log(store.clone()).await;
     admin
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await
         .unwrap();
 
     assert!(
-        other_table.is_ok_and(|n| n.is_ok()),
-        "another table's writer does not wait"
+        second.is_ok_and(|r| r.is_ok()),
+        "a second writer of the table does not wait for the first"
     );
-    assert!(
-        second_waited,
-        "a second writer of the table waits for the first to end"
+    let ids = |log: &[(String, i64)]| log.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&seen_meanwhile), ["second"], "only committed records");
+    assert_eq!(
+        ids(&seen_after),
+        ["second", "first"],
+        "numbered in commit order"
     );
-    assert_eq!(first.unwrap(), first_number);
-    assert!(
-        second.unwrap() > first_number,
-        "numbers rise in commit order"
+    assert_eq!(
+        seen_after[0], seen_meanwhile[0],
+        "a number, once given, stays"
     );
+    assert!(seen_after[1].1 > seen_after[0].1, "numbers rise");
 }
