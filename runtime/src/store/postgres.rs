@@ -234,19 +234,7 @@ impl PgStore {
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
         self.on_connection(move |rt, client| {
-            let tx = rt
-                .block_on(
-                    client
-                        .build_transaction()
-                        .isolation_level(IsolationLevel::RepeatableRead)
-                        .read_only(true)
-                        .start(),
-                )
-                .map_err(pg_error)?;
-            let db = PgDb::new(rt, &tx, &tx.statement_cache);
-            let out = f(&db)?;
-            rt.block_on(tx.commit()).map_err(pg_error)?;
-            Ok(out)
+            one_transaction(rt, client, IsolationLevel::RepeatableRead, true, f)
         })
         .await
     }
@@ -346,18 +334,7 @@ impl PgStore {
         F: FnOnce(&dyn Db) -> Result<R, ApiError> + Send + 'static,
     {
         self.on_connection(move |rt, client| {
-            let tx = rt
-                .block_on(
-                    client
-                        .build_transaction()
-                        .isolation_level(IsolationLevel::ReadCommitted)
-                        .start(),
-                )
-                .map_err(pg_error)?;
-            let db = PgDb::new(rt, &tx, &tx.statement_cache);
-            let out = f(&db)?;
-            rt.block_on(tx.commit()).map_err(pg_error)?;
-            Ok(out)
+            one_transaction(rt, client, IsolationLevel::ReadCommitted, false, f)
         })
         .await
     }
@@ -392,6 +369,29 @@ impl PgStore {
         self.pool.manager().statement_caches.clear();
         Ok(out)
     }
+}
+
+/// Runs `f` in one transaction at `isolation`, committed when it succeeds, attempted once.
+fn one_transaction<R>(
+    rt: &Handle,
+    client: &mut deadpool_postgres::Client,
+    isolation: IsolationLevel,
+    read_only: bool,
+    f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
+    let tx = rt
+        .block_on(
+            client
+                .build_transaction()
+                .isolation_level(isolation)
+                .read_only(read_only)
+                .start(),
+        )
+        .map_err(pg_error)?;
+    let db = PgDb::new(rt, &tx, &tx.statement_cache);
+    let out = f(&db)?;
+    rt.block_on(tx.commit()).map_err(pg_error)?;
+    Ok(out)
 }
 
 async fn run_query(
