@@ -99,7 +99,22 @@ struct Run<'a> {
 struct Live {
     table: String,
     caller: usize,
+    /// The list filter the stream was opened with, if any.
+    filter: Option<(String, String)>,
     stream: Subscription,
+}
+
+/// A list filter on `table`'s first declared column that some rows pass and some do not.
+fn stream_filter(table: &ward_ir::Table) -> Option<(String, String)> {
+    use ward_ir::ColumnType::{Boolean, Float, Integer, Text};
+    let c = table.columns.iter().find(|c| !c.system)?;
+    let (op, value) = match c.ty {
+        Text => ("like", "a"),
+        Boolean => ("eq", "true"),
+        Integer | Float => ("gte", "0"),
+        _ => ("is", "not-null"),
+    };
+    Some((format!("{}.{op}", c.name), value.to_owned()))
 }
 
 /// How long a stream may take to deliver its next event.
@@ -157,26 +172,33 @@ impl Run<'_> {
     /// Subscribes every caller to every realtime table before anything is written; whether
     /// each stream opens (or how it is refused) is the model's prediction.
     async fn subscribe_all(&mut self) -> Result<(), String> {
-        let tables: Vec<String> = self
+        let tables: Vec<(String, Option<(String, String)>)> = self
             .ir
             .tables
             .iter()
             .filter(|t| t.realtime)
-            .map(|t| t.name.clone())
+            .flat_map(|t| {
+                let filtered = stream_filter(t).map(|f| (t.name.clone(), Some(f)));
+                std::iter::once((t.name.clone(), None)).chain(filtered)
+            })
             .collect();
-        for table in tables {
+        for (table, filter) in tables {
             for (i, caller) in self.scenario.callers.iter().enumerate() {
                 let token = self.token(caller);
-                let path = format!("/api/{}/subscribe", encode(&table));
+                let mut path = format!("/api/{}/subscribe", encode(&table));
+                if let Some((k, v)) = &filter {
+                    path.push_str(&format!("?{}={}", encode(k), encode(v)));
+                }
                 let opened = self.target.subscribe(&path, token.as_deref()).await;
-                let predicted = self.model.subscription(&table, caller);
+                let as_pair = filter.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
+                let predicted = self.model.subscription(&table, caller, as_pair);
                 match (opened, predicted) {
                     (Subscribed::Open(stream), Ok(())) => {
-                        self.transcript
-                            .line(format!("# caller {i} follows {table}"));
+                        self.transcript.line(format!("# caller {i} follows {path}"));
                         self.live.push(Live {
                             table: table.clone(),
                             caller: i,
+                            filter: filter.clone(),
                             stream,
                         });
                     }
@@ -228,7 +250,8 @@ impl Run<'_> {
         self.target.end_streams().await?;
         for live in &mut self.live {
             let caller = &self.scenario.callers[live.caller];
-            let expected = self.model.stream(&live.table, caller);
+            let filter = live.filter.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
+            let expected = self.model.stream(&live.table, caller, filter);
             let mut got = Vec::new();
             let ended = loop {
                 match live.stream.next(EVENT_WAIT).await {
@@ -245,9 +268,10 @@ impl Run<'_> {
                     .err();
             if ended.is_err() || mismatch.is_some() {
                 return Err(format!(
-                    "caller {} following {}: {}\n  predicted: {}\n  received:  {}",
+                    "caller {} following {} {:?}: {}\n  predicted: {}\n  received:  {}",
                     live.caller,
                     live.table,
+                    live.filter,
                     ended.err().or(mismatch).unwrap_or_default(),
                     Value::Array(expected),
                     Value::Array(got)

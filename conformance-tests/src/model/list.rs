@@ -15,7 +15,7 @@ use super::errors::Fail;
 use super::validation::{date, datetime, uuid};
 use super::{Cx, Row, State, Who, firewall, masking, parse_id};
 
-struct Filter {
+pub(crate) struct Filter {
     column: String,
     op: CompareOp,
     values: Vec<Value>,
@@ -409,7 +409,7 @@ fn sort_keys(
     Ok(out)
 }
 
-fn filter(
+pub(crate) fn filter(
     cx: &Cx<'_>,
     table: &Table,
     view: Option<&View>,
@@ -504,7 +504,7 @@ fn query_value(ty: ColumnType, v: &str) -> Option<Value> {
 }
 
 /// A filter on a stored row, as SQL evaluates it (a `NULL` cell matches only `is`).
-fn filter_holds(f: &Filter, row: &Row) -> bool {
+pub(crate) fn filter_holds(f: &Filter, row: &Row) -> bool {
     let cell = row.get(&f.column).unwrap_or(&Value::Null);
     match f.op {
         CompareOp::IsNull => return cell.is_null(),

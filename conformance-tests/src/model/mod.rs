@@ -165,16 +165,29 @@ impl Model {
         &self.ir
     }
 
-    /// The answer to `GET /api/T/subscribe` for `caller`: `Ok` when the stream opens.
-    pub fn subscription(&self, table: &str, caller: &CallerSpec) -> Result<(), Fail> {
-        let who = auth::who(&self.ir, caller)?;
-        let t = self.ir.table(table).ok_or_else(Fail::not_found)?;
-        realtime::subscribe(t, &who).map(|_| ())
+    /// The answer to `GET /api/T/subscribe?FILTER` for `caller`: `Ok` when the stream opens.
+    /// The filter (the list grammar's `FIELD.OP`, its value) is checked after the caller's
+    /// access, as the server checks it.
+    pub fn subscription(
+        &self,
+        table: &str,
+        caller: &CallerSpec,
+        filter: Option<(&str, &str)>,
+    ) -> Result<(), Fail> {
+        self.stream_filters(table, caller, filter).map(|_| ())
     }
 
-    /// The events a subscriber to `table` since the log's start receives, from the log last
-    /// observed ([`Model::observe_log`]).
-    pub fn stream(&self, table: &str, caller: &CallerSpec) -> Vec<Value> {
+    /// The events a subscriber to `table` through `filter` receives since the log's start,
+    /// from the log last observed ([`Model::observe_log`]).
+    pub fn stream(
+        &self,
+        table: &str,
+        caller: &CallerSpec,
+        filter: Option<(&str, &str)>,
+    ) -> Vec<Value> {
+        let Ok(filters) = self.stream_filters(table, caller, filter) else {
+            return Vec::new();
+        };
         let (Ok(who), Some(t)) = (auth::who(&self.ir, caller), self.ir.table(table)) else {
             return Vec::new();
         };
@@ -182,7 +195,33 @@ impl Model {
             .format("%Y-%m-%dT%H:%M:%S%.3fZ")
             .to_string();
         let log = self.logs.get(table).map_or(&[][..], Vec::as_slice);
-        realtime::events(t, &who, &clock, log)
+        realtime::events(t, &who, &clock, &filters, log)
+    }
+
+    fn stream_filters(
+        &self,
+        table: &str,
+        caller: &CallerSpec,
+        filter: Option<(&str, &str)>,
+    ) -> Result<Vec<list::Filter>, Fail> {
+        let who = auth::who(&self.ir, caller)?;
+        let t = self.ir.table(table).ok_or_else(Fail::not_found)?;
+        realtime::subscribe(t, &who)?;
+        // Parsing a filter needs no request of its own: no sentinel is drawn.
+        let cx = Cx {
+            ir: &self.ir,
+            logs: &self.logs,
+            who,
+            seq: self.seq,
+            now: String::new(),
+            today: String::new(),
+            clock: String::new(),
+            generated: 0,
+        };
+        filter
+            .map(|(k, v)| list::filter(&cx, t, None, k, v))
+            .into_iter()
+            .collect()
     }
 
     pub fn rows(&self, table: &str) -> &[Row] {

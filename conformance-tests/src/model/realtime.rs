@@ -15,6 +15,7 @@ use super::access::{self, Residual};
 use super::auth::Who;
 use super::errors::Fail;
 use super::firewall::{self, Scopes};
+use super::list::{Filter, filter_holds};
 use super::{Row, masking};
 
 /// One change record as `App::change_log` reads it back.
@@ -28,14 +29,24 @@ pub fn subscribe(table: &Table, who: &Who) -> Result<(Residual, Scopes), Fail> {
     Ok((residual, scopes))
 }
 
-/// The events `who` receives for `log`, in order: `{"event", "data"}` each.
-pub fn events(table: &Table, who: &Who, clock: &str, log: &[Record]) -> Vec<Value> {
+/// The events `who` receives for `log` through `filters` (the list grammar's), in order:
+/// `{"event", "data"}` each.
+pub(crate) fn events(
+    table: &Table,
+    who: &Who,
+    clock: &str,
+    filters: &[Filter],
+    log: &[Record],
+) -> Vec<Value> {
     let Ok((residual, scopes)) = subscribe(table, who) else {
         return Vec::new();
     };
     let lists = |image: &Value| -> Option<Row> {
         let row = image.as_object()?;
-        (firewall::visible(row, &scopes) && residual.admits(row, who, clock)).then(|| {
+        (firewall::visible(row, &scopes)
+            && residual.admits(row, who, clock)
+            && filters.iter().all(|f| filter_holds(f, row)))
+        .then(|| {
             let today: Row = row
                 .iter()
                 .filter(|(k, _)| table.column(k).is_some())

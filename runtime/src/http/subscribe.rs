@@ -93,15 +93,17 @@ fn asked(raw: Option<&str>) -> Result<Asked, ApiError> {
             "tables" => &mut asked.tables,
             "after" => &mut asked.after,
             "ticket" => &mut asked.ticket,
-            _ if k.contains('.') => {
-                asked.filters.push((k, v));
-                continue;
-            }
-            _ => {
+            // A stream has no page, order or shape: what a list would read as those is refused.
+            _ if ward_ir::RESERVED_QUERY_PARAMETERS.contains(&k.as_str()) => {
                 return Err(ApiError::bad_query(
                     &k,
                     format!("Unexpected parameter `{k}`"),
                 ));
+            }
+            // `FIELD=V` and `FIELD.OP=V`, checked against the table by the list grammar.
+            _ => {
+                asked.filters.push((k, v));
+                continue;
             }
         };
         if slot.replace(v).is_some() {

@@ -397,6 +397,22 @@ async fn filters_narrow_a_stream_and_masked_columns_are_refused() {
         "{}",
         r.text
     );
+    // `FIELD=V` is `FIELD.eq=V`, as on a list.
+    let mut exact = subscribe(s, "/api/tasks/subscribe?title=exact", Some(&c.editor), &[]).await;
+    s.create(
+        "tasks",
+        &c.editor,
+        json!({"title": "exactly not", "status": "open"}),
+    )
+    .await;
+    let hit = s
+        .create(
+            "tasks",
+            &c.editor,
+            json!({"title": "exact", "status": "open"}),
+        )
+        .await;
+    exact.expect("insert", &hit).await;
     let r = s.get("/api/tasks/subscribe?limit=5", &c.member).await;
     assert_eq!(
         (r.status, r.code()),
@@ -442,13 +458,25 @@ async fn refusals_answer_before_any_stream_opens() {
         r.text
     );
     assert_eq!(r.code(), "FIREWALL_SCOPE_MISSING");
-    // A token never travels in the URL.
+    // A token never travels in the URL: it authenticates nobody, and is no parameter either.
     let r = s
         .req(
             "GET",
             &format!("/api/tasks/subscribe?token={}", c.member),
             None,
             None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (401, "AUTH_MISSING".to_owned()),
+        "{}",
+        r.text
+    );
+    let r = s
+        .get(
+            &format!("/api/tasks/subscribe?token={}", c.member),
+            &c.member,
         )
         .await;
     assert_eq!(
