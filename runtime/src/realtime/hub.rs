@@ -108,6 +108,22 @@ pub struct Hub {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
+/// A hub outlives its server only while a task of its own still runs; when the last one lets
+/// go, the Postgres listener (which would otherwise hold its connection, reconnecting, for the
+/// life of the process) stops with it.
+impl Drop for Hub {
+    fn drop(&mut self) {
+        for task in self
+            .tasks
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+}
+
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hub").finish_non_exhaustive()

@@ -790,3 +790,67 @@ async fn the_openapi_document_describes_the_streams() {
     assert!(paths["/api/subscribe"]["get"]["responses"]["200"].is_object());
     assert!(paths["/api/subscribe/ticket"]["post"]["responses"]["201"].is_object());
 }
+
+/// Postgres: each server that had subscribers listens on a connection of its own; a server that
+/// is gone must not leave it behind (a test suite serving project after project ran out of
+/// connections before this held).
+#[tokio::test]
+async fn a_server_that_is_gone_leaves_no_listening_connection() {
+    common::db::run(common::db::Backend::Postgres, servers_come_and_go()).await;
+}
+
+async fn servers_come_and_go() {
+    use tower::ServiceExt;
+    let url = common::db::postgres_url().unwrap();
+    // This test's servers name their connections, so that other tests' do not count.
+    let name = format!("ward_gone_{}", uuid::Uuid::new_v4().simple());
+    let listening = || {
+        common::db::count(
+            &url,
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{name}' AND query LIKE 'LISTEN%'"
+            ),
+        )
+    };
+    let out = ward_compiler::compile(&ward_compiler::Sources::single("project.kdl", PROJECT));
+    let ir = out.ir.unwrap();
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = common::db::TestDb::new(dir.path());
+        let mut options = db.options(dir.path());
+        options
+            .database_url
+            .push_str(&format!("&application_name={name}"));
+        let app = ward_runtime::App::open(ir.clone(), &options).await.unwrap();
+        let secret = ward_runtime::secret::hs256_secret(&ir, dir.path(), false)
+            .unwrap()
+            .0;
+        let claims =
+            json!({"sub": "max", "roles": ["member"], "org_id": "acme", "exp": now() + 60});
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(&secret),
+        )
+        .unwrap();
+        let request = axum::http::Request::get("/api/notes/subscribe")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let answer = app.router().oneshot(request).await.unwrap();
+        assert_eq!(answer.status(), 200);
+        // The server goes: its app, and the stream it answered.
+        drop(answer);
+        drop(app);
+    }
+    // A dropped server's tasks end within the follower's poll interval.
+    let mut left = listening();
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = listening();
+    }
+    assert_eq!(left, 0, "listening connections left behind");
+}
