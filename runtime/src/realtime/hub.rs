@@ -113,14 +113,7 @@ pub struct Hub {
 /// life of the process) stops with it.
 impl Drop for Hub {
     fn drop(&mut self) {
-        for task in self
-            .tasks
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-        {
-            task.abort();
-        }
+        self.stop_tasks();
     }
 }
 
@@ -235,12 +228,12 @@ impl Hub {
         registry.closed = true;
         registry.feeds.clear();
         drop(registry);
-        for task in self
-            .tasks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-        {
+        self.stop_tasks();
+    }
+
+    fn stop_tasks(&self) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        for task in tasks.drain(..) {
             task.abort();
         }
     }
