@@ -190,6 +190,13 @@ pub async fn settle(store: &crate::store::Store) -> Result<(), ApiError> {
     }
     store
         .committed_write(|db| {
+            // Nothing waiting (a read-mostly load): no lock taken, nothing written.
+            if db
+                .query(&changes::any_pending(), &[ward_ir::ColumnType::Integer])?
+                .is_empty()
+            {
+                return Ok(());
+            }
             db.query(&changes::numbering_lock(), &[])?;
             while row::execute(db, &changes::number_pending(NUMBER_BATCH))? == NUMBER_BATCH {}
             Ok(())

@@ -62,6 +62,9 @@ pub async fn ticket(State(st): State<Shared>, headers: HeaderMap) -> Response {
             // Anyone may open a stream without a header; a ticket stands for a token.
             return Err(ApiError::auth_missing());
         }
+        if let (Some(limit), Some(user)) = (&st.per_subject, &caller.user_id) {
+            limit.take(user, "requests from this user")?;
+        }
         let ticket = st
             .tickets
             .issue(&caller, expires)

@@ -242,6 +242,13 @@ pub fn record_change(dialect: Dialect, c: ChangeRow<'_>) -> Result<Vec<Stmt>, Ap
     })
 }
 
+/// Postgres: one row (an inbox id) when some record waits in the inbox, none otherwise.
+pub fn any_pending() -> Stmt {
+    let mut q = Query::select();
+    q.column(tbl("id")).from(tbl(INBOX_TABLE)).limit(1);
+    render(Dialect::Postgres, &q)
+}
+
 /// Postgres: the lock numbering passes take in turn, held to the end of the pass's transaction,
 /// so the numbers of a later pass are all larger and committed after those of an earlier one.
 pub fn numbering_lock() -> Stmt {

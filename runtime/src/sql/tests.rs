@@ -529,6 +529,7 @@ mod goldens {
             changes::mark_erased(dialect, "rooms", 41),
         ));
         if dialect == Dialect::Postgres {
+            out.push(("is a record waiting", changes::any_pending()));
             out.push(("take the numbering lock", changes::numbering_lock()));
             out.push(("number committed records", changes::number_pending(5000)));
         }

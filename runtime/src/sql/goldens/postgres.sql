@@ -132,6 +132,10 @@ DELETE FROM "_ward_changes" WHERE "tbl" = $1 AND "seq" IN (SELECT "seq" FROM "_w
 INSERT INTO "_ward_change_erased" ("tbl", "seq") VALUES ($1, $2) ON CONFLICT ("tbl") DO UPDATE SET "seq" = "excluded"."seq" WHERE "_ward_change_erased"."seq" < "excluded"."seq"
 -- values: [String(Some("rooms")), BigInt(Some(41))]
 
+-- is a record waiting
+SELECT "id" FROM "_ward_change_inbox" LIMIT $1
+-- values: [BigUnsigned(Some(1))]
+
 -- take the numbering lock
 SELECT pg_advisory_xact_lock($1, $2)
 -- values: [Int(Some(2003985518)), Int(Some(0))]
