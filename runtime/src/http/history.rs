@@ -150,15 +150,8 @@ fn version(
 
 /// A stored image as a read would show it today: the table's current columns only, masked.
 fn image(plan: &TablePlan, caller: &Caller, stored: &Record) -> Record {
-    let mut rec: Record = stored
-        .iter()
-        .filter(|(k, _)| plan.column(k).is_some())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !mutation::active(Mutation::HistoryMaskSkipped) {
-        masking::mask_record(plan, caller, &mut rec);
-    }
-    rec
+    let masked = !mutation::active(Mutation::HistoryMaskSkipped);
+    masking::shown_today(plan, caller, stored, masked)
 }
 
 /// `?limit=&cursor=`.

@@ -52,23 +52,21 @@ pub struct Watcher<'a> {
     pub plan: &'a TablePlan,
     pub caller: &'a Caller,
     pub filters: &'a [Filter],
-    /// The `list` rule's gate for the caller; `None` when they may not list the table (now).
-    pub gate: Option<Gate>,
+    /// The `list` rule's gate for the caller ([`list_gate`]); `None` when they may not list
+    /// the table (now).
+    pub gate: Option<&'a Gate>,
 }
 
-impl<'a> Watcher<'a> {
-    pub fn new(plan: &'a TablePlan, caller: &'a Caller, filters: &'a [Filter]) -> Self {
-        Watcher {
-            plan,
-            caller,
-            filters,
-            gate: security::gate(plan, Operation::List, caller).ok(),
-        }
-    }
+/// What the `list` rule leaves for `caller` on `plan`'s table: the same for every change until
+/// the served IR changes, so a stream makes it once per IR rather than once per event.
+pub fn list_gate(plan: &TablePlan, caller: &Caller) -> Option<Gate> {
+    security::gate(plan, Operation::List, caller).ok()
+}
 
+impl Watcher<'_> {
     /// The event `change` is to this watcher at `now`, if any.
     pub fn judge(&self, change: &Change, now: &str) -> Option<Event> {
-        let gate = self.gate.as_ref()?;
+        let gate = self.gate?;
         let sees = |image: &Option<Record>| {
             image
                 .as_ref()
@@ -123,15 +121,8 @@ impl<'a> Watcher<'a> {
 
     /// A stored image as a list shows it today: the table's current columns, masked.
     fn shown(&self, stored: &Record) -> Record {
-        let mut rec: Record = stored
-            .iter()
-            .filter(|(k, _)| self.plan.column(k).is_some())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !mutation::active(Mutation::RealtimeMaskSkipped) {
-            masking::mask_record(self.plan, self.caller, &mut rec);
-        }
-        rec
+        let masked = !mutation::active(Mutation::RealtimeMaskSkipped);
+        masking::shown_today(self.plan, self.caller, stored, masked)
     }
 }
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 use serde_json::{Value as Json, json};
 use tokio::sync::mpsc;
 
-use super::event::Watcher;
+use super::event::{Watcher, list_gate};
 use super::hub::{End, Item, Start, Subscription};
 use crate::engine::journal::{self, Change};
-use crate::gate::Caller;
+use crate::gate::{Caller, Gate};
 use crate::security::audit;
 use crate::sql::changes;
 use crate::sql::filter::Filter;
@@ -92,10 +92,19 @@ pub async fn run(
             .collect(),
     };
     let starts = sub.starts.clone();
+    let mut gates = Gates::default();
     for (watch, (_, start)) in watches.iter().zip(&starts) {
-        if replay(&state, &caller, watch, *start, &mut cursor, &out)
-            .await
-            .is_err()
+        if replay(
+            &state,
+            &caller,
+            &mut gates,
+            watch,
+            *start,
+            &mut cursor,
+            &out,
+        )
+        .await
+        .is_err()
         {
             return;
         }
@@ -114,7 +123,7 @@ pub async fn run(
         tokio::select! {
             item = sub.queue.recv() => match item {
                 Some(Item::Change(change)) => {
-                    if live(&state, &caller, &watches, &change, &mut cursor, &out).await.is_err() {
+                    if live(&state, &caller, &mut gates, &watches, &change, &mut cursor, &out).await.is_err() {
                         return;
                     }
                 }
@@ -147,6 +156,7 @@ struct Closed;
 async fn replay(
     state: &Arc<crate::State>,
     caller: &Caller,
+    gates: &mut Gates,
     watch: &Watch,
     start: Start,
     cursor: &mut Cursor,
@@ -180,7 +190,7 @@ async fn replay(
         };
         cursor.set(&watch.table, after);
         for change in &records {
-            send(state, caller, watch, change, cursor, out).await?;
+            send(state, caller, gates, watch, change, cursor, out).await?;
         }
         after = last;
     }
@@ -191,6 +201,7 @@ async fn replay(
 async fn live(
     state: &Arc<crate::State>,
     caller: &Caller,
+    gates: &mut Gates,
     watches: &[Watch],
     change: &Change,
     cursor: &mut Cursor,
@@ -203,13 +214,46 @@ async fn live(
     if change.seq <= cursor.at(&change.table) {
         return Ok(());
     }
-    send(state, caller, watch, change, cursor, out).await
+    send(state, caller, gates, watch, change, cursor, out).await
+}
+
+/// The subscriber's `list` gates, per table of the stream, for the IR they were made from.
+#[derive(Default)]
+struct Gates {
+    made_for: Option<Arc<crate::Serving>>,
+    by_table: Vec<(String, Option<Gate>)>,
+}
+
+impl Gates {
+    /// The gate of `table` under `serving`, making them all again when the IR changed.
+    fn of(&mut self, serving: &Arc<crate::Serving>, caller: &Caller, table: &str) -> Option<&Gate> {
+        if !self
+            .made_for
+            .as_ref()
+            .is_some_and(|m| Arc::ptr_eq(m, serving))
+        {
+            self.by_table.clear();
+            self.made_for = Some(serving.clone());
+        }
+        if !self.by_table.iter().any(|(t, _)| t == table) {
+            let gate = serving
+                .snapshot
+                .table(table)
+                .and_then(|plan| list_gate(plan, caller));
+            self.by_table.push((table.to_owned(), gate));
+        }
+        self.by_table
+            .iter()
+            .find(|(t, _)| t == table)
+            .and_then(|(_, g)| g.as_ref())
+    }
 }
 
 /// Judges `change` for the subscriber against the IR served now and sends the event, if any.
 async fn send(
     state: &Arc<crate::State>,
     caller: &Caller,
+    gates: &mut Gates,
     watch: &Watch,
     change: &Change,
     cursor: &mut Cursor,
@@ -221,7 +265,13 @@ async fn send(
         let Some(plan) = serving.snapshot.table(&watch.table) else {
             return Ok(());
         };
-        Watcher::new(plan, caller, &watch.filters).judge(change, &audit::now())
+        let watcher = Watcher {
+            plan,
+            caller,
+            filters: &watch.filters,
+            gate: gates.of(&serving, caller, &watch.table),
+        };
+        watcher.judge(change, &audit::now())
     };
     let Some(event) = event else {
         return Ok(());

@@ -46,6 +46,26 @@ pub fn sees_raw(
         .is_none_or(|m| shows(m, caller, record))
 }
 
+/// A stored image of a row (a change record's) as it would be shown today: the table's
+/// current columns only, masked with `mask_record` unless `masked` is false (a planted bug's
+/// switch, decided by the caller).
+pub fn shown_today(
+    plan: &TablePlan,
+    caller: &Caller,
+    stored: &Map<String, Json>,
+    masked: bool,
+) -> Map<String, Json> {
+    let mut rec: Map<String, Json> = stored
+        .iter()
+        .filter(|(k, _)| plan.column(k).is_some())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if masked {
+        mask_record(plan, caller, &mut rec);
+    }
+    rec
+}
+
 /// Masks one record in place.
 pub fn mask_record(plan: &TablePlan, caller: &Caller, record: &mut Map<String, Json>) {
     // Decide every mask on the raw record first: an owner column that is itself masked must not
