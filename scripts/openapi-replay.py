@@ -138,10 +138,11 @@ class Replay:
         return path
 
     def call(self, method, path, who=None, *, query=None, body=None, raw=None, headers=None,
-             expect, invalid=None):
+             multipart=None, expect, invalid=None):
         """Send one request as `who` (a token name, BAD, or None for no token), validate the
         request and the answer, and check the status is `expect` (an int or a tuple). `invalid`
-        says why the document must reject the request."""
+        says why the document must reject the request. `multipart`: a form, field → text or
+        (filename, bytes, content type) for a file part."""
         url = self.base + path
         if query:
             url += "?" + urlencode(query, safe=",:")
@@ -161,7 +162,13 @@ class Replay:
             # The server answers 413 without reading the whole body, and may then close the
             # connection without saying so (`Connection: close`): keep these off the shared one.
             hdrs["Connection"] = "close"
-        prepared = requests.Request(method, url, headers=hdrs, data=data).prepare()
+        if multipart is not None:
+            parts = {k: (v if isinstance(v, tuple) else (None, str(v))) for k, v in multipart.items()}
+            if any(isinstance(v, tuple) and len(v[1]) > 1024 * 1024 for v in multipart.values()):
+                hdrs["Connection"] = "close"  # answered early, as an oversized body is
+            prepared = requests.Request(method, url, headers=hdrs, files=parts).prepare()
+        else:
+            prepared = requests.Request(method, url, headers=hdrs, data=data).prepare()
         where = f"{method} {path}" + (f"?{urlencode(query, safe=',:')}" if query else "")
         if len(where) > 160:
             where = where[:157] + "..."
@@ -998,6 +1005,8 @@ def pets_pets(x, people):
     x.call("GET", f"{path}/{nowhere()}", "ben", expect=404)
     x.refusals("GET", f"{path}/{rex}")
 
+    pets_photos(x, path, owner, rex, tom)
+
     x.call("PATCH", f"{path}/{rex}", "ann", body={"name": "Rex II", "born": "2019-01-01"},
            expect=200)
     x.call("PATCH", f"{path}/{rex}", "ann", body={"born": None}, expect=200)
@@ -1037,6 +1046,44 @@ def pets_pets(x, people):
            invalid="a delete batch carries ids")
     x.refusals("DELETE", batch, {"ids": [k2]}, forbidden="nobody", too_large="ann")
     return {"rex": rex, "tom": tom}
+
+
+def png(extra=0):
+    """A 1×1 PNG: what content sniffing reads is its signature and IHDR."""
+    return (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde"
+            + b"\x07" * extra)
+
+
+def pets_photos(x, path, owner, rex, tom):
+    """The `photo` file column: multipart uploads, downloads, ranges, signed URLs."""
+    created = x.call("POST", path, "ann", multipart={
+        "name": "Max", "species": "dog", "ownerId": owner,
+        "photo": ("max.png", png(100), "image/jpeg"),
+    }, expect=201)
+    x.call("DELETE", f"{path}/{x.id_of(created)}", "ann", expect=200)
+    x.call("PATCH", f"{path}/{rex}", "ann", multipart={"photo": ("rex.png", png(2000), "image/png")},
+           expect=200)
+    x.call("PATCH", f"{path}/{rex}", "ann",
+           multipart={"photo": ("cat.png", b"<script>alert(1)</script>", "image/png")}, expect=415)
+    x.call("PATCH", f"{path}/{rex}", "ann",
+           multipart={"photo": ("big.png", png(2 * 1024 * 1024), "image/png")}, expect=413)
+    x.call("PATCH", f"{path}/{rex}", "ben", multipart={"photo": ("b.png", png(), "image/png")},
+           expect=403)  # not his pet
+    photo = f"{path}/{rex}/file/photo"
+    got = x.call("GET", photo, "ben", expect=200)
+    x.call("GET", photo, "ben", headers={"If-None-Match": got.headers.get("ETag", "")}, expect=304)
+    x.call("GET", photo, "ben", query={"inline": "1"}, expect=200)
+    x.call("GET", photo, "ben", headers={"Range": "bytes=0-7"}, expect=206)
+    x.call("GET", photo, "ben", headers={"Range": "bytes=99999-"}, expect=416)
+    x.call("GET", f"{path}/{tom}/file/photo", "ben", expect=404)  # Tom has no photo
+    x.call("GET", f"{path}/{nowhere()}/file/photo", "ben", expect=404)
+    x.call("GET", photo, BAD, expect=401)
+    signed = x.data(x.call("POST", f"{photo}/url", "ben", expect=201)) or {}
+    where, _, token = signed.get("url", "?token=").partition("?token=")
+    x.call("GET", where, None, query={"token": token}, expect=200)
+    x.call("GET", where, None, query={"token": token + "x"}, expect=404)
+    x.call("POST", f"{path}/{tom}/file/photo/url", "ben", expect=404)
+    x.refusals("POST", f"{photo}/url")
 
 
 def pets_tags(x, pets):

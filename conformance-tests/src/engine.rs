@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use ward_ir::{IdKind, Ir};
 
+use crate::files;
 use crate::invariants::{self, Exchange as Seen};
 use crate::model::{Model, Row};
 use crate::request::{ApiRequest, encode};
 use crate::scenario::{
-    BatchPrecondition, Body, CallerSpec, IdRef, Route, Scenario, Step, ValueSpec,
+    BatchPrecondition, Body, CallerSpec, FIXTURES, IdRef, Route, Scenario, Step, ValueSpec,
 };
 use crate::target::{Database, Subscribed, Subscription, Target};
 use crate::transcript::{self, Transcript};
@@ -132,15 +133,42 @@ impl Run<'_> {
                     ));
                 }
             };
-            let values: Map<String, Value> = seed
-                .values
-                .iter()
-                .map(|(k, v)| (k.clone(), self.value(&seed.table, k, v)))
-                .collect();
+            // The server takes uploads sealed; the model sees what a client would: the metadata.
+            let mut values = Map::new();
+            let mut sent = Map::new();
+            for (k, v) in &seed.values {
+                match v {
+                    ValueSpec::Upload(f) => {
+                        let (name, bytes, _) = FIXTURES[f % FIXTURES.len()];
+                        let sealed = self
+                            .target
+                            .app()
+                            .store_upload(&seed.table, k, name, bytes.to_vec())
+                            .await
+                            .map_err(|e| format!("seed {i}: uploading {name}: {e}"))?;
+                        values.insert(k.clone(), files::public(&sealed));
+                        sent.insert(k.clone(), sealed);
+                    }
+                    other => {
+                        let v = self.value(&seed.table, k, other);
+                        values.insert(k.clone(), v.clone());
+                        sent.insert(k.clone(), v);
+                    }
+                }
+            }
             let observed = self
                 .target
-                .seed(&seed.table, Some(&user), values.clone())
-                .await;
+                .seed(&seed.table, Some(&user), sent)
+                .await
+                .map(|row| files::public_row(self.ir, &seed.table, row));
+            if observed.is_err() {
+                // What the refused seed uploaded belongs to no row: the sweeper's, now.
+                self.target
+                    .app()
+                    .sweep_files(std::time::Duration::ZERO)
+                    .await
+                    .map_err(|e| format!("seed {i}: sweeping its upload: {}", e.body()))?;
+            }
             self.transcript.line(format!(
                 "# seed {} as {}: {} → {}",
                 seed.table,
@@ -158,12 +186,21 @@ impl Run<'_> {
             self.model
                 .reconcile(&dump)
                 .map_err(|e| format!("after seed {i}: {e}"))?;
+            self.check_store(counts)
+                .await
+                .map_err(|e| format!("after seed {i}: invariant violated: {e}"))?;
         }
+        self.downloads_everywhere(counts)
+            .await
+            .map_err(|e| format!("after the seeds: invariant violated: {e}"))?;
         for (i, step) in self.scenario.steps.iter().enumerate() {
             self.step(step, counts)
                 .await
                 .map_err(|e| format!("step {i} ({} {}): {e}", step.method, step.table))?;
         }
+        self.downloads_everywhere(counts)
+            .await
+            .map_err(|e| format!("after the steps: invariant violated: {e}"))?;
         self.check_streams(counts)
             .await
             .map_err(|e| format!("invariant violated: {}: {e}", invariants::REALTIME))
@@ -324,6 +361,9 @@ impl Run<'_> {
         self.model
             .reconcile(&after)
             .map_err(|e| format!("the stored rows differ from the model: {e}"))?;
+        self.check_store(counts)
+            .await
+            .map_err(|e| format!("invariant violated: {e}"))?;
         let seen = Seen {
             ir: self.ir,
             table: &step.table,
@@ -381,7 +421,12 @@ impl Run<'_> {
         }
     }
 
+    /// Every row of every table as stored, file columns as a client sees them (no store key).
     async fn dump(&self) -> Result<BTreeMap<String, Vec<Row>>, String> {
+        Ok(files::public_dump(self.ir, self.raw_dump().await?))
+    }
+
+    async fn raw_dump(&self) -> Result<BTreeMap<String, Vec<Row>>, String> {
         let mut out = BTreeMap::new();
         for t in &self.ir.tables {
             let rows = self
@@ -393,6 +438,79 @@ impl Run<'_> {
             out.insert(t.name.clone(), rows);
         }
         Ok(out)
+    }
+
+    /// Invariant 11 for every caller and every stored row of a table with file columns (live,
+    /// soft-deleted, another tenant's): the row read, then each file downloaded as it allows.
+    async fn downloads_everywhere(&mut self, counts: &mut Counts) -> Result<(), String> {
+        let raw = self.raw_dump().await?;
+        for table in self
+            .ir
+            .tables
+            .iter()
+            .filter(|t| t.file_columns().next().is_some())
+        {
+            let ids: Vec<Value> = raw
+                .get(&table.name)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.get(ward_ir::system::ID).cloned())
+                .collect();
+            for id in ids {
+                let id_text = match &id {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let path = format!("/api/{}/{}", encode(&table.name), encode(&id_text));
+                for caller in &self.scenario.callers {
+                    let token = self.token(caller);
+                    let read = self.target.call("GET", &path, token.as_deref(), None).await;
+                    invariants::download_matches_read(
+                        table,
+                        &path,
+                        &read,
+                        &self.target,
+                        token.as_deref(),
+                    )
+                    .await
+                    .map_err(|e| format!("as {}: {e}", crate::transcript::caller(caller)))?;
+                    *counts
+                        .invariants
+                        .entry(invariants::FILE_DOWNLOAD.to_owned())
+                        .or_default() += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Invariant 12: once the collector has run, the file store holds exactly the objects the
+    /// rows name — none a write released, none a row still needs gone.
+    async fn check_store(&mut self, counts: &mut Counts) -> Result<(), String> {
+        if !self
+            .ir
+            .tables
+            .iter()
+            .any(|t| t.file_columns().next().is_some())
+        {
+            return Ok(());
+        }
+        let app = self.target.app();
+        app.collect_files()
+            .await
+            .map_err(|e| format!("collecting released files: {}", e.body()))?;
+        let stored = app
+            .stored_files()
+            .await
+            .map_err(|e| format!("listing the file store: {}", e.body()))?;
+        let named = files::named_keys(self.ir, &self.raw_dump().await?);
+        files::store_matches(&stored, &named)
+            .map_err(|e| format!("{}: {e}", invariants::FILE_STORE))?;
+        *counts
+            .invariants
+            .entry(invariants::FILE_STORE.to_owned())
+            .or_default() += 1;
+        Ok(())
     }
 
     fn resolve(&mut self, step: &Step) -> Result<ApiRequest, String> {
@@ -490,6 +608,8 @@ impl Run<'_> {
     fn value(&mut self, table: &str, field: &str, v: &ValueSpec) -> Value {
         match v {
             ValueSpec::Json(j) => j.clone(),
+            // Uploads are seeds' alone, resolved where they are sent.
+            ValueSpec::Upload(_) => Value::Null,
             ValueSpec::Id(id) => {
                 let target = self
                     .ir

@@ -37,6 +37,12 @@ pub const HISTORY: &str = "9-history-chains-to-rows";
 /// Checked by the engine once a scenario is done: every subscriber received exactly the events
 /// the model predicts ([`crate::model::realtime`]).
 pub const REALTIME: &str = "10-realtime-streams";
+/// A file downloads exactly when its row reads with the column unmasked; otherwise the
+/// download answers byte for byte as the read did (SPEC §13, F1).
+pub const FILE_DOWNLOAD: &str = "11-file-downloads-as-reads";
+/// Checked by the engine after every step: once released files are collected, the store holds
+/// exactly the objects the rows name ([`crate::files::store_matches`]).
+pub const FILE_STORE: &str = "12-file-store-matches-rows";
 
 /// Checks every invariant that applies to this exchange. `fresh` numbers the ids of the probes
 /// sent for the existence-oracle check.
@@ -83,7 +89,94 @@ pub async fn check(
     if oracle(x, table, target, token, fresh).await? {
         done.push(ORACLE);
     }
+    if downloads(x, table, target, token).await? {
+        done.push(FILE_DOWNLOAD);
+    }
     Ok(done)
+}
+
+/// Invariant 11, after a plain read by id: each file column's download answers as the read
+/// says — the bytes whose SHA-256 the record shows when it shows the column's metadata, and
+/// otherwise exactly the read's refusal, or the one not-found body for a column the caller
+/// sees masked, hidden or empty.
+async fn downloads(
+    x: &Exchange<'_>,
+    table: &Table,
+    target: &Target,
+    token: Option<&str>,
+) -> Result<bool, String> {
+    let plain_read = x.req.method == "GET"
+        && matches!(x.step.route, Route::Row(_))
+        && x.req.query.is_empty()
+        && x.req.precondition.is_none();
+    if !plain_read || table.file_columns().next().is_none() {
+        return Ok(false);
+    }
+    download_matches_read(table, &x.req.path, x.observed, target, token).await?;
+    Ok(true)
+}
+
+/// Invariant 11 for the row at `row_path`, read as `read` answered: each file column downloads
+/// with the caller's `token` exactly as that read allows.
+pub async fn download_matches_read(
+    table: &Table,
+    row_path: &str,
+    read: &Answer,
+    target: &Target,
+    token: Option<&str>,
+) -> Result<(), String> {
+    for c in table.file_columns() {
+        let path = format!("{row_path}/file/{}", encode(&c.name));
+        let (status, body) = target.download(&path, token).await;
+        let shown = (read.status == 200)
+            .then(|| read.json["data"].get(&c.name))
+            .flatten()
+            .filter(|v| v.is_object());
+        match shown {
+            Some(meta) => {
+                let sha = meta["sha256"].as_str().unwrap_or_default();
+                let got = crate::files::sha256_hex(&body);
+                if status != 200 || got != sha {
+                    return Err(format!(
+                        "{FILE_DOWNLOAD}: GET {path} answered {status} (body sha256 {got}) where the read shows the file {meta}"
+                    ));
+                }
+            }
+            None => {
+                let got: Option<Value> = serde_json::from_slice(&body).ok();
+                // A row the read refused: the very same answer. A column it did not show: the
+                // table's answer for an id the caller cannot see.
+                let (want_status, want_body, same) = if read.status == 200 {
+                    let f = crate::model::firewall::not_found(table);
+                    let code = got
+                        .as_ref()
+                        .and_then(|g| g["code"].as_str().map(str::to_owned));
+                    let body = if f.status == 404 {
+                        not_found_body().to_string()
+                    } else {
+                        f.code.to_string()
+                    };
+                    let same = if f.status == 404 {
+                        got == Some(not_found_body())
+                    } else {
+                        code.as_deref() == Some(&*f.code)
+                    };
+                    (f.status, body, same)
+                } else {
+                    let same = got == serde_json::from_str::<Value>(&read.text).ok();
+                    (read.status, read.text.clone(), same)
+                };
+                if status != want_status || !same {
+                    return Err(format!(
+                        "{FILE_DOWNLOAD}: GET {path} answered {status} {} where the read of the row answered {} (the download must answer {want_status} {want_body})",
+                        String::from_utf8_lossy(&body),
+                        read.status,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn rows_of<'d>(dump: &'d Dump, table: &str) -> &'d [Row] {

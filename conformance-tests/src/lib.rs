@@ -10,6 +10,7 @@
 
 pub mod cases;
 pub mod engine;
+pub mod files;
 pub mod invariants;
 pub mod model;
 pub mod request;

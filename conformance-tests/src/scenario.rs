@@ -39,7 +39,25 @@ pub enum ValueSpec {
     Json(Value),
     /// Resolves to the id as JSON (a string, or a number for `id integer` tables).
     Id(IdRef),
+    /// A file column's value in a seed: the fixture [`crate::scenario::FIXTURES`]`[i]`, stored
+    /// through the server's upload path first.
+    Upload(usize),
 }
+
+/// Files seeds upload: a name, the bytes, and the type the server must recognise in them.
+pub const FIXTURES: [(&str, &[u8], &str); 3] = [
+    (
+        "dot.png",
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde",
+        "image/png",
+    ),
+    (
+        "form.pdf",
+        b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n",
+        "application/pdf",
+    ),
+    ("notes.txt", b"plain words, nothing more\n", "text/plain"),
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {

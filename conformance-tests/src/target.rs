@@ -259,6 +259,20 @@ impl Target {
         }
     }
 
+    /// `GET path` answered as bytes (a file download): the status and the whole body.
+    pub async fn download(&self, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+        match self.send("GET", path, token, None, None).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap_or_default();
+                (status, bytes.to_vec())
+            }
+            Err(refused) => (refused.status, refused.text.into_bytes()),
+        }
+    }
+
     /// Opens `GET path` (a realtime subscription) in-process: the stream when it opens, else
     /// the refusal read whole.
     pub async fn subscribe(&self, path: &str, token: Option<&str>) -> Subscribed {

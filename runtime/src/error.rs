@@ -236,6 +236,41 @@ impl ApiError {
         )
     }
 
+    /// An uploaded file past its column's `max-size` (SPEC §13): refused as soon as the
+    /// limit is crossed, nothing stored.
+    pub fn file_too_large(column: &str, max_size: u64) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Layer::Validation,
+            "PAYLOAD_TOO_LARGE",
+            format!("`{column}` is larger than its limit of {max_size} bytes"),
+        )
+        .with_details(json!({ "field": column, "maxSize": max_size }))
+    }
+
+    /// An uploaded file whose content is none of its column's `types` (SPEC §13); `found` is
+    /// what its bytes are, whatever the client said.
+    pub fn file_type_not_allowed(column: &str, found: &str, allowed: &[String]) -> Self {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Layer::Validation,
+            "FILE_TYPE_NOT_ALLOWED",
+            format!("`{column}` does not accept {found} content"),
+        )
+        .with_details(json!({ "field": column, "type": found, "allowed": allowed }))
+    }
+
+    /// The file store could not be read or written: nothing was changed.
+    pub fn file_store_unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(%cause, "file store unavailable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Layer::Database,
+            "FILE_STORE_UNAVAILABLE",
+            "The file store cannot be reached or written; retry later",
+        )
+    }
+
     pub fn upsert_not_allowed() -> Self {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -13,6 +13,10 @@ mod tests {
     const FORBIDDEN: &[(&str, &[&str])] = &[
         ("realtime", &["http", "migrate", "openapi"]),
         (
+            "files",
+            &["http", "realtime", "security", "migrate", "openapi"],
+        ),
+        (
             "engine",
             &["http", "realtime", "security", "migrate", "openapi"],
         ),

@@ -10,6 +10,7 @@ mod changes;
 mod connections;
 mod engine;
 mod error;
+mod files;
 mod gate;
 mod http;
 mod layers;
@@ -156,6 +157,8 @@ pub enum StartError {
     InvalidIr(String),
     #[error("{0}")]
     Io(String),
+    #[error("file storage: {0}")]
+    Storage(String),
 }
 
 /// Shared by every request (opaque outside the crate).
@@ -177,6 +180,10 @@ pub struct State {
     pub(crate) realtime: Arc<realtime::hub::Hub>,
     /// Tickets that open a stream for a browser (`POST /api/subscribe/ticket`).
     pub(crate) tickets: realtime::tickets::Tickets,
+    /// Where file columns keep their bytes (SPEC §13), as the IR's `storage` said at start.
+    pub(crate) files: files::store::FileStore,
+    /// Deletes the objects writes released.
+    collector: files::collector::Collector,
 }
 
 /// Everything a request needs from the IR: the snapshot and the token verifier it configures.
@@ -230,10 +237,15 @@ impl App {
             Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
         migrate::migrate_on_start(&store, &snapshot).await?;
         let realtime = Arc::new(realtime::hub::Hub::new(store.commits()));
-        Ok(App {
+        let files =
+            files::store::FileStore::open(snapshot.ir.server.storage.as_ref(), &opts.project_dir)
+                .map_err(StartError::Storage)?;
+        let app = App {
             state: Arc::new(State {
                 realtime,
                 tickets: realtime::tickets::Tickets::default(),
+                files,
+                collector: files::collector::Collector::default(),
                 serving: ArcSwap::from_pointee(Serving { snapshot, verifier }),
                 store,
                 options: opts.clone(),
@@ -245,7 +257,62 @@ impl App {
                     .map(http::throttle::RequestLimit::new),
             }),
             secret_source,
-        })
+        };
+        app.start_collector();
+        Ok(app)
+    }
+
+    /// Starts deleting released files in the background (SPEC §13). The task holds the state
+    /// weakly: it ends with the app.
+    fn start_collector(&self) {
+        let weak = Arc::downgrade(&self.state);
+        let wanted = Arc::new(move || {
+            weak.upgrade().is_some_and(|s| {
+                s.current()
+                    .snapshot
+                    .tables()
+                    .any(|t| t.def.file_columns().next().is_some())
+            })
+        });
+        self.state.collector.start(
+            self.state.store.clone(),
+            self.state.files.clone(),
+            self.state.store.commits(),
+            wanted,
+        );
+    }
+
+    /// One pass of the file collector now: deletes the objects released writes queued whose
+    /// deletion is due; the number deleted. A serving app also runs it after its commits.
+    pub async fn collect_files(&self) -> Result<usize, error::ApiError> {
+        files::collector::collect(&self.state.store, &self.state.files).await
+    }
+
+    /// The keys of every object in the file store, sorted: for tests and operators.
+    pub async fn stored_files(&self) -> Result<Vec<String>, error::ApiError> {
+        use futures_util::TryStreamExt;
+        let mut keys: Vec<String> = self
+            .state
+            .files
+            .list()
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .map_err(error::ApiError::file_store_unavailable)?;
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// The number of objects waiting to be deleted.
+    pub async fn files_queued(&self) -> Result<u64, error::ApiError> {
+        files::collector::queued(&self.state.store).await
+    }
+
+    /// Deletes every stored object no row references that is older than `grace`; the number
+    /// deleted. A serving instance runs it hourly with [`files::collector::SWEEP_GRACE`].
+    pub async fn sweep_files(&self, grace: Duration) -> Result<usize, error::ApiError> {
+        let snapshot = self.state.current().snapshot.clone();
+        files::collector::sweep(&self.state.store, &self.state.files, &snapshot, grace).await
     }
 
     /// Serves `ir` from now on: migrates the database to it (additive changes, and destructive
@@ -260,6 +327,12 @@ impl App {
         let old = self.state.current();
         let from_hash = old.snapshot.ir.hash.clone();
         let (verifier, _) = verifier(&ir, &self.state.options)?;
+        if ir.server.storage != old.snapshot.ir.server.storage {
+            return Err(StartError::Storage(
+                "`storage` changed: restart ward to serve files from the new store (files already stored stay where they are)".into(),
+            )
+            .into());
+        }
         let changes = changes::describe(&old.snapshot.ir, &ir);
         let snapshot = Arc::new(
             Snapshot::build(ir, self.state.store.dialect()).map_err(StartError::InvalidIr)?,
@@ -300,6 +373,11 @@ impl App {
         self.state.current().snapshot.ir.hash.clone()
     }
 
+    /// Where file columns keep their bytes: a directory, or `s3://bucket/prefix`.
+    pub fn file_store(&self) -> &str {
+        self.state.files.place()
+    }
+
     pub fn secret_source(&self) -> &SecretSource {
         &self.secret_source
     }
@@ -313,6 +391,37 @@ impl App {
         values: serde_json::Map<String, serde_json::Value>,
     ) -> Result<serde_json::Value, String> {
         seed::seed(&self.state, table, owner_claims, values).await
+    }
+
+    /// Stores `bytes` as an upload to the file column `column` of `table` — typed by content and
+    /// held to the column's limits as an HTTP upload is — and returns the value [`App::seed`]
+    /// takes for that column. For `ward test` and the conformance suite, never served over HTTP;
+    /// an upload no seed ends up naming is the sweeper's.
+    pub async fn store_upload(
+        &self,
+        table: &str,
+        column: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> Result<serde_json::Value, String> {
+        let snapshot = self.state.current().snapshot.clone();
+        let rules = snapshot
+            .table(table)
+            .and_then(|t| t.column(column))
+            .and_then(|c| c.file.clone())
+            .ok_or_else(|| format!("`{table}.{column}` is not a file column"))?;
+        let chunks = futures_util::stream::iter([Ok(bytes::Bytes::from(bytes))]);
+        let stored = files::upload::receive(
+            &self.state.files,
+            table,
+            column,
+            &rules,
+            Some(filename),
+            chunks,
+        )
+        .await
+        .map_err(|e| e.body())?;
+        Ok(stored.sealed())
     }
 
     /// Runs the retention sweep (SPEC §11) as of `now`: erases every version older than its
@@ -463,8 +572,9 @@ pub async fn serve_until(
     Ok(())
 }
 
-/// The retention sweep (SPEC §11) of a serving instance: a minute after the start, then hourly,
-/// on the IR being served then. A failed sweep is logged and tried again at the next.
+/// The retention sweep (SPEC §11) and the sweep of unreferenced files (SPEC §13) of a serving
+/// instance: a minute after the start, then hourly, on the IR being served then. A failed
+/// sweep is logged and tried again at the next.
 async fn sweep_history_while_serving(app: App) {
     tokio::time::sleep(retention::FIRST_SWEEP).await;
     loop {
@@ -473,6 +583,13 @@ async fn sweep_history_while_serving(app: App) {
             Ok(n) => tracing::info!(target: "ward::history", erased = n, "retention sweep"),
             Err(e) => {
                 tracing::warn!(target: "ward::history", error = %e.code(), "retention sweep failed")
+            }
+        }
+        match app.sweep_files(files::collector::SWEEP_GRACE).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(target: "ward::files", deleted = n, "unreferenced files swept"),
+            Err(e) => {
+                tracing::warn!(target: "ward::files", error = %e.code(), "file sweep failed")
             }
         }
         tokio::time::sleep(retention::SWEEP_EVERY).await;

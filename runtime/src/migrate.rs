@@ -458,7 +458,10 @@ fn diff_table(
 fn apply(db: &dyn Db, dialect: Dialect, snapshot: &Snapshot, plan: &Plan) -> Result<(), ApiError> {
     db.execute(&Stmt::unbound(ddl::create_schema_table(dialect)))?;
     db.execute(&Stmt::unbound(ddl::create_audit_table(dialect)))?;
-    for sql in crate::sql::changes::create_tables(dialect) {
+    for sql in crate::sql::changes::create_tables(dialect)
+        .into_iter()
+        .chain(crate::sql::files::create_tables(dialect))
+    {
         db.execute(&Stmt::unbound(sql))?;
     }
     for s in &plan.statements {

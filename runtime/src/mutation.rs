@@ -47,6 +47,9 @@ pub enum Mutation {
     RealtimeDeleteToAll,
     RealtimeLeaveCarriesRow,
     RealtimeMaskSkipped,
+    FileDownloadUnmasked,
+    FileDownloadSkipsFirewall,
+    FileReleaseSkipped,
 }
 
 /// Whether the planted bug `m` is switched on. Without the `mutations` feature: never.
@@ -62,7 +65,7 @@ pub use switch::{active, current, set};
 #[cfg(feature = "mutations")]
 impl Mutation {
     /// Every mutation, in declaration order (`ALL[m as usize] == m`).
-    pub const ALL: [Mutation; 29] = [
+    pub const ALL: [Mutation; 32] = [
         Mutation::AuthAcceptExpired,
         Mutation::AuthBadTokenAnonymous,
         Mutation::AccessReadSkipRole,
@@ -92,6 +95,9 @@ impl Mutation {
         Mutation::RealtimeDeleteToAll,
         Mutation::RealtimeLeaveCarriesRow,
         Mutation::RealtimeMaskSkipped,
+        Mutation::FileDownloadUnmasked,
+        Mutation::FileDownloadSkipsFirewall,
+        Mutation::FileReleaseSkipped,
     ];
 
     /// The stable kebab-case name (`WARD_MUTATION=<name>`).
@@ -126,6 +132,9 @@ impl Mutation {
             Mutation::RealtimeDeleteToAll => "realtime-delete-to-all",
             Mutation::RealtimeLeaveCarriesRow => "realtime-leave-carries-row",
             Mutation::RealtimeMaskSkipped => "realtime-mask-skipped",
+            Mutation::FileDownloadUnmasked => "files-download-unmasked",
+            Mutation::FileDownloadSkipsFirewall => "files-download-skips-firewall",
+            Mutation::FileReleaseSkipped => "files-release-skipped",
         }
     }
 
@@ -158,6 +167,9 @@ impl Mutation {
             Mutation::RealtimeDeleteToAll
             | Mutation::RealtimeLeaveCarriesRow
             | Mutation::RealtimeMaskSkipped => "realtime",
+            Mutation::FileDownloadUnmasked
+            | Mutation::FileDownloadSkipsFirewall
+            | Mutation::FileReleaseSkipped => "files",
         }
     }
 
@@ -235,6 +247,15 @@ impl Mutation {
                 "`leave` and `delete` events carry the row's last image, not only its id"
             }
             Mutation::RealtimeMaskSkipped => "realtime events carry rows unmasked",
+            Mutation::FileDownloadUnmasked => {
+                "a file downloads for a caller its column is masked or hidden for"
+            }
+            Mutation::FileDownloadSkipsFirewall => {
+                "a file downloads by id whatever the firewall, soft delete and `read` conditions say"
+            }
+            Mutation::FileReleaseSkipped => {
+                "a file replaced or removed by an update stays in the store forever"
+            }
         }
     }
 

@@ -64,6 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         sqlite_sync: args.limits.sqlite_sync(&ir.server.limits),
     };
     let tables = ir.tables.len();
+    let has_files = ir.tables.iter().any(|t| t.file_columns().next().is_some());
     let secret_env = match &ir.auth.jwt.key {
         ward_ir::JwtKey::Secret { env } => env.clone(),
         _ => String::new(),
@@ -90,6 +91,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ward_runtime::describe_url(&database_url),
             app.secret_source(),
         );
+        if has_files {
+            eprintln!("ward: files are stored in {}", app.file_store());
+        }
         ward_runtime::serve(app, listener).await?;
         anyhow::Ok(())
     })?;

@@ -117,6 +117,28 @@ pub struct Server {
     /// one keeps its default (docs/operations.md).
     #[serde(default, skip_serializing_if = "ServerLimits::is_default")]
     pub limits: ServerLimits,
+    /// Where file columns keep their bytes (`storage …`); `None`: the project's `.ward/files`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+}
+
+/// `server { storage local path=… }` or `server { storage s3 bucket=… }` (SPEC §13).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum Storage {
+    /// A directory; a relative path is relative to the project directory.
+    Local { path: String },
+    /// An S3-compatible bucket; credentials come from the environment (`AWS_ACCESS_KEY_ID`, …).
+    S3 {
+        bucket: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+        /// A folder inside the bucket that ward keeps to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+    },
 }
 
 /// `server { request-timeout "30s" … }`: each `None` keeps the server's default.
@@ -309,6 +331,17 @@ impl Table {
         self.history.is_some() || self.realtime
     }
 
+    /// The table's `file` columns, in column order.
+    pub fn file_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.ty == ColumnType::File)
+    }
+
+    /// Whether a write reads the images of the rows it changes: for the change log, and to
+    /// release the stored files a write replaces or removes (SPEC §13).
+    pub fn writes_images(&self) -> bool {
+        self.logs_changes() || self.file_columns().next().is_some()
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
@@ -377,6 +410,35 @@ pub struct Column {
     /// The name this column had before (`was=`), for rename migrations.
     pub was: Option<String>,
     pub description: Option<String>,
+    /// What a `file` column accepts (SPEC §13); `None` for every other type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileRules>,
+}
+
+/// A `file` column's limits: `max-size=` and `types=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileRules {
+    /// The largest upload accepted, in bytes.
+    pub max_size: u64,
+    /// Media types the content must have, as recognised from its bytes: exact (`image/png`) or a
+    /// whole family (`image/*`); empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+}
+
+impl FileRules {
+    /// `max-size` when a file column does not say: PocketBase's default, 5 MiB.
+    pub const DEFAULT_MAX_SIZE: u64 = 5 * 1024 * 1024;
+
+    /// Whether content recognised as `media_type` may be stored.
+    pub fn allows(&self, media_type: &str) -> bool {
+        self.types.is_empty()
+            || self.types.iter().any(|t| match t.strip_suffix("/*") {
+                Some(family) => media_type.split_once('/').is_some_and(|(f, _)| f == family),
+                None => t == media_type,
+            })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -390,6 +452,8 @@ pub enum ColumnType {
     Date,
     Uuid,
     Json,
+    /// Metadata `{name, size, type, sha256}` of bytes kept in the file store (SPEC §13).
+    File,
 }
 
 impl ColumnType {
@@ -403,6 +467,7 @@ impl ColumnType {
             ColumnType::Date => "date",
             ColumnType::Uuid => "uuid",
             ColumnType::Json => "json",
+            ColumnType::File => "file",
         }
     }
 

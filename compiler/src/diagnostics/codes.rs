@@ -1131,6 +1131,33 @@ pub fn invalid_history(span: Span, msg: &str, help: &str) -> Diagnostic {
     .with_help(help.to_owned())
 }
 
+/// E0079: a `file` column setting ward cannot use, or a file setting on another type.
+///
+/// Why: uploads are refused past `max-size` and typed by their content against `types`, so
+/// both must say something ward can measure and recognise.
+/// Bad: `column avatar file max-size="big" types="png"`
+/// Fix: `column avatar file max-size="5MB" types="image/png,image/jpeg"`
+pub fn invalid_file_setting(span: Span, msg: &str, help: &str) -> Diagnostic {
+    Diagnostic::error("E0079", span, msg.to_owned(), "not a usable file setting")
+        .with_help(help.to_owned())
+}
+
+/// E0080: a `storage` setting that names no usable store.
+///
+/// Why: file columns keep their bytes there; an S3 store needs a bucket, and each kind takes
+/// its own settings only.
+/// Bad: `storage s3 endpoint="http://127.0.0.1:9000"`
+/// Fix: `storage s3 bucket="uploads" endpoint="http://127.0.0.1:9000" region="us-east-1"`
+pub fn invalid_storage(span: Span, msg: &str, help: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0080",
+        span,
+        msg.to_owned(),
+        "not a usable storage setting",
+    )
+    .with_help(help.to_owned())
+}
+
 /// W0001: a sensitive-looking column without `mask` or `unmasked` was masked automatically.
 ///
 /// Why: columns named like emails, phones, secrets or tokens are masked by default.

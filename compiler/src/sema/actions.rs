@@ -2,8 +2,8 @@
 //! (`steps`).
 
 use ward_ir::{
-    AccessRule, Action, ActionMethod, Column, Guards, Mask, Operation, Trigger, TriggerEvent,
-    system,
+    AccessRule, Action, ActionMethod, Column, ColumnType, Guards, Mask, Operation, Trigger,
+    TriggerEvent, system,
 };
 
 use super::access::Cx;
@@ -178,8 +178,14 @@ fn inputs(a: &ActionAst, syms: &Symbols, diags: &mut Diags) -> Vec<Column> {
             ));
             continue;
         }
-        if let Some((ty, _)) = c.ty {
-            out.push(types::column(c, ty, syms, diags));
+        match c.ty {
+            Some((ColumnType::File, span)) => diags.push(codes::invalid_file_setting(
+                span,
+                &format!("input `{}` cannot be a file", c.name.name),
+                "upload files to a `file` column of a table, with `multipart/form-data`",
+            )),
+            Some((ty, _)) => out.push(types::column(c, ty, syms, diags)),
+            None => {}
         }
     }
     out

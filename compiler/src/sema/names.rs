@@ -124,6 +124,7 @@ fn server(project: &Project, syms: &mut Symbols, diags: &mut Diags) {
             Err(why) => diags.push(codes::invalid_origin(*span, origin, &why)),
         }
     }
+    syms.server.storage.clone_from(&server.storage);
     for (name, value, span) in &server.limits {
         if let Err(why) = limit(&mut syms.server.limits, name, value) {
             diags.push(codes::invalid_server_limit(*span, name, &why));

@@ -303,6 +303,20 @@ pub fn masks(
                     None => None,
                 });
             if let (Some(col), Some(kind)) = (col, mk.kind) {
+                if col.ty == ColumnType::File
+                    && !matches!(kind, MaskKind::Redact | MaskKind::Hidden)
+                {
+                    diags.push(via(
+                        codes::property_type(
+                            mk.column.span,
+                            &format!("mask {}", kind.name()),
+                            "file",
+                            "text columns: a file column is masked with `redact` or `hidden`",
+                        ),
+                        origin,
+                    ));
+                    continue;
+                }
                 explicit.push(Mask {
                     column: col.name.clone(),
                     kind,
@@ -324,6 +338,12 @@ pub fn masks(
             continue;
         }
         if let Some(kind) = sensitive(&c.name) {
+            // A file's metadata is no email or phone number: hiding it whole is the mask left.
+            let kind = if c.ty == ColumnType::File {
+                MaskKind::Redact
+            } else {
+                kind
+            };
             let span = t
                 .columns
                 .iter()

@@ -349,6 +349,15 @@ impl<'a> StepCx<'a, '_> {
             let Some(col) = self.writable(t, column, diags) else {
                 continue;
             };
+            if col.ty == ColumnType::File && !(v.ann.is_none() && v.raw == Raw::Null) {
+                // A file belongs to the one row it was uploaded to: a copy would outlive it.
+                diags.push(codes::invalid_file_setting(
+                    v.span,
+                    "a step can only set a file column to null",
+                    "files are uploaded with `multipart/form-data` on a create or an update",
+                ));
+                continue;
+            }
             let value = self.assigned(v, col.ty, diags);
             // A masked value copied into a column nobody masks would be readable there.
             if let (Some(Value::Record(source) | Value::Old(source)), Some(own)) =
@@ -468,12 +477,12 @@ fn sort_keys(t: &ward_ir::Table, keys: &[(Ident, bool)], diags: &mut Diags) -> V
             diags.push(codes::unknown_column(id.span, &id.name, help));
             continue;
         };
-        if col.ty == ColumnType::Json {
+        if matches!(col.ty, ColumnType::Json | ColumnType::File) {
             diags.push(codes::property_type(
                 id.span,
                 "sort",
                 col.ty.name(),
-                "every type but json",
+                "every type but json and file",
             ));
         } else if out.iter().any(|k| k.column == id.name) {
             let first = keys.iter().find(|(k, _)| k.name == id.name);

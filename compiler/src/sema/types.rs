@@ -2,8 +2,8 @@
 //! typing of condition values and operators.
 
 use ward_ir::{
-    Column, ColumnDefault, ColumnType, CompareOp, IdKind, Literal, Number, OnDelete, Reference,
-    Value, system, time,
+    Column, ColumnDefault, ColumnType, CompareOp, FileRules, IdKind, Literal, Number, OnDelete,
+    Reference, Value, system, time,
 };
 
 use super::names::{Origin, Symbols, via};
@@ -59,6 +59,7 @@ fn type_hint(ty: ColumnType) -> &'static str {
         ColumnType::Date => "a date string such as \"2026-01-31\"",
         ColumnType::Uuid => "a UUID string",
         ColumnType::Json => "a string holding JSON",
+        ColumnType::File => "nothing: a file is uploaded, never written as a literal",
     }
 }
 
@@ -86,6 +87,7 @@ pub fn columns(
         searchable: false,
         was: None,
         description: None,
+        file: None,
     };
     let id = t.id.map_or(IdKind::Uuid, |i| i.0);
     let mut out = vec![plain(system::ID, id_type(id), true)];
@@ -110,7 +112,16 @@ pub fn columns(
             continue;
         }
         seen.push(&c.name);
-        if let Some(span) = c.display {
+        if let Some(span) = c.display
+            && c.ty.is_some_and(|(ty, _)| ty == ColumnType::File)
+        {
+            diags.push(codes::property_type(
+                span,
+                "display",
+                "file",
+                "every type but file",
+            ));
+        } else if let Some(span) = c.display {
             match &display {
                 Some((_, first)) => diags.push(codes::multiple_display(span, *first)),
                 None => display = Some((c.name.name.clone(), span)),
@@ -181,7 +192,12 @@ fn length(v: Option<(i128, Span)>, ty: ColumnType, prop: &str, diags: &mut Diags
 
 pub fn column(c: &ast::Column, ty: ColumnType, syms: &Symbols, diags: &mut Diags) -> Column {
     let mut one_of = Vec::new();
-    if !c.one_of.is_empty() && matches!(ty, ColumnType::Boolean | ColumnType::Json) {
+    if !c.one_of.is_empty()
+        && matches!(
+            ty,
+            ColumnType::Boolean | ColumnType::Json | ColumnType::File
+        )
+    {
         let span = c.one_of.first().map_or(c.name.span, |v| v.span);
         diags.push(codes::property_type(
             span,
@@ -259,6 +275,17 @@ pub fn column(c: &ast::Column, ty: ColumnType, syms: &Symbols, diags: &mut Diags
             "text columns",
         ));
     }
+    if let Some((_, span)) = c.unique
+        && ty == ColumnType::File
+    {
+        diags.push(codes::property_type(
+            span,
+            "unique",
+            ty.name(),
+            "every type but file",
+        ));
+    }
+    let file = file_rules(c, ty, diags);
     let references = reference(c, ty, syms, diags);
     Column {
         name: c.name.name.clone(),
@@ -277,7 +304,82 @@ pub fn column(c: &ast::Column, ty: ColumnType, syms: &Symbols, diags: &mut Diags
         searchable: c.searchable.is_some() && ty == ColumnType::Text,
         was: c.was.clone(),
         description: c.description.clone(),
+        file,
     }
+}
+
+/// A `file` column's `max-size=` and `types=`; either on another type is an error.
+fn file_rules(c: &ast::Column, ty: ColumnType, diags: &mut Diags) -> Option<FileRules> {
+    if ty != ColumnType::File {
+        for (prop, given) in [("max-size", &c.max_size), ("types", &c.types)] {
+            if let Some((_, span)) = given {
+                diags.push(codes::property_type(*span, prop, ty.name(), "file columns"));
+            }
+        }
+        return None;
+    }
+    let max_size = match &c.max_size {
+        None => FileRules::DEFAULT_MAX_SIZE,
+        Some((text, span)) => match parse_size(text) {
+            Some(n) => n,
+            None => {
+                diags.push(codes::invalid_file_setting(
+                    *span,
+                    &format!("`{text}` is not a size ward accepts"),
+                    "write a whole number of B, KB, MB or GB (powers of 1024), from 1B to 1024GB, such as \"5MB\"",
+                ));
+                FileRules::DEFAULT_MAX_SIZE
+            }
+        },
+    };
+    let mut types: Vec<String> = Vec::new();
+    if let Some((text, span)) = &c.types {
+        for t in text.split(',').map(str::trim) {
+            if !is_media_range(t) {
+                diags.push(codes::invalid_file_setting(
+                    *span,
+                    &format!("`{t}` is not a media type"),
+                    "list media types such as \"image/png,image/jpeg\" or a family such as \"image/*\", separated by commas",
+                ));
+            } else if !types.iter().any(|k| k == t) {
+                types.push(t.to_owned());
+            }
+        }
+    }
+    Some(FileRules { max_size, types })
+}
+
+/// The largest `max-size`: 1 TiB.
+const MAX_FILE_SIZE: u64 = 1 << 40;
+
+/// `5MB`, `512KB`, `2GB`, `100B` (also `KiB`, `MiB`, `GiB`): binary multiples, as PocketBase's
+/// `5 << 20` default is.
+fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(digits);
+    let n: u64 = n.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "b" => 0,
+        "kb" | "kib" => 10,
+        "mb" | "mib" => 20,
+        "gb" | "gib" => 30,
+        _ => return None,
+    };
+    n.checked_shl(shift)
+        .filter(|bytes| (1..=MAX_FILE_SIZE).contains(bytes) && bytes >> shift == n)
+}
+
+/// `type/subtype` or `type/*`, lower case, as media types are compared.
+fn is_media_range(t: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '+' | '-')
+            })
+    };
+    t.split_once('/')
+        .is_some_and(|(family, sub)| token(family) && (sub == "*" || token(sub)))
 }
 
 fn default_value(
@@ -400,6 +502,7 @@ fn op_allowed(op: CompareOp, ty: ColumnType) -> bool {
     use ColumnType as T;
     match op {
         CompareOp::IsNull | CompareOp::NotNull => true,
+        _ if ty == T::File => false,
         CompareOp::Eq | CompareOp::Ne => ty != T::Json,
         CompareOp::Gt | CompareOp::Gte | CompareOp::Lt | CompareOp::Lte => {
             matches!(ty, T::Integer | T::Float | T::Datetime | T::Date | T::Text)

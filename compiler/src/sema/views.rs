@@ -115,12 +115,12 @@ fn view(t: &Table, v: &ViewAst, syms: &Symbols, diags: &mut Diags) -> Option<Vie
                 &id.name,
                 &v.name.name,
             ));
-        } else if ty == ColumnType::Json {
+        } else if matches!(ty, ColumnType::Json | ColumnType::File) {
             diags.push(codes::property_type(
                 id.span,
                 "sort",
                 ty.name(),
-                "every type but json",
+                "every type but json and file",
             ));
         } else if sort.iter().any(|k: &SortKey| k.column == id.name) {
             let first = v.sort.iter().find(|(k, _)| k.name == id.name);
@@ -154,12 +154,17 @@ fn view(t: &Table, v: &ViewAst, syms: &Symbols, diags: &mut Diags) -> Option<Vie
         }
         names
     };
-    let filterable = allow(&v.filterable, "filterable", |_| true, "");
+    let filterable = allow(
+        &v.filterable,
+        "filterable",
+        |ty| ty != ColumnType::File,
+        "every type but file",
+    );
     let sortable = allow(
         &v.sortable,
         "sortable",
-        |ty| ty != ColumnType::Json,
-        "every type but json",
+        |ty| !matches!(ty, ColumnType::Json | ColumnType::File),
+        "every type but json and file",
     );
     let searchable = allow(
         &v.searchable,

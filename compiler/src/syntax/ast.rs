@@ -70,6 +70,8 @@ pub struct ServerAst {
     pub cors: Vec<(String, Span)>,
     /// Each limit as written: its node name and its value.
     pub limits: Vec<(String, LimitValue, Span)>,
+    /// `storage …`, checked as it was read.
+    pub storage: Option<ward_ir::Storage>,
 }
 
 /// A `server` limit's value as written.
@@ -293,6 +295,9 @@ pub struct Column {
     pub index: bool,
     pub was: Option<String>,
     pub description: Option<String>,
+    /// A file column's `max-size=` and `types=`, as written.
+    pub max_size: Option<(String, Span)>,
+    pub types: Option<(String, Span)>,
     pub one_of: Vec<Val>,
 }
 

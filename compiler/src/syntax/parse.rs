@@ -21,6 +21,7 @@ pub const COLUMN_TYPES: &[(&str, ColumnType)] = &[
     ("date", ColumnType::Date),
     ("uuid", ColumnType::Uuid),
     ("json", ColumnType::Json),
+    ("file", ColumnType::File),
 ];
 
 const COLUMN_PROPS: &[&str] = &[
@@ -39,6 +40,8 @@ const COLUMN_PROPS: &[&str] = &[
     "index",
     "was",
     "description",
+    "max-size",
+    "types",
 ];
 
 const TABLE_NODES: &[&str] = &[
@@ -133,7 +136,11 @@ const SERVER_NODES: &[&str] = &[
     "failed-auth-rate",
     "rate-limit",
     "sqlite-sync",
+    "storage",
 ];
+
+/// Where file columns keep their bytes.
+const STORAGE_KINDS: &[(&str, &str)] = &[("local", "local"), ("s3", "s3")];
 
 /// What a `rate-limit` counts by.
 const RATE_LIMIT_KINDS: &[(&str, &str)] = &[("ip", "ip"), ("subject", "subject")];
@@ -145,10 +152,23 @@ fn server(r: &mut Reader, n: &KdlNode) -> ServerAst {
         span: r.name_span(n),
         cors: Vec::new(),
         limits: Vec::new(),
+        storage: None,
     };
     let mut seen = Vec::new();
     for c in children(n) {
         match r.name(c) {
+            "storage" => {
+                r.check_props(c, &["path", "bucket", "endpoint", "region", "prefix"]);
+                r.no_children(c);
+                if r.once(c, &mut seen)
+                    && r.arg_count(c, 1, Some(1), "`local` or `s3`")
+                    && let Some(kind) = args(c)
+                        .first()
+                        .and_then(|e| r.keyword(e, "`local` or `s3`", STORAGE_KINDS))
+                {
+                    out.storage = storage(r, c, kind);
+                }
+            }
             "cors" => {
                 r.check_props(c, &[]);
                 r.no_children(c);
@@ -221,6 +241,45 @@ fn server(r: &mut Reader, n: &KdlNode) -> ServerAst {
         }
     }
     out
+}
+
+/// `storage local [path=DIR]` or `storage s3 bucket=NAME [endpoint=URL] [region=R] [prefix=P]`.
+fn storage(r: &mut Reader, n: &KdlNode, kind: &str) -> Option<ward_ir::Storage> {
+    let text = |r: &mut Reader, key: &str| r.prop_str(n, key, "a string");
+    if kind == "local" {
+        for key in ["bucket", "endpoint", "region", "prefix"] {
+            if let Some((_, span)) = text(r, key) {
+                r.diags.push(codes::invalid_storage(
+                    span,
+                    &format!("`{key}` is a setting of `storage s3`"),
+                    "`storage local` takes `path=` only",
+                ));
+            }
+        }
+        let path = text(r, "path").map_or_else(|| ".ward/files".to_owned(), |p| p.0);
+        return Some(ward_ir::Storage::Local { path });
+    }
+    if let Some((_, span)) = text(r, "path") {
+        r.diags.push(codes::invalid_storage(
+            span,
+            "`path` is a setting of `storage local`",
+            "name the bucket with `bucket=`, and a folder in it with `prefix=`",
+        ));
+    }
+    let Some((bucket, _)) = text(r, "bucket") else {
+        r.diags.push(codes::invalid_storage(
+            r.name_span(n),
+            "`storage s3` needs `bucket=`",
+            "`storage s3 bucket=\"uploads\" endpoint=\"http://127.0.0.1:9000\" region=\"us-east-1\"`",
+        ));
+        return None;
+    };
+    Some(ward_ir::Storage::S3 {
+        bucket,
+        endpoint: text(r, "endpoint").map(|e| e.0),
+        region: text(r, "region").map(|e| e.0),
+        prefix: text(r, "prefix").map(|e| e.0),
+    })
 }
 
 fn auth(r: &mut Reader, n: &KdlNode) -> Option<Auth> {
@@ -669,6 +728,8 @@ pub fn column_like(r: &mut Reader, n: &KdlNode, props: &[&str]) -> Option<Column
             .prop_ident(n, "was", "a column name", false)
             .map(|i| i.name),
         description: r.prop_str(n, "description", "a string").map(|s| s.0),
+        max_size: r.prop_str(n, "max-size", "a size such as \"5MB\""),
+        types: r.prop_str(n, "types", "media types such as \"image/png,image/jpeg\""),
         one_of: Vec::new(),
     };
     if let Some(e) = r.prop(n, "on-delete") {

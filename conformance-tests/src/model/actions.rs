@@ -125,6 +125,8 @@ fn form(action: &Action, query: &[(String, String)]) -> Result<Map<String, Value
                 _ => text(),
             },
             Some(ColumnType::Json) => serde_json::from_str(v).unwrap_or_else(|_| text()),
+            // Actions take no file inputs (the compiler refuses them).
+            Some(ColumnType::File) => text(),
         };
         out.insert(k.clone(), typed);
     }

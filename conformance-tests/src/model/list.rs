@@ -380,8 +380,11 @@ fn sort_keys(
             (None, Some(n)) => (n, Some(false)),
             (None, None) => (*k, None),
         };
-        // JSON fields have no order both backends agree on (docs/decisions.md).
-        if table.column(name).is_none_or(|c| c.ty == ColumnType::Json) {
+        // JSON fields have no order both backends agree on (docs/decisions.md); files none.
+        if table
+            .column(name)
+            .is_none_or(|c| matches!(c.ty, ColumnType::Json | ColumnType::File))
+        {
             return Err(Fail::bad_query("sort"));
         }
         if view.is_some_and(|w| !w.sortable.iter().any(|c| c == name)) {
@@ -499,7 +502,7 @@ fn query_value(ty: ColumnType, v: &str) -> Option<Value> {
         ColumnType::Datetime => datetime(v).map(Value::String),
         ColumnType::Date => date(v).map(Value::String),
         ColumnType::Uuid => uuid(v).map(Value::String),
-        ColumnType::Json => None,
+        ColumnType::Json | ColumnType::File => None,
     }
 }
 

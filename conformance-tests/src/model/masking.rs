@@ -35,6 +35,12 @@ pub fn sees_raw(table: &Table, who: &Who, column: &str, row: &Row) -> bool {
 /// whatever the client wrote (docs/decisions.md).
 pub fn mask(table: &Table, who: &Who, row: &Row, owner_exempt: bool) -> Row {
     let mut out = row.clone();
+    // A file column shows its metadata, never where the bytes are (SPEC §13).
+    for c in table.file_columns() {
+        if let Some(v) = out.get_mut(&c.name) {
+            *v = crate::files::without_key(v);
+        }
+    }
     for m in &table.masks {
         let raw = if owner_exempt {
             shows(m, who, row)

@@ -17,7 +17,7 @@ mod auth;
 mod batch;
 mod delete;
 mod errors;
-mod firewall;
+pub(crate) mod firewall;
 mod guards;
 pub mod history;
 mod list;

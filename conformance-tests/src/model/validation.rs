@@ -143,6 +143,8 @@ pub fn typed(ty: ColumnType, v: &Value) -> Option<Value> {
         ColumnType::Date => v.as_str().and_then(date).map(Value::String),
         ColumnType::Uuid => v.as_str().and_then(uuid).map(Value::String),
         ColumnType::Json => Some(v.clone()),
+        // A file is uploaded, never written as JSON: no value a client writes is one.
+        ColumnType::File => None,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 use ward_ir::TriggerEvent::{Create, Update};
-use ward_ir::{IdKind, Operation, Table, TriggerPhase, system};
+use ward_ir::{ColumnType, IdKind, Operation, Table, TriggerPhase, system};
 
 use super::access::{self, Residual};
 use super::errors::Fail;
@@ -437,9 +437,25 @@ pub fn seed(
         }
     }
     let stamps = firewall::stamps(&table, &cx.who).map_err(|f| f.code.to_string())?;
-    let valid = validation::validate(&table, Write::Create, values, &cx.now, &cx.today)
+    // A seed's file is an upload the server stored: its metadata is the column's value, which
+    // no client could write as JSON (validation refuses every file value but null).
+    let is_upload = |k: &str, v: &Value| {
+        v.is_object() && table.column(k).is_some_and(|c| c.ty == ColumnType::File)
+    };
+    let written: Map<String, Value> = values
+        .iter()
+        .filter(|(k, v)| !is_upload(k, v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let valid = validation::validate(&table, Write::Create, &written, &cx.now, &cx.today)
         .map_err(|f| f.code.to_string())?;
     let mut row = full_row(&table, valid);
+    row.extend(
+        values
+            .iter()
+            .filter(|(k, v)| is_upload(k, v))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
     for (col, v) in stamps {
         row.insert(col, Value::String(v));
     }

@@ -201,7 +201,7 @@ pub(super) fn standalone(
             let sort = t
                 .columns
                 .iter()
-                .find(|c| c.ty != ColumnType::Json && d.chance(50))
+                .find(|c| !super::project::unordered(c.ty) && d.chance(50))
                 .map(|c| c.name.clone());
             let limit = 1 + d.below(3) as u32;
             let steps = vec![

@@ -92,6 +92,12 @@ struct Cx {
     relations: Vec<(String, (String, String, String))>,
 }
 
+/// Types with no order both backends agree on (json) or none at all (file): never sorted or
+/// compared.
+pub(super) fn unordered(ty: ColumnType) -> bool {
+    matches!(ty, ColumnType::Json | ColumnType::File)
+}
+
 const TYPES: [ColumnType; 8] = [
     ColumnType::Text,
     ColumnType::Integer,
@@ -141,6 +147,12 @@ impl Cx {
         for j in 0..ncols {
             let c = self.column(i, j, d, (&name, id), &columns);
             columns.push(c);
+        }
+        // A file column now and then: seeds upload files to it (SPEC §13).
+        if d.chance(30) {
+            let mut f = plain_column(&unique_name("attachment", &columns));
+            f.ty = ColumnType::File;
+            columns.push(f);
         }
         if let Some(c) = columns.iter_mut().find(|c| {
             matches!(c.ty, ColumnType::Text | ColumnType::Integer) && c.references.is_none()
@@ -259,7 +271,7 @@ impl Cx {
                 .map(|c| c.name.clone())
                 .collect()
         };
-        let mut sort: Vec<(String, bool)> = pick(d, &|c| c.ty != ColumnType::Json)
+        let mut sort: Vec<(String, bool)> = pick(d, &|c| !unordered(c.ty))
             .into_iter()
             .take(2)
             .map(|c| (c, d.chance(50)))
@@ -267,14 +279,14 @@ impl Cx {
         if fields.iter().any(|f| f == "createdAt") && d.chance(50) {
             sort.push(("createdAt".to_owned(), true));
         }
-        let filterable = pick(d, &|_| true);
-        let sortable = pick(d, &|c| c.ty != ColumnType::Json);
+        let filterable = pick(d, &|c| c.ty != ColumnType::File);
+        let sortable = pick(d, &|c| !unordered(c.ty));
         let searchable = pick(d, &|c| c.ty == ColumnType::Text);
         let mut params = Vec::new();
         let candidates: Vec<&ColumnSpec> = shown
             .iter()
             .copied()
-            .filter(|c| c.ty != ColumnType::Json && c.default.as_deref() != Some("(time)now"))
+            .filter(|c| !unordered(c.ty) && c.default.as_deref() != Some("(time)now"))
             .collect();
         if !candidates.is_empty() && d.chance(60) {
             let c = candidates[d.below(candidates.len())];
@@ -388,6 +400,7 @@ impl Cx {
             ColumnType::Date => "day",
             ColumnType::Uuid => "externalRef",
             ColumnType::Json => "meta",
+            ColumnType::File => "attachment",
         };
         c.name = unique_name(&format!("{stem}{j}"), prev);
         match c.ty {
@@ -434,6 +447,7 @@ impl Cx {
                 c.unique = d.chance(10);
                 c.unique_global = c.unique && d.chance(25);
             }
+            ColumnType::File => {}
             ColumnType::Json => {
                 if d.chance(30) {
                     c.default = Some("\"{\\\"a\\\":1}\"".into());

@@ -88,7 +88,7 @@ pub(super) fn list_query(d: &mut Choices, t: &Table) -> Query {
     for _ in 0..d.weighted(&[4, 4, 2]) {
         let c = pick_column(d, t);
         let ops: &[&str] = match c.ty {
-            ColumnType::Json => &["is", "eq"],
+            ColumnType::Json | ColumnType::File => &["is", "eq"],
             ColumnType::Text => &[
                 "", "eq", "ne", "like", "in", "not-in", "is", "gt", "lt", "gte", "lte",
             ],
@@ -226,7 +226,7 @@ pub(crate) fn view_query(d: &mut Choices, t: &Table, v: &View) -> Query {
             _ => pick_column(d, t),
         };
         let ops: &[&str] = match c.ty {
-            ColumnType::Json => &["is"],
+            ColumnType::Json | ColumnType::File => &["is"],
             ColumnType::Text => &["", "eq", "ne", "like", "in", "is"],
             _ => &["", "eq", "gt", "lte", "in", "is"],
         };

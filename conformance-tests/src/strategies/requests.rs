@@ -119,6 +119,19 @@ fn seed(
                 _ if needed => return None,
                 _ => continue,
             },
+            // A file arrives by upload, or not at all.
+            None if c.ty == ward_ir::ColumnType::File => {
+                let fits: Vec<usize> = (0..crate::scenario::FIXTURES.len())
+                    .filter(|i| {
+                        let (_, _, ty) = crate::scenario::FIXTURES[*i];
+                        c.file.as_ref().is_none_or(|f| f.allows(ty))
+                    })
+                    .collect();
+                match d.pick(&fits) {
+                    Some(i) if !d.chance(30) => ValueSpec::Upload(*i),
+                    _ => continue,
+                }
+            }
             None => ValueSpec::Json(super::values::valid(d, c)),
         };
         values.push((c.name.clone(), v));

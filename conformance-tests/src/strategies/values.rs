@@ -24,7 +24,7 @@ pub(super) fn condition(d: &mut Choices, cols: &[ColumnSpec], custom: bool) -> O
     }));
     let (field, ty, one_of, near_now) = fields[d.below(fields.len())];
     let ops: &[&str] = match ty {
-        ColumnType::Json => &["is-null", "not-null"],
+        ColumnType::Json | ColumnType::File => &["is-null", "not-null"],
         ColumnType::Boolean => &["eq", "ne", "is-null", "not-null"],
         ColumnType::Uuid => &["eq", "ne", "in", "not-in", "is-null", "not-null"],
         ColumnType::Text => &[
@@ -66,7 +66,7 @@ pub(super) fn condition(d: &mut Choices, cols: &[ColumnSpec], custom: bool) -> O
             ColumnType::Datetime => ["(time)now", "\"2026-01-01T00:00:00Z\""][d.below(2)].into(),
             ColumnType::Date => ["(time)now", "\"2026-06-01\""][d.below(2)].to_owned(),
             ColumnType::Uuid => "\"00000000-0000-4000-8000-000000000001\"".to_owned(),
-            ColumnType::Json => return None,
+            ColumnType::Json | ColumnType::File => return None,
         };
         values.push(v);
     }
@@ -157,6 +157,8 @@ pub(super) fn valid(d: &mut Choices, c: &Column) -> Value {
         ColumnType::Json => {
             [json!({"a": 1}), json!([1, "two"]), json!("s"), json!(3)][d.below(4)].clone()
         }
+        // JSON carries no file: the one value a client may write is null (no file).
+        ColumnType::File => Value::Null,
     }
 }
 
@@ -264,6 +266,11 @@ fn wrong_type(d: &mut Choices, ty: ColumnType) -> Value {
         ColumnType::Uuid => [json!("not-a-uuid"), json!(12)][d.below(2)].clone(),
         // Any JSON is a json value; an object where text is expected is still the closest miss.
         ColumnType::Json => json!(Value::Null),
+        // Metadata written by a client, pointing at someone else's object: never a file.
+        ColumnType::File => json!({
+            "name": "x.txt", "size": 1, "type": "text/plain",
+            "sha256": "00".repeat(32), "key": "other/table/object", "seal": "00",
+        }),
     }
 }
 

@@ -39,7 +39,8 @@ proptest! {
         prop_assert_eq!(&ir, &again);
         prop_assert!(!ir.tables.is_empty() && ir.tables.len() <= 4);
         for t in &ir.tables {
-            prop_assert!(t.columns.iter().filter(|c| !c.system).count() <= 8);
+            // Up to six generated columns, the firewall's scopes, and a file column.
+            prop_assert!(t.columns.iter().filter(|c| !c.system).count() <= 9);
         }
     }
 }
@@ -401,6 +402,7 @@ fn valid_for(c: &ward_ir::Column, v: &Value) -> bool {
         T::Float => v.is_number(),
         T::Boolean => v.is_boolean(),
         T::Json => true,
+        T::File => false,
     };
     let len_ok = v.as_str().is_none_or(|s| {
         let n = s.chars().count() as u64;

@@ -42,6 +42,8 @@ impl Ids {
     fn value(&mut self, ir: &Ir, table: &str, key: &str, v: &ValueSpec) -> Value {
         match v {
             ValueSpec::Json(v) => v.clone(),
+            // A seed's upload is the engine's to store; here the column stays empty.
+            ValueSpec::Upload(_) => Value::Null,
             ValueSpec::Id(id) => {
                 let target = ir
                     .table(table)

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use ward_conformance::scenario::{
-    BatchPrecondition, Body, CallerSpec, IdRef, Precondition, Route, Step, ValueSpec,
+    BatchPrecondition, Body, CallerSpec, IdRef, Precondition, Route, Seed, Step, ValueSpec,
 };
 
 use crate::common;
@@ -614,4 +614,84 @@ fn realtime_streams_follow_each_subscribers_list_policy() {
         ],
     );
     assert_eq!(statuses(&answers), vec![201, 201, 200, 200, 200, 200, 200]);
+}
+
+const FILES: &str = r#"
+auth {
+    roles member admin
+}
+
+table docs {
+    id text
+    column title text
+    column status text default="draft"
+    column scan file
+    column secretScan file
+    column orgId text
+    firewall {
+        scope orgId (auth)org-id
+    }
+    access {
+        list member+
+        read {
+            any {
+                role admin
+                all {
+                    role member
+                    when status eq published
+                }
+            }
+        }
+        create member+
+        update member+
+        delete admin
+    }
+    guards open
+    masking {
+        mask secretScan hidden show=admin
+    }
+    delete hard
+}
+"#;
+
+fn doc(id: &str) -> Route {
+    Route::Row(IdRef::Literal(id.into()))
+}
+
+fn upload_seed(id: &str, status: &str) -> Seed {
+    Seed {
+        table: "docs".into(),
+        owner: ADA,
+        values: vec![
+            ("id".into(), ValueSpec::Json(json!(id))),
+            ("status".into(), ValueSpec::Json(json!(status))),
+            ("scan".into(), ValueSpec::Upload(0)),
+            ("secretScan".into(), ValueSpec::Upload(1)),
+        ],
+    }
+}
+
+/// SPEC §13, server and model alike: every caller reads every row and downloads each of its
+/// files (invariant 11, after the seeds and after the steps) — the admin both files, the member
+/// of the tenant only the unhidden one of a published row, the other tenant nothing — and the
+/// store holds exactly the objects the rows name after every write (invariant 12): a file set
+/// to null, and a row hard-deleted, take their objects with them.
+#[test]
+fn files_download_as_reads_and_leave_with_their_rows() {
+    let answers = run(
+        FILES,
+        callers(),
+        vec![upload_seed("d1", "published"), upload_seed("d2", "draft")],
+        vec![
+            req(BOB, "GET", "docs", doc("d1")),
+            req(GUS, "GET", "docs", doc("d1")),
+            with_body(req(BOB, "PATCH", "docs", doc("d1")), json!({"scan": null})),
+            with_body(
+                req(ADA, "PATCH", "docs", doc("d2")),
+                json!({"status": "published"}),
+            ),
+            req(ADA, "DELETE", "docs", doc("d1")),
+        ],
+    );
+    assert_eq!(statuses(&answers), vec![200, 404, 200, 200, 200]);
 }

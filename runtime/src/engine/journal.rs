@@ -4,10 +4,11 @@
 //! Columns the table's `history { exclude … }` names are never stored.
 
 use serde_json::{Map, Value as Json};
-use ward_ir::system;
+use ward_ir::{ColumnType, system};
 
 use super::Writer;
 use crate::error::ApiError;
+use crate::files::meta;
 use crate::mutation::{self, Mutation};
 use crate::snapshot::TablePlan;
 use crate::sql::changes::{self, ChangeRow};
@@ -85,12 +86,16 @@ fn excluded(plan: &TablePlan) -> &[String] {
         .map_or(&[][..], |h| h.exclude.as_slice())
 }
 
-/// `rec` as a change record stores it.
+/// `rec` as a change record stores it: without excluded columns, and a file column as its
+/// metadata without the object's key (SPEC §13).
 fn image(plan: &TablePlan, rec: &Record) -> Map<String, Json> {
     let excluded = excluded(plan);
     rec.iter()
         .filter(|(k, _)| !excluded.contains(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| {
+            let file = plan.column(k).is_some_and(|c| c.ty == ColumnType::File);
+            (k.clone(), if file { meta::public(v) } else { v.clone() })
+        })
         .collect()
 }
 

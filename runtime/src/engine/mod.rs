@@ -7,6 +7,7 @@
 //! The engine knows the store and the SQL it sends, never HTTP: handlers decide what to write
 //! (the policy pipeline), the engine writes it and records it.
 
+pub mod files;
 pub mod journal;
 pub mod rows;
 

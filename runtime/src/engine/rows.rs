@@ -9,12 +9,24 @@ use sea_query::{Cond, Condition as SqlCond};
 use serde_json::{Map, Value as Json};
 use ward_ir::{IdKind, system};
 
-use super::{Writer, journal};
+use super::{Writer, files, journal};
 use crate::error::ApiError;
 use crate::snapshot::TablePlan;
 use crate::sql::{Stmt, dml, related};
 use crate::store::Db;
 use crate::store::row::{self, Record};
+
+/// What every write of a row does besides its statement, once the row's images are known: its
+/// change record, and the release of the files it no longer holds.
+pub fn written(
+    w: Writer<'_>,
+    plan: &TablePlan,
+    before: Option<&Record>,
+    after: Option<&Record>,
+) -> Result<(), ApiError> {
+    journal::record(w, plan, before, after)?;
+    files::release(w, plan, before, after)
+}
 
 /// INSERT of one prepared row; returns the row as stored.
 pub fn insert_returning(
@@ -25,7 +37,7 @@ pub fn insert_returning(
     let stmt = dml::insert_returning(plan, values).map_err(ApiError::internal)?;
     let rec = row::first_record(w.db, plan, &stmt)?
         .ok_or_else(|| ApiError::internal("insert returned no row"))?;
-    journal::record(w, plan, None, Some(&rec))?;
+    written(w, plan, None, Some(&rec))?;
     Ok(rec)
 }
 
@@ -33,7 +45,7 @@ pub fn insert_returning(
 /// a transaction; `None` for a table that logs its changes, whose records share the write's
 /// transaction.
 pub fn lone_insert(plan: &TablePlan, values: &Map<String, Json>) -> Result<Option<Stmt>, ApiError> {
-    if plan.def.logs_changes() {
+    if plan.def.writes_images() {
         return Ok(None);
     }
     dml::insert_returning(plan, values)
@@ -48,7 +60,7 @@ pub fn lone_update(
     changes: &Map<String, Json>,
     cond: SqlCond,
 ) -> Option<Stmt> {
-    (!plan.def.logs_changes()).then(|| dml::update_returning(plan, id, changes, cond))
+    (!plan.def.writes_images()).then(|| dml::update_returning(plan, id, changes, cond))
 }
 
 /// INSERT of one prepared row unless its id is taken; returns the row when it inserted one.
@@ -60,7 +72,7 @@ pub fn insert_if_new(
     let stmt = dml::insert_if_new(plan, values).map_err(ApiError::internal)?;
     let rec = row::first_record(w.db, plan, &stmt)?;
     if let Some(rec) = &rec {
-        journal::record(w, plan, None, Some(rec))?;
+        written(w, plan, None, Some(rec))?;
     }
     Ok(rec)
 }
@@ -125,11 +137,11 @@ pub fn insert_many(
 
 /// The records of rows just inserted, read back as stored, in `ids` order.
 fn inserted(w: Writer<'_>, plan: &TablePlan, ids: &[Json]) -> Result<(), ApiError> {
-    if !plan.def.logs_changes() {
+    if !plan.def.writes_images() {
         return Ok(());
     }
     for rec in by_ids(w.db, plan, ids)? {
-        journal::record(w, plan, None, Some(&rec))?;
+        written(w, plan, None, Some(&rec))?;
     }
     Ok(())
 }
@@ -157,13 +169,13 @@ pub fn update_returning(
     cond: SqlCond,
 ) -> Result<Option<Record>, ApiError> {
     let stmt = dml::update_returning(plan, id, changes, cond);
-    if !plan.def.logs_changes() {
+    if !plan.def.writes_images() {
         return row::first_record(w.db, plan, &stmt);
     }
     let before = row::by_id(w.db, plan, id, Cond::all())?;
     let after = row::first_record(w.db, plan, &stmt)?;
     if let Some(after) = &after {
-        journal::record(w, plan, before.as_ref(), Some(after))?;
+        written(w, plan, before.as_ref(), Some(after))?;
     }
     Ok(after)
 }
@@ -175,7 +187,7 @@ pub fn update_where(
     changes: &Map<String, Json>,
     cond: SqlCond,
 ) -> Result<u64, ApiError> {
-    if !plan.def.logs_changes() {
+    if !plan.def.writes_images() {
         return row::execute(w.db, &dml::update_where(plan, changes, cond));
     }
     Ok(logged_update(w, plan, changes, cond)?.len() as u64)
@@ -185,7 +197,7 @@ pub fn update_where(
 /// foreign keys remove or change with it are the caller's (`cascade`) to record.
 pub fn delete(w: Writer<'_>, plan: &TablePlan, id: &Json, cond: SqlCond) -> Result<u64, ApiError> {
     let stmt = dml::delete(plan, id, cond.clone());
-    if !plan.def.logs_changes() {
+    if !plan.def.writes_images() {
         return row::execute(w.db, &stmt);
     }
     let before = row::by_id(w.db, plan, id, cond)?;
@@ -193,7 +205,7 @@ pub fn delete(w: Writer<'_>, plan: &TablePlan, id: &Json, cond: SqlCond) -> Resu
         return Ok(0);
     };
     let n = row::execute(w.db, &stmt)?;
-    journal::record(w, plan, Some(&before), None)?;
+    written(w, plan, Some(&before), None)?;
     Ok(n)
 }
 
@@ -221,7 +233,7 @@ fn logged_update(
         .collect();
     let after = by_ids(w.db, plan, &ids)?;
     for (b, a) in before.iter().zip(&after) {
-        journal::record(w, plan, Some(b), Some(a))?;
+        written(w, plan, Some(b), Some(a))?;
     }
     Ok(after)
 }

@@ -22,7 +22,7 @@ use sea_query::{Cond, Condition as SqlCond};
 use serde_json::{Map, Value as Json};
 use ward_ir::{OnDelete, system};
 
-use crate::engine::{Writer, journal, rows};
+use crate::engine::{Writer, rows};
 use crate::error::ApiError;
 use crate::gate::{Caller, Gate, Residual};
 use crate::security::firewall;
@@ -120,7 +120,7 @@ pub fn hard_delete(
         restrict_check(tx, snap, parent, ids, Rows::All)?;
     }
     // Nothing to read ahead when no table keeps a change log.
-    let followed = if snap.tables().any(|t| t.def.logs_changes()) {
+    let followed = if snap.tables().any(|t| t.def.writes_images()) {
         KeyEffects::before(tx, snap, &reached)?
     } else {
         KeyEffects::default()
@@ -158,11 +158,11 @@ impl<'s> KeyEffects<'s> {
         let mut nulled: HashSet<(String, String)> = HashSet::new();
         for (i, (table, ids, _)) in reached.iter().enumerate() {
             // The root row is the DELETE's own to record.
-            if i > 0 && table.def.logs_changes() {
+            if i > 0 && table.def.writes_images() {
                 out.removed.push((table, rows::by_ids(tx, table, ids)?));
             }
             for (child, column) in referencing(snap, table.name(), OnDelete::SetNull) {
-                if !child.def.logs_changes() {
+                if !child.def.writes_images() {
                     continue;
                 }
                 let mut rows = Vec::new();
@@ -194,7 +194,7 @@ impl<'s> KeyEffects<'s> {
     fn record(self, w: Writer<'_>) -> Result<(), ApiError> {
         for (table, rows) in &self.removed {
             for r in rows {
-                journal::record(w, table, Some(r), None)?;
+                rows::written(w, table, Some(r), None)?;
             }
         }
         for (table, rows) in &self.nulled {
@@ -203,7 +203,7 @@ impl<'s> KeyEffects<'s> {
                 .filter_map(|r| r.get(system::ID).cloned())
                 .collect();
             for (b, a) in rows.iter().zip(rows::by_ids(w.db, table, &ids)?) {
-                journal::record(w, table, Some(b), Some(&a))?;
+                rows::written(w, table, Some(b), Some(&a))?;
             }
         }
         Ok(())

@@ -7,12 +7,13 @@ use axum::response::Response;
 use serde_json::{Map, Value as Json, json};
 use ward_ir::{IdKind, TriggerEvent, TriggerPhase, system};
 
-use super::references;
 use super::request::{self, Shared};
+use super::{references, upload};
 use super::{triggers, written};
 use crate::engine::rows;
 use crate::error::ApiError;
 use crate::gate::{Caller, ScopeEq};
+use crate::security::guards::WriteKind;
 use crate::security::{self, audit};
 use crate::snapshot::TablePlan;
 use crate::store::{Db, row};
@@ -37,7 +38,7 @@ async fn run(
     let plan = request::plan(&snap, &table)?;
     let caller = request::caller(&st, &serving, &headers)?;
     let stamps = security::create_gate(plan, &caller)?;
-    let body = request::body(&st.bodies, plan, &headers, body).await?;
+    let (body, uploads) = upload::body(&st, plan, WriteKind::Create, &headers, body).await?;
     let now = audit::now();
     let values = prepare(plan, &caller, &stamps, &body, &now)?;
 
@@ -50,7 +51,7 @@ async fn run(
     };
     // A table that logs its changes writes its change record in the same transaction.
     let single = plan.references.is_empty()
-        && !plan.def.logs_changes()
+        && !plan.def.writes_images()
         && no_trigger(&[TriggerPhase::Before, TriggerPhase::During]);
     // … and no trigger after it either: nothing to do in a transaction or on a blocking thread,
     // and no label to read for the answer.
@@ -80,6 +81,7 @@ async fn run(
     } else {
         st.store.write(write_all).await?
     };
+    uploads.keep();
     triggers::after(&st, snap, &caller, after).await;
     Ok(request::json(StatusCode::CREATED, &json!({ "data": out })))
 }

@@ -12,6 +12,7 @@ mod edge;
 pub mod embed;
 pub mod encode;
 pub mod error;
+mod file;
 pub mod get;
 pub mod history;
 pub mod list;
@@ -25,6 +26,7 @@ mod subscribe;
 pub(crate) mod throttle;
 pub(crate) mod triggers;
 pub mod update;
+mod upload;
 pub mod upsert;
 pub mod view;
 mod written;
@@ -102,6 +104,15 @@ fn routes(state: Shared) -> Router {
         .route(
             "/api/{table}/{id}/history",
             get(history::handle).fallback(not_found),
+        )
+        // `file` is a reserved action name: these never reach `/{id}/{action}`.
+        .route(
+            "/api/{table}/{id}/file/{column}",
+            get(file::download).fallback(not_found),
+        )
+        .route(
+            "/api/{table}/{id}/file/{column}/url",
+            post(file::signed_url).fallback(not_found),
         )
         .route(
             "/api/{table}/{id}/restore",

@@ -351,6 +351,7 @@ fn type_phrase(ty: ColumnType) -> &'static str {
         ColumnType::Date => "a date (YYYY-MM-DD)",
         ColumnType::Uuid => "a UUID",
         ColumnType::Json => "JSON",
+        ColumnType::File => "a file (filtered with `.is=null` or `.is=not-null` only)",
     }
 }
 
@@ -419,10 +420,13 @@ fn parse_sort(
             ));
         }
         // JSON has no order both backends agree on (SQLite would sort the text).
-        if column.ty == ColumnType::Json {
+        if matches!(column.ty, ColumnType::Json | ColumnType::File) {
             return Err(ApiError::bad_query(
                 "sort",
-                format!("`{name}` is a json field and cannot be sorted"),
+                format!(
+                    "`{name}` is a {} field and cannot be sorted",
+                    column.ty.name()
+                ),
             ));
         }
         if !queryable(plan, caller, name) {
@@ -584,6 +588,6 @@ fn typed(ty: ColumnType, v: &str) -> Option<Json> {
         ColumnType::Uuid => uuid::Uuid::parse_str(v)
             .ok()
             .map(|u| Json::String(u.hyphenated().to_string())),
-        ColumnType::Json => None,
+        ColumnType::Json | ColumnType::File => None,
     }
 }

@@ -138,7 +138,7 @@ pub async fn body_typed(
 
 /// A body that stalled (see `connections`) is the request's deadline passing; any other failure
 /// to read it is its size.
-fn body_error(e: &axum::Error) -> ApiError {
+pub(crate) fn body_error(e: &(dyn std::error::Error + 'static)) -> ApiError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
         if c.is::<tower_http::timeout::TimeoutError>() {

@@ -9,13 +9,14 @@ use serde_json::{Map, Value as Json, json};
 use ward_ir::{Operation, TriggerEvent, TriggerPhase};
 
 use super::precondition::Precondition;
-use super::references;
 use super::request::{self, Shared};
+use super::{references, upload};
 use super::{triggers, written};
 use crate::engine::rows;
 use crate::error::ApiError;
 use crate::gate::{Caller, Gate};
 use crate::mutation::{self, Mutation};
+use crate::security::guards::WriteKind;
 use crate::security::{self, audit, firewall};
 use crate::snapshot::TablePlan;
 use crate::sql::{predicate, value};
@@ -46,7 +47,10 @@ async fn run(
     let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
     // Read now, judged after the row: an unparsable body to an invisible id is still not found,
     // and a row failing `when` still answers 403 (docs/errors.md, order of checks).
-    let body = request::body(&st.bodies, plan, &headers, body).await;
+    let (body, uploads) = match upload::body(&st, plan, WriteKind::Update, &headers, body).await {
+        Ok((body, uploads)) => (Ok(body), uploads),
+        Err(e) => (Err(e), upload::Uploads::none(&st.files)),
+    };
     let now = audit::now();
     if let Ok(body) = &body
         && precondition.is_empty()
@@ -84,6 +88,7 @@ async fn run(
             })
         })
         .await?;
+    uploads.keep();
     triggers::after(&st, snap, &caller, after).await;
     Ok(request::json(StatusCode::OK, &json!({ "data": out })))
 }

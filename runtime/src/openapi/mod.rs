@@ -6,12 +6,13 @@
 
 mod actions;
 mod callers;
+mod files;
 mod parameters;
 mod responses;
 mod schemas;
 
 use serde_json::{Map, Value as Json, json};
-use ward_ir::{DeleteMode, IdKind, Ir, Operation, Table, TriggerEvent, View};
+use ward_ir::{ColumnType, DeleteMode, IdKind, Ir, Operation, Table, TriggerEvent, View};
 
 use callers::Shown;
 use parameters::{
@@ -66,6 +67,29 @@ fn with_body(mut op: Json, body: Json) -> Json {
     op["requestBody"] =
         json!({"required": true, "content": {"application/json": {"schema": body}}});
     op
+}
+
+/// A create or update body of a table with file columns among `fields` may also be a
+/// multipart form that uploads them (SPEC §13).
+fn with_uploads(mut op: Json, t: &Table, fields: &[String]) -> Json {
+    let uploads = fields
+        .iter()
+        .any(|f| t.column(f).is_some_and(|c| c.ty == ColumnType::File));
+    if uploads {
+        op["requestBody"]["content"]["multipart/form-data"] =
+            json!({"schema": schemas::multipart_schema(t, fields)});
+    }
+    op
+}
+
+/// The errors only an upload answers.
+fn upload_errors(t: &Table, r: Responses) -> Responses {
+    let files = t.file_columns().next().is_some();
+    r.error_if(
+        files,
+        415,
+        "FILE_TYPE_NOT_ALLOWED: an uploaded file's content is none of its column's `types` (details.field, details.type, details.allowed)",
+    )
 }
 
 fn with_parameters(mut op: Json, parameters: Vec<Json>) -> Json {
@@ -149,15 +173,19 @@ fn collection(ir: &Ir, t: &Table) -> Json {
             ),
             list_parameters(t),
         ),
-        "post": with_body(
-            operation(
-                t,
-                "create",
-                "create",
-                callers::public(t.access.create.as_ref()),
-                gated(ir, t, &[Operation::Create], create),
+        "post": with_uploads(
+            with_body(
+                operation(
+                    t,
+                    "create",
+                    "create",
+                    callers::public(t.access.create.as_ref()),
+                    gated(ir, t, &[Operation::Create], upload_errors(t, create)),
+                ),
+                reference(&format!("{}_create", t.name)),
             ),
-            reference(&format!("{}_create", t.name)),
+            t,
+            &t.guards.createable,
         ),
     })
 }
@@ -232,15 +260,19 @@ fn item(ir: &Ir, t: &Table) -> Json {
     item.insert(
         "patch".into(),
         with_parameters(
-            with_body(
-                operation(
-                    t,
-                    "update",
-                    "update",
-                    callers::public(t.access.update.as_ref()),
-                    gated(ir, t, &[Operation::Update], update),
+            with_uploads(
+                with_body(
+                    operation(
+                        t,
+                        "update",
+                        "update",
+                        callers::public(t.access.update.as_ref()),
+                        gated(ir, t, &[Operation::Update], upload_errors(t, update)),
+                    ),
+                    reference(&format!("{}_update", t.name)),
                 ),
-                reference(&format!("{}_update", t.name)),
+                t,
+                &t.guards.updatable,
             ),
             precondition_parameters(false),
         ),
@@ -688,6 +720,11 @@ pub fn document(ir: &Ir) -> Json {
         }
         if t.realtime {
             paths.insert(format!("{base}/subscribe"), subscribe(ir, t));
+        }
+        for c in t.file_columns() {
+            let (download, url) = files::paths(ir, t, c);
+            paths.insert(format!("{base}/{{id}}/file/{}", c.name), download);
+            paths.insert(format!("{base}/{{id}}/file/{}/url", c.name), url);
         }
         paths.insert(format!("{base}/schema"), schema_route(ir, t));
         for a in &t.actions {

@@ -147,7 +147,7 @@ fn operators(ty: ColumnType) -> &'static [&'static str] {
             &["eq", "ne", "gt", "gte", "lt", "lte", "in", "not-in", "is"]
         }
         ColumnType::Boolean | ColumnType::Uuid => &["eq", "ne", "in", "not-in", "is"],
-        ColumnType::Json => &["is"],
+        ColumnType::Json | ColumnType::File => &["is"],
     }
 }
 
@@ -166,7 +166,7 @@ fn filters(t: &Table, c: &Column) -> Vec<Json> {
     let mut out = Vec::new();
     for op in operators(c.ty) {
         let (name, schema, description) = match *op {
-            "eq" if c.ty != ColumnType::Json => (
+            "eq" if !matches!(c.ty, ColumnType::Json | ColumnType::File) => (
                 c.name.clone(),
                 value.clone(),
                 format!("`{}` equals", c.name),
@@ -199,7 +199,7 @@ fn filters(t: &Table, c: &Column) -> Vec<Json> {
         }
         out.push(p);
         // `FIELD=V` and `FIELD.eq=V` are the same filter; both are served.
-        if *op == "eq" && c.ty != ColumnType::Json {
+        if *op == "eq" && !matches!(c.ty, ColumnType::Json | ColumnType::File) {
             out.push(query(
                 &format!("{}.eq", c.name),
                 value.clone(),

@@ -27,6 +27,7 @@ pub fn type_schema(ty: ColumnType) -> Json {
         ColumnType::Datetime => json!({"type": "string", "format": "date-time"}),
         ColumnType::Date => json!({"type": "string", "format": "date"}),
         ColumnType::Json => json!({}),
+        ColumnType::File => json!({"$ref": "#/components/schemas/FileMetadata"}),
     }
 }
 
@@ -242,6 +243,14 @@ pub fn body_schema(t: &Table, fields: &[String], create: bool, with_id: Option<b
     }
     for name in fields {
         let Some(c) = t.column(name) else { continue };
+        if c.ty == ColumnType::File {
+            // JSON carries no file: null removes it; an upload is a multipart part.
+            props.insert(
+                c.name.clone(),
+                json!({"type": "null", "description": "Upload the file as a part of a multipart/form-data body; null removes it"}),
+            );
+            continue;
+        }
         let s = value_schema(c);
         props.insert(c.name.clone(), if c.required { s } else { nullable(s) });
         if create && c.required && c.default.is_none() {
@@ -266,8 +275,52 @@ pub fn table_schema(ir: &Ir, t: &Table) -> Json {
     s
 }
 
+/// The multipart form of a create or update body of a table with file columns: a binary part
+/// per file column, every other field as the JSON body types it (sent as form text).
+pub fn multipart_schema(t: &Table, fields: &[String]) -> Json {
+    let mut props = Map::new();
+    for name in fields {
+        let Some(c) = t.column(name) else { continue };
+        let s = if c.ty == ColumnType::File {
+            // OpenAPI 3.1: binary content is described by its media type, not a `string` type.
+            let mut part = json!({"contentMediaType": "application/octet-stream"});
+            if let Some(rules) = &c.file {
+                part["description"] = json!(format!(
+                    "At most {} bytes{}; the type is read from the content",
+                    rules.max_size,
+                    if rules.types.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", one of {}", rules.types.join(", "))
+                    }
+                ));
+            }
+            part
+        } else {
+            value_schema(c)
+        };
+        props.insert(c.name.clone(), s);
+    }
+    json!({"type": "object", "properties": props})
+}
+
 /// The schemas every document has: the error envelope, pagination, batch meta.
 pub fn shared(schemas: &mut Map<String, Json>) {
+    schemas.insert(
+        "FileMetadata".into(),
+        json!({
+            "type": "object",
+            "description": "A file column's value (SPEC §13); the bytes are at `GET /api/T/{id}/file/COL`",
+            "properties": {
+                "name": {"type": "string", "description": "The client's filename, as metadata"},
+                "size": {"type": "integer", "format": "int64", "minimum": 0},
+                "type": {"type": "string", "description": "The media type recognised from the content"},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+            },
+            "required": ["name", "size", "type", "sha256"],
+            "additionalProperties": false
+        }),
+    );
     schemas.insert(
         "Error".into(),
         json!({

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value as Json};
 use ward_ir::{ColumnType, Mask, MaskKind};
 
+use crate::files::meta;
 use crate::gate::Caller;
 use crate::snapshot::TablePlan;
 
@@ -66,8 +67,14 @@ pub fn shown_today(
     rec
 }
 
-/// Masks one record in place.
+/// Masks one record in place. A file column always shows its metadata without the object's
+/// key (SPEC §13), masked or not.
 pub fn mask_record(plan: &TablePlan, caller: &Caller, record: &mut Map<String, Json>) {
+    for c in plan.def.file_columns() {
+        if let Some(v) = record.get_mut(&c.name) {
+            *v = meta::public(v);
+        }
+    }
     // Decide every mask on the raw record first: an owner column that is itself masked must not
     // change the decision for the masks after it.
     let apply: Vec<&Mask> = plan
@@ -105,6 +112,8 @@ pub enum Cell<'r> {
 pub struct CellMasks<'a> {
     /// (masked column's position, mask, owner column's position, masked column's type).
     masks: Vec<(usize, &'a Mask, Option<usize>, ColumnType)>,
+    /// Positions of the file columns, shown without their object's key.
+    files: Vec<usize>,
     user_id: Option<&'a str>,
 }
 
@@ -122,8 +131,16 @@ impl<'a> CellMasks<'a> {
                 Some((at, m, m.owner.as_deref().and_then(position), ty))
             })
             .collect();
+        let files = plan
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.ty == ColumnType::File)
+            .map(|(i, _)| i)
+            .collect();
         CellMasks {
             masks,
+            files,
             user_id: caller.user_id.as_deref(),
         }
     }
@@ -133,7 +150,11 @@ impl<'a> CellMasks<'a> {
         let Some(raw) = row.get(at) else {
             return Cell::Hidden;
         };
-        let mut out = Cell::Raw(raw);
+        let mut out = if self.files.contains(&at) {
+            Cell::Masked(meta::public(raw))
+        } else {
+            Cell::Raw(raw)
+        };
         for (_, m, owner, ty) in self.masks.iter().filter(|(col, ..)| *col == at) {
             let owned = match (owner, self.user_id) {
                 (Some(o), Some(uid)) => row.get(*o).and_then(Json::as_str) == Some(uid),
@@ -157,6 +178,11 @@ impl<'a> CellMasks<'a> {
 
 /// The masked form of one value, exactly per SPEC §2.7.
 pub fn mask_value(kind: MaskKind, ty: ColumnType, v: &Json) -> Json {
+    // A file's metadata has no part worth showing masked (the compiler allows only `redact`
+    // and `hidden` on it).
+    if ty == ColumnType::File {
+        return Json::Null;
+    }
     let s = match v {
         Json::Null => return Json::Null,
         Json::String(s) => s.clone(),

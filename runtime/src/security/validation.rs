@@ -6,6 +6,7 @@ use ward_ir::{Column, ColumnDefault, ColumnType, IdKind, system, time};
 
 use super::guards::WriteKind;
 use crate::error::ApiError;
+use crate::files::meta;
 use crate::gate::literal_json;
 use crate::mutation::{self, Mutation};
 use crate::snapshot::TablePlan;
@@ -164,10 +165,15 @@ fn value(
         };
     }
     let typed = typed(col.ty, v).ok_or_else(|| {
-        fail(
-            "VALIDATION_TYPE",
-            format!("`{}` must be a {}", col.name, col.ty.name()),
-        )
+        let message = if col.ty == ColumnType::File {
+            format!(
+                "`{}` is a file: upload it as a part of a multipart/form-data body, or send null to remove it",
+                col.name
+            )
+        } else {
+            format!("`{}` must be a {}", col.name, col.ty.name())
+        };
+        fail("VALIDATION_TYPE", message)
     })?;
     if let Some(n) = typed.as_f64() {
         let below = col.min.is_some_and(|m| n < m.as_f64());
@@ -256,6 +262,8 @@ pub fn typed(ty: ColumnType, v: &Json) -> Option<Json> {
             .and_then(|s| uuid::Uuid::parse_str(s).ok())
             .map(|u| Json::String(u.hyphenated().to_string())),
         ColumnType::Json => Some(v.clone()),
+        // Only what an upload of this request stored, sealed by this process (SPEC §13).
+        ColumnType::File => meta::unseal(v),
     }
 }
 
@@ -284,6 +292,8 @@ pub fn coerce_form(
                 _ => Json::String(v),
             },
             Some(ColumnType::Json) => serde_json::from_str(&v).unwrap_or(Json::String(v)),
+            // A file sent as a plain form field is no upload: validation refuses the string.
+            Some(ColumnType::File) => Json::String(v),
         };
         out.insert(k, j);
     }

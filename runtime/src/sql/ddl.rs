@@ -27,7 +27,8 @@ pub fn storage_type(dialect: Dialect, ty: ColumnType) -> &'static str {
             | ColumnType::Uuid
             | ColumnType::Datetime
             | ColumnType::Date
-            | ColumnType::Json => "TEXT",
+            | ColumnType::Json
+            | ColumnType::File => "TEXT",
         },
         Dialect::Postgres => match ty {
             ColumnType::Text => "text",
@@ -37,7 +38,7 @@ pub fn storage_type(dialect: Dialect, ty: ColumnType) -> &'static str {
             ColumnType::Uuid => "uuid",
             ColumnType::Datetime => "timestamp with time zone",
             ColumnType::Date => "date",
-            ColumnType::Json => "jsonb",
+            ColumnType::Json | ColumnType::File => "jsonb",
         },
     }
 }

@@ -6,6 +6,7 @@ pub mod by_id;
 pub mod changes;
 pub mod ddl;
 pub mod dml;
+pub mod files;
 pub mod filter;
 pub mod kept;
 pub mod predicate;

@@ -13,7 +13,7 @@ pub fn to_db(ty: ColumnType, v: &Json) -> Value {
         (ColumnType::Float, Json::Null) => Value::Double(None),
         (_, Json::Null) => Value::String(None),
         // Any JSON value of a json column is stored as its text, booleans included.
-        (ColumnType::Json, other) => Value::String(Some(other.to_string())),
+        (ColumnType::Json | ColumnType::File, other) => Value::String(Some(other.to_string())),
         (_, Json::Bool(b)) => Value::BigInt(Some(i64::from(*b))),
         (ColumnType::Float, Json::Number(n)) => Value::Double(n.as_f64()),
         (ColumnType::Integer | ColumnType::Boolean, Json::Number(n)) => match n.as_i64() {

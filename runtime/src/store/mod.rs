@@ -116,6 +116,35 @@ pub fn describe_url(url: &str) -> String {
     url.to_owned()
 }
 
+/// The followers of this process's commits, each with its own signal.
+#[derive(Default)]
+pub struct Commits {
+    followers: std::sync::Mutex<Vec<std::sync::Weak<tokio::sync::Notify>>>,
+}
+
+impl Commits {
+    fn follow(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        let signal = std::sync::Arc::new(tokio::sync::Notify::new());
+        let mut followers = self
+            .followers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        followers.retain(|f| f.strong_count() > 0);
+        followers.push(std::sync::Arc::downgrade(&signal));
+        signal
+    }
+
+    pub(crate) fn signal(&self) {
+        let followers = self
+            .followers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for f in followers.iter().filter_map(std::sync::Weak::upgrade) {
+            f.notify_one();
+        }
+    }
+}
+
 /// An opened database.
 #[derive(Clone)]
 pub enum Store {
@@ -154,21 +183,22 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Woken (one stored permit, like [`tokio::sync::Notify::notify_one`]) after every write
-    /// transaction this process commits: whoever follows the change log (realtime) reads it
-    /// then instead of polling. Writes by other processes are not seen here.
+    /// A new follower's signal, woken (one stored permit, like
+    /// [`tokio::sync::Notify::notify_one`]) after every write transaction this process commits:
+    /// whoever follows the change log (realtime) or the file queue reads it then instead of
+    /// polling. Writes by other processes are not seen here.
     pub fn commits(&self) -> std::sync::Arc<tokio::sync::Notify> {
         match self {
-            Store::Sqlite(s) => s.commits.clone(),
-            Store::Postgres(p) => p.commits.clone(),
+            Store::Sqlite(s) => s.commits.follow(),
+            Store::Postgres(p) => p.commits.follow(),
         }
     }
 
     fn committed<R>(&self, outcome: Result<R, ApiError>) -> Result<R, ApiError> {
         if outcome.is_ok() {
             match self {
-                Store::Sqlite(s) => s.commits.notify_one(),
-                Store::Postgres(p) => p.commits.notify_one(),
+                Store::Sqlite(s) => s.commits.signal(),
+                Store::Postgres(p) => p.commits.signal(),
             }
         }
         outcome

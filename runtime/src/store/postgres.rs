@@ -58,7 +58,7 @@ pub struct PgStore {
     /// How the pool connects, for the dedicated connection of [`PgStore::listen`].
     config: Arc<tokio_postgres::Config>,
     /// Woken after every write this process commits ([`super::Store::commits`]).
-    pub(crate) commits: Arc<tokio::sync::Notify>,
+    pub(crate) commits: Arc<super::Commits>,
 }
 
 /// Opens a pool on `url` and checks that the database answers, once, without retrying.

@@ -29,7 +29,7 @@ pub struct SqliteStore {
     queue: std::sync::mpsc::Sender<Box<dyn writer::Job>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     /// Woken after every write this process commits ([`super::Store::commits`]).
-    pub(crate) commits: Arc<tokio::sync::Notify>,
+    pub(crate) commits: Arc<super::Commits>,
 }
 
 impl SqliteStore {
@@ -274,7 +274,7 @@ fn to_json(ty: ColumnType, v: ValueRef<'_>) -> Json {
         }
         (_, ValueRef::Integer(i)) => Json::from(i),
         (_, ValueRef::Real(f)) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
-        (ColumnType::Json, ValueRef::Text(t)) => serde_json::from_slice(t)
+        (ColumnType::Json | ColumnType::File, ValueRef::Text(t)) => serde_json::from_slice(t)
             .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(t).into())),
         (_, ValueRef::Text(t)) => Json::String(String::from_utf8_lossy(t).into()),
         (_, ValueRef::Blob(_)) => Json::Null,

@@ -26,6 +26,7 @@ mod change_log;
 mod conformance_regressions;
 mod crud;
 mod delete_modes;
+mod files;
 mod firewall;
 mod guards;
 mod history;

@@ -112,8 +112,8 @@ async fn two_instances_share_one_database() {
             &schema.url,
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
         ),
-        7,
-        "notes, tags, _ward_schema, _ward_audit and the change log's three tables, created once"
+        8,
+        "notes, tags, _ward_schema, _ward_audit, the change log's three tables and the file queue, created once"
     );
     assert_eq!(
         count(

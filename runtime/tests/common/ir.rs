@@ -82,6 +82,7 @@ pub fn column(name: &str, ty: ColumnType) -> Column {
         searchable: false,
         was: None,
         description: None,
+        file: None,
     }
 }
 
