@@ -184,6 +184,9 @@ pub struct State {
     pub(crate) files: files::store::FileStore,
     /// Deletes the objects writes released.
     collector: files::collector::Collector,
+    /// Signs file download URLs when the project has no HS256 secret to derive a key from;
+    /// kept across reloads, so links outlive them.
+    own_url_key: files::grant::Key,
 }
 
 /// Everything a request needs from the IR: the snapshot and the token verifier it configures.
@@ -191,6 +194,8 @@ pub struct State {
 pub struct Serving {
     pub(crate) snapshot: Arc<Snapshot>,
     pub(crate) verifier: Verifier,
+    /// Signs and checks file download URLs (SPEC §13).
+    pub(crate) file_urls: files::grant::Key,
 }
 
 impl State {
@@ -231,7 +236,9 @@ pub struct App {
 impl App {
     /// Opens the database, migrates it to `ir` and builds the serving snapshot.
     pub async fn open(ir: ward_ir::Ir, opts: &ServeOptions) -> Result<App, StartError> {
-        let (verifier, secret_source) = verifier(&ir, opts)?;
+        let (verifier, secret_source, derived) = verifier(&ir, opts)?;
+        let own_url_key = files::grant::Key::random();
+        let file_urls = derived.unwrap_or_else(|| own_url_key.clone());
         let store = Store::open(&opts.database_url, opts.sqlite_sync).await?;
         let snapshot =
             Arc::new(Snapshot::build(ir, store.dialect()).map_err(StartError::InvalidIr)?);
@@ -246,7 +253,12 @@ impl App {
                 tickets: realtime::tickets::Tickets::default(),
                 files,
                 collector: files::collector::Collector::default(),
-                serving: ArcSwap::from_pointee(Serving { snapshot, verifier }),
+                own_url_key,
+                serving: ArcSwap::from_pointee(Serving {
+                    snapshot,
+                    verifier,
+                    file_urls,
+                }),
                 store,
                 options: opts.clone(),
                 reloading: tokio::sync::Mutex::new(()),
@@ -326,7 +338,8 @@ impl App {
         let _one_at_a_time = self.state.reloading.lock().await;
         let old = self.state.current();
         let from_hash = old.snapshot.ir.hash.clone();
-        let (verifier, _) = verifier(&ir, &self.state.options)?;
+        let (verifier, _, derived) = verifier(&ir, &self.state.options)?;
+        let file_urls = derived.unwrap_or_else(|| self.state.own_url_key.clone());
         if ir.server.storage != old.snapshot.ir.server.storage {
             return Err(StartError::Storage(
                 "`storage` changed: restart ward to serve files from the new store (files already stored stay where they are)".into(),
@@ -346,9 +359,11 @@ impl App {
                 return Err(StartError::Database(format!("migration failed: {e}")).into());
             }
         };
-        self.state
-            .serving
-            .store(Arc::new(Serving { snapshot, verifier }));
+        self.state.serving.store(Arc::new(Serving {
+            snapshot,
+            verifier,
+            file_urls,
+        }));
         // Streams of tables that are gone, or no longer realtime, end now.
         self.state.realtime.wake();
         Ok(Reloaded {
@@ -487,7 +502,12 @@ pub enum MigrateCommandError {
     Purge(String),
 }
 
-fn verifier(ir: &ward_ir::Ir, opts: &ServeOptions) -> Result<(Verifier, SecretSource), StartError> {
+/// How tokens are verified, where the key came from, and the key derived from an HS256 secret
+/// that signs file download URLs (`None` for public keys: the server's own random one then).
+fn verifier(
+    ir: &ward_ir::Ir,
+    opts: &ServeOptions,
+) -> Result<(Verifier, SecretSource, Option<files::grant::Key>), StartError> {
     let read = |path: &str| {
         let full = opts.project_dir.join(path);
         std::fs::read(&full)
@@ -501,7 +521,8 @@ fn verifier(ir: &ward_ir::Ir, opts: &ServeOptions) -> Result<(Verifier, SecretSo
         JwtKey::Secret { .. } => {
             let (secret, source) =
                 secret::hs256_secret(ir, &opts.project_dir, opts.require_secret)?;
-            Ok((Verifier::hs256(ir, &secret), source))
+            let urls = files::grant::Key::from_secret(&secret);
+            Ok((Verifier::hs256(ir, &secret), source, Some(urls)))
         }
         JwtKey::PublicKey { path, algorithm } => {
             let (pem, full) = read(path)?;
@@ -511,7 +532,7 @@ fn verifier(ir: &ward_ir::Ir, opts: &ServeOptions) -> Result<(Verifier, SecretSo
                     reason,
                 }
             })?;
-            Ok((v, SecretSource::KeyFile(full)))
+            Ok((v, SecretSource::KeyFile(full), None))
         }
         JwtKey::Jwks { path } => {
             let (json, full) = read(path)?;
@@ -519,7 +540,7 @@ fn verifier(ir: &ward_ir::Ir, opts: &ServeOptions) -> Result<(Verifier, SecretSo
                 path: full.clone(),
                 reason,
             })?;
-            Ok((v, SecretSource::KeyFile(full)))
+            Ok((v, SecretSource::KeyFile(full), None))
         }
     }
 }

@@ -1,12 +1,12 @@
 //! Signed download URLs for `<img src>` (SPEC §13): `POST /api/T/{id}/file/COL/url` grants the
 //! caller a link valid for at most [`TTL`] (never past their token's expiry) that carries who
-//! they are, the file's SHA-256 and the expiry, under an HMAC made with a key random per
-//! process. The link is no bearer of rows: a download through it runs the whole read pipeline
+//! they are, the file's SHA-256 and the expiry, under an HMAC ([`Key`]: derived from the
+//! project's HS256 secret, so every instance sharing it honours the link; random per server for
+//! projects that verify tokens with a public key). The link is no bearer of rows: a download through it runs the whole read pipeline
 //! again as that caller, and answers the one NOT_FOUND body unless the row is still visible
 //! and its file unchanged.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,12 +20,36 @@ use crate::gate::Caller;
 /// The longest a signed URL lives.
 pub const TTL: u64 = 300;
 
-static KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    key
-});
+/// What signs and checks grants.
+#[derive(Clone)]
+pub struct Key([u8; 32]);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(…)")
+    }
+}
+
+impl Key {
+    /// A key of its own derived from the project's HS256 secret: instances sharing the secret
+    /// honour each other's links, and a link never doubles as a token.
+    pub fn from_secret(secret: &[u8]) -> Key {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+            return Key::random();
+        };
+        mac.update(b"ward: signed file download URLs");
+        Key(mac.finalize().into_bytes().into())
+    }
+
+    /// Random (two v4 UUIDs' worth of the OS generator): links work on the server that made
+    /// them, until it stops.
+    pub fn random() -> Key {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Key(key)
+    }
+}
 
 /// What a grant says: whose download of which file, until when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,8 +77,8 @@ pub struct Target<'a> {
     pub column: &'a str,
 }
 
-fn sign(payload: &str) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&KEY[..]) else {
+fn sign(key: &Key, payload: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key.0[..]) else {
         return String::new();
     };
     mac.update(payload.as_bytes());
@@ -62,7 +86,7 @@ fn sign(payload: &str) -> String {
 }
 
 /// A token for `caller` to download the file `sha256` at `target` until `expires`.
-pub fn issue(caller: &Caller, target: Target<'_>, sha256: &str, expires: u64) -> String {
+pub fn issue(key: &Key, caller: &Caller, target: Target<'_>, sha256: &str, expires: u64) -> String {
     let grant = Grant {
         t: target.table.to_owned(),
         i: target.id.to_owned(),
@@ -75,15 +99,15 @@ pub fn issue(caller: &Caller, target: Target<'_>, sha256: &str, expires: u64) ->
         a: caller.auth_values.clone(),
     };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&grant).unwrap_or_default());
-    let sig = sign(&payload);
+    let sig = sign(key, &payload);
     format!("{payload}.{sig}")
 }
 
 /// The caller and the file's SHA-256 a valid, unexpired token for `target` carries; `None`
 /// for anything else (forged, for another file, expired).
-pub fn redeem(token: &str, target: Target<'_>, now: u64) -> Option<(Caller, String)> {
+pub fn redeem(key: &Key, token: &str, target: Target<'_>, now: u64) -> Option<(Caller, String)> {
     let (payload, sig) = token.split_once('.')?;
-    let expected = sign(payload);
+    let expected = sign(key, payload);
     let same = expected.len() == sig.len()
         && expected
             .bytes()
@@ -130,22 +154,33 @@ mod tests {
 
     #[test]
     fn a_grant_carries_its_caller_until_it_expires() {
-        let token = issue(&member(), HERE, "ab", 1_000);
-        assert_eq!(redeem(&token, HERE, 999), Some((member(), "ab".into())));
-        assert_eq!(redeem(&token, HERE, 1_000), None);
+        let key = Key::from_secret(b"a secret of at least thirty-two bytes");
+        let token = issue(&key, &member(), HERE, "ab", 1_000);
+        assert_eq!(
+            redeem(&key, &token, HERE, 999),
+            Some((member(), "ab".into()))
+        );
+        assert_eq!(redeem(&key, &token, HERE, 1_000), None);
+        // Another instance with the same secret honours it; one with another secret does not.
+        let same = Key::from_secret(b"a secret of at least thirty-two bytes");
+        assert!(redeem(&same, &token, HERE, 1).is_some());
+        let other = Key::from_secret(b"another secret of thirty-two bytes!!");
+        assert_eq!(redeem(&other, &token, HERE, 1), None);
+        assert_eq!(redeem(&Key::random(), &token, HERE, 1), None);
     }
 
     #[test]
     fn a_grant_is_for_its_file_only_and_cannot_be_altered() {
-        let token = issue(&member(), HERE, "ab", 1_000);
+        let key = Key::random();
+        let token = issue(&key, &member(), HERE, "ab", 1_000);
         let other = Target { id: "2", ..HERE };
-        assert_eq!(redeem(&token, other, 1), None);
+        assert_eq!(redeem(&key, &token, other, 1), None);
         let (payload, sig) = token.split_once('.').unwrap();
         let mut grant: Grant =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
         grant.r = vec!["admin".into()];
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&grant).unwrap());
-        assert_eq!(redeem(&format!("{forged}.{sig}"), HERE, 1), None);
-        assert_eq!(redeem("nonsense", HERE, 1), None);
+        assert_eq!(redeem(&key, &format!("{forged}.{sig}"), HERE, 1), None);
+        assert_eq!(redeem(&key, "nonsense", HERE, 1), None);
     }
 }

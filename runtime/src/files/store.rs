@@ -7,14 +7,16 @@ use std::ops::Range;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
+use bytes::Bytes;
 use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{
-    GetOptions, GetRange, GetResult, ObjectMeta, ObjectStore, ObjectStoreExt, WriteMultipart,
+    GetOptions, GetRange, GetResult, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
+    WriteMultipart,
 };
 use ward_ir::Storage;
 
@@ -85,16 +87,25 @@ impl FileStore {
         Ok(WriteMultipart::new(upload))
     }
 
-    /// The object `key`, or the bytes `range` of it.
-    pub async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<GetResult, ApiError> {
+    /// The bytes of the object `key`, or of `range` of it, as a stream.
+    pub async fn read(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BoxStream<'static, Result<Bytes, std::io::Error>>, ApiError> {
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..GetOptions::default()
         };
-        self.inner
+        let got: GetResult = self
+            .inner
             .get_opts(&Path::from(key), options)
             .await
-            .map_err(ApiError::file_store_unavailable)
+            .map_err(ApiError::file_store_unavailable)?;
+        Ok(match got.payload {
+            GetResultPayload::File(file, _) => read_file(file, got.range),
+            GetResultPayload::Stream(s) => s.map_err(std::io::Error::other).boxed(),
+        })
     }
 
     /// Deletes the object `key`; one already gone counts as deleted.
@@ -109,6 +120,34 @@ impl FileStore {
     pub fn list(&self) -> BoxStream<'static, Result<ObjectMeta, object_store::Error>> {
         self.inner.list(None).boxed()
     }
+}
+
+/// Bytes of a local object are read this much at a time: `object_store`'s own stream of a
+/// local file reads 8 KiB per blocking task, a quarter of what the disk gives.
+const READ_CHUNK: u64 = 256 * 1024;
+
+/// `range` of `file`, a blocking read of [`READ_CHUNK`] at a time.
+fn read_file(
+    file: std::fs::File,
+    range: Range<u64>,
+) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+    futures_util::stream::try_unfold((file, range.start), move |(mut file, at)| async move {
+        if at >= range.end {
+            return Ok(None);
+        }
+        let n = usize::try_from((range.end - at).min(READ_CHUNK)).unwrap_or(0);
+        let (file, buf) = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Seek, SeekFrom};
+            file.seek(SeekFrom::Start(at))?;
+            let mut buf = vec![0u8; n];
+            file.read_exact(&mut buf)?;
+            Ok::<_, std::io::Error>((file, buf))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(Some((Bytes::from(buf), (file, at + n as u64))))
+    })
+    .boxed()
 }
 
 /// A directory store. The directory is made by the first upload (a project without file

@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
 use serde_json::{Value as Json, json};
 use ward_ir::{ColumnType, Operation};
 
@@ -104,8 +103,8 @@ async fn serve(
                 column: &column,
             };
             let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
-            let (caller, sha) =
-                grant::redeem(token, target, now).ok_or_else(|| firewall::not_found(&plan.def))?;
+            let (caller, sha) = grant::redeem(&serving.file_urls, token, target, now)
+                .ok_or_else(|| firewall::not_found(&plan.def))?;
             (caller, Some(sha))
         }
         None => (request::caller(&st, &serving, &headers)?, None),
@@ -159,7 +158,7 @@ async fn serve(
         },
         None => None,
     };
-    let got = st.files.get(key, range.clone()).await?;
+    let stream = st.files.read(key, range.clone()).await?;
     let status = match &range {
         Some(r) => {
             let end = r.end.saturating_sub(1);
@@ -172,9 +171,6 @@ async fn serve(
     };
     let length = range.map_or(size, |r| r.end - r.start);
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    let stream = got
-        .into_stream()
-        .map_err(|e| std::io::Error::other(e.to_string()));
     Ok((status, out, Body::from_stream(stream)).into_response())
 }
 
@@ -208,7 +204,7 @@ async fn sign(
         id: &id,
         column: &column,
     };
-    let token = grant::issue(&caller, target, sha, expires);
+    let token = grant::issue(&serving.file_urls, &caller, target, sha, expires);
     let path = |s: &str| url_escape(s, |c| c.is_ascii_alphanumeric() || "-._~".contains(c));
     let url = format!(
         "/api/{}/{}/file/{}?token={token}",

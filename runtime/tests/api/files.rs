@@ -20,6 +20,7 @@ auth { roles member editor }
 table pets {
     column orgId text
     column name text required=#true
+    column tag text unique=#true
     column photo file max-size="64KB" types="image/png,image/jpeg"
     column papers file max-size="1MB"
     column vetNotes file
@@ -34,8 +35,8 @@ table pets {
         restore member+
     }
     guards {
-        createable name photo papers vetNotes
-        updatable name photo papers vetNotes
+        createable name tag photo papers vetNotes
+        updatable name tag photo papers vetNotes
     }
     masking { mask vetNotes hidden show=editor }
     delete soft
@@ -245,6 +246,28 @@ async fn an_upload_is_typed_by_its_content_and_downloads_byte_identical() {
             .unwrap()
             .starts_with("inline;")
     );
+    // Text (HTML included) is never shown inline.
+    let page = b"<html><body><script>alert(1)</script></body></html>".to_vec();
+    let form = Form::new().part("papers", file(page, "page.html", "text/html"));
+    let r = send(
+        s,
+        "PATCH",
+        &format!("/api/pets/{id}"),
+        Some(&c.member),
+        form,
+    )
+    .await;
+    assert_eq!(
+        r.json()["data"]["papers"]["type"],
+        "text/html",
+        "{}",
+        r.text
+    );
+    let inline = format!("/api/pets/{id}/file/papers?inline=1");
+    let (_, h, _) = bytes(s, &inline, Some(&c.member), &[]).await;
+    let disposition = h["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    assert_eq!(h["content-security-policy"], "sandbox");
     // Ranges, and the ETag for caches.
     let (status, h, body) = bytes(s, &path, Some(&c.member), &[("range", "bytes=4-9")]).await;
     assert_eq!(status, 206);
@@ -328,6 +351,26 @@ async fn refused_uploads_store_nothing() {
         "{}",
         r.text
     );
+    // Stored, then the INSERT fails in the database (the tag is taken): the object goes again.
+    let first = s
+        .create("pets", &c.member, json!({"name": "first", "tag": "t1"}))
+        .await;
+    let r = post(
+        Form::new()
+            .text("name", "second")
+            .text("tag", "t1")
+            .part("photo", file(png(10), "p.png", "image/png")),
+        Some(c.member.clone()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "UNIQUE_VIOLATION".into()),
+        "{}",
+        r.text
+    );
+    let path = format!("/api/pets/{}", id_str(&first));
+    assert_eq!(s.delete(&path, &c.member).await.status, 200);
     // Metadata written by a client as JSON, pointing at someone's object: never a file.
     let forged =
         json!({"name": "x", "size": 1, "type": "image/png", "sha256": "00", "key": "pets/photo/x"});
@@ -348,6 +391,7 @@ async fn refused_uploads_store_nothing() {
     let r = s.get("/api/pets", &c.member).await;
     assert_eq!(r.json()["data"], json!([]));
     assert_eq!(settled(s, 0).await, Vec::<String>::new());
+    assert_eq!(s.app.files_queued().await.unwrap(), 0);
 }
 
 #[backends]
@@ -808,4 +852,35 @@ async fn the_document_describes_uploads_and_downloads() {
     // Columns without files have no routes; the store's key is in no schema.
     assert!(doc["paths"]["/api/pets/{id}/file/name"].is_null());
     assert!(!doc.to_string().contains("\"key\""));
+}
+
+/// A signed URL is signed with a key derived from the project's secret: another instance on the
+/// same database and store honours it (behind a load balancer, `<img src>` may reach any).
+#[backends]
+async fn a_signed_url_works_on_every_instance_sharing_the_secret() {
+    use tower::ServiceExt;
+    let c = case().await;
+    let s = &c.s;
+    let (id, photo) = pet_with_photo(&c, "Rex").await;
+    let r = s
+        .post(
+            &format!("/api/pets/{id}/file/photo/url"),
+            &c.member,
+            json!({}),
+        )
+        .await;
+    let url = r.json()["data"]["url"].as_str().unwrap().to_owned();
+    let ir = s.app.ir_now();
+    let other = ward_runtime::App::open(ir, &s.db.options(s.dir.path()))
+        .await
+        .unwrap();
+    let request = axum::http::Request::get(url.as_str())
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let answer = other.router().oneshot(request).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(body.to_vec(), photo);
 }
