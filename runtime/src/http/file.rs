@@ -41,6 +41,14 @@ const INLINE: &[&str] = &[
 /// either.
 const RESERVED_IDS: &[&str] = &["batch", "schema", "views", "subscribe"];
 
+/// The fixed not-found answer for an id that is a route of its own.
+fn reachable(id: &str) -> Result<(), ApiError> {
+    if RESERVED_IDS.contains(&id) {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}
+
 /// `GET /api/T/{id}/file/COL[?inline=1][&token=…]`.
 pub async fn download(
     State(st): State<Shared>,
@@ -88,9 +96,7 @@ async fn serve(
     q: Option<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if RESERVED_IDS.contains(&id.as_str()) {
-        return Err(ApiError::not_found());
-    }
+    reachable(&id)?;
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
@@ -181,9 +187,7 @@ async fn sign(
     column: String,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if RESERVED_IDS.contains(&id.as_str()) {
-        return Err(ApiError::not_found());
-    }
+    reachable(&id)?;
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;

@@ -113,17 +113,7 @@ pub async fn body_typed(
     if empty_is_object && bytes.is_empty() {
         return Ok(Map::new());
     }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        // Media types are case-insensitive (RFC 9110 §8.3.1) and end at the first parameter.
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+    let is_form = content_type_is(headers, "application/x-www-form-urlencoded");
     if is_form {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| ApiError::invalid_json("The form body could not be parsed"))?;
@@ -134,6 +124,21 @@ pub async fn body_typed(
         Ok(_) => Err(ApiError::invalid_json("The body must be a JSON object")),
         Err(_) => Err(ApiError::invalid_json("The body is not valid JSON")),
     }
+}
+
+/// Whether the request's `Content-Type` is `media_type`. Media types are case-insensitive
+/// (RFC 9110 §8.3.1) and end at the first parameter.
+pub fn content_type_is(headers: &HeaderMap, media_type: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case(media_type)
+        })
 }
 
 /// A body that stalled (see `connections`) is the request's deadline passing; any other failure

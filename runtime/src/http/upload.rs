@@ -61,20 +61,6 @@ impl Drop for Uploads {
     }
 }
 
-/// Whether the body is `multipart/form-data`.
-pub fn is_multipart(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .eq_ignore_ascii_case("multipart/form-data")
-        })
-}
-
 /// The body of a create or an update of `plan`: JSON or a form as always, or a multipart form
 /// whose file parts are stored as they stream in; a file column then holds the upload's sealed
 /// value, which validation accepts as the file this request stored.
@@ -85,7 +71,7 @@ pub async fn body(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Map<String, Json>, Uploads), ApiError> {
-    if !is_multipart(headers) {
+    if !request::content_type_is(headers, "multipart/form-data") {
         let map = request::body(&st.bodies, plan, headers, body).await?;
         return Ok((map, Uploads::none(&st.files)));
     }

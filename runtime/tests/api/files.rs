@@ -290,85 +290,47 @@ async fn refused_uploads_store_nothing() {
     let post = |form: Form, token: Option<String>| async move {
         send(s, "POST", "/api/pets", token.as_deref(), form).await
     };
+    let refused = |r: &Resp, status: u16, code: &str| {
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{}", r.text);
+    };
+    let with_name = |part: &str, bytes: Vec<u8>, name: &str| {
+        Form::new()
+            .text("name", "a")
+            .part(part.to_owned(), file(bytes, name, "image/png"))
+    };
+    let member = Some(c.member.clone());
     // Text where only images are taken: 415, whatever the client claims.
-    let r = post(
-        Form::new().text("name", "a").part(
-            "photo",
-            file(b"<html><script>x</script>".to_vec(), "x.png", "image/png"),
-        ),
-        Some(c.member.clone()),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (415, "FILE_TYPE_NOT_ALLOWED".into()),
-        "{}",
-        r.text
-    );
+    let html = b"<html><script>x</script>".to_vec();
+    let r = post(with_name("photo", html, "x.png"), member.clone()).await;
+    refused(&r, 415, "FILE_TYPE_NOT_ALLOWED");
     assert_eq!(r.json()["details"]["type"], "text/html");
     // Past `max-size`: 413.
     let r = post(
-        Form::new()
-            .text("name", "a")
-            .part("photo", file(png(70 * 1024), "big.png", "image/png")),
-        Some(c.member.clone()),
+        with_name("photo", png(70 * 1024), "big.png"),
+        member.clone(),
     )
     .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (413, "PAYLOAD_TOO_LARGE".into()),
-        "{}",
-        r.text
-    );
+    refused(&r, 413, "PAYLOAD_TOO_LARGE");
     assert_eq!(r.json()["details"]["field"], "photo");
     // A column the guards do not let anyone write: refused before a byte is stored.
-    let r = post(
-        Form::new()
-            .text("name", "a")
-            .part("stamp", file(png(10), "s.png", "image/png")),
-        Some(c.member.clone()),
-    )
-    .await;
-    assert_eq!(r.status, 400, "{}", r.text);
+    let r = post(with_name("stamp", png(10), "s.png"), member.clone()).await;
+    refused(&r, 400, "GUARD_FIELD_NOT_CREATEABLE");
     // No token: 401.
-    let r = post(
-        Form::new()
-            .text("name", "a")
-            .part("photo", file(png(10), "p.png", "image/png")),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 401, "{}", r.text);
+    let r = post(with_name("photo", png(10), "p.png"), None).await;
+    refused(&r, 401, "AUTH_MISSING");
     // Stored, then the write fails (no name): the object goes again.
-    let r = post(
-        Form::new().part("photo", file(png(10), "p.png", "image/png")),
-        Some(c.member.clone()),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (400, "VALIDATION_REQUIRED".into()),
-        "{}",
-        r.text
+    let nameless = Form::new().part("photo", file(png(10), "p.png", "image/png"));
+    refused(
+        &post(nameless, member.clone()).await,
+        400,
+        "VALIDATION_REQUIRED",
     );
     // Stored, then the INSERT fails in the database (the tag is taken): the object goes again.
     let first = s
         .create("pets", &c.member, json!({"name": "first", "tag": "t1"}))
         .await;
-    let r = post(
-        Form::new()
-            .text("name", "second")
-            .text("tag", "t1")
-            .part("photo", file(png(10), "p.png", "image/png")),
-        Some(c.member.clone()),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (409, "UNIQUE_VIOLATION".into()),
-        "{}",
-        r.text
-    );
+    let taken = with_name("photo", png(10), "p.png").text("tag", "t1");
+    refused(&post(taken, member.clone()).await, 409, "UNIQUE_VIOLATION");
     let path = format!("/api/pets/{}", id_str(&first));
     assert_eq!(s.delete(&path, &c.member).await.status, 200);
     // Metadata written by a client as JSON, pointing at someone's object: never a file.
