@@ -846,3 +846,60 @@ async fn a_signed_url_works_on_every_instance_sharing_the_secret() {
         .unwrap();
     assert_eq!(body.to_vec(), photo);
 }
+
+/// The bytes of a multipart body `name=Rex` plus a `photo` part holding `photo`, cut in
+/// `pieces` parts, and its content type.
+fn multipart_pieces(photo: &[u8], pieces: usize) -> (Vec<Vec<u8>>, String) {
+    let boundary = "ward-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nRex\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let size = body.len().div_ceil(pieces);
+    let parts = body.chunks(size).map(<[u8]>::to_vec).collect();
+    (parts, format!("multipart/form-data; boundary={boundary}"))
+}
+
+/// An upload takes as long as its bytes take to arrive: it is held to the body's stall timeout,
+/// not to the request deadline (a large file on a slow link is minutes).
+#[tokio::test]
+async fn an_upload_outlasts_the_deadline_while_its_bytes_keep_coming() {
+    use futures_util::StreamExt;
+    let out = ward_compiler::compile(&ward_compiler::Sources::single("p.kdl", PROJECT));
+    let s = start_with(out.ir.unwrap(), |o| {
+        o.limits.request_deadline = Duration::from_millis(400);
+        o.limits.body_stall = Duration::from_millis(600);
+    })
+    .await;
+    let token = s.token("max", &["member"], Some("acme"));
+    let send_slowly = |gaps: Vec<u64>| {
+        let (parts, content_type) = multipart_pieces(&png(4000), gaps.len());
+        let body = futures_util::stream::iter(parts.into_iter().zip(gaps)).then(
+            |(part, gap)| async move {
+                tokio::time::sleep(Duration::from_millis(gap)).await;
+                Ok::<_, std::io::Error>(part)
+            },
+        );
+        s.client
+            .post(format!("{}/api/pets", s.base))
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+    };
+    // A second in all, a piece every 200 ms: past the deadline, never silent for long.
+    let r = send_slowly(vec![0, 200, 200, 200, 200, 200]).await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    // Silent for longer than the stall timeout: 504 (or the connection closed while the client
+    // still had bytes to send), and nothing kept.
+    match send_slowly(vec![0, 1500]).await {
+        Ok(r) => assert_eq!(r.status(), 504),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+    assert_eq!(settled(&s, 1).await.len(), 1);
+    // A JSON body is still held to the deadline.
+    let r = s.get("/api/pets", &token).await;
+    assert_eq!(r.status, 200);
+}

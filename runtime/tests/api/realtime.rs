@@ -854,3 +854,63 @@ async fn servers_come_and_go() {
     }
     assert_eq!(left, 0, "listening connections left behind");
 }
+
+/// SPEC §13: change records, and so events, carry a file's metadata — never its bytes or where
+/// the store keeps them.
+#[backends]
+async fn file_columns_stream_their_metadata_never_their_key() {
+    let s = start_kdl(
+        r#"
+auth { roles member }
+table docs {
+    column orgId text
+    column scan file
+    firewall { scope orgId (auth)org-id }
+    access { list member; read member; create member; update member; }
+    guards { createable scan; updatable scan; }
+    realtime #true
+}
+"#,
+    )
+    .await;
+    let token = s.token("max", &["member"], Some("acme"));
+    let mut stream = subscribe(&s, "/api/docs/subscribe", Some(&token), &[]).await;
+    let upload = |bytes: &'static [u8], name: &str| {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
+        reqwest::multipart::Form::new().part("scan", part)
+    };
+    let r = s
+        .client
+        .post(format!("{}/api/docs", s.base))
+        .bearer_auth(&token)
+        .multipart(upload(b"%PDF-1.7\n%%EOF\n", "a.pdf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let id = created["data"]["id"].clone();
+    let ev = stream.expect("insert", &id).await;
+    assert_eq!(ev.data["record"]["scan"], created["data"]["scan"]);
+    assert_eq!(ev.data["record"]["scan"]["type"], "application/pdf");
+    let r = s
+        .client
+        .patch(format!("{}/api/docs/{}", s.base, id_str(&id)))
+        .bearer_auth(&token)
+        .multipart(upload(b"plain text\n", "b.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ev = stream.expect("update", &id).await;
+    assert_eq!(ev.data["record"]["scan"]["type"], "text/plain");
+    let log = s.app.change_log("docs").await.unwrap();
+    assert_eq!(log.len(), 2);
+    for record in &log {
+        let text = record.to_string();
+        assert!(
+            !text.contains("\"key\""),
+            "a change record names the store: {text}"
+        );
+    }
+}
