@@ -903,3 +903,35 @@ async fn an_upload_outlasts_the_deadline_while_its_bytes_keep_coming() {
     let r = s.get("/api/pets", &token).await;
     assert_eq!(r.status, 200);
 }
+
+/// A deletion the store refuses stays queued and is tried again after a backoff (1 s, 2 s, …),
+/// until the store confirms.
+#[backends]
+async fn a_failed_deletion_is_retried_until_the_store_confirms() {
+    let c = case().await;
+    let s = &c.s;
+    let (id, _) = pet_with_photo(&c, "Rex").await;
+    let [key] = settled(s, 1).await.try_into().unwrap();
+    // The object's place taken by a directory: removing it fails, as a store that is down would.
+    let place = s.dir.path().join(".ward/files").join(&key);
+    std::fs::remove_file(&place).unwrap();
+    std::fs::create_dir_all(place.join("in-the-way")).unwrap();
+    let r = s
+        .patch(
+            &format!("/api/pets/{id}"),
+            &c.member,
+            json!({"photo": null}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(s.app.collect_files().await.unwrap(), 0);
+    assert_eq!(s.app.files_queued().await.unwrap(), 1);
+    // Not due again yet: nothing is tried.
+    assert_eq!(s.app.collect_files().await.unwrap(), 0);
+    std::fs::remove_dir_all(&place).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // This pass, or the collector's own, deletes it.
+    s.app.collect_files().await.unwrap();
+    assert_eq!(s.app.files_queued().await.unwrap(), 0);
+    assert_eq!(objects(s).await, Vec::<String>::new());
+}
