@@ -568,10 +568,29 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> Result<(), St
     serve_until(app, listener, shutdown_signal()).await
 }
 
+/// [`serve`] with `extra` routes beside the API's (the dev console, `/_ward`): they are not
+/// behind the API's edge (CORS, the request deadline), so they answer no other origin.
+pub async fn serve_with(
+    app: App,
+    listener: tokio::net::TcpListener,
+    extra: axum::Router,
+) -> Result<(), StartError> {
+    serve_routes(app, listener, Some(extra), shutdown_signal()).await
+}
+
 /// [`serve`] until `stop` completes instead of a signal (tests, embedding).
 pub async fn serve_until(
     app: App,
     listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
+    serve_routes(app, listener, None, stop).await
+}
+
+async fn serve_routes(
+    app: App,
+    listener: tokio::net::TcpListener,
+    extra: Option<axum::Router>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), StartError> {
     connections::raise_open_files_limit();
@@ -584,7 +603,11 @@ pub async fn serve_until(
         stop.await;
         hub.close();
     };
-    let open = connections::accept(app.router(), listener, &limits, stop).await;
+    let router = match extra {
+        Some(extra) => app.router().merge(extra),
+        None => app.router(),
+    };
+    let open = connections::accept(router, listener, &limits, stop).await;
     sweeper.abort();
     // No longer accepting; idle connections close, requests in flight finish.
     if tokio::time::timeout(DRAIN, open.shutdown()).await.is_err() {

@@ -368,3 +368,68 @@ fn dev_reloads_on_save_keeps_serving_through_mistakes_and_refuses_data_loss() {
         std::fs::read_to_string(&log).unwrap()
     );
 }
+
+/// SPEC §14: `ward dev` serves the console at `/_ward` under a strict CSP; minting a token needs
+/// the page's CSRF token; the grid's token reads the API as that caller; `ward serve` has no
+/// console.
+#[test]
+fn dev_serves_the_console_and_serve_does_not() {
+    let project = tasks_project();
+    let log = project.path().join("dev.log");
+    let served = dev(project.path(), &log);
+    let (status, head, page) = super::http_with(served.port, "GET", "/_ward", &[], None);
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{head}"
+    );
+    assert!(head.contains("frame-ancestors 'none'"), "{head}");
+    assert!(!page.contains("<script>"), "no inline script: {page}");
+    let csrf = page
+        .split("name=\"ward-csrf\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let (status, _, project_json) =
+        super::http_with(served.port, "GET", "/_ward/api/project", &[], None);
+    assert_eq!(status, 200);
+    assert!(
+        project_json.contains("\"name\":\"tasks\""),
+        "{project_json}"
+    );
+    let body = r#"{"sub":"ann","roles":["member"]}"#;
+    let (status, _, _) = super::http_with(served.port, "POST", "/_ward/api/token", &[], Some(body));
+    assert_eq!(status, 403, "minting without the CSRF token");
+    let headers = [("x-ward-csrf", csrf.as_str())];
+    let (status, _, minted) = super::http_with(
+        served.port,
+        "POST",
+        "/_ward/api/token",
+        &headers,
+        Some(body),
+    );
+    assert_eq!(status, 201, "{minted}");
+    let grid_token = minted
+        .split("\"token\":\"")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches("\"}");
+    // The token reads the API as ann would: her tasks, which a token from `ward token` sees too.
+    let ann = token(project.path(), "ann");
+    let created = http(
+        served.port,
+        "POST",
+        "/api/tasks",
+        Some(&ann),
+        Some(r#"{"title":"t"}"#),
+    );
+    assert_eq!(created.0, 201);
+    let via_console = http(served.port, "GET", "/api/tasks", Some(grid_token), None);
+    let via_cli = http(served.port, "GET", "/api/tasks", Some(&ann), None);
+    assert_eq!((via_console.0, &via_console.1), (200, &via_cli.1));
+    drop(served);
+    let served = spawn_serving("serve", project.path(), &[], Stdio::null());
+    let (status, _, body) = super::http_with(served.port, "GET", "/_ward", &[], None);
+    assert_eq!((status, body.contains("NOT_FOUND")), (404, true));
+}

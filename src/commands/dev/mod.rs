@@ -4,6 +4,7 @@
 //! prints the diagnostics, and a change that could lose data is refused with its plan. One
 //! message per save.
 
+mod console;
 mod reload;
 mod tokens;
 mod watch;
@@ -75,7 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // Watching starts before the banner: a save right after it is never missed.
         let (_watch, mut changed) = watch::watch(&dir, DEBOUNCE)?;
         // Serves until ctrl-c (finishing requests in flight), like `ward serve`.
-        let mut server = tokio::spawn(ward_runtime::serve(app.clone(), listener));
+        let console = console::router(app.clone(), dir.clone());
+        let mut server = tokio::spawn(ward_runtime::serve_with(app.clone(), listener, console));
         eprintln!(
             "ward dev: serving {} on http://{} (ir {}, database {}, jwt: {}); watching for changes",
             dir.display(),
@@ -85,6 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             app.secret_source(),
         );
         tokens::print(&ir, &dir);
+        eprintln!("ward dev: console at http://{}/_ward", args.listen);
         let mut reloader = reload::Reloader::new(app, dir, args.allow_destructive, serving);
         loop {
             tokio::select! {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs scripts/browser_realtime.py: the board example's live page in headless chromium (selenium).
+# Runs a browser check in headless chromium (selenium): scripts/browser.sh browser_realtime.py
+# (the board example's live page) or browser_console.py (the dev console).
 # Installs Debian's chromium and chromium-driver when missing, and selenium in a venv.
 # Environment: WARD_BIN (default target/debug/ward), WARD_BROWSER_VENV.
 set -euo pipefail
@@ -16,4 +17,4 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import selenium' 2>/d
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'selenium>=4.20,<5'
 fi
-exec "$venv/bin/python" scripts/browser_realtime.py
+exec "$venv/bin/python" "scripts/${1:?which check: browser_realtime.py or browser_console.py}"

@@ -1,0 +1,147 @@
+// The ward dev console: everything it shows comes from the public API, called with a token for
+// the caller chosen under "Act as" — no admin path. `/_ward/api/project` describes the project;
+// `/_ward/api/token` mints the dev token (with the page's CSRF token).
+"use strict";
+
+const PAGE = 20;
+const state = { project: null, table: null, token: null, offset: 0 };
+const $ = (id) => document.getElementById(id);
+const csrf = document.querySelector('meta[name="ward-csrf"]').content;
+
+function cell(tag, text) {
+  const el = document.createElement(tag);
+  el.textContent = text;
+  return el;
+}
+
+function shown(value) {
+  if (value === null || value === undefined) return "";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+async function load() {
+  const res = await fetch("/_ward/api/project");
+  state.project = await res.json();
+  $("ir").textContent = "ir " + state.project.ir.slice(0, 12);
+  const roles = $("role");
+  roles.replaceChildren(new Option("(anonymous)", ""));
+  for (const r of state.project.roles) roles.add(new Option(r, r));
+  const list = $("tables");
+  list.replaceChildren();
+  for (const t of state.project.tables) {
+    const a = cell("a", t.name);
+    a.href = "#" + t.name;
+    a.dataset.table = t.name;
+    a.addEventListener("click", (e) => { e.preventDefault(); pick(t.name); });
+    const li = document.createElement("li");
+    li.append(a);
+    list.append(li);
+  }
+  if (state.project.tables.length) pick(location.hash.slice(1) || state.project.tables[0].name);
+}
+
+function pick(name) {
+  const table = state.project.tables.find((t) => t.name === name);
+  if (!table) return;
+  state.table = table;
+  state.offset = 0;
+  for (const a of document.querySelectorAll("nav a")) {
+    a.setAttribute("aria-current", String(a.dataset.table === name));
+  }
+  $("title").textContent = name;
+  const cols = $("columns").tBodies[0];
+  cols.replaceChildren();
+  for (const c of table.columns) {
+    const tr = document.createElement("tr");
+    tr.append(cell("td", c.name), cell("td", c.type), cell("td", c.required ? "yes" : ""));
+    cols.append(tr);
+  }
+  policy(name);
+  grid();
+}
+
+function policy(name) {
+  const t = state.project.explain.tables.find((x) => x.table === name);
+  const head = $("policy").tHead;
+  const body = $("policy").tBodies[0];
+  head.replaceChildren();
+  body.replaceChildren();
+  if (!t) return;
+  const tr = document.createElement("tr");
+  tr.append(cell("th", "operation"));
+  for (const who of state.project.explain.callers) tr.append(cell("th", who));
+  head.append(tr);
+  for (const row of t.operations) {
+    const r = document.createElement("tr");
+    r.append(cell("th", row.operation));
+    for (const c of row.cells) {
+      const td = cell("td", c.access === "when" ? "when " + c.when : c.access);
+      td.className = c.access;
+      r.append(td);
+    }
+    body.append(r);
+  }
+}
+
+async function grid() {
+  const status = $("grid-status");
+  const head = $("grid").tHead;
+  const body = $("grid").tBodies[0];
+  head.replaceChildren();
+  body.replaceChildren();
+  status.className = "";
+  status.textContent = "loading…";
+  const headers = state.token ? { Authorization: "Bearer " + state.token } : {};
+  const url = "/api/" + encodeURIComponent(state.table.name) + "?limit=" + PAGE + "&offset=" + state.offset;
+  const res = await fetch(url, { headers });
+  const answer = await res.json();
+  if (!res.ok) {
+    status.className = "error";
+    status.textContent = res.status + " " + answer.code + " (" + answer.layer + "): " + answer.error;
+    $("prev").disabled = true;
+    $("next").disabled = true;
+    return;
+  }
+  const rows = answer.data;
+  const keys = rows.length ? Object.keys(rows[0]) : state.table.columns.map((c) => c.name);
+  const tr = document.createElement("tr");
+  for (const k of keys) tr.append(cell("th", k));
+  head.append(tr);
+  for (const row of rows) {
+    const r = document.createElement("tr");
+    for (const k of keys) r.append(cell("td", shown(row[k])));
+    body.append(r);
+  }
+  status.textContent = rows.length + " row(s) from GET " + url;
+  $("prev").disabled = state.offset === 0;
+  $("next").disabled = !answer.pagination.hasMore;
+}
+
+async function act(event) {
+  event.preventDefault();
+  const role = $("role").value;
+  if (!role) {
+    state.token = null;
+    $("caller").textContent = "anonymous";
+    return grid();
+  }
+  const res = await fetch("/_ward/api/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "x-ward-csrf": csrf },
+    body: JSON.stringify({ sub: $("sub").value, roles: [role], org: $("org").value }),
+  });
+  const answer = await res.json();
+  if (!res.ok) {
+    $("caller").textContent = "token refused: " + answer.error;
+    return;
+  }
+  state.token = answer.token;
+  $("caller").textContent = $("sub").value + " as " + role + " in " + ($("org").value || "no org");
+  state.offset = 0;
+  return grid();
+}
+
+$("acting").addEventListener("submit", act);
+$("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); grid(); });
+$("next").addEventListener("click", () => { state.offset += PAGE; grid(); });
+load();
