@@ -127,11 +127,38 @@ def main():
         assert "create" in policy and "denied" in policy, policy
         driver.save_screenshot(os.path.join(shots, "console-pets-member.png"))
 
+        # The playground: a request the member may not make, and the layer that refused it.
+        driver.find_element(By.ID, "path").clear()
+        driver.find_element(By.ID, "path").send_keys("/api/tags")
+        Select(driver.find_element(By.ID, "method")).select_by_visible_text("POST")
+        driver.find_element(By.ID, "body").send_keys('{"label": "friendly"}')
+        driver.find_element(By.ID, "send").click()
+        why = lambda: driver.find_element(By.ID, "why").text
+        wait_until("the refusal explained", lambda: "denied by the access layer" in why())
+        assert "ACCESS_ROLE_REQUIRED" in why(), why()
+        driver.save_screenshot(os.path.join(shots, "console-pets-denied.png"))
+
+        # A broken save: its diagnostics appear in the console; the fix clears them.
+        source = os.path.join(project, "pets.kdl")
+        with open(source) as f:
+            good = f.read()
+        with open(source, "w") as f:
+            f.write(good.replace("column species text", "column species txt", 1))
+        diagnostics = lambda: driver.find_element(By.ID, "diagnostics")
+        wait_until("the diagnostic", lambda: diagnostics().is_displayed()
+                   and "error[E0011]" in diagnostics().text)
+        driver.save_screenshot(os.path.join(shots, "console-pets-diagnostic.png"))
+        with open(source, "w") as f:
+            f.write(good)
+        wait_until("the fix", lambda: "fixed" in diagnostics().text)
+
         Select(driver.find_element(By.ID, "role")).select_by_value("")
         driver.find_element(By.ID, "act").click()
         wait_until("anonymous again", lambda: "401 AUTH_MISSING" in status())
         print("browser: the console listed the tables of %d examples; on pets its grid showed the "
-              "API's 401 to anonymous and exactly GET /api/pets to a member" % len(procs))
+              "API's 401 to anonymous and exactly GET /api/pets to a member, its playground named "
+              "the access layer for a refused create, and a broken save's diagnostic appeared "
+              "and cleared" % len(procs))
     finally:
         if driver is not None:
             driver.quit()

@@ -398,6 +398,9 @@ fn dev_serves_the_console_and_serve_does_not() {
         project_json.contains("\"name\":\"tasks\""),
         "{project_json}"
     );
+    let (status, _, said) = super::http_with(served.port, "GET", "/_ward/api/status", &[], None);
+    assert_eq!(status, 200);
+    assert!(said.contains("\"seq\":0"), "nothing said yet: {said}");
     let body = r#"{"sub":"ann","roles":["member"]}"#;
     let (status, _, _) = super::http_with(served.port, "POST", "/_ward/api/token", &[], Some(body));
     assert_eq!(status, 403, "minting without the CSRF token");

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use ward_runtime::App;
 
+use super::reload::Said;
 use crate::commands::token::{Grant, sign};
 
 const PAGE: &str = include_str!("console/index.html");
@@ -35,24 +36,32 @@ const TOKEN_TTL_SECONDS: u64 = 8 * 3600;
 struct Console {
     app: App,
     dir: PathBuf,
+    /// What `ward dev` last said about the files (diagnostics, reloads).
+    said: Said,
     /// Random per process; the page carries it, minting needs it back.
     csrf: String,
 }
 
 /// The `/_ward` routes for `app`, serving the project in `dir`.
-pub fn router(app: App, dir: PathBuf) -> Router {
+pub fn router(app: App, dir: PathBuf, said: Said) -> Router {
     let csrf = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    let console = Arc::new(Console { app, dir, csrf });
+    let console = Arc::new(Console {
+        app,
+        dir,
+        said,
+        csrf,
+    });
     Router::new()
         .route("/_ward", get(page))
         .route("/_ward/", get(page))
         .route("/_ward/console.js", get(script))
         .route("/_ward/console.css", get(style))
         .route("/_ward/api/project", get(project))
+        .route("/_ward/api/status", get(status))
         .route("/_ward/api/token", post(mint))
         .with_state(console)
 }
@@ -128,6 +137,14 @@ async fn project(State(c): State<Arc<Console>>) -> Response {
         "tables": tables,
         "explain": ward_compiler::policy::explain(&ir),
     });
+    answer(StatusCode::OK, "application/json", body.to_string())
+}
+
+/// The IR served now and the last thing `ward dev` said about the files: the page polls it, so
+/// a broken save's diagnostics appear in the console as they do in the terminal.
+async fn status(State(c): State<Arc<Console>>) -> Response {
+    let (seq, message) = c.said.last();
+    let body = json!({ "ir": c.app.ir_hash(), "seq": seq, "message": message });
     answer(StatusCode::OK, "application/json", body.to_string())
 }
 

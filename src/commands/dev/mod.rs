@@ -76,7 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // Watching starts before the banner: a save right after it is never missed.
         let (_watch, mut changed) = watch::watch(&dir, DEBOUNCE)?;
         // Serves until ctrl-c (finishing requests in flight), like `ward serve`.
-        let console = console::router(app.clone(), dir.clone());
+        let said = reload::Said::default();
+        let console = console::router(app.clone(), dir.clone(), said.clone());
         let mut server = tokio::spawn(ward_runtime::serve_with(app.clone(), listener, console));
         eprintln!(
             "ward dev: serving {} on http://{} (ir {}, database {}, jwt: {}); watching for changes",
@@ -88,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         tokens::print(&ir, &dir);
         eprintln!("ward dev: console at http://{}/_ward", args.listen);
-        let mut reloader = reload::Reloader::new(app, dir, args.allow_destructive, serving);
+        let mut reloader = reload::Reloader::new(app, dir, args.allow_destructive, serving, said);
         loop {
             tokio::select! {
                 look = changed.recv() => {

@@ -3,6 +3,7 @@
 //! message; looking again at the same files says nothing (SPEC §8).
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use ward_compiler::Sources;
@@ -26,6 +27,46 @@ pub struct Reloader {
     broken: bool,
     /// What was printed last, so a retry that ends the same way stays silent.
     last_said: String,
+    /// What the console shows of it.
+    said: Said,
+}
+
+/// The last message `ward dev` printed about the files, numbered, for the console.
+#[derive(Clone, Default)]
+pub struct Said(Arc<Mutex<(u64, String)>>);
+
+impl Said {
+    fn set(&self, message: &str) {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        last.0 += 1;
+        last.1 = strip_ansi(message);
+    }
+
+    /// (how many messages so far, the last one).
+    pub fn last(&self) -> (u64, String) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// `text` without terminal colour sequences (`ESC [ … m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// How a reload ended.
@@ -41,8 +82,15 @@ enum Outcome {
 
 impl Reloader {
     /// `serving` are the files the app was started from.
-    pub fn new(app: App, dir: PathBuf, allow_destructive: bool, serving: Sources) -> Reloader {
+    pub fn new(
+        app: App,
+        dir: PathBuf,
+        allow_destructive: bool,
+        serving: Sources,
+        said: Said,
+    ) -> Reloader {
         Reloader {
+            said,
             app,
             dir,
             allow_destructive,
@@ -85,6 +133,7 @@ impl Reloader {
 
     fn say(&mut self, message: String) {
         eprint!("{message}");
+        self.said.set(&message);
         self.last_said = message;
     }
 

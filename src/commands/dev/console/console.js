@@ -4,7 +4,7 @@
 "use strict";
 
 const PAGE = 20;
-const state = { project: null, table: null, token: null, offset: 0 };
+const state = { project: null, table: null, token: null, offset: 0, seq: 0, ir: null };
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="ward-csrf"]').content;
 
@@ -117,6 +117,60 @@ async function grid() {
   $("next").disabled = !answer.pagination.hasMore;
 }
 
+// What `ward dev` last said about the files: a broken save's diagnostics, or the reload that
+// fixed it. A new IR reloads the project's description.
+async function watch() {
+  try {
+    const res = await fetch("/_ward/api/status");
+    const s = await res.json();
+    if (s.seq !== state.seq) {
+      state.seq = s.seq;
+      const box = $("diagnostics");
+      box.hidden = s.message === "";
+      box.textContent = s.message;
+      box.className = /error/.test(s.message) && !/fixed|reloaded/.test(s.message) ? "" : "ok";
+    }
+    if (state.ir !== null && s.ir !== state.ir) {
+      state.ir = s.ir;
+      await load();
+    }
+    state.ir = s.ir;
+  } catch (e) {
+    // The server is restarting: the next poll tells.
+  }
+  setTimeout(watch, 1000);
+}
+
+// A request of any shape, as the caller chosen under "Act as"; a refusal says which layer of
+// the pipeline decided it.
+async function send(event) {
+  event.preventDefault();
+  const method = $("method").value;
+  const headers = state.token ? { Authorization: "Bearer " + state.token } : {};
+  const init = { method, headers };
+  const text = $("body").value.trim();
+  if (text && method !== "GET" && method !== "DELETE") {
+    headers["Content-Type"] = "application/json";
+    init.body = text;
+  }
+  const res = await fetch($("path").value, init);
+  const raw = await res.text();
+  let answer = null;
+  try { answer = JSON.parse(raw); } catch (e) { answer = null; }
+  const why = $("why");
+  if (res.ok) {
+    why.className = "";
+    why.textContent = res.status + ": allowed";
+  } else if (answer && answer.layer) {
+    why.className = "denied";
+    why.textContent = res.status + ": denied by the " + answer.layer + " layer: " + answer.code + " — " + answer.error;
+  } else {
+    why.className = "denied";
+    why.textContent = String(res.status);
+  }
+  $("answer").textContent = answer ? JSON.stringify(answer, null, 2) : raw;
+}
+
 async function act(event) {
   event.preventDefault();
   const role = $("role").value;
@@ -142,6 +196,7 @@ async function act(event) {
 }
 
 $("acting").addEventListener("submit", act);
+$("playground").addEventListener("submit", send);
 $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); grid(); });
 $("next").addEventListener("click", () => { state.offset += PAGE; grid(); });
-load();
+load().then(watch);
