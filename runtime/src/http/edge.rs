@@ -111,17 +111,11 @@ async fn dispatch(edge: &Edge, request: Request, next: Next) -> Response {
     {
         return limited.into_response();
     }
-    // A file upload takes as long as its bytes take to arrive (a 1 GiB file is minutes on most
-    // links): it is held to the body's stall timeout — silence ends it — not to the deadline.
-    let upload = super::request::content_type_is(request.headers(), "multipart/form-data");
-    let response = if upload {
-        through(&edge.cors, request, next).await
-    } else {
+    let response =
         match tokio::time::timeout(edge.deadline, through(&edge.cors, request, next)).await {
             Ok(response) => response,
             Err(_) => crate::error::ApiError::timeout().into_response(),
-        }
-    };
+        };
     match (&edge.failed_auth, peer) {
         (Some(limit), Some(peer)) if response.extensions().get::<TokenRefused>().is_some() => {
             limit.judge(peer, response)
