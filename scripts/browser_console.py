@@ -155,10 +155,36 @@ def main():
         Select(driver.find_element(By.ID, "role")).select_by_value("")
         driver.find_element(By.ID, "act").click()
         wait_until("anonymous again", lambda: "401 AUTH_MISSING" in status())
+
+        # board: the realtime inspector and the history viewer, as a member, through the API.
+        project, base, _ = procs["board"]
+        driver.get(base + "/_ward#notes")
+        wait_until("the notes table", lambda: driver.find_element(By.ID, "title").text == "notes")
+        Select(driver.find_element(By.ID, "role")).select_by_value("member")
+        driver.find_element(By.ID, "act").click()
+        wait_until("the member's grid", lambda: "row(s) from GET" in status())
+        driver.find_element(By.ID, "follow").click()
+        live = lambda: driver.find_element(By.ID, "live-status").text
+        wait_until("the stream", lambda: live() == "following")
+        bea = token(project, "bea", "member", "dev-org")
+        gus = token(project, "gus", "member", "elsewhere")
+        call(base, "POST", "/api/notes", gus, {"body": "another org"})
+        note = call(base, "POST", "/api/notes", bea, {"body": "Standup at 10"})["data"]["id"]
+        events = lambda: [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#events li")]
+        wait_until("the insert event", lambda: any("Standup at 10" in e for e in events()))
+        assert not any("another org" in e for e in events()), events()
+        driver.find_element(By.ID, "act").click()
+        wait_until("the note in the grid", lambda: len(driver.find_elements(By.CSS_SELECTOR, "button.history")) == 1)
+        driver.find_element(By.CSS_SELECTOR, "button.history").click()
+        versions = lambda: driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")
+        wait_until("the note's history", lambda: len(versions()) == 1)
+        assert "insert" in versions()[0].text and note, versions()[0].text
+        driver.save_screenshot(os.path.join(shots, "console-board-live.png"))
         print("browser: the console listed the tables of %d examples; on pets its grid showed the "
               "API's 401 to anonymous and exactly GET /api/pets to a member, its playground named "
               "the access layer for a refused create, and a broken save's diagnostic appeared "
-              "and cleared" % len(procs))
+              "and cleared; on board it followed the stream and read a note's history as a member, "
+              "and another organisation's note never appeared" % len(procs))
     finally:
         if driver is not None:
             driver.quit()

@@ -4,7 +4,7 @@
 "use strict";
 
 const PAGE = 20;
-const state = { project: null, table: null, token: null, offset: 0, seq: 0, ir: null };
+const state = { project: null, table: null, token: null, offset: 0, seq: 0, ir: null, live: null };
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="ward-csrf"]').content;
 
@@ -57,7 +57,71 @@ function pick(name) {
     cols.append(tr);
   }
   policy(name);
+  $("history-panel").hidden = true;
+  $("live-panel").hidden = !table.realtime;
+  unfollow();
   grid();
+}
+
+// A row's versions, as the caller may see them (`GET /api/T/{id}/history`).
+async function history(id) {
+  const panel = $("history-panel");
+  panel.hidden = false;
+  $("history-title").textContent = "History of " + id;
+  const body = $("history").tBodies[0];
+  body.replaceChildren();
+  const headers = state.token ? { Authorization: "Bearer " + state.token } : {};
+  const url = "/api/" + encodeURIComponent(state.table.name) + "/" + encodeURIComponent(id) + "/history";
+  const res = await fetch(url, { headers });
+  const answer = await res.json();
+  const status = $("history-status");
+  if (!res.ok) {
+    status.textContent = res.status + " " + answer.code + " (" + answer.layer + "): " + answer.error;
+    return;
+  }
+  status.textContent = answer.data.length + " version(s) from GET " + url;
+  for (const v of answer.data) {
+    const tr = document.createElement("tr");
+    tr.append(cell("td", v.seq), cell("td", v.op), cell("td", v.at), cell("td", shown(v.actor)), cell("td", shown(v.after)));
+    body.append(tr);
+  }
+}
+
+function unfollow() {
+  if (state.live) state.live.close();
+  state.live = null;
+  $("events").replaceChildren();
+  $("live-status").textContent = "";
+}
+
+// The table's realtime stream as the caller: a ticket for their token, then an EventSource.
+async function follow() {
+  unfollow();
+  if (!state.token) {
+    $("live-status").textContent = "act as a role first: a stream needs a token";
+    return;
+  }
+  const res = await fetch("/api/subscribe/ticket", {
+    method: "POST",
+    headers: { Authorization: "Bearer " + state.token },
+  });
+  const answer = await res.json();
+  if (!res.ok) {
+    $("live-status").textContent = res.status + " " + answer.code + ": " + answer.error;
+    return;
+  }
+  const url = "/api/" + encodeURIComponent(state.table.name) + "/subscribe?ticket=" + answer.ticket;
+  const source = new EventSource(url);
+  state.live = source;
+  source.onopen = () => { $("live-status").textContent = "following"; };
+  source.onerror = () => { $("live-status").textContent = "stream closed"; source.close(); };
+  for (const kind of ["insert", "update", "delete", "enter", "leave", "reset", "overflow", "gone", "auth-expired"]) {
+    source.addEventListener(kind, (e) => {
+      const li = cell("li", kind + " " + e.data);
+      li.className = "event";
+      $("events").append(li);
+    });
+  }
 }
 
 function policy(name) {
@@ -105,10 +169,20 @@ async function grid() {
   const rows = answer.data;
   const keys = rows.length ? Object.keys(rows[0]) : state.table.columns.map((c) => c.name);
   const tr = document.createElement("tr");
+  if (state.table.history) tr.append(cell("th", ""));
   for (const k of keys) tr.append(cell("th", k));
   head.append(tr);
   for (const row of rows) {
     const r = document.createElement("tr");
+    if (state.table.history) {
+      const button = cell("button", "history");
+      button.type = "button";
+      button.className = "link history";
+      button.addEventListener("click", () => history(row.id));
+      const td = document.createElement("td");
+      td.append(button);
+      r.append(td);
+    }
     for (const k of keys) r.append(cell("td", shown(row[k])));
     body.append(r);
   }
@@ -197,6 +271,7 @@ async function act(event) {
 
 $("acting").addEventListener("submit", act);
 $("playground").addEventListener("submit", send);
+$("follow").addEventListener("click", follow);
 $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); grid(); });
 $("next").addEventListener("click", () => { state.offset += PAGE; grid(); });
 load().then(watch);
