@@ -283,7 +283,7 @@ impl App {
                 s.current()
                     .snapshot
                     .tables()
-                    .any(|t| t.def.file_columns().next().is_some())
+                    .any(|t| !t.files.is_empty())
             })
         });
         self.state.collector.start(

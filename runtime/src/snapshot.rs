@@ -30,6 +30,12 @@ pub struct TablePlan {
     pub searchable: Vec<String>,
     /// `(column, target table)` for every `references=` column.
     pub references: Vec<(String, String)>,
+    /// Positions of the `file` columns (SPEC §13), in column order: what masking and the change
+    /// log show without the store key, looked up once here rather than on every record.
+    pub files: Vec<usize>,
+    /// Whether a write reads the images of the rows it changes ([`ward_ir::Table::writes_images`]),
+    /// decided once: every write asks.
+    pub writes_images: bool,
     /// Compiled `pattern=` regexes by column.
     patterns: HashMap<String, regex::Regex>,
     /// Statements rendered for this IR version, by shape.
@@ -177,6 +183,14 @@ fn plan_table(t: &Table, dialect: Dialect) -> Result<TablePlan, String> {
         dialect,
         patterns,
         soft,
+        files: t
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.ty == ward_ir::ColumnType::File)
+            .map(|(i, _)| i)
+            .collect(),
+        writes_images: t.writes_images(),
         searchable: t
             .columns
             .iter()

@@ -21,7 +21,7 @@ pub fn release(
     let Some(before) = before else {
         return Ok(());
     };
-    for column in plan.def.file_columns() {
+    for column in plan.files.iter().filter_map(|&i| plan.columns().get(i)) {
         let Some(old) = before.get(&column.name).and_then(meta::key) else {
             continue;
         };

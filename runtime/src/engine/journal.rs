@@ -4,7 +4,7 @@
 //! Columns the table's `history { exclude … }` names are never stored.
 
 use serde_json::{Map, Value as Json};
-use ward_ir::{ColumnType, system};
+use ward_ir::system;
 
 use super::Writer;
 use crate::error::ApiError;
@@ -90,13 +90,17 @@ fn excluded(plan: &TablePlan) -> &[String] {
 /// metadata without the object's key (SPEC §13).
 fn image(plan: &TablePlan, rec: &Record) -> Map<String, Json> {
     let excluded = excluded(plan);
-    rec.iter()
+    let mut image: Map<String, Json> = rec
+        .iter()
         .filter(|(k, _)| !excluded.contains(k))
-        .map(|(k, v)| {
-            let file = plan.column(k).is_some_and(|c| c.ty == ColumnType::File);
-            (k.clone(), if file { meta::public(v) } else { v.clone() })
-        })
-        .collect()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for c in plan.files.iter().filter_map(|&i| plan.columns().get(i)) {
+        if let Some(v) = image.get_mut(&c.name) {
+            *v = meta::public(v);
+        }
+    }
+    image
 }
 
 /// One change record as read back.

@@ -45,7 +45,7 @@ pub fn insert_returning(
 /// a transaction; `None` for a table that logs its changes, whose records share the write's
 /// transaction.
 pub fn lone_insert(plan: &TablePlan, values: &Map<String, Json>) -> Result<Option<Stmt>, ApiError> {
-    if plan.def.writes_images() {
+    if plan.writes_images {
         return Ok(None);
     }
     dml::insert_returning(plan, values)
@@ -60,7 +60,7 @@ pub fn lone_update(
     changes: &Map<String, Json>,
     cond: SqlCond,
 ) -> Option<Stmt> {
-    (!plan.def.writes_images()).then(|| dml::update_returning(plan, id, changes, cond))
+    (!plan.writes_images).then(|| dml::update_returning(plan, id, changes, cond))
 }
 
 /// INSERT of one prepared row unless its id is taken; returns the row when it inserted one.
@@ -137,7 +137,7 @@ pub fn insert_many(
 
 /// The records of rows just inserted, read back as stored, in `ids` order.
 fn inserted(w: Writer<'_>, plan: &TablePlan, ids: &[Json]) -> Result<(), ApiError> {
-    if !plan.def.writes_images() {
+    if !plan.writes_images {
         return Ok(());
     }
     for rec in by_ids(w.db, plan, ids)? {
@@ -169,7 +169,7 @@ pub fn update_returning(
     cond: SqlCond,
 ) -> Result<Option<Record>, ApiError> {
     let stmt = dml::update_returning(plan, id, changes, cond);
-    if !plan.def.writes_images() {
+    if !plan.writes_images {
         return row::first_record(w.db, plan, &stmt);
     }
     let before = row::by_id(w.db, plan, id, Cond::all())?;
@@ -187,7 +187,7 @@ pub fn update_where(
     changes: &Map<String, Json>,
     cond: SqlCond,
 ) -> Result<u64, ApiError> {
-    if !plan.def.writes_images() {
+    if !plan.writes_images {
         return row::execute(w.db, &dml::update_where(plan, changes, cond));
     }
     Ok(logged_update(w, plan, changes, cond)?.len() as u64)
@@ -197,7 +197,7 @@ pub fn update_where(
 /// foreign keys remove or change with it are the caller's (`cascade`) to record.
 pub fn delete(w: Writer<'_>, plan: &TablePlan, id: &Json, cond: SqlCond) -> Result<u64, ApiError> {
     let stmt = dml::delete(plan, id, cond.clone());
-    if !plan.def.writes_images() {
+    if !plan.writes_images {
         return row::execute(w.db, &stmt);
     }
     let before = row::by_id(w.db, plan, id, cond)?;

@@ -120,7 +120,7 @@ pub fn hard_delete(
         restrict_check(tx, snap, parent, ids, Rows::All)?;
     }
     // Nothing to read ahead when no table keeps a change log.
-    let followed = if snap.tables().any(|t| t.def.writes_images()) {
+    let followed = if snap.tables().any(|t| t.writes_images) {
         KeyEffects::before(tx, snap, &reached)?
     } else {
         KeyEffects::default()
@@ -158,11 +158,11 @@ impl<'s> KeyEffects<'s> {
         let mut nulled: HashSet<(String, String)> = HashSet::new();
         for (i, (table, ids, _)) in reached.iter().enumerate() {
             // The root row is the DELETE's own to record.
-            if i > 0 && table.def.writes_images() {
+            if i > 0 && table.writes_images {
                 out.removed.push((table, rows::by_ids(tx, table, ids)?));
             }
             for (child, column) in referencing(snap, table.name(), OnDelete::SetNull) {
-                if !child.def.writes_images() {
+                if !child.writes_images {
                     continue;
                 }
                 let mut rows = Vec::new();

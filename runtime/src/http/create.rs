@@ -51,7 +51,7 @@ async fn run(
     };
     // A table that logs its changes writes its change record in the same transaction.
     let single = plan.references.is_empty()
-        && !plan.def.writes_images()
+        && !plan.writes_images
         && no_trigger(&[TriggerPhase::Before, TriggerPhase::During]);
     // … and no trigger after it either: nothing to do in a transaction or on a blocking thread,
     // and no label to read for the answer.

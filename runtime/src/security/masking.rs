@@ -70,7 +70,7 @@ pub fn shown_today(
 /// Masks one record in place. A file column always shows its metadata without the object's
 /// key (SPEC §13), masked or not.
 pub fn mask_record(plan: &TablePlan, caller: &Caller, record: &mut Map<String, Json>) {
-    for c in plan.def.file_columns() {
+    for c in plan.files.iter().filter_map(|&i| plan.columns().get(i)) {
         if let Some(v) = record.get_mut(&c.name) {
             *v = meta::public(v);
         }
@@ -113,7 +113,7 @@ pub struct CellMasks<'a> {
     /// (masked column's position, mask, owner column's position, masked column's type).
     masks: Vec<(usize, &'a Mask, Option<usize>, ColumnType)>,
     /// Positions of the file columns, shown without their object's key.
-    files: Vec<usize>,
+    files: &'a [usize],
     user_id: Option<&'a str>,
 }
 
@@ -131,16 +131,9 @@ impl<'a> CellMasks<'a> {
                 Some((at, m, m.owner.as_deref().and_then(position), ty))
             })
             .collect();
-        let files = plan
-            .columns()
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.ty == ColumnType::File)
-            .map(|(i, _)| i)
-            .collect();
         CellMasks {
             masks,
-            files,
+            files: &plan.files,
             user_id: caller.user_id.as_deref(),
         }
     }
