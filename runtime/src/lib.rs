@@ -279,12 +279,8 @@ impl App {
     fn start_collector(&self) {
         let weak = Arc::downgrade(&self.state);
         let wanted = Arc::new(move || {
-            weak.upgrade().is_some_and(|s| {
-                s.current()
-                    .snapshot
-                    .tables()
-                    .any(|t| !t.files.is_empty())
-            })
+            weak.upgrade()
+                .is_some_and(|s| s.current().snapshot.tables().any(|t| !t.files.is_empty()))
         });
         self.state.collector.start(
             self.state.store.clone(),

@@ -10,11 +10,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-use super::meta::hex;
+use super::mac;
 use crate::gate::Caller;
 
 /// The longest a signed URL lives.
@@ -34,20 +32,13 @@ impl Key {
     /// A key of its own derived from the project's HS256 secret: instances sharing the secret
     /// honour each other's links, and a link never doubles as a token.
     pub fn from_secret(secret: &[u8]) -> Key {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-            return Key::random();
-        };
-        mac.update(b"ward: signed file download URLs");
-        Key(mac.finalize().into_bytes().into())
+        mac::tag(secret, b"ward: signed file download URLs").map_or_else(Key::random, Key)
     }
 
     /// Random (two v4 UUIDs' worth of the OS generator): links work on the server that made
     /// them, until it stops.
     pub fn random() -> Key {
-        let mut key = [0u8; 32];
-        key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        Key(key)
+        Key(mac::random_key())
     }
 }
 
@@ -77,14 +68,6 @@ pub struct Target<'a> {
     pub column: &'a str,
 }
 
-fn sign(key: &Key, payload: &str) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key.0[..]) else {
-        return String::new();
-    };
-    mac.update(payload.as_bytes());
-    hex(&mac.finalize().into_bytes())
-}
-
 /// A token for `caller` to download the file `sha256` at `target` until `expires`.
 pub fn issue(key: &Key, caller: &Caller, target: Target<'_>, sha256: &str, expires: u64) -> String {
     let grant = Grant {
@@ -99,7 +82,7 @@ pub fn issue(key: &Key, caller: &Caller, target: Target<'_>, sha256: &str, expir
         a: caller.auth_values.clone(),
     };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&grant).unwrap_or_default());
-    let sig = sign(key, &payload);
+    let sig = mac::sign(&key.0, payload.as_bytes());
     format!("{payload}.{sig}")
 }
 
@@ -107,14 +90,7 @@ pub fn issue(key: &Key, caller: &Caller, target: Target<'_>, sha256: &str, expir
 /// for anything else (forged, for another file, expired).
 pub fn redeem(key: &Key, token: &str, target: Target<'_>, now: u64) -> Option<(Caller, String)> {
     let (payload, sig) = token.split_once('.')?;
-    let expected = sign(key, payload);
-    let same = expected.len() == sig.len()
-        && expected
-            .bytes()
-            .zip(sig.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !mac::verify(&key.0, payload.as_bytes(), sig) {
         return None;
     }
     let grant: Grant = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;

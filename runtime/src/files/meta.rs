@@ -6,22 +6,16 @@
 
 use std::sync::LazyLock;
 
-use hmac::{Hmac, Mac};
+use super::mac;
 use serde_json::{Map, Value as Json, json};
-use sha2::Sha256;
 
 /// The field that holds the object's key in the stored value.
 const KEY: &str = "key";
 /// The field that holds the seal in a value on its way from the upload to validation.
 const SEAL: &str = "seal";
 
-/// The seal key: random per process (two v4 UUIDs' worth of the OS generator).
-static SEAL_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    key
-});
+/// The seal key: random per process.
+static SEAL_KEY: LazyLock<[u8; 32]> = LazyLock::new(mac::random_key);
 
 /// What an upload produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,12 +55,7 @@ impl Stored {
 }
 
 fn seal(stored: &Json) -> String {
-    // Only keys the key was made for can fail here; a 32-byte key never does.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&SEAL_KEY[..]) else {
-        return String::new();
-    };
-    mac.update(stored.to_string().as_bytes());
-    hex(&mac.finalize().into_bytes())
+    mac::sign(&SEAL_KEY[..], stored.to_string().as_bytes())
 }
 
 /// The stored value inside a sealed one, when its seal is this process's; `None` for anything
@@ -80,15 +69,7 @@ pub fn unseal(v: &Json) -> Option<Json> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let stored = Json::Object(stored);
-    let expected = seal(&stored);
-    // Constant-time comparison: the seal is a MAC.
-    let same = expected.len() == given.len()
-        && expected
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    same.then_some(stored)
+    mac::verify(&SEAL_KEY[..], stored.to_string().as_bytes(), given).then_some(stored)
 }
 
 /// The value as it is shown: the stored one without its key.
@@ -112,15 +93,6 @@ pub fn key(v: &Json) -> Option<&str> {
 /// The SHA-256 of a stored value.
 pub fn sha256(v: &Json) -> Option<&str> {
     v.get("sha256")?.as_str()
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 #[cfg(test)]

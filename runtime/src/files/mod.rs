@@ -4,6 +4,7 @@
 
 pub mod collector;
 pub mod grant;
+pub mod mac;
 pub mod meta;
 pub mod store;
 pub mod upload;

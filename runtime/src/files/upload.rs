@@ -8,7 +8,8 @@ use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use ward_ir::FileRules;
 
-use super::meta::{Stored, hex};
+use super::mac::hex;
+use super::meta::Stored;
 use super::store::FileStore;
 use crate::error::ApiError;
 
