@@ -191,14 +191,10 @@ async fn sign(
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
-    let (caller, token_expires) = serving.verifier.authenticate_until(
-        headers
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes),
-    )?;
-    if let (Some(limit), Some(user)) = (&st.per_subject, &caller.user_id) {
-        limit.take(user, "requests from this user")?;
-    }
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    let (caller, token_expires) = request::caller_until(&st, &serving, authorization)?;
     let stored = visible_file(&st, plan, &caller, &id, &column).await?;
     let sha = meta::sha256(&stored).unwrap_or_default();
     let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();

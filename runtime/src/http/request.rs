@@ -44,10 +44,29 @@ pub fn caller(
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes),
     )?;
+    within_rate(state, &caller)?;
+    Ok(caller)
+}
+
+/// [`caller`] from an `Authorization` value, with the moment its token stops being accepted
+/// (`exp` plus leeway; `None` without a token): for what outlives the request — a stream, a
+/// ticket, a signed URL.
+pub fn caller_until(
+    state: &crate::State,
+    serving: &crate::Serving,
+    authorization: Option<&[u8]>,
+) -> Result<(Caller, Option<u64>), ApiError> {
+    let (caller, until) = serving.verifier.authenticate_until(authorization)?;
+    within_rate(state, &caller)?;
+    Ok((caller, until))
+}
+
+/// An authenticated caller past their own rate (`rate-limit subject`) is refused.
+fn within_rate(state: &crate::State, caller: &Caller) -> Result<(), ApiError> {
     if let (Some(limit), Some(user)) = (&state.per_subject, &caller.user_id) {
         limit.take(user, "requests from this user")?;
     }
-    Ok(caller)
+    Ok(())
 }
 
 /// The request's id, as the edge set it (`x-request-id`), for the change records.

@@ -53,17 +53,13 @@ pub async fn tables(
 pub async fn ticket(State(st): State<Shared>, headers: HeaderMap) -> Response {
     let answer = (|| {
         let serving = st.current();
-        let (caller, expires) = serving.verifier.authenticate_until(
-            headers
-                .get(header::AUTHORIZATION)
-                .map(HeaderValue::as_bytes),
-        )?;
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        let (caller, expires) = request::caller_until(&st, &serving, authorization)?;
         if !caller.authenticated {
             // Anyone may open a stream without a header; a ticket stands for a token.
             return Err(ApiError::auth_missing());
-        }
-        if let (Some(limit), Some(user)) = (&st.per_subject, &caller.user_id) {
-            limit.take(user, "requests from this user")?;
         }
         let ticket = st
             .tickets
@@ -241,13 +237,7 @@ fn caller(
             .tickets
             .take(t)
             .ok_or_else(|| ApiError::auth_invalid("ticket")),
-        (None, header) => {
-            let (caller, expires) = serving.verifier.authenticate_until(header)?;
-            if let (Some(limit), Some(user)) = (&st.per_subject, &caller.user_id) {
-                limit.take(user, "requests from this user")?;
-            }
-            Ok((caller, expires))
-        }
+        (None, header) => request::caller_until(st, serving, header),
     }
 }
 
