@@ -14,42 +14,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
-import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WARD = os.path.abspath(os.environ.get("WARD_BIN", os.path.join(ROOT, "target/debug/ward")))
+from browser_support import ROOT, SHOTS, WARD, answers, call, chromium, token, wait_until
+
 EXAMPLES = ["tasks", "rooms", "pets", "board"]
-
-
-def token(project, sub, roles, org):
-    out = subprocess.run(
-        [WARD, "token", "--project", project, "--sub", sub, "--roles", roles, "--org", org],
-        check=True, capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def call(base, method, path, tok, body=None):
-    req = urllib.request.Request(base + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Authorization": "Bearer " + tok,
-                                          "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as res:
-        return json.load(res)
-
-
-def wait_until(what, check, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def grid(driver):
@@ -62,8 +33,6 @@ def grid(driver):
 
 def main():
     work = tempfile.mkdtemp()
-    shots = os.path.join(ROOT, "target/browser")
-    os.makedirs(shots, exist_ok=True)
     procs = {}
     driver = None
     try:
@@ -76,20 +45,8 @@ def main():
                 [WARD, "dev", project, "--listen", "127.0.0.1:%d" % port],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for name, (_, base, _) in procs.items():
-            def up(base=base):
-                try:
-                    urllib.request.urlopen(base + "/healthz", timeout=1)
-                    return True
-                except OSError:
-                    return False
-            wait_until("ward dev on " + name, up)
-
-        options = webdriver.ChromeOptions()
-        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-            options.add_argument(arg)
-        options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-        driver = webdriver.Chrome(options=options,
-                                  service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"))
+            wait_until("ward dev on " + name, lambda base=base: answers(base + "/healthz"))
+        driver = chromium()
 
         # Every example: the console lists exactly the tables the project declares.
         for name, (project, base, _) in procs.items():
@@ -99,7 +56,7 @@ def main():
             want = [t["name"] for t in ir["tables"]]
             listed = lambda: [a.text for a in driver.find_elements(By.CSS_SELECTOR, "nav a")]
             wait_until("the tables of " + name, lambda: listed() == want)
-            driver.save_screenshot(os.path.join(shots, "console-%s.png" % name))
+            driver.save_screenshot(os.path.join(SHOTS, "console-%s.png" % name))
 
         # pets: act as callers through the API.
         project, base, _ = procs["pets"]
@@ -125,7 +82,7 @@ def main():
         assert sorted(r[head.index("name")] for r in rows) == ["Rex", "Tom"], rows
         policy = driver.find_element(By.ID, "policy").text
         assert "create" in policy and "denied" in policy, policy
-        driver.save_screenshot(os.path.join(shots, "console-pets-member.png"))
+        driver.save_screenshot(os.path.join(SHOTS, "console-pets-member.png"))
 
         # The playground: a request the member may not make, and the layer that refused it.
         driver.find_element(By.ID, "path").clear()
@@ -136,7 +93,7 @@ def main():
         why = lambda: driver.find_element(By.ID, "why").text
         wait_until("the refusal explained", lambda: "denied by the access layer" in why())
         assert "ACCESS_ROLE_REQUIRED" in why(), why()
-        driver.save_screenshot(os.path.join(shots, "console-pets-denied.png"))
+        driver.save_screenshot(os.path.join(SHOTS, "console-pets-denied.png"))
 
         # A broken save: its diagnostics appear in the console; the fix clears them.
         source = os.path.join(project, "pets.kdl")
@@ -147,7 +104,7 @@ def main():
         diagnostics = lambda: driver.find_element(By.ID, "diagnostics")
         wait_until("the diagnostic", lambda: diagnostics().is_displayed()
                    and "error[E0011]" in diagnostics().text)
-        driver.save_screenshot(os.path.join(shots, "console-pets-diagnostic.png"))
+        driver.save_screenshot(os.path.join(SHOTS, "console-pets-diagnostic.png"))
         with open(source, "w") as f:
             f.write(good)
         wait_until("the fix", lambda: "fixed" in diagnostics().text)
@@ -179,7 +136,7 @@ def main():
         versions = lambda: driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")
         wait_until("the note's history", lambda: len(versions()) == 1)
         assert "insert" in versions()[0].text and note, versions()[0].text
-        driver.save_screenshot(os.path.join(shots, "console-board-live.png"))
+        driver.save_screenshot(os.path.join(SHOTS, "console-board-live.png"))
         print("browser: the console listed the tables of %d examples; on pets its grid showed the "
               "API's 401 to anonymous and exactly GET /api/pets to a member, its playground named "
               "the access layer for a refused create, and a broken save's diagnostic appeared "

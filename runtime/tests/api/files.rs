@@ -81,13 +81,7 @@ struct Case {
 }
 
 async fn case() -> Case {
-    let s = start_kdl(PROJECT).await;
-    Case {
-        member: s.token("max", &["member"], Some("acme")),
-        editor: s.token("eve", &["editor"], Some("acme")),
-        stranger: s.token("sam", &["editor"], Some("globex")),
-        s,
-    }
+    case_kdl(PROJECT).await
 }
 
 /// The keys of every object in the store (local or S3).
@@ -117,15 +111,7 @@ async fn send(s: &Server, method: &str, path: &str, token: Option<&str>, form: F
     if let Some(t) = token {
         r = r.bearer_auth(t);
     }
-    let res = r.send().await.unwrap();
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let text = res.text().await.unwrap();
-    Resp {
-        status,
-        text,
-        headers,
-    }
+    Resp::read(r.send().await.unwrap()).await
 }
 
 fn file(bytes: Vec<u8>, name: &str, claimed: &str) -> Part {

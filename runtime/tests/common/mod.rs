@@ -29,6 +29,18 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// An answer read whole.
+    pub async fn read(res: reqwest::Response) -> Resp {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        Resp {
+            status,
+            text,
+            headers,
+        }
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
@@ -176,15 +188,7 @@ impl Server {
         for (name, value) in headers {
             r = r.header(*name, *value);
         }
-        let res = r.send().await.unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        Resp {
-            status,
-            text,
-            headers,
-        }
+        Resp::read(r.send().await.unwrap()).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
