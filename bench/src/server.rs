@@ -35,6 +35,22 @@ impl Binaries {
     }
 }
 
+/// The release `ward` next to the driver, for benchmarks that need no baseline.
+pub fn ward_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the driver's own path")?;
+    let ward = exe
+        .parent()
+        .context("the driver has no directory")?
+        .join("ward");
+    if !ward.exists() {
+        bail!(
+            "{} is missing: cargo build --release -p ward",
+            ward.display()
+        );
+    }
+    Ok(ward)
+}
+
 pub struct Server {
     pub url: String,
     child: Child,

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use ward_bench::server::{RssSampler, Server, free_port, tree_rss_kib};
+use ward_bench::server::{RssSampler, Server, free_port, tree_rss_kib, ward_binary};
 
 const SECRET: &str = "ward-bench-secret-not-for-production-use";
 const BOUNDARY: &str = "ward-bench-boundary-7d1f";
@@ -202,16 +202,7 @@ fn mib_per_s(bytes: u64, took: Duration) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let ward = std::env::current_exe()?
-        .parent()
-        .context("the driver has no directory")?
-        .join("ward");
-    if !ward.exists() {
-        bail!(
-            "{} is missing: cargo build --release -p ward",
-            ward.display()
-        );
-    }
+    let ward = ward_binary()?;
     let work = tempfile::tempdir_in(std::env::temp_dir())?;
     let project = work.path().join("project");
     std::fs::create_dir_all(&project)?;

@@ -22,12 +22,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Parser;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use ward_bench::server::{Server, free_port, tree_rss_kib};
+use ward_bench::server::{Server, free_port, tree_rss_kib, ward_binary};
 
 const SECRET: &str = "ward-bench-secret-not-for-production-use";
 const ORGS: usize = 10;
@@ -218,16 +218,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (soft, hard) = rlimit::Resource::NOFILE.get()?;
     rlimit::Resource::NOFILE.set(hard.max(soft), hard)?;
-    let ward = std::env::current_exe()?
-        .parent()
-        .context("the driver has no directory")?
-        .join("ward");
-    if !ward.exists() {
-        bail!(
-            "{} is missing: cargo build --release -p ward",
-            ward.display()
-        );
-    }
+    let ward = ward_binary()?;
     let work = tempfile::tempdir()?;
     let project = work.path().join("project");
     std::fs::create_dir_all(&project)?;
