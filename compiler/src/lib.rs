@@ -124,8 +124,9 @@ pub fn compile(sources: &Sources) -> Compilation {
     for (i, f) in sources.files.iter().enumerate() {
         syntax::parse::parse_file(i, &f.text, &mut diags, &mut project);
     }
-    let (syms, tables, actions) = sema::check(&project, &mut diags);
-    let ir = (!diags.has_errors()).then(|| lower_ir::finish(&syms, tables, actions));
+    let (syms, tables, actions, spans) = sema::check(&project, &mut diags);
+    let ir = (!diags.has_errors())
+        .then(|| lower_ir::finish(&syms, tables, actions, lower_ir::locate(&spans, sources)));
     Compilation {
         ir,
         diagnostics: diags.finish(),

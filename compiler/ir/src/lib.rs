@@ -71,8 +71,24 @@ pub struct Ir {
     /// How the server meets browsers and operators (`server { … }`); left out when default.
     #[serde(default, skip_serializing_if = "Server::is_default")]
     pub server: Server,
-    /// Hex SHA-256 over the IR's canonical JSON with this field empty; what `/healthz` reports.
+    /// Where each declaration was written, by a dotted key (`tasks`, `tasks.column.title`,
+    /// `tasks.access.update`, `tasks.guard.owner`, …): the console cites them beside a refusal
+    /// (SPEC §14). Never part of the policy, so left out of `hash`: moving a rule down a line
+    /// does not change what is served.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, SourceLocation>,
+    /// Hex SHA-256 over the IR's canonical JSON with this field and `sources` empty; what
+    /// `/healthz` reports.
     pub hash: String,
+}
+
+/// A place in the project's files: the path relative to the project directory, and the 1-based
+/// line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: u32,
 }
 
 impl Ir {
@@ -120,6 +136,10 @@ pub struct Server {
     /// Where file columns keep their bytes (`storage …`); `None`: the project's `.ward/files`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<Storage>,
+    /// The roles `ward serve --console` opens the console to (`operators admin+`), expanded;
+    /// none by default, and then the console stays closed even with `--console`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operators: Vec<String>,
 }
 
 /// `server { storage local path=… }` or `server { storage s3 bucket=… }` (SPEC §13).

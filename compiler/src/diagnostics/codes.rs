@@ -1099,10 +1099,11 @@ pub fn invalid_origin(span: Span, origin: &str, why: &str) -> Diagnostic {
     .with_help(why.to_owned())
 }
 
-/// E0077: a server limit whose value the server could not use.
+/// E0077: a server setting whose value the server could not use.
 ///
 /// Why: a timeout of zero or of days, a cap of no connections, or a durability mode SQLite does
-/// not have would leave the server open to the abuse the limit exists for, or unable to serve.
+/// not have would leave the server open to the abuse the limit exists for, or unable to serve;
+/// `operators public` would open the console, which describes the whole project, to anyone.
 /// Bad: `server { header-timeout "10" }`
 /// Fix: `server { header-timeout "10s" }` (durations end in `ms`, `s` or `m`)
 pub fn invalid_server_limit(span: Span, name: &str, why: &str) -> Diagnostic {
@@ -1110,7 +1111,7 @@ pub fn invalid_server_limit(span: Span, name: &str, why: &str) -> Diagnostic {
         "E0077",
         span,
         format!("`{name}` cannot be this value"),
-        "not a usable limit",
+        "not usable here",
     )
     .with_help(why.to_owned())
 }

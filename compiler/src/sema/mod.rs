@@ -5,6 +5,7 @@ pub mod access;
 pub mod actions;
 pub mod names;
 pub mod policies;
+pub mod sources;
 mod steps;
 pub mod types;
 pub mod views;
@@ -18,12 +19,19 @@ use crate::syntax::ast::Project;
 use names::{Symbols, via};
 use policies::Cols;
 
-/// The checked tables and standalone actions.
+/// The checked tables and standalone actions, and where each declaration was written.
 pub fn check<'p>(
     project: &'p Project,
     diags: &mut Diags,
-) -> (Symbols<'p>, Vec<Table>, Vec<ward_ir::Action>) {
+) -> (
+    Symbols<'p>,
+    Vec<Table>,
+    Vec<ward_ir::Action>,
+    sources::Spans,
+) {
     let syms = names::collect(project, diags);
+    let mut spans = sources::Spans::default();
+    spans.project(project);
     let mut tables = Vec::new();
     let mut granted: BTreeSet<String> = BTreeSet::new();
     let mut unreadable = Vec::new();
@@ -38,6 +46,7 @@ pub fn check<'p>(
         }
         let before = diags.error_count();
         let res = names::resolve(t, &syms, diags);
+        spans.table(t, &res);
         // A `use` that failed to resolve already explains a missing block.
         let uses_ok = diags.error_count() == before;
         let delete = res.delete.map_or(DeleteMode::Soft, |d| d.0);
@@ -165,7 +174,7 @@ pub fn check<'p>(
         unused_roles(&syms, &granted, diags);
     }
     cascade_cycles(project, &tables, diags);
-    (syms, tables, standalone)
+    (syms, tables, standalone, spans)
 }
 
 fn unused_roles(syms: &Symbols, granted: &BTreeSet<String>, diags: &mut Diags) {

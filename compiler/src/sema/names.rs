@@ -36,6 +36,8 @@ pub struct Resolved<'p> {
     pub masking: Option<(&'p ast::Masking, Origin)>,
     pub delete: Option<(ward_ir::DeleteMode, Origin)>,
     pub batch: Option<(&'p ast::BatchAst, Origin)>,
+    /// Where each effective block was written (in the table or in the template it came from).
+    pub at: BTreeMap<&'static str, Span>,
 }
 
 /// Add the "used here" label when a diagnostic comes from a template's block.
@@ -125,6 +127,19 @@ fn server(project: &Project, syms: &mut Symbols, diags: &mut Diags) {
         }
     }
     syms.server.storage.clone_from(&server.storage);
+    for r in &server.operators {
+        if r.name == ROLE_PUBLIC || r.name == ROLE_AUTHENTICATED {
+            let why = "the console describes the whole project and explains every refusal: name the declared roles that run this deployment (`operators admin`)";
+            diags.push(codes::invalid_server_limit(r.span, "operators", why));
+        }
+    }
+    let operators: Vec<RoleRef> = server
+        .operators
+        .iter()
+        .filter(|r| r.name != ROLE_PUBLIC && r.name != ROLE_AUTHENTICATED)
+        .cloned()
+        .collect();
+    syms.server.operators = syms.expand_all(&operators, None, diags);
     for (name, value, span) in &server.limits {
         if let Err(why) = limit(&mut syms.server.limits, name, value) {
             diags.push(codes::invalid_server_limit(*span, name, &why));
@@ -344,21 +359,28 @@ pub fn resolve<'p>(table: &'p ast::Table, syms: &Symbols<'p>, diags: &mut Diags)
             true
         };
         if take("firewall", b.firewall.is_some(), own.firewall.is_some()) {
+            out.at
+                .extend(b.at.get("firewall").map(|s| ("firewall", *s)));
             out.firewall = b.firewall.as_ref().map(|x| (x, Some(u.span)));
         }
         if take("access", b.access.is_some(), own.access.is_some()) {
+            out.at.extend(b.at.get("access").map(|s| ("access", *s)));
             out.access = b.access.as_ref().map(|x| (x, Some(u.span)));
         }
         if take("guards", b.guards.is_some(), own.guards.is_some()) {
+            out.at.extend(b.at.get("guards").map(|s| ("guards", *s)));
             out.guards = b.guards.as_ref().map(|x| (x, Some(u.span)));
         }
         if take("masking", b.masking.is_some(), own.masking.is_some()) {
+            out.at.extend(b.at.get("masking").map(|s| ("masking", *s)));
             out.masking = b.masking.as_ref().map(|x| (x, Some(u.span)));
         }
         if take("delete", b.delete.is_some(), own.delete.is_some()) {
+            out.at.extend(b.at.get("delete").map(|s| ("delete", *s)));
             out.delete = b.delete.map(|x| (x.0, Some(u.span)));
         }
         if take("batch", b.batch.is_some(), own.batch.is_some()) {
+            out.at.extend(b.at.get("batch").map(|s| ("batch", *s)));
             out.batch = b.batch.as_ref().map(|x| (x, Some(u.span)));
         }
     }
@@ -380,6 +402,11 @@ pub fn resolve<'p>(table: &'p ast::Table, syms: &Symbols<'p>, diags: &mut Diags)
     }
     if let Some(x) = &own.batch {
         out.batch = Some((x, None));
+    }
+    for kind in ["firewall", "access", "guards", "masking", "delete", "batch"] {
+        if let Some(span) = own.at.get(kind) {
+            out.at.insert(kind, *span);
+        }
     }
     out
 }

@@ -72,6 +72,8 @@ pub struct ServerAst {
     pub limits: Vec<(String, LimitValue, Span)>,
     /// `storage …`, checked as it was read.
     pub storage: Option<ward_ir::Storage>,
+    /// `operators ROLE…`: who `ward serve --console` lets in.
+    pub operators: Vec<RoleRef>,
 }
 
 /// A `server` limit's value as written.
@@ -124,6 +126,8 @@ pub struct Blocks {
     pub masking: Option<Masking>,
     pub delete: Option<(DeleteMode, Span)>,
     pub batch: Option<BatchAst>,
+    /// Where each block present was written, by its node name (`firewall`, `guards`, …).
+    pub at: std::collections::BTreeMap<String, Span>,
 }
 
 #[derive(Debug)]
@@ -329,6 +333,7 @@ pub enum Uniqueness {
 /// `history #true|#false` or `history { keep "90d"; exclude COL…; }` on a table.
 #[derive(Debug)]
 pub struct HistoryAst {
+    pub span: Span,
     pub on: bool,
     pub keep: Option<(String, Span)>,
     pub exclude: Vec<Ident>,

@@ -137,6 +137,7 @@ const SERVER_NODES: &[&str] = &[
     "rate-limit",
     "sqlite-sync",
     "storage",
+    "operators",
 ];
 
 /// Where file columns keep their bytes.
@@ -153,6 +154,7 @@ fn server(r: &mut Reader, n: &KdlNode) -> ServerAst {
         cors: Vec::new(),
         limits: Vec::new(),
         storage: None,
+        operators: Vec::new(),
     };
     let mut seen = Vec::new();
     for c in children(n) {
@@ -167,6 +169,13 @@ fn server(r: &mut Reader, n: &KdlNode) -> ServerAst {
                         .and_then(|e| r.keyword(e, "`local` or `s3`", STORAGE_KINDS))
                 {
                     out.storage = storage(r, c, kind);
+                }
+            }
+            "operators" => {
+                r.check_props(c, &[]);
+                r.no_children(c);
+                if r.once(c, &mut seen) && r.arg_count(c, 1, None, "at least one role") {
+                    out.operators = r.role_refs(args(c));
                 }
             }
             "cors" => {
@@ -616,6 +625,7 @@ fn switch(r: &mut Reader, n: &KdlNode) -> Option<(bool, Span)> {
 fn history(r: &mut Reader, n: &KdlNode) -> Option<HistoryAst> {
     r.check_props(n, &[]);
     let mut out = HistoryAst {
+        span: r.name_span(n),
         on: true,
         keep: None,
         exclude: Vec::new(),

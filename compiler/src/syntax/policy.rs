@@ -45,7 +45,9 @@ pub fn block(
     if !r.once(n, seen) {
         return true;
     }
-    match name {
+    let name = name.to_owned();
+    blocks.at.insert(name.clone(), r.name_span(n));
+    match name.as_str() {
         "firewall" => blocks.firewall = firewall(r, n),
         "access" => blocks.access = access(r, n),
         "guards" => blocks.guards = guards(r, n),

@@ -370,6 +370,7 @@ pub fn ir_with(tables: Vec<Table>, f: impl FnOnce(&mut Jwt)) -> Ir {
         tables,
         actions: Vec::new(),
         server: Default::default(),
+        sources: Default::default(),
         hash: "test-hash".into(),
     }
 }

@@ -157,7 +157,9 @@ impl Reloader {
             ));
             return (message, Outcome::Broken);
         };
-        if ir.hash == current {
+        // Same policy, but lines moved: swap it in anyway so the console cites the lines as
+        // they are now (the migration finds nothing to do).
+        if ir.hash == current && ir.sources == self.app.ir_now().sources {
             if self.broken {
                 message.push_str(&format!(
                     "ward dev: fixed; serving ir {} as before the errors\n",
