@@ -260,6 +260,46 @@ fn each_refusal_cites_the_declarations_that_decide_it() {
             vec!["rooms.mask.accessCode"],
         ),
         (
+            "GET",
+            "/api/rooms?capacity.gt=many".to_owned(),
+            refusal(
+                "validation",
+                "VALIDATION_BAD_QUERY",
+                json!({"parameter": "capacity.gt"}),
+            ),
+            vec!["rooms.column.capacity"],
+        ),
+        (
+            "GET",
+            "/api/rooms?createdAt.lte=abc".to_owned(),
+            refusal(
+                "validation",
+                "VALIDATION_BAD_QUERY",
+                json!({"parameter": "createdAt.lte"}),
+            ),
+            vec!["rooms"],
+        ),
+        (
+            "GET",
+            "/api/rooms?limit=-1".to_owned(),
+            refusal(
+                "validation",
+                "VALIDATION_BAD_QUERY",
+                json!({"parameter": "limit"}),
+            ),
+            vec!["rooms"],
+        ),
+        (
+            "GET",
+            "/api/rooms/views/available?minCapacity=x".to_owned(),
+            refusal(
+                "validation",
+                "VALIDATION_BAD_QUERY",
+                json!({"parameter": "minCapacity"}),
+            ),
+            vec!["rooms.view.available"],
+        ),
+        (
             "POST",
             "/api/rooms/batch".to_owned(),
             refusal(

@@ -43,6 +43,10 @@ pub const FILE_DOWNLOAD: &str = "11-file-downloads-as-reads";
 /// Checked by the engine after every step: once released files are collected, the store holds
 /// exactly the objects the rows name ([`crate::files::store_matches`]).
 pub const FILE_STORE: &str = "12-file-store-matches-rows";
+/// Every refusal a layer of the policy decides can be explained: the console's "why denied"
+/// ([`ward_compiler::policy::why`]) cites at least one declaration, each at a file:line and
+/// each of the request's own table (SPEC §14).
+pub const EXPLAINED: &str = "13-refusals-explained";
 
 /// Checks every invariant that applies to this exchange. `fresh` numbers the ids of the probes
 /// sent for the existence-oracle check.
@@ -62,6 +66,9 @@ pub async fn check(
     if !ok {
         unchanged(x)?;
         done.push(ACCESS);
+        if explained(x)? {
+            done.push(EXPLAINED);
+        }
     }
     let rows = output_rows(x);
     if ok && !rows.is_empty() {
@@ -93,6 +100,48 @@ pub async fn check(
         done.push(FILE_DOWNLOAD);
     }
     Ok(done)
+}
+
+/// Invariant 13 on a refusal: false when no declaration decides it (a body that is not JSON,
+/// a limit of the server).
+fn explained(x: &Exchange<'_>) -> Result<bool, String> {
+    let answer = &x.observed.json;
+    let layer = answer
+        .get("layer")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let code = answer
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let decided =
+        ward_compiler::policy::why::POLICY_LAYERS.contains(&layer) && code != "INVALID_JSON";
+    if !decided {
+        return Ok(false);
+    }
+    let why = ward_compiler::policy::why(x.ir, &x.req.method, &x.req.uri(), answer);
+    if why.rules.is_empty() {
+        return Err(format!(
+            "{EXPLAINED}: {} {} answered {code} ({layer}) and no declaration is cited",
+            x.req.method,
+            x.req.uri()
+        ));
+    }
+    let own = |key: &str| {
+        key == x.table
+            || key.starts_with(&format!("{}.", x.table))
+            || key.starts_with("action.")
+            || key == "auth"
+    };
+    if let Some(other) = why.rules.iter().find(|c| !own(&c.key)) {
+        return Err(format!(
+            "{EXPLAINED}: {} {} answered {code} and `{}` of another table is cited",
+            x.req.method,
+            x.req.uri(),
+            other.key
+        ));
+    }
+    Ok(true)
 }
 
 /// Invariant 11, after a plain read by id: each file column's download answers as the read

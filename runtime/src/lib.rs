@@ -374,6 +374,31 @@ impl App {
         http::router(self.state.clone())
     }
 
+    /// Whether `authorization` carries a token the API accepts with one of `roles`: for routes
+    /// served beside the API (`ward serve --console`). A refusal is the response the API gives
+    /// the same token — 401 for a missing or bad one, 403 `ACCESS_ROLE_REQUIRED` otherwise.
+    pub fn admit(
+        &self,
+        authorization: Option<&[u8]>,
+        roles: &[String],
+    ) -> Result<(), Box<axum::response::Response>> {
+        use axum::response::IntoResponse;
+        let refuse = |e: error::ApiError| Box::new(e.into_response());
+        let caller = self
+            .state
+            .current()
+            .verifier
+            .authenticate(authorization)
+            .map_err(refuse)?;
+        if !caller.authenticated {
+            return Err(refuse(error::ApiError::auth_missing()));
+        }
+        if caller.roles.iter().any(|r| roles.contains(r)) {
+            return Ok(());
+        }
+        Err(refuse(error::ApiError::role_required(roles, &caller.roles)))
+    }
+
     /// The IR being served now.
     pub fn ir_now(&self) -> ward_ir::Ir {
         self.state.current().snapshot.ir.clone()

@@ -2,6 +2,7 @@
 
 mod check;
 mod compile;
+mod console;
 mod dev;
 mod diff;
 mod explain;

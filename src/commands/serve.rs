@@ -9,6 +9,7 @@ use anyhow::Context;
 use ward_runtime::{App, ServeOptions};
 
 use super::check::short_hash;
+use super::console::{self, Mode};
 use super::{ProjectDir, exit_failure, project};
 
 #[derive(Debug, clap::Args)]
@@ -33,6 +34,10 @@ pub struct Args {
     /// also turn it on (`RUST_LOG=ward::request=info`).
     #[arg(long)]
     log_requests: bool,
+    /// Serve the console at `/_ward` to tokens with one of the project's
+    /// `server { operators … }` roles (without it, `/_ward` is not found).
+    #[arg(long)]
+    console: bool,
     #[command(flatten)]
     limits: super::limits::LimitArgs,
 }
@@ -48,6 +53,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(exit_failure());
         }
     };
+    if args.console && ir.server.operators.is_empty() {
+        eprintln!(
+            "error: --console needs the roles it admits: add `server {{ operators ROLE… }}` to the project (for example `operators admin`)"
+        );
+        return Ok(exit_failure());
+    }
     let database_url = match args.database {
         Some(url) => url,
         None => default_database(&dir)?,
@@ -94,7 +105,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if has_files {
             eprintln!("ward: files are stored in {}", app.file_store());
         }
-        ward_runtime::serve(app, listener).await?;
+        if args.console {
+            eprintln!(
+                "ward: console at http://{}/_ward for tokens with the role {}",
+                args.listen,
+                app.ir_now().server.operators.join(" or ")
+            );
+            let console = console::router(app.clone(), Mode::Serve);
+            ward_runtime::serve_with(app, listener, console).await?;
+        } else {
+            ward_runtime::serve(app, listener).await?;
+        }
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

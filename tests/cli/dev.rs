@@ -431,8 +431,107 @@ fn dev_serves_the_console_and_serve_does_not() {
     let via_console = http(served.port, "GET", "/api/tasks", Some(grid_token), None);
     let via_cli = http(served.port, "GET", "/api/tasks", Some(&ann), None);
     assert_eq!((via_console.0, &via_console.1), (200, &via_cli.1));
+
+    // Why denied: the refusal an anonymous caller gets cites the rule at its file:line; a save
+    // that only moves the rule moves the line the console cites.
+    let (status, refusal) = http(served.port, "GET", "/api/tasks", None, None);
+    assert_eq!(status, 401);
+    let asked = format!(r#"{{"method":"GET","path":"/api/tasks","answer":{refusal}}}"#);
+    let (status, _, _) = super::http_with(served.port, "POST", "/_ward/api/why", &[], Some(&asked));
+    assert_eq!(status, 403, "asking why without the CSRF token");
+    let cited = |port: u16| -> (String, u64) {
+        let (status, _, why) =
+            super::http_with(port, "POST", "/_ward/api/why", &headers, Some(&asked));
+        assert_eq!(status, 200, "{why}");
+        let why: serde_json::Value = serde_json::from_str(&why).unwrap();
+        assert_eq!(why["rules"][0]["key"], "tasks.access.list", "{why}");
+        let rule = &why["rules"][0];
+        (
+            rule["file"].as_str().unwrap().to_owned(),
+            rule["line"].as_u64().unwrap(),
+        )
+    };
+    let file = project.path().join("tasks.kdl");
+    let source = std::fs::read_to_string(&file).unwrap();
+    let line = 1 + source
+        .lines()
+        .position(|l| l.contains("list member"))
+        .unwrap() as u64;
+    assert_eq!(cited(served.port), ("tasks.kdl".to_owned(), line));
+    save(&file, format!("// a line above everything\n{source}")).unwrap();
+    let printed = wait_for_log(&log, "declarations moved");
+    assert!(printed.contains("policy and schema unchanged"), "{printed}");
+    assert_eq!(cited(served.port), ("tasks.kdl".to_owned(), line + 1));
     drop(served);
     let served = spawn_serving("serve", project.path(), &[], Stdio::null());
     let (status, _, body) = super::http_with(served.port, "GET", "/_ward", &[], None);
     assert_eq!((status, body.contains("NOT_FOUND")), (404, true));
+}
+
+/// SPEC §14: `ward serve --console` needs the project to name its operators, then admits only
+/// their tokens to the console's data, mints nothing, and wants the CSRF token on a change.
+#[test]
+fn serve_console_admits_only_operators() {
+    let project = tasks_project();
+    let refused = ward(&["serve", arg(project.path()), "--console"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("server { operators ROLE… }"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let file = project.path().join("tasks.kdl");
+    let source = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("{source}\nserver {{\n    operators member\n}}\n"),
+    )
+    .unwrap();
+    let served = spawn_serving("serve", project.path(), &["--console"], Stdio::null());
+    let port = served.port;
+    let (status, head, page) = super::http_with(port, "GET", "/_ward", &[], None);
+    assert_eq!(status, 200, "the page itself holds no data");
+    assert!(head.contains("frame-ancestors 'none'"), "{head}");
+    assert!(page.contains(r#"name="ward-mode" content="serve""#));
+    let csrf = page
+        .split("name=\"ward-csrf\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let operator = format!("Bearer {}", token(project.path(), "olga"));
+    let nobody = ward(&["token", arg(project.path()), "--sub", "nora"]);
+    let nobody = format!("Bearer {}", text(&nobody.stdout).trim());
+    for path in ["/_ward/api/project", "/_ward/api/status"] {
+        let (status, _, body) = super::http_with(port, "GET", path, &[], None);
+        assert_eq!(status, 401, "{path}: {body}");
+        assert!(body.contains("AUTH_MISSING"), "{body}");
+        let headers = [("authorization", nobody.as_str())];
+        let (status, _, body) = super::http_with(port, "GET", path, &headers, None);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("ACCESS_ROLE_REQUIRED"), "{body}");
+        let headers = [("authorization", operator.as_str())];
+        let (status, _, body) = super::http_with(port, "GET", path, &headers, None);
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let asked =
+        r#"{"method":"GET","path":"/api/tasks","answer":{"layer":"auth","code":"AUTH_MISSING"}}"#;
+    let with_token = [("authorization", operator.as_str())];
+    let (status, _, body) =
+        super::http_with(port, "POST", "/_ward/api/why", &with_token, Some(asked));
+    assert_eq!(status, 403, "no CSRF token: {body}");
+    assert!(body.contains("CONSOLE_CSRF_MISSING"), "{body}");
+    let with_csrf = [("x-ward-csrf", csrf.as_str())];
+    let (status, _, _) = super::http_with(port, "POST", "/_ward/api/why", &with_csrf, Some(asked));
+    assert_eq!(status, 401, "the CSRF token alone is not an operator");
+    let both = [
+        ("authorization", operator.as_str()),
+        ("x-ward-csrf", csrf.as_str()),
+    ];
+    let (status, _, body) = super::http_with(port, "POST", "/_ward/api/why", &both, Some(asked));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""key":"tasks.access.list""#), "{body}");
+    let mint = r#"{"sub":"x","roles":["member"]}"#;
+    let (status, _, body) = super::http_with(port, "POST", "/_ward/api/token", &both, Some(mint));
+    assert_eq!(status, 404, "a server mints no tokens: {body}");
 }

@@ -249,12 +249,8 @@ impl Cites<'_> {
                     format!("the table `{}`, which does not serve PUT", t.name),
                 );
             }
-            "VALIDATION_FIELD_NOT_QUERYABLE" => {
-                let field = details.get("field").and_then(Value::as_str).unwrap_or("");
-                let masked = format!("the mask on `{field}`, which keeps it from filters");
-                if !self.cite(format!("{}.mask.{field}", t.name), masked) {
-                    self.columns(t, &[field.to_owned()]);
-                }
+            "VALIDATION_BAD_QUERY" | "VALIDATION_FIELD_NOT_QUERYABLE" => {
+                self.query(t, &route.target, code, details)
             }
             "VALIDATION_UNKNOWN_FIELD" => {
                 let named = fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>();
@@ -315,12 +311,62 @@ impl Cites<'_> {
         }
     }
 
-    fn columns(&mut self, t: &Table, fields: &[String]) {
-        for f in fields {
+    /// A query parameter refused: the view or the column it is about, the page limits, or the
+    /// table's list when it names nothing declared.
+    fn query(&mut self, t: &Table, target: &Target, code: &str, details: &Value) {
+        let n = &t.name;
+        let parameter = text(details, "parameter");
+        let field = details
+            .get("field")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| parameter.split('.').next().unwrap_or_default());
+        if code == "VALIDATION_FIELD_NOT_QUERYABLE"
+            && self.cite(
+                format!("{n}.mask.{field}"),
+                format!("the mask on `{field}`, which keeps it from filters"),
+            )
+        {
+            return;
+        }
+        if let Target::View(v) = target {
             self.cite(
-                format!("{}.column.{f}", t.name),
-                format!("the column `{f}` of `{}`", t.name),
+                format!("{n}.view.{v}"),
+                format!("the view `{v}`, which declares the parameters it takes"),
             );
+            return;
+        }
+        if t.column(field).is_some() {
+            self.columns(t, &[field.to_owned()]);
+        } else if ["limit", "offset", "cursor"].contains(&parameter) {
+            if !self.cite(format!("{n}.page"), format!("the `page` limits of `{n}`")) {
+                self.cite(
+                    n.clone(),
+                    format!("the table `{n}`, with the default page limits"),
+                );
+            }
+        } else {
+            self.cite(
+                n.clone(),
+                format!("the table `{n}`, whose columns are what a list filters and sorts by"),
+            );
+        }
+    }
+
+    /// Each declared column; a system column (`id`, `createdAt`, …) or a name the table does not
+    /// have cites the table, which is where they are (not) declared.
+    fn columns(&mut self, t: &Table, fields: &[String]) {
+        let n = &t.name;
+        for f in fields {
+            if !self.cite(
+                format!("{n}.column.{f}"),
+                format!("the column `{f}` of `{n}`"),
+            ) {
+                let what = match t.column(f) {
+                    Some(_) => format!("the table `{n}`, whose system column `{f}` this is"),
+                    None => format!("the table `{n}`, which declares no `{f}`"),
+                };
+                self.cite(n.clone(), what);
+            }
         }
     }
 

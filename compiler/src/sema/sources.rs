@@ -1,7 +1,7 @@
 //! Where each declaration was written, for the IR's `sources`: the console cites them beside a
 //! refusal (SPEC §14). Keys are dotted paths a refusal can be mapped to without the source:
 //! `T`, `T.column.C`, `T.firewall`, `T.firewall.scope.C`, `T.access.OP`, `T.guards`,
-//! `T.guard.LIST.C`, `T.mask.C`, `T.batch`, `T.delete`, `T.history`, `T.view.V[.access]`,
+//! `T.guard.LIST.C`, `T.mask.C`, `T.batch`, `T.delete`, `T.page`, `T.history`, `T.view.V[.access]`,
 //! `T.action.A[.access|.error.CODE]`, `T.on.EVENT.PHASE[.error.CODE]`, `action.A[…]`, `auth`.
 //! A policy block a table takes from a template is cited where the template wrote it.
 
@@ -83,6 +83,9 @@ impl Spans {
             for m in &masking.masks {
                 self.put(format!("{n}.mask.{}", m.column.name), m.column.span);
             }
+        }
+        if let Some(page) = &t.page {
+            self.put(format!("{n}.page"), page.span);
         }
         if let Some(h) = &t.history {
             self.put(format!("{n}.history"), h.span);

@@ -4,7 +4,6 @@
 //! prints the diagnostics, and a change that could lose data is refused with its plan. One
 //! message per save.
 
-mod console;
 mod reload;
 mod tokens;
 mod watch;
@@ -16,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ward_runtime::{App, ServeOptions};
 
+use super::console::{self, Mode, Said};
 use super::{ProjectDir, exit_failure, project, serve};
 
 /// SPEC §8: saves closer together than this are one reload.
@@ -76,8 +76,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // Watching starts before the banner: a save right after it is never missed.
         let (_watch, mut changed) = watch::watch(&dir, DEBOUNCE)?;
         // Serves until ctrl-c (finishing requests in flight), like `ward serve`.
-        let said = reload::Said::default();
-        let console = console::router(app.clone(), dir.clone(), said.clone());
+        let said = Said::default();
+        let console = console::router(
+            app.clone(),
+            Mode::Dev {
+                dir: dir.clone(),
+                said: said.clone(),
+            },
+        );
         let mut server = tokio::spawn(ward_runtime::serve_with(app.clone(), listener, console));
         eprintln!(
             "ward dev: serving {} on http://{} (ir {}, database {}, jwt: {}); watching for changes",

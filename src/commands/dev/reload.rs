@@ -3,13 +3,13 @@
 //! message; looking again at the same files says nothing (SPEC §8).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use ward_compiler::Sources;
 use ward_runtime::{App, ReloadError};
 
 use super::short;
+use crate::commands::console::Said;
 use crate::commands::project;
 
 /// The reload loop's memory between looks.
@@ -29,44 +29,6 @@ pub struct Reloader {
     last_said: String,
     /// What the console shows of it.
     said: Said,
-}
-
-/// The last message `ward dev` printed about the files, numbered, for the console.
-#[derive(Clone, Default)]
-pub struct Said(Arc<Mutex<(u64, String)>>);
-
-impl Said {
-    fn set(&self, message: &str) {
-        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        last.0 += 1;
-        last.1 = strip_ansi(message);
-    }
-
-    /// (how many messages so far, the last one).
-    pub fn last(&self) -> (u64, String) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// `text` without terminal colour sequences (`ESC [ … m`).
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// How a reload ended.
@@ -173,7 +135,9 @@ impl Reloader {
         match self.app.reload(ir, self.allow_destructive).await {
             Ok(done) => {
                 let mut what = done.changes.join("; ");
-                if what.is_empty() {
+                if what.is_empty() && done.from_hash == done.to_hash {
+                    what = "declarations moved, policy and schema unchanged".to_owned();
+                } else if what.is_empty() {
                     what = "no policy or schema changes".to_owned();
                 }
                 message.push_str(&format!(

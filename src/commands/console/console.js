@@ -1,12 +1,46 @@
-// The ward dev console: everything it shows comes from the public API, called with a token for
+// The ward console: everything it shows comes from the public API, called with a token for
 // the caller chosen under "Act as" — no admin path. `/_ward/api/project` describes the project;
-// `/_ward/api/token` mints the dev token (with the page's CSRF token).
+// `/_ward/api/why` cites the declarations behind a refusal; on `ward dev`, `/_ward/api/token`
+// mints the token for a chosen caller (with the page's CSRF token). On `ward serve --console`
+// the console's own routes need an operator's token, and the page acts with pasted tokens.
 "use strict";
 
 const PAGE = 20;
-const state = { project: null, table: null, token: null, offset: 0, seq: 0, ir: null, live: null };
+const state = { project: null, table: null, token: null, offset: 0, seq: 0, ir: null, live: null, operator: null };
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="ward-csrf"]').content;
+const mode = document.querySelector('meta[name="ward-mode"]').content;
+
+// Headers for the console's own routes: an operator's token on `ward serve --console`.
+function consoleHeaders(extra) {
+  const headers = Object.assign({}, extra);
+  if (mode === "serve" && state.operator) headers.Authorization = "Bearer " + state.operator;
+  return headers;
+}
+
+// Where a declaration was written, as `file:line`, or "" when the IR does not say.
+function where(key) {
+  const at = state.project.sources[key];
+  return at ? at.file + ":" + at.line : "";
+}
+
+// The declarations behind a refusal, listed under `list` as `file:line — what`.
+async function explain(method, path, answer, list) {
+  list.replaceChildren();
+  const res = await fetch("/_ward/api/why", {
+    method: "POST",
+    headers: consoleHeaders({ "Content-Type": "application/json", "x-ward-csrf": csrf }),
+    body: JSON.stringify({ method, path, answer }),
+  });
+  if (!res.ok) return;
+  const why = await res.json();
+  for (const rule of why.rules) {
+    const li = document.createElement("li");
+    li.append(cell("code", rule.file + ":" + rule.line), document.createTextNode(" — " + rule.what));
+    li.className = "rule";
+    list.append(li);
+  }
+}
 
 function cell(tag, text) {
   const el = document.createElement(tag);
@@ -20,8 +54,15 @@ function shown(value) {
 }
 
 async function load() {
-  const res = await fetch("/_ward/api/project");
-  state.project = await res.json();
+  const res = await fetch("/_ward/api/project", { headers: consoleHeaders() });
+  const answer = await res.json();
+  if (!res.ok) {
+    $("signin").hidden = false;
+    $("signin-status").textContent = state.operator ? res.status + " " + answer.code + ": " + answer.error : "";
+    return false;
+  }
+  $("signin").hidden = true;
+  state.project = answer;
   $("ir").textContent = "ir " + state.project.ir.slice(0, 12);
   const roles = $("role");
   roles.replaceChildren(new Option("(anonymous)", ""));
@@ -38,6 +79,7 @@ async function load() {
     list.append(li);
   }
   if (state.project.tables.length) pick(location.hash.slice(1) || state.project.tables[0].name);
+  return true;
 }
 
 function pick(name) {
@@ -49,12 +91,24 @@ function pick(name) {
     a.setAttribute("aria-current", String(a.dataset.table === name));
   }
   $("title").textContent = name;
+  $("where").textContent = where(name) ? "declared at " + where(name) : "";
   const cols = $("columns").tBodies[0];
   cols.replaceChildren();
   for (const c of table.columns) {
     const tr = document.createElement("tr");
-    tr.append(cell("td", c.name), cell("td", c.type), cell("td", c.required ? "yes" : ""));
+    const at = where(name + ".column." + c.name) || (c.system ? "system" : "");
+    tr.append(cell("td", c.name), cell("td", c.type), cell("td", c.required ? "yes" : ""), cell("td", at));
     cols.append(tr);
+  }
+  const resources = $("resources");
+  resources.replaceChildren();
+  const entries = table.views.map((v) => ["view " + v, name + ".view." + v])
+    .concat(table.actions.map((a) => ["action " + a, name + ".action." + a]))
+    .concat(state.project.actions.map((a) => ["action " + a + " (standalone)", "action." + a]));
+  for (const [label, key] of entries) {
+    const li = cell("li", label + " ");
+    li.append(cell("code", where(key)));
+    resources.append(li);
   }
   policy(name);
   $("history-panel").hidden = true;
@@ -159,9 +213,14 @@ async function grid() {
   const url = "/api/" + encodeURIComponent(state.table.name) + "?limit=" + PAGE + "&offset=" + state.offset;
   const res = await fetch(url, { headers });
   const answer = await res.json();
+  // How long the first page took, from navigation to the grid's answer (devtools show it).
+  if (!performance.getEntriesByName("ward-first-grid").length) performance.mark("ward-first-grid");
   if (!res.ok) {
     status.className = "error";
     status.textContent = res.status + " " + answer.code + " (" + answer.layer + "): " + answer.error;
+    const rules = document.createElement("ul");
+    status.append(rules);
+    await explain("GET", url, answer, rules);
     $("prev").disabled = true;
     $("next").disabled = true;
     return;
@@ -195,7 +254,7 @@ async function grid() {
 // fixed it. A new IR reloads the project's description.
 async function watch() {
   try {
-    const res = await fetch("/_ward/api/status");
+    const res = await fetch("/_ward/api/status", { headers: consoleHeaders() });
     const s = await res.json();
     if (s.seq !== state.seq) {
       state.seq = s.seq;
@@ -227,17 +286,20 @@ async function send(event) {
     headers["Content-Type"] = "application/json";
     init.body = text;
   }
-  const res = await fetch($("path").value, init);
+  const path = $("path").value;
+  const res = await fetch(path, init);
   const raw = await res.text();
   let answer = null;
   try { answer = JSON.parse(raw); } catch (e) { answer = null; }
   const why = $("why");
+  $("why-rules").replaceChildren();
   if (res.ok) {
     why.className = "";
     why.textContent = res.status + ": allowed";
   } else if (answer && answer.layer) {
     why.className = "denied";
     why.textContent = res.status + ": denied by the " + answer.layer + " layer: " + answer.code + " — " + answer.error;
+    await explain(method, path, answer, $("why-rules"));
   } else {
     why.className = "denied";
     why.textContent = String(res.status);
@@ -247,6 +309,12 @@ async function send(event) {
 
 async function act(event) {
   event.preventDefault();
+  if (mode === "serve") {
+    state.token = $("as-token").value.trim() || null;
+    $("caller").textContent = state.token ? "the pasted token" : "anonymous";
+    state.offset = 0;
+    return grid();
+  }
   const role = $("role").value;
   if (!role) {
     state.token = null;
@@ -255,7 +323,7 @@ async function act(event) {
   }
   const res = await fetch("/_ward/api/token", {
     method: "POST",
-    headers: { "Content-Type": "application/json", "x-ward-csrf": csrf },
+    headers: consoleHeaders({ "Content-Type": "application/json", "x-ward-csrf": csrf }),
     body: JSON.stringify({ sub: $("sub").value, roles: [role], org: $("org").value }),
   });
   const answer = await res.json();
@@ -274,4 +342,16 @@ $("playground").addEventListener("submit", send);
 $("follow").addEventListener("click", follow);
 $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); grid(); });
 $("next").addEventListener("click", () => { state.offset += PAGE; grid(); });
-load().then(watch);
+$("signin").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.operator = $("operator-token").value.trim();
+  sessionStorage.setItem("ward-operator", state.operator);
+  load().then((ok) => { if (ok) watch(); });
+});
+if (mode === "serve") {
+  // An operator acts with the tokens they hold: the server mints none.
+  $("mint-fields").hidden = true;
+  $("as-token-field").hidden = false;
+  state.operator = sessionStorage.getItem("ward-operator");
+}
+load().then((ok) => { if (ok) watch(); });
