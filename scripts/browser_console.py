@@ -202,6 +202,20 @@ def main():
         seed = int(os.environ.get("WARD_BROWSER_SEED", random.randrange(1 << 30)))
         rounds = grid_equals_api(driver, base, project, random.Random(seed), 8)
 
+        # Paging: 23 people make two pages; Next shows exactly the API's second page.
+        for i in range(20):
+            call(base, "POST", "/api/people", ann, {"name": "Neighbour %02d" % i})
+        act_as(driver, "member", "ann", "dev-org")
+        wait_until("ann's first page", lambda: driver.find_element(By.ID, "caller").text
+                   == "ann as member in dev-org" and "20 row(s)" in status())
+        driver.find_element(By.ID, "next").click()
+        wait_until("the second page", lambda: "offset=20" in status() and "row(s)" in status())
+        head, rows = cell_texts(driver)
+        code, page = status_of(base, "/api/people?limit=20&offset=20", token(project, "ann", "member", "dev-org"))
+        assert code == 200 and len(page["data"]) == 3, page
+        assert [r[head.index("id")] for r in rows] == [p["id"] for p in page["data"]], (rows, page)
+        assert driver.find_element(By.ID, "next").get_attribute("disabled"), "no third page"
+
         # A broken save: its diagnostics appear in the console; the fix clears them.
         source = os.path.join(project, "pets.kdl")
         with open(source) as f:
@@ -289,7 +303,8 @@ def main():
         print("browser: the console listed the tables of %d examples with their file:line (first "
               "page, navigation to the grid's answer: %s ms; slowest %s; assets %d bytes); on pets "
               "its grid showed the API's 401 to anonymous and exactly GET /api/pets to a member, "
-              "and for %d random callers (seed %d) exactly GET /api/people; its playground named "
+              "and for %d random callers (seed %d) exactly GET /api/people, and its Next page the API's "
+              "second page; its playground named "
               "the access layer and the rule's file:line for a refused create; a broken save's "
               "diagnostic appeared and cleared; on board it followed the stream and read a note's "
               "history as a member, and another organisation's note never appeared; ward serve "
