@@ -17,7 +17,7 @@ use super::steps;
 use crate::error::ApiError;
 use crate::gate::{Caller, Gate};
 use crate::security::{self, access, audit, firewall, validation};
-use crate::sql::{ddl, predicate, value};
+use crate::sql::{ddl, predicate};
 use crate::store::row;
 
 pub async fn record(
@@ -92,7 +92,7 @@ async fn run_record(
         scopes: firewall::predicates(&plan.def, &caller)?,
         residual,
     };
-    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let id = request::row_id(plan, &id)?;
     let type_of = |k: &str| action.inputs.iter().find(|i| i.name == k).map(|i| i.ty);
     let body = request::body_typed(&st.bodies, &type_of, &headers, body, true).await;
     let now = audit::now();

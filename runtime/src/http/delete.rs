@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall};
 use crate::snapshot::TablePlan;
-use crate::sql::{dml, predicate, value};
+use crate::sql::{dml, predicate};
 use crate::store::row;
 
 pub async fn handle(
@@ -39,7 +39,7 @@ async fn run(
     let caller = request::caller(&st, &serving, &headers)?;
     let gate = security::gate(plan, Operation::Delete, &caller)?;
     let precondition = Precondition::from_headers(&headers)?;
-    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let id = request::row_id(plan, &id)?;
     let now = audit::now();
 
     let snap2 = snap.clone();

@@ -21,7 +21,7 @@ use crate::gate::Caller;
 use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall, masking};
 use crate::snapshot::TablePlan;
-use crate::sql::{by_id, dml, value};
+use crate::sql::{by_id, dml};
 use crate::store::row;
 
 /// Types a browser may show inline on `?inline=1`: raster images and PDF. Anything else (HTML,
@@ -35,19 +35,6 @@ const INLINE: &[&str] = &[
     "image/avif",
     "application/pdf",
 ];
-
-/// Path segments that are routes of their own after `/api/T/`: a row with such an id is never
-/// read at `/api/T/{id}` (only through lists and batches), so its files are not reached by id
-/// either.
-const RESERVED_IDS: &[&str] = &["batch", "schema", "views", "subscribe"];
-
-/// The fixed not-found answer for an id that is a route of its own.
-fn reachable(id: &str) -> Result<(), ApiError> {
-    if RESERVED_IDS.contains(&id) {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
-}
 
 /// `GET /api/T/{id}/file/COL[?inline=1][&token=…]`.
 pub async fn download(
@@ -96,7 +83,6 @@ async fn serve(
     q: Option<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    reachable(&id)?;
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
@@ -187,7 +173,6 @@ async fn sign(
     column: String,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    reachable(&id)?;
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
@@ -241,7 +226,7 @@ async fn visible_file(
     {
         return Err(missing());
     }
-    let id = value::parse_id(plan.def.id, id).ok_or_else(missing)?;
+    let id = request::row_id(plan, id)?;
     let now = audit::now();
     let stmt = if mutation::active(Mutation::FileDownloadSkipsFirewall) {
         dml::select(plan, dml::by_id(plan, &id), &[], Some(1), 0)

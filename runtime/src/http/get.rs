@@ -14,7 +14,7 @@ use super::request::{self, Shared};
 use crate::error::ApiError;
 use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall};
-use crate::sql::{by_id, dml, value};
+use crate::sql::{by_id, dml};
 use crate::store::{Db, row};
 
 pub async fn handle(
@@ -41,7 +41,7 @@ async fn run(
     let shape = query::parse_get(plan, q.as_deref())?;
     // The plain record: its ETag is its version (`If-Match`, see `precondition`).
     let strong = shape.fields.is_none() && shape.expand.is_empty();
-    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let id = request::row_id(plan, &id)?;
     let now = audit::now();
     let stmt = by_id::select_visible(plan, &gate, &caller, &now, &id);
     let oracle = mutation::active(Mutation::FirewallNotFoundOracle)

@@ -26,7 +26,7 @@ use crate::gate::{Caller, Gate};
 use crate::mutation::{self, Mutation};
 use crate::security::{self, audit, firewall, masking};
 use crate::snapshot::TablePlan;
-use crate::sql::{changes, predicate, value};
+use crate::sql::{changes, predicate};
 use crate::store::row::{self, Record};
 
 /// Change records read per statement while a page fills.
@@ -57,7 +57,7 @@ async fn run(
     let caller = request::caller(&st, &serving, &headers)?;
     let gate = security::gate(plan, Operation::History, &caller)?;
     let page = Page::parse(plan, q.as_deref())?;
-    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let id = request::row_id(plan, &id)?;
     let now = audit::now();
     journal::settle(&st.store).await?;
     let snap2 = snap.clone();

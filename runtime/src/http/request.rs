@@ -26,6 +26,21 @@ pub fn plan<'a>(snap: &'a Snapshot, table: &str) -> Result<&'a TablePlan, ApiErr
     snap.table(table).ok_or_else(ApiError::not_found)
 }
 
+/// Segments after `/api/T/` that are routes of their own (`/api/T/batch`, `/api/T/schema`,
+/// `/api/T/subscribe`): a row with such a text id is never served at `/api/T/{id}`, so no route
+/// below that path serves it either.
+const NOT_IDS: &[&str] = &["batch", "schema", "subscribe"];
+
+/// The row id a path names, or the table's not-found answer — the same for an id of the wrong
+/// shape, one that is a route of its own, and (later, from the firewall) one that is not there.
+pub fn row_id(plan: &TablePlan, raw: &str) -> Result<Json, ApiError> {
+    let missing = || crate::security::firewall::not_found(&plan.def);
+    if NOT_IDS.contains(&raw) {
+        return Err(missing());
+    }
+    crate::sql::value::parse_id(plan.def.id, raw).ok_or_else(missing)
+}
+
 /// The same lookup inside store closures, where the table is known to exist.
 pub fn plan_in<'a>(snap: &'a Snapshot, table: &str) -> Result<&'a TablePlan, ApiError> {
     snap.table(table)

@@ -17,7 +17,7 @@ use super::written;
 use crate::engine::{Writer, rows};
 use crate::error::ApiError;
 use crate::security::{self, audit, firewall};
-use crate::sql::{predicate, related, value};
+use crate::sql::{predicate, related};
 use crate::store::row;
 
 pub async fn handle(
@@ -42,7 +42,7 @@ async fn run(
     if !plan.soft {
         return Err(firewall::not_found(&plan.def));
     }
-    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let id = request::row_id(plan, &id)?;
     let now = audit::now();
 
     let snap2 = snap.clone();

@@ -19,7 +19,7 @@ use crate::mutation::{self, Mutation};
 use crate::security::guards::WriteKind;
 use crate::security::{self, audit, firewall};
 use crate::snapshot::TablePlan;
-use crate::sql::{predicate, value};
+use crate::sql::predicate;
 use crate::store::row::{self, Record};
 
 pub async fn handle(
@@ -44,7 +44,7 @@ async fn run(
     let caller = request::caller(&st, &serving, &headers)?;
     let gate = security::gate(plan, Operation::Update, &caller)?;
     let precondition = Precondition::from_headers(&headers)?;
-    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let id = request::row_id(plan, &id)?;
     // Read now, judged after the row: an unparsable body to an invisible id is still not found,
     // and a row failing `when` still answers 403 (docs/errors.md, order of checks).
     let (body, uploads) = match upload::body(&st, plan, WriteKind::Update, &headers, body).await {

@@ -25,7 +25,7 @@ use crate::security::firewall;
 use crate::security::guards::{self, WriteKind};
 use crate::security::{self, audit};
 use crate::snapshot::TablePlan;
-use crate::sql::{dml, predicate, value};
+use crate::sql::{dml, predicate};
 use crate::store::row::{self, Record};
 
 pub async fn handle(
@@ -112,7 +112,7 @@ async fn run(
     let caller = request::caller(&st, &serving, &headers)?;
     let gates = Gates::new(plan, &caller)?;
     let precondition = Precondition::from_headers(&headers)?;
-    let id = value::parse_id(plan.def.id, &id).ok_or_else(|| firewall::not_found(&plan.def))?;
+    let id = request::row_id(plan, &id)?;
     let mut body = request::body(&st.bodies, plan, &headers, body).await?;
     match body.get(system::ID) {
         Some(given) if *given != id => return Err(id_mismatch(plan, &body)),

@@ -490,3 +490,94 @@ async fn concurrent_increments_with_if_match_lose_nothing() {
     }
     assert_eq!(version(&s, &path, &t).await.1["count"], 20);
 }
+
+/// Ids that are routes of their own after `/api/T/` (`batch`, `schema`, `subscribe`): a row with
+/// such a text id is served by lists and batches only, and every route below `/api/T/{id}`
+/// answers it exactly as it answers an id that is not there.
+#[backends]
+async fn ids_that_are_routes_answer_as_missing_ids_on_every_route_by_id() {
+    let s = start_kdl(
+        r#"
+auth { roles member }
+table tags {
+    id text
+    column body text
+    column photo file
+    firewall none
+    access {
+        list member
+        read member
+        create member
+        update member
+        delete member
+        restore member
+    }
+    guards open
+    delete soft
+    history #true
+    action touch {
+        access member
+        update {
+            set body "touched"
+        }
+        return record
+    }
+}
+"#,
+    )
+    .await;
+    let t = s.token("mia", &["member"], None);
+    let routes = |id: &str| {
+        [
+            ("GET", format!("/api/tags/{id}/history")),
+            ("POST", format!("/api/tags/{id}/touch")),
+            ("GET", format!("/api/tags/{id}/file/photo")),
+            ("POST", format!("/api/tags/{id}/file/photo/url")),
+        ]
+    };
+    let reserved = ["batch", "schema", "subscribe"];
+    for id in reserved.iter().chain(&["plain"]) {
+        let body = json!({"id": id, "body": "x"});
+        let r = s.req("POST", "/api/tags", Some(&t), Some(body)).await;
+        assert_eq!(r.status, 201, "{id}: {}", r.text);
+    }
+    let listed = s.req("GET", "/api/tags", Some(&t), None).await;
+    assert_eq!(listed.json()["data"].as_array().unwrap().len(), 4);
+    let answers = async |id: &str| {
+        let mut out = Vec::new();
+        for (method, path) in routes(id) {
+            let r = s.req(method, &path, Some(&t), None).await;
+            out.push((r.status, r.text));
+        }
+        out
+    };
+    let missing = answers("nope").await;
+    assert!(
+        missing.iter().all(|(status, _)| *status == 404),
+        "{missing:?}"
+    );
+    for id in reserved {
+        assert_eq!(answers(id).await, missing, "{id}");
+    }
+    // The control: an ordinary id is served on the same routes.
+    let plain = answers("plain").await;
+    assert_eq!((plain[0].0, plain[1].0), (200, 200), "{plain:?}");
+
+    let ids = json!({"ids": ["batch", "schema", "subscribe", "plain"]});
+    let r = s
+        .req("DELETE", "/api/tags/batch", Some(&t), Some(ids))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let restore = async |id: &str| {
+        let r = s
+            .req("POST", &format!("/api/tags/{id}/restore"), Some(&t), None)
+            .await;
+        (r.status, r.text)
+    };
+    let missing = restore("nope").await;
+    assert_eq!(missing.0, 404);
+    for id in reserved {
+        assert_eq!(restore(id).await, missing, "{id}");
+    }
+    assert_eq!(restore("plain").await.0, 200);
+}
