@@ -612,8 +612,9 @@ async fn oracle(
         x.observed.json["code"].as_str(),
         Some("NOT_FOUND" | "FIREWALL_NOT_FOUND")
     );
-    // `/api/T/batch` is the reserved batch route, not the id `batch` (docs/decisions.md).
-    let reserved = x.req.path.ends_with("/batch");
+    // `/api/T/batch` is the reserved batch route, not the id `batch`, and nothing below it reads
+    // `batch` as an id either (docs/http-api.md): a route that is not there is no oracle.
+    let reserved = x.req.path.ends_with("/batch") || x.req.path.contains("/batch/");
     if !single || !not_found || reserved || x.req.method == "PUT" {
         return Ok(false);
     }

@@ -62,6 +62,9 @@ fn decode(segment: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Segments after `/api/T/` that are routes of their own, never row ids.
+const NOT_IDS: [&str; 3] = ["batch", "schema", "subscribe"];
+
 fn parse_path(path: &str) -> Path {
     let Some(rest) = path.strip_prefix("/api/") else {
         return Path::Unknown;
@@ -74,6 +77,9 @@ fn parse_path(path: &str) -> Path {
         [t, s] if s == "schema" => Path::Schema(t.clone()),
         [t, id] => Path::Row(t.clone(), id.clone()),
         [t, v, name] if v == "views" => Path::View(t.clone(), name.clone()),
+        // `/api/T/batch`, `/api/T/schema` and `/api/T/subscribe` are routes of their own: no
+        // route below them reads the segment as an id (the fixed NOT_FOUND, before the token).
+        [_, id, _] if NOT_IDS.contains(&id.as_str()) => Path::Unknown,
         [t, id, r] if r == "restore" => Path::Restore(t.clone(), id.clone()),
         [t, id, h] if h == "history" => Path::History(t.clone(), id.clone()),
         [t, id, a] => Path::Action(t.clone(), id.clone(), a.clone()),

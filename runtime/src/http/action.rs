@@ -77,6 +77,7 @@ async fn run_record(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    request::addressable(&id)?;
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;

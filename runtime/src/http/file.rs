@@ -83,6 +83,7 @@ async fn serve(
     q: Option<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    request::addressable(&id)?;
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;
@@ -173,6 +174,7 @@ async fn sign(
     column: String,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    request::addressable(&id)?;
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;

@@ -48,6 +48,7 @@ async fn run(
     q: Option<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    request::addressable(&id)?;
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;

@@ -27,18 +27,24 @@ pub fn plan<'a>(snap: &'a Snapshot, table: &str) -> Result<&'a TablePlan, ApiErr
 }
 
 /// Segments after `/api/T/` that are routes of their own (`/api/T/batch`, `/api/T/schema`,
-/// `/api/T/subscribe`): a row with such a text id is never served at `/api/T/{id}`, so no route
-/// below that path serves it either.
+/// `/api/T/subscribe`): a row with such a text id is never served at `/api/T/{id}` — those
+/// paths answer the fixed NOT_FOUND of an unknown route, before any token is read.
 const NOT_IDS: &[&str] = &["batch", "schema", "subscribe"];
 
-/// The row id a path names, or the table's not-found answer — the same for an id of the wrong
-/// shape, one that is a route of its own, and (later, from the firewall) one that is not there.
-pub fn row_id(plan: &TablePlan, raw: &str) -> Result<Json, ApiError> {
-    let missing = || crate::security::firewall::not_found(&plan.def);
-    if NOT_IDS.contains(&raw) {
-        return Err(missing());
+/// Every route below `/api/T/{id}` (history, restore, actions, files) answers such an id as
+/// `/api/T/{id}` does: the fixed NOT_FOUND, first.
+pub fn addressable(id: &str) -> Result<(), ApiError> {
+    if NOT_IDS.contains(&id) {
+        return Err(ApiError::not_found());
     }
-    crate::sql::value::parse_id(plan.def.id, raw).ok_or_else(missing)
+    Ok(())
+}
+
+/// The row id a path names, or the table's not-found answer (an id of the wrong shape is one
+/// that is not there).
+pub fn row_id(plan: &TablePlan, raw: &str) -> Result<Json, ApiError> {
+    crate::sql::value::parse_id(plan.def.id, raw)
+        .ok_or_else(|| crate::security::firewall::not_found(&plan.def))
 }
 
 /// The same lookup inside store closures, where the table is known to exist.

@@ -34,6 +34,7 @@ async fn run(
     id: String,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    request::addressable(&id)?;
     let serving = st.current();
     let snap = serving.snapshot.clone();
     let plan = request::plan(&snap, &table)?;

@@ -493,7 +493,7 @@ async fn concurrent_increments_with_if_match_lose_nothing() {
 
 /// Ids that are routes of their own after `/api/T/` (`batch`, `schema`, `subscribe`): a row with
 /// such a text id is served by lists and batches only, and every route below `/api/T/{id}`
-/// answers it exactly as it answers an id that is not there.
+/// answers it as `/api/T/{id}` does: the fixed NOT_FOUND, whoever asks.
 #[backends]
 async fn ids_that_are_routes_answer_as_missing_ids_on_every_route_by_id() {
     let s = start_kdl(
@@ -558,6 +558,19 @@ table tags {
     );
     for id in reserved {
         assert_eq!(answers(id).await, missing, "{id}");
+    }
+    // Without a token too: the fixed NOT_FOUND of a route that is not there, before the token
+    // is read (as `GET /api/T/batch` answers).
+    let read = s.req("GET", "/api/tags/batch", None, None).await;
+    assert_eq!(
+        (read.status, read.text.as_str()),
+        (404, ward_runtime::NOT_FOUND_BODY)
+    );
+    for id in reserved {
+        for (method, path) in routes(id) {
+            let r = s.req(method, &path, None, None).await;
+            assert_eq!((r.status, &r.text), (read.status, &read.text), "{path}");
+        }
     }
     // The control: an ordinary id is served on the same routes.
     let plain = answers("plain").await;
