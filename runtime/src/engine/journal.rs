@@ -291,7 +291,7 @@ pub fn record(
         r.map(|r| serde_json::to_string(&image(plan, r)).map_err(ApiError::internal))
             .transpose()
     };
-    let statements = changes::record_change(
+    let stmt = changes::record_change(
         plan.dialect,
         ChangeRow {
             table: plan.name(),
@@ -306,8 +306,6 @@ pub fn record(
             notify: plan.def.realtime,
         },
     )?;
-    for stmt in &statements {
-        row::execute(w.db, stmt)?;
-    }
+    row::execute(w.db, &stmt)?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use sea_query::{
     Alias, ColumnDef, CommonTableExpression, Expr, ExprTrait, Func, Index, OnConflict, Order,
-    Query, SchemaStatementBuilder, Table, WithClause,
+    Query, SchemaStatementBuilder, Table, Value, Values, WithClause,
 };
 
 use super::{Dialect, Stmt, col, render, tbl};
@@ -13,8 +13,6 @@ use crate::error::ApiError;
 
 /// One record per change of a row of a table that logs its changes.
 pub const CHANGES_TABLE: &str = "_ward_changes";
-/// SQLite: the last `seq` handed out per table.
-pub const COUNTER_TABLE: &str = "_ward_change_seq";
 /// The highest `seq` ever erased per table (by the retention sweep or a purge): a realtime
 /// subscriber resuming from below it has missed records that no longer exist (SPEC §12).
 pub const ERASED_TABLE: &str = "_ward_change_erased";
@@ -84,7 +82,7 @@ pub fn create_tables(dialect: Dialect) -> Vec<String> {
         .col(text("before", false))
         .col(text("after", false))
         .primary_key(Index::create().col(tbl("tbl")).col(tbl("seq")));
-    // One `seq` per table: the counter, and the erased mark.
+    // One `seq` per table: the erased mark.
     let per_table = |name: &str| {
         let mut t = Table::create();
         t.table(tbl(name))
@@ -97,13 +95,11 @@ pub fn create_tables(dialect: Dialect) -> Vec<String> {
             );
         t
     };
-    let mut counter = per_table(COUNTER_TABLE);
     let mut erased = per_table(ERASED_TABLE);
     if dialect == Dialect::Sqlite {
         // Keyed by their primary keys alone: one B-tree each instead of a rowid table and a
         // key index, so a logged write changes fewer pages.
         changes.extra("WITHOUT ROWID, STRICT");
-        counter.extra("WITHOUT ROWID, STRICT");
         erased.extra("WITHOUT ROWID, STRICT");
     }
     let by_row = Index::create()
@@ -133,17 +129,16 @@ pub fn create_tables(dialect: Dialect) -> Vec<String> {
         }
         statements.push(schema_sql(dialect, &inbox));
     }
-    match dialect {
-        Dialect::Sqlite => statements.push(schema_sql(dialect, &counter)),
+    if dialect == Dialect::Postgres {
         // sea-query has no sequence statements; these are fixed text. The second moves the
         // sequence past any number a log written before it existed (by counter rows) holds.
-        Dialect::Postgres => statements.extend([
+        statements.extend([
             format!("CREATE SEQUENCE IF NOT EXISTS \"{SEQUENCE}\""),
             format!(
                 "SELECT setval('\"{SEQUENCE}\"', max(seq)) FROM \"{CHANGES_TABLE}\" \
                  HAVING max(seq) >= (SELECT last_value FROM \"{SEQUENCE}\")"
             ),
-        ]),
+        ]);
     }
     statements
 }
@@ -164,10 +159,10 @@ pub struct ChangeRow<'a> {
     pub notify: bool,
 }
 
-/// The statements that write one change record, in order.
+/// The statement that writes one change record.
 ///
-/// SQLite, one writer: a counter row per table, bumped and then read by the record's INSERT, so
-/// numbers rise in commit order and are gap-free.
+/// SQLite, one writer: the record's INSERT numbers it one past the highest number the table's
+/// log ever held ([`next_seq`]), so numbers rise in commit order and are gap-free.
 ///
 /// Postgres: numbering in the write would make the writers of a table take turns from their
 /// record to their commit (measured: 1,538 creates/s with history where the table without it
@@ -176,7 +171,75 @@ pub struct ChangeRow<'a> {
 /// by whoever reads the log next ([`number_pending`]), in the order they are found committed.
 /// With `notify`, the same statement signals [`CHANNEL`] (delivered at commit, never after a
 /// rollback).
-pub fn record_change(dialect: Dialect, c: ChangeRow<'_>) -> Result<Vec<Stmt>, ApiError> {
+pub fn record_change(dialect: Dialect, c: ChangeRow<'_>) -> Result<Stmt, ApiError> {
+    // The text names no table (the table is a bound value): one text per shape serves every
+    // write, rendered once. It is kept only once the values made here are exactly the ones
+    // sea-query bound, in its order.
+    let kept = &KEPT_RECORDS[record_shape(dialect, c.notify)];
+    let values = record_values(dialect, &c);
+    if let Some(sql) = kept.get() {
+        return Ok(Stmt {
+            sql: sql.clone(),
+            values,
+        });
+    }
+    let stmt = render_record(dialect, c)?;
+    if stmt.values == values {
+        let _ = kept.set(stmt.sql.clone());
+    }
+    Ok(stmt)
+}
+
+/// [`record_change`]'s text per shape: SQLite; Postgres; Postgres with `NOTIFY`.
+static KEPT_RECORDS: [std::sync::OnceLock<String>; 3] = [const { std::sync::OnceLock::new() }; 3];
+
+fn record_shape(dialect: Dialect, notify: bool) -> usize {
+    match (dialect, notify) {
+        (Dialect::Sqlite, _) => 0,
+        (Dialect::Postgres, false) => 1,
+        (Dialect::Postgres, true) => 2,
+    }
+}
+
+/// Whether [`record_change`] keeps its text for this shape.
+#[cfg(test)]
+pub(crate) fn record_is_kept(dialect: Dialect, notify: bool) -> bool {
+    KEPT_RECORDS[record_shape(dialect, notify)].get().is_some()
+}
+
+/// The values [`render_record`] binds, in the order its text binds them.
+fn record_values(dialect: Dialect, c: &ChangeRow<'_>) -> Values {
+    let text = |s: Option<&str>| Value::from(s.map(str::to_owned));
+    let mut values: Vec<Value> = Vec::with_capacity(15);
+    if dialect == Dialect::Postgres && c.notify {
+        values.extend([CHANNEL.into(), c.table.into()]);
+    }
+    values.push(c.table.into());
+    if dialect == Dialect::Sqlite {
+        // next_seq: the table and 0 for the log, the table and 0 for the erased mark, then 1.
+        values.extend([
+            c.table.into(),
+            0i64.into(),
+            c.table.into(),
+            0i64.into(),
+            1i64.into(),
+        ]);
+    }
+    values.extend([
+        c.op.into(),
+        c.row_id.into(),
+        c.at.into(),
+        text(c.actor),
+        text(c.role),
+        text(c.request),
+        Value::from(c.before.clone()),
+        Value::from(c.after.clone()),
+    ]);
+    Values(values)
+}
+
+/// [`record_change`] rendered afresh.
+pub(crate) fn render_record(dialect: Dialect, c: ChangeRow<'_>) -> Result<Stmt, ApiError> {
     let table = c.table;
     let mut values = Query::select();
     let cells = [
@@ -193,13 +256,8 @@ pub fn record_change(dialect: Dialect, c: ChangeRow<'_>) -> Result<Vec<Stmt>, Ap
     let mut insert = Query::insert();
     let record = match dialect {
         Dialect::Sqlite => {
-            let mut current = Query::select();
-            current
-                .from(tbl(COUNTER_TABLE))
-                .column(tbl("seq"))
-                .and_where(col("tbl").eq(table));
             let mut numbered: Vec<Expr> = cells.into();
-            numbered.insert(1, Expr::SubQuery(None, Box::new(current.into())));
+            numbered.insert(1, next_seq(table));
             values.exprs(numbered);
             insert
                 .into_table(tbl(CHANGES_TABLE))
@@ -235,11 +293,29 @@ pub fn record_change(dialect: Dialect, c: ChangeRow<'_>) -> Result<Vec<Stmt>, Ap
         }
     };
     // As many values as columns: an error here is a bug in this function.
-    let record = record.map_err(ApiError::internal)?;
-    Ok(match dialect {
-        Dialect::Sqlite => vec![bump_counter(table), record],
-        Dialect::Postgres => vec![record],
-    })
+    record.map_err(ApiError::internal)
+}
+
+/// SQLite: the number after the highest the table's log ever held — the highest it holds, or
+/// the highest erased from it if that is higher (a purge may take the newest). Two reads of
+/// primary keys inside the record's own INSERT: the single writer runs them in commit order,
+/// and no counter row is written per change.
+fn next_seq(table: &str) -> Expr {
+    let mut held = Query::select();
+    held.expr(Func::max(Expr::col(tbl("seq"))))
+        .from(tbl(CHANGES_TABLE))
+        .and_where(col("tbl").eq(table));
+    let mut erased = Query::select();
+    erased
+        .column(tbl("seq"))
+        .from(tbl(ERASED_TABLE))
+        .and_where(col("tbl").eq(table));
+    let highest = |q: sea_query::SelectStatement| {
+        Func::coalesce([Expr::SubQuery(None, Box::new(q.into())), Expr::val(0i64)])
+    };
+    // SQLite's `max` of two arguments is the larger one.
+    Expr::from(Func::cust(tbl("max")).args([highest(held).into(), highest(erased).into()]))
+        .add(1i64)
 }
 
 /// Postgres: one row (an inbox id) when some record waits in the inbox, none otherwise.
@@ -291,23 +367,6 @@ pub fn number_pending(limit: u64) -> Stmt {
         sql,
         values: sea_query::Values(vec![limit.into()]),
     }
-}
-
-/// SQLite: the counter row of `table` moved on by one (created at 1).
-fn bump_counter(table: &str) -> Stmt {
-    let mut q = Query::insert();
-    q.into_table(tbl(COUNTER_TABLE))
-        .columns([tbl("tbl"), tbl("seq")])
-        .values_panic([table.into(), 1i64.into()])
-        .on_conflict(
-            OnConflict::column(tbl("tbl"))
-                .value(
-                    tbl("seq"),
-                    Expr::col((tbl(COUNTER_TABLE), tbl("seq"))).add(1i64),
-                )
-                .to_owned(),
-        );
-    render(Dialect::Sqlite, &q)
 }
 
 /// Which change records of one table a purge erases.

@@ -7,7 +7,7 @@ use serde_json::json;
 use ward_ir::{CompareOp, Operation};
 
 use super::filter::{Filter, SortKey};
-use super::{ddl, dml, filter, predicate};
+use super::{Dialect, changes, ddl, dml, filter, predicate};
 use crate::security::gate;
 use crate::test_support::{caller, snapshot};
 
@@ -483,7 +483,8 @@ mod goldens {
                 .into_iter()
                 .map(|sql| ("create the change log", unbound(sql))),
         );
-        out.extend(
+        out.push((
+            "record a change",
             changes::record_change(
                 dialect,
                 changes::ChangeRow {
@@ -499,10 +500,8 @@ mod goldens {
                     notify: true,
                 },
             )
-            .unwrap()
-            .into_iter()
-            .map(|stmt| ("record a change", stmt)),
-        );
+            .unwrap(),
+        ));
         out.push((
             "versions of a row",
             changes::versions(dialect, "rooms", "r1", Some(9), 21),
@@ -713,6 +712,41 @@ mod goldens {
                  UPDATE_EXPECT=1 cargo test -p ward-runtime --lib sql and review the diff",
                 path.display()
             );
+        }
+    }
+}
+
+/// The change record's text is rendered once per shape and kept: a kept statement binds
+/// exactly what a fresh rendering binds, for every shape and for values that are absent.
+#[test]
+fn a_kept_change_record_binds_what_a_fresh_one_does() {
+    for (dialect, notify) in [
+        (Dialect::Sqlite, false),
+        (Dialect::Postgres, false),
+        (Dialect::Postgres, true),
+    ] {
+        for actor in [None, Some("u1")] {
+            let row = || changes::ChangeRow {
+                table: "rooms",
+                op: "insert",
+                row_id: "r1",
+                at: "2026-01-01T00:00:00.000Z",
+                actor,
+                role: Some("member"),
+                request: None,
+                before: None,
+                after: Some("{\"a\":1}".to_owned()),
+                notify,
+            };
+            let first = changes::record_change(dialect, row()).unwrap();
+            let kept = changes::record_change(dialect, row()).unwrap();
+            let fresh = changes::render_record(dialect, row()).unwrap();
+            assert!(
+                changes::record_is_kept(dialect, notify),
+                "{dialect:?} {notify}"
+            );
+            assert_eq!((&kept.sql, &kept.values), (&fresh.sql, &fresh.values));
+            assert_eq!((&first.sql, &first.values), (&fresh.sql, &fresh.values));
         }
     }
 }

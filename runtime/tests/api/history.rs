@@ -327,6 +327,8 @@ async fn retention_sweeps_old_versions_and_purges_erase_what_they_name() {
     assert_eq!(page["data"], json!([]));
 
     // `ward history purge`: by row, by actor, by date.
+    let highest = |log: &[Value]| log.iter().filter_map(|r| r["seq"].as_i64()).max();
+    let before_purge = highest(&s.app.change_log("logs").await.unwrap()).unwrap();
     let url = s.db.options(s.dir.path()).database_url;
     let purge = |what| ward_runtime::purge_history(ir.clone(), &url, "logs", what);
     let erased = purge(ward_runtime::HistoryPurge::Row(logs[0].clone()))
@@ -339,6 +341,11 @@ async fn retention_sweeps_old_versions_and_purges_erase_what_they_name() {
     assert_eq!(erased, 2);
     assert!(s.app.change_log("logs").await.unwrap().is_empty());
     s.create("logs", &c.member, json!({"body": "d"})).await;
+    // Numbers go on from the highest ever given, not from what is left: a resume from 3 must
+    // never be handed a new record numbered 3 or below.
+    let next = s.app.change_log("logs").await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert!(highest(&next).unwrap() > before_purge, "{next:?}");
     let before = |t: chrono::DateTime<chrono::Utc>| {
         ward_runtime::HistoryPurge::Before(ward_ir::time::datetime_text(&t))
     };

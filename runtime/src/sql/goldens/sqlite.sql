@@ -96,16 +96,9 @@ CREATE INDEX IF NOT EXISTS "ix__ward_changes_row" ON "_ward_changes" ("tbl", "ro
 -- create the change log
 CREATE TABLE IF NOT EXISTS "_ward_change_erased" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" INTEGER NOT NULL ) WITHOUT ROWID, STRICT
 
--- create the change log
-CREATE TABLE IF NOT EXISTS "_ward_change_seq" ( "tbl" TEXT NOT NULL PRIMARY KEY, "seq" INTEGER NOT NULL ) WITHOUT ROWID, STRICT
-
 -- record a change
-INSERT INTO "_ward_change_seq" ("tbl", "seq") VALUES (?, ?) ON CONFLICT ("tbl") DO UPDATE SET "seq" = "_ward_change_seq"."seq" + ?
--- values: [String(Some("rooms")), BigInt(Some(1)), BigInt(Some(1))]
-
--- record a change
-INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after") SELECT ?, (SELECT "seq" FROM "_ward_change_seq" WHERE "tbl" = ?), ?, ?, ?, ?, ?, ?, ?, ?
--- values: [String(Some("rooms")), String(Some("rooms")), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
+INSERT INTO "_ward_changes" ("tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after") SELECT ?, max(COALESCE((SELECT MAX("seq") FROM "_ward_changes" WHERE "tbl" = ?), ?), COALESCE((SELECT "seq" FROM "_ward_change_erased" WHERE "tbl" = ?), ?)) + ?, ?, ?, ?, ?, ?, ?, ?, ?
+-- values: [String(Some("rooms")), String(Some("rooms")), BigInt(Some(0)), String(Some("rooms")), BigInt(Some(0)), BigInt(Some(1)), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
 
 -- versions of a row
 SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after" FROM "_ward_changes" WHERE "tbl" = ? AND "row_id" = ? AND "seq" < ? ORDER BY "seq" DESC LIMIT ?

@@ -237,9 +237,7 @@ async fn change_numbers_follow_commit_order_without_writers_waiting() {
             after: Some("{}".to_owned()),
             notify: true,
         };
-        for stmt in changes::record_change(Dialect::Postgres, change)? {
-            db.execute(&stmt)?;
-        }
+        db.execute(&changes::record_change(Dialect::Postgres, change)?)?;
         Ok(())
     };
     let log = |store: Store| async move {
