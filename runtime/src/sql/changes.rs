@@ -176,15 +176,14 @@ pub fn record_change(dialect: Dialect, c: ChangeRow<'_>) -> Result<Stmt, ApiErro
     // write, rendered once. It is kept only once the values made here are exactly the ones
     // sea-query bound, in its order.
     let kept = &KEPT_RECORDS[record_shape(dialect, c.notify)];
-    let values = record_values(dialect, &c);
     if let Some(sql) = kept.get() {
         return Ok(Stmt {
             sql: sql.clone(),
-            values,
+            values: record_values(dialect, c),
         });
     }
-    let stmt = render_record(dialect, c)?;
-    if stmt.values == values {
+    let stmt = render_record(dialect, &c)?;
+    if stmt.values == record_values(dialect, c) {
         let _ = kept.set(stmt.sql.clone());
     }
     Ok(stmt)
@@ -208,7 +207,7 @@ pub(crate) fn record_is_kept(dialect: Dialect, notify: bool) -> bool {
 }
 
 /// The values [`render_record`] binds, in the order its text binds them.
-fn record_values(dialect: Dialect, c: &ChangeRow<'_>) -> Values {
+fn record_values(dialect: Dialect, c: ChangeRow<'_>) -> Values {
     let text = |s: Option<&str>| Value::from(s.map(str::to_owned));
     let mut values: Vec<Value> = Vec::with_capacity(15);
     if dialect == Dialect::Postgres && c.notify {
@@ -232,14 +231,14 @@ fn record_values(dialect: Dialect, c: &ChangeRow<'_>) -> Values {
         text(c.actor),
         text(c.role),
         text(c.request),
-        Value::from(c.before.clone()),
-        Value::from(c.after.clone()),
+        Value::from(c.before),
+        Value::from(c.after),
     ]);
     Values(values)
 }
 
-/// [`record_change`] rendered afresh.
-pub(crate) fn render_record(dialect: Dialect, c: ChangeRow<'_>) -> Result<Stmt, ApiError> {
+/// [`record_change`] rendered afresh (once per shape: it copies the images).
+pub(crate) fn render_record(dialect: Dialect, c: &ChangeRow<'_>) -> Result<Stmt, ApiError> {
     let table = c.table;
     let mut values = Query::select();
     let cells = [
@@ -250,8 +249,8 @@ pub(crate) fn render_record(dialect: Dialect, c: ChangeRow<'_>) -> Result<Stmt, 
         Expr::val(c.actor.map(str::to_owned)),
         Expr::val(c.role.map(str::to_owned)),
         Expr::val(c.request.map(str::to_owned)),
-        Expr::val(c.before),
-        Expr::val(c.after),
+        Expr::val(c.before.clone()),
+        Expr::val(c.after.clone()),
     ];
     let mut insert = Query::insert();
     let record = match dialect {
@@ -301,21 +300,29 @@ pub(crate) fn render_record(dialect: Dialect, c: ChangeRow<'_>) -> Result<Stmt, 
 /// primary keys inside the record's own INSERT: the single writer runs them in commit order,
 /// and no counter row is written per change.
 fn next_seq(table: &str) -> Expr {
-    let mut held = Query::select();
-    held.expr(Func::max(Expr::col(tbl("seq"))))
+    let or_zero = |q: Expr| Func::coalesce([q, Expr::val(0i64)]);
+    let (held, erased) = (or_zero(highest_held(table)), or_zero(erased_mark(table)));
+    // SQLite's `max` of two arguments is the larger one.
+    Expr::from(Func::cust(tbl("max")).args([held.into(), erased.into()])).add(1i64)
+}
+
+/// `(SELECT MAX(seq) …)`: the highest number `table`'s log holds (NULL: none).
+fn highest_held(table: &str) -> Expr {
+    let mut q = Query::select();
+    q.expr(Func::max(Expr::col(tbl("seq"))))
         .from(tbl(CHANGES_TABLE))
         .and_where(col("tbl").eq(table));
-    let mut erased = Query::select();
-    erased
-        .column(tbl("seq"))
+    Expr::SubQuery(None, Box::new(q.into()))
+}
+
+/// `(SELECT seq FROM _ward_change_erased …)`: the highest number ever erased from `table`'s log
+/// (NULL: none).
+fn erased_mark(table: &str) -> Expr {
+    let mut q = Query::select();
+    q.column(tbl("seq"))
         .from(tbl(ERASED_TABLE))
         .and_where(col("tbl").eq(table));
-    let highest = |q: sea_query::SelectStatement| {
-        Func::coalesce([Expr::SubQuery(None, Box::new(q.into())), Expr::val(0i64)])
-    };
-    // SQLite's `max` of two arguments is the larger one.
-    Expr::from(Func::cust(tbl("max")).args([highest(held).into(), highest(erased).into()]))
-        .add(1i64)
+    Expr::SubQuery(None, Box::new(q.into()))
 }
 
 /// Postgres: one row (an inbox id) when some record waits in the inbox, none otherwise.
@@ -420,19 +427,8 @@ pub fn mark_erased(dialect: Dialect, table: &str, seq: i64) -> Stmt {
 /// Where `table`'s log stands, as one row: the highest `seq` it holds and the highest one ever
 /// erased from it (each NULL when there is none).
 pub fn position(dialect: Dialect, table: &str) -> Stmt {
-    let mut highest = Query::select();
-    highest
-        .expr(Func::max(Expr::col(tbl("seq"))))
-        .from(tbl(CHANGES_TABLE))
-        .and_where(col("tbl").eq(table));
-    let mut erased = Query::select();
-    erased
-        .column(tbl("seq"))
-        .from(tbl(ERASED_TABLE))
-        .and_where(col("tbl").eq(table));
     let mut q = Query::select();
-    q.expr(Expr::SubQuery(None, Box::new(highest.into())))
-        .expr(Expr::SubQuery(None, Box::new(erased.into())));
+    q.expr(highest_held(table)).expr(erased_mark(table));
     render(dialect, &q)
 }
 

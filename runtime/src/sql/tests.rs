@@ -740,7 +740,7 @@ fn a_kept_change_record_binds_what_a_fresh_one_does() {
             };
             let first = changes::record_change(dialect, row()).unwrap();
             let kept = changes::record_change(dialect, row()).unwrap();
-            let fresh = changes::render_record(dialect, row()).unwrap();
+            let fresh = changes::render_record(dialect, &row()).unwrap();
             assert!(
                 changes::record_is_kept(dialect, notify),
                 "{dialect:?} {notify}"
