@@ -44,7 +44,9 @@ pub fn locate(spans: &Spans, sources: &Sources) -> BTreeMap<String, SourceLocati
         .iter()
         .map(|f| {
             let newlines = f.text.bytes().enumerate().filter(|(_, b)| *b == b'\n');
-            std::iter::once(0).chain(newlines.map(|(i, _)| i + 1)).collect()
+            std::iter::once(0)
+                .chain(newlines.map(|(i, _)| i + 1))
+                .collect()
         })
         .collect();
     spans

@@ -114,6 +114,25 @@ impl Console {
         }
         self.admit(headers)
     }
+
+    /// A state-changing call admitted ([`Console::admit_change`]) and its JSON body read as `T`
+    /// (`INVALID_JSON` naming the `expected` shape otherwise).
+    fn change<T: serde::de::DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        body: &str,
+        expected: &str,
+    ) -> Result<T, Box<Response>> {
+        self.admit_change(headers)?;
+        serde_json::from_str(body).map_err(|_| {
+            Box::new(json_error(
+                StatusCode::BAD_REQUEST,
+                "validation",
+                "INVALID_JSON",
+                &format!("expected {expected}"),
+            ))
+        })
+    }
 }
 
 /// A refusal of the console's own routes, in the API's error envelope (SPEC §5.4).
@@ -243,16 +262,9 @@ async fn mint(State(c): State<Arc<Console>>, headers: HeaderMap, body: String) -
             ward_runtime::NOT_FOUND_BODY.to_owned(),
         );
     };
-    if let Err(refused) = c.admit_change(&headers) {
-        return *refused;
-    }
-    let Ok(acting) = serde_json::from_str::<Acting>(&body) else {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "validation",
-            "INVALID_JSON",
-            "expected {\"sub\", \"roles\", \"org\", \"claims\"}",
-        );
+    let acting: Acting = match c.change(&headers, &body, r#"{"sub", "roles", "org", "claims"}"#) {
+        Ok(acting) => acting,
+        Err(refused) => return *refused,
     };
     let ir = c.app.ir_now();
     if let Some(unknown) = acting.roles.iter().find(|r| !ir.roles.contains(r)) {
@@ -308,16 +320,9 @@ struct Refused {
 /// `POST /_ward/api/why`: the declarations behind a refusal the page received, at their
 /// file:line in the files being served now.
 async fn why(State(c): State<Arc<Console>>, headers: HeaderMap, body: String) -> Response {
-    if let Err(refused) = c.admit_change(&headers) {
-        return *refused;
-    }
-    let Ok(refused) = serde_json::from_str::<Refused>(&body) else {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "validation",
-            "INVALID_JSON",
-            "expected {\"method\", \"path\", \"answer\"}",
-        );
+    let refused: Refused = match c.change(&headers, &body, r#"{"method", "path", "answer"}"#) {
+        Ok(refused) => refused,
+        Err(answer) => return *answer,
     };
     let ir = c.app.ir_now();
     let why = ward_compiler::policy::why(&ir, &refused.method, &refused.path, &refused.answer);
