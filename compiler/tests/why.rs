@@ -23,12 +23,16 @@ fn compile(files: Vec<SourceFile>) -> Ir {
         .unwrap()
 }
 
-/// The 1-based line of the first line containing `needle` after the first containing `after`.
-fn line_of(files: &[SourceFile], file: &str, after: &str, needle: &str) -> u32 {
+/// Where the first line containing `needle` after the first containing `after` is, in `file`:
+/// the file and its 1-based line, as the IR's `sources` say it.
+fn written(files: &[SourceFile], file: &str, after: &str, needle: &str) -> (String, u32) {
     let text = &files.iter().find(|f| f.name == file).unwrap().text;
     let start = text.lines().position(|l| l.contains(after)).unwrap();
     let found = text.lines().skip(start).position(|l| l.contains(needle));
-    u32::try_from(start + found.unwrap() + 1).unwrap()
+    (
+        file.to_owned(),
+        u32::try_from(start + found.unwrap() + 1).unwrap(),
+    )
 }
 
 fn at(ir: &Ir, key: &str) -> (String, u32) {
@@ -43,12 +47,7 @@ fn at(ir: &Ir, key: &str) -> (String, u32) {
 fn sources_name_each_declaration_where_it_was_written() {
     let files = rooms_files();
     let ir = compile(files.clone());
-    let rooms = |needle: &str| {
-        (
-            "rooms.kdl".to_owned(),
-            line_of(&files, "rooms.kdl", "table rooms", needle),
-        )
-    };
+    let rooms = |needle: &str| written(&files, "rooms.kdl", "table rooms", needle);
     assert_eq!(at(&ir, "rooms"), rooms("table rooms"));
     assert_eq!(at(&ir, "rooms.column.capacity"), rooms("column capacity"));
     assert_eq!(at(&ir, "rooms.access.update"), rooms("        update {"));
@@ -73,28 +72,17 @@ fn sources_name_each_declaration_where_it_was_written() {
     );
     assert_eq!(
         at(&ir, "rooms.action.maintain.error.NOTES_REQUIRED"),
-        (
-            "rooms.kdl".to_owned(),
-            line_of(&files, "rooms.kdl", "action maintain", "require {")
-        )
+        written(&files, "rooms.kdl", "action maintain", "require {")
     );
     // The firewall is the template's, written in auth.kdl: cited there.
-    let template = |needle: &str| {
-        (
-            "auth.kdl".to_owned(),
-            line_of(&files, "auth.kdl", "template tenant-scoped", needle),
-        )
-    };
+    let template = |needle: &str| written(&files, "auth.kdl", "template tenant-scoped", needle);
     assert_eq!(at(&ir, "rooms.firewall"), template("firewall {"));
     assert_eq!(
         at(&ir, "rooms.firewall.scope.organizationId"),
         template("scope organizationId")
     );
     assert_eq!(at(&ir, "auth"), ("auth.kdl".to_owned(), 2));
-    let trigger = (
-        "rooms.kdl".to_owned(),
-        line_of(&files, "rooms.kdl", "table bookings", "on create before"),
-    );
+    let trigger = written(&files, "rooms.kdl", "table bookings", "on create before");
     assert_eq!(at(&ir, "bookings.on.create.before"), trigger);
     assert_eq!(
         at(&ir, "action.bookRoom.error.ROOM_UNAVAILABLE").0,

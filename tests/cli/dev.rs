@@ -23,6 +23,15 @@ fn dev(dir: &Path, log: &Path) -> Served {
     )
 }
 
+/// The console page's CSRF token (its `ward-csrf` meta tag).
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"ward-csrf\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned()
+}
+
 fn served_hash(port: u16) -> String {
     let (_, body) = http(port, "GET", "/healthz", None, None);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
@@ -385,12 +394,7 @@ fn dev_serves_the_console_and_serve_does_not() {
     );
     assert!(head.contains("frame-ancestors 'none'"), "{head}");
     assert!(!page.contains("<script>"), "no inline script: {page}");
-    let csrf = page
-        .split("name=\"ward-csrf\" content=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_of(&page);
     let (status, _, project_json) =
         super::http_with(served.port, "GET", "/_ward/api/project", &[], None);
     assert_eq!(status, 200);
@@ -493,12 +497,7 @@ fn serve_console_admits_only_operators() {
     assert_eq!(status, 200, "the page itself holds no data");
     assert!(head.contains("frame-ancestors 'none'"), "{head}");
     assert!(page.contains(r#"name="ward-mode" content="serve""#));
-    let csrf = page
-        .split("name=\"ward-csrf\" content=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_of(&page);
     let operator = format!("Bearer {}", token(project.path(), "olga"));
     let nobody = ward(&["token", arg(project.path()), "--sub", "nora"]);
     let nobody = format!("Bearer {}", text(&nobody.stdout).trim());
