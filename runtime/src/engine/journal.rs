@@ -306,6 +306,5 @@ pub fn record(
             notify: plan.def.realtime,
         },
     )?;
-    row::execute(w.db, &stmt)?;
-    Ok(())
+    w.db.append(stmt)
 }

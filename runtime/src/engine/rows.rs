@@ -172,8 +172,7 @@ pub fn update_returning(
     if !plan.writes_images {
         return row::first_record(w.db, plan, &stmt);
     }
-    let before = row::by_id(w.db, plan, id, Cond::all())?;
-    let after = row::first_record(w.db, plan, &stmt)?;
+    let (before, after) = row::by_id_and_first(w.db, plan, id, &stmt)?;
     if let Some(after) = &after {
         written(w, plan, before.as_ref(), Some(after))?;
     }

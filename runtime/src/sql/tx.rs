@@ -27,6 +27,8 @@ pub const SQLITE_BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 pub const SQLITE_BEGIN_EXCLUSIVE: &str = "BEGIN EXCLUSIVE";
 pub const SQLITE_BEGIN_DEFERRED: &str = "BEGIN DEFERRED";
 pub const COMMIT: &str = "COMMIT";
+/// Postgres: every ward write transaction (docs/decisions.md, "Serialization failures").
+pub const PG_BEGIN_SERIALIZABLE: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 pub const ROLLBACK: &str = "ROLLBACK";
 
 /// SQLite's writer thread: one savepoint per write inside the group commit's transaction, so a

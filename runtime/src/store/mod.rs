@@ -38,7 +38,28 @@ pub trait Db {
 
     /// Runs one of ward's fixed transaction-control statements (savepoints).
     fn control(&self, sql: Control) -> Result<(), ApiError>;
+
+    /// Runs a write whose outcome nothing later in the transaction reads (a change record). A
+    /// store may send it together with its next statement, or with the commit, instead of
+    /// waiting for it alone; its error fails the transaction all the same.
+    fn append(&self, stmt: Stmt) -> Result<(), ApiError> {
+        self.execute(&stmt).map(|_| ())
+    }
+
+    /// Runs `first`, then `second` (which does not depend on what `first` returns), reading both
+    /// as rows of `types`: a store may send them together and wait once.
+    fn query_pair(
+        &self,
+        first: &Stmt,
+        second: &Stmt,
+        types: &[ColumnType],
+    ) -> Result<Rows2, ApiError> {
+        Ok((self.query(first, types)?, self.query(second, types)?))
+    }
 }
+
+/// The rows of two statements ([`Db::query_pair`]).
+pub type Rows2 = (Vec<Vec<Json>>, Vec<Vec<Json>>);
 
 pub use crate::sql::tx::Control;
 

@@ -9,7 +9,7 @@
 //! so one that fails fails alone. Statements that may scan or wait on a lock keep a pooled
 //! connection, so that none of them holds up the reads queued behind it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::error::Error as StdError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -360,6 +360,7 @@ impl PgStore {
                 db.query(&crate::sql::ddl::pg_no_statement_timeout(), &[])?;
                 db.query(&crate::sql::ddl::pg_migration_lock(), &[])?;
                 let out = f(&db)?;
+                drop(db);
                 rt.block_on(tx.commit()).map_err(pg_error)?;
                 Ok(out)
             })
@@ -390,6 +391,7 @@ fn one_transaction<R>(
         .map_err(pg_error)?;
     let db = PgDb::new(rt, &tx, &tx.statement_cache);
     let out = f(&db)?;
+    drop(db);
     rt.block_on(tx.commit()).map_err(pg_error)?;
     Ok(out)
 }
@@ -402,8 +404,8 @@ async fn run_query(
     if client.statement_cache.size() > STATEMENT_CACHE_LIMIT {
         client.statement_cache.clear();
     }
-    let params: Vec<Bound<'_>> = stmt.values.0.iter().map(Bound).collect();
-    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    let bound = bound(stmt);
+    let refs = params(&bound);
     let st = client.prepare_cached(&stmt.sql).await.map_err(pg_error)?;
     let rows = match client.query(&st, &refs).await {
         // Another instance changed a column's type since this statement was prepared: prepare
@@ -454,33 +456,21 @@ fn in_transaction<R>(
     client: &mut deadpool_postgres::Object,
     f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
 ) -> Attempt<R> {
-    let tx = match rt.block_on(
-        client
-            .build_transaction()
-            .isolation_level(IsolationLevel::Serializable)
-            .start(),
-    ) {
-        Ok(tx) => tx,
-        Err(e) => return Attempt::Done(Err(pg_error(e))),
+    let client: &deadpool_postgres::Object = client;
+    let db = match PgDb::write_transaction(rt, client, &client.statement_cache) {
+        Ok(db) => db,
+        Err(e) => return Attempt::Done(Err(e)),
     };
-    let db = PgDb::new(rt, &tx, &tx.statement_cache);
-    // The shared write lock (a retry holding it exclusively is granted it at once).
-    if let Err(e) = db.query(&crate::sql::ddl::pg_write_lock_shared(), &[]) {
-        return Attempt::Done(Err(e));
-    }
     let out = f(&db);
     // A conflict anywhere in the attempt, even one a batch record caught in its savepoint,
-    // means its reads may be stale: roll back and run the whole attempt again.
+    // means its reads may be stale: roll back (dropping `db` does) and run the whole attempt
+    // again.
     if db.conflict.get() {
         return Attempt::Conflict;
     }
-    match out {
-        Ok(r) => match rt.block_on(tx.commit()) {
-            Ok(()) => Attempt::Done(Ok(r)),
-            Err(e) if is_conflict(&e) => Attempt::Conflict,
-            Err(e) => Attempt::Done(Err(pg_error(e))),
-        },
-        // Dropping `tx` rolls it back.
+    match out.and_then(|r| db.commit().map(|()| r)) {
+        Ok(r) => Attempt::Done(Ok(r)),
+        Err(_) if db.conflict.get() => Attempt::Conflict,
         Err(e) => Attempt::Done(Err(e)),
     }
 }
@@ -540,11 +530,41 @@ fn pg_error(e: tokio_postgres::Error) -> ApiError {
 
 /// A transaction (or, for [`PgStore::one_statement`], a bare connection) from the pool, driven from a
 /// blocking thread.
-struct PgDb<'a, C> {
+///
+/// A write transaction ([`PgDb::write_transaction`]) spends as few round trips as its
+/// statements allow: its opening (BEGIN and the shared write lock) is sent ahead of its first
+/// statement, and its change records ([`Db::append`]) ahead of the statement or the COMMIT that
+/// follows them, all in one pipelined message. Postgres runs them in the order sent; the first
+/// that fails is the one reported (the ones after it only fail for the aborted transaction).
+/// A logged create is then two round trips — the INSERT with its opening, the COMMIT with its
+/// record — where it was five.
+struct PgDb<'a, C: GenericClient> {
     rt: &'a Handle,
     tx: &'a C,
     cache: &'a StatementCache,
     conflict: Cell<bool>,
+    state: Cell<TxState>,
+    ahead: RefCell<Vec<Ahead>>,
+}
+
+/// Where [`PgDb`] is in a transaction it opened itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TxState {
+    /// Not one of its own (a bare connection, or a `Transaction` that ends itself).
+    None,
+    /// Opened in the next round trip.
+    Unsent,
+    /// Sent; it ends with [`PgDb::commit`], or with a ROLLBACK when dropped.
+    Open,
+}
+
+/// BEGIN and the shared write lock.
+const OPENING_STATEMENTS: usize = 2;
+
+/// A statement sent with the next round trip.
+enum Ahead {
+    Text(&'static str),
+    Prepared(tokio_postgres::Statement, Stmt),
 }
 
 impl<'a, C: GenericClient> PgDb<'a, C> {
@@ -554,7 +574,44 @@ impl<'a, C: GenericClient> PgDb<'a, C> {
             tx,
             cache,
             conflict: Cell::new(false),
+            state: Cell::new(TxState::None),
+            ahead: RefCell::new(Vec::new()),
         }
+    }
+
+    /// A SERIALIZABLE transaction under the shared write lock on the connection `client`,
+    /// opened with its first statement.
+    fn write_transaction(
+        rt: &'a Handle,
+        client: &'a C,
+        cache: &'a StatementCache,
+    ) -> Result<Self, ApiError> {
+        let db = PgDb::new(rt, client, cache);
+        let lock = crate::sql::ddl::pg_write_lock_shared();
+        let prepared = db.prepare(&lock.sql)?;
+        let opening = [
+            Ahead::Text(crate::sql::tx::PG_BEGIN_SERIALIZABLE),
+            Ahead::Prepared(prepared, lock),
+        ];
+        db.ahead.borrow_mut().extend(opening);
+        db.state.set(TxState::Unsent);
+        Ok(db)
+    }
+
+    /// Commits the transaction [`PgDb::write_transaction`] opened, with the records appended
+    /// since its last statement; a transaction that never sent a statement has nothing to commit.
+    fn commit(&self) -> Result<(), ApiError> {
+        let nothing_sent =
+            self.state.get() == TxState::Unsent && self.ahead.borrow().len() == OPENING_STATEMENTS;
+        if self.state.get() == TxState::None || nothing_sent {
+            self.state.set(TxState::None);
+            self.ahead.borrow_mut().clear();
+            return Ok(());
+        }
+        let out = self.round_trip(self.tx.batch_execute(crate::sql::tx::COMMIT));
+        // Committed, or (any error of COMMIT or of what it carried) ended by Postgres.
+        self.state.set(TxState::None);
+        out
     }
 
     fn fail(&self, e: tokio_postgres::Error) -> ApiError {
@@ -572,36 +629,119 @@ impl<'a, C: GenericClient> PgDb<'a, C> {
             .block_on(self.tx.prepare_cached(sql))
             .map_err(|e| self.fail(e))
     }
+
+    /// Sends what waits ahead and then `main`, in one message, and waits for all of their
+    /// answers; the first error in the order sent is the one returned.
+    fn round_trip<T>(
+        &self,
+        main: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, ApiError> {
+        let ahead = self.ahead.take();
+        if self.state.get() == TxState::Unsent {
+            self.state.set(TxState::Open);
+        }
+        if ahead.is_empty() {
+            return self.rt.block_on(main).map_err(|e| self.fail(e));
+        }
+        // `join_all` and `join` poll in order, and each request is handed to the connection
+        // when its future is first polled: Postgres receives them in this order.
+        let sent = ahead.iter().map(|a| send_ahead(self.tx, a));
+        let (before, out) = self.rt.block_on(futures_util::future::join(
+            futures_util::future::join_all(sent),
+            main,
+        ));
+        if let Some(e) = before.into_iter().find_map(Result::err) {
+            return Err(self.fail(e));
+        }
+        out.map_err(|e| self.fail(e))
+    }
+}
+
+async fn send_ahead<C: GenericClient>(
+    client: &C,
+    ahead: &Ahead,
+) -> Result<(), tokio_postgres::Error> {
+    match ahead {
+        Ahead::Text(sql) => client.batch_execute(sql).await,
+        Ahead::Prepared(st, stmt) => {
+            let bound = bound(stmt);
+            let refs = params(&bound);
+            client.execute(st, &refs).await.map(|_| ())
+        }
+    }
+}
+
+impl<C: GenericClient> Drop for PgDb<'_, C> {
+    /// A transaction of its own that was not committed (an error, a lost race, a panic) is
+    /// rolled back before its connection goes back to the pool.
+    fn drop(&mut self) {
+        if self.state.get() == TxState::Open {
+            // Best effort: a connection that cannot take a ROLLBACK is broken, and the pool
+            // discards a closed connection instead of handing it out.
+            let _ = self.rt.block_on(rollback(self.tx));
+        }
+    }
+}
+
+async fn rollback<C: GenericClient>(client: &C) -> Result<(), tokio_postgres::Error> {
+    client.batch_execute(crate::sql::tx::ROLLBACK).await
 }
 
 impl<C: GenericClient> Db for PgDb<'_, C> {
     fn query(&self, stmt: &Stmt, types: &[ColumnType]) -> Result<Vec<Vec<Json>>, ApiError> {
         let st = self.prepare(&stmt.sql)?;
-        let params: Vec<Bound<'_>> = stmt.values.0.iter().map(Bound).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = self
-            .rt
-            .block_on(self.tx.query(&st, &refs))
-            .map_err(|e| self.fail(e))?;
+        let bound = bound(stmt);
+        let refs = params(&bound);
+        let rows = self.round_trip(self.tx.query(&st, &refs))?;
         cells(&rows, types)
     }
 
     fn execute(&self, stmt: &Stmt) -> Result<u64, ApiError> {
         let st = self.prepare(&stmt.sql)?;
-        let params: Vec<Bound<'_>> = stmt.values.0.iter().map(Bound).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.rt
-            .block_on(self.tx.execute(&st, &refs))
-            .map_err(|e| self.fail(e))
+        let bound = bound(stmt);
+        let refs = params(&bound);
+        self.round_trip(self.tx.execute(&st, &refs))
     }
 
     fn control(&self, sql: Control) -> Result<(), ApiError> {
-        self.rt
-            .block_on(self.tx.batch_execute(sql.sql()))
-            .map_err(|e| self.fail(e))
+        self.round_trip(self.tx.batch_execute(sql.sql()))
     }
+
+    fn query_pair(
+        &self,
+        first: &Stmt,
+        second: &Stmt,
+        types: &[ColumnType],
+    ) -> Result<super::Rows2, ApiError> {
+        let (st1, st2) = (self.prepare(&first.sql)?, self.prepare(&second.sql)?);
+        let (p1, p2) = (bound(first), bound(second));
+        let (r1, r2) = (params(&p1), params(&p2));
+        let (a, b) = self.round_trip(async {
+            let (a, b) =
+                futures_util::future::join(self.tx.query(&st1, &r1), self.tx.query(&st2, &r2))
+                    .await;
+            Ok((a?, b?))
+        })?;
+        Ok((cells(&a, types)?, cells(&b, types)?))
+    }
+
+    fn append(&self, stmt: Stmt) -> Result<(), ApiError> {
+        if self.state.get() == TxState::None {
+            return self.execute(&stmt).map(|_| ());
+        }
+        let st = self.prepare(&stmt.sql)?;
+        self.ahead.borrow_mut().push(Ahead::Prepared(st, stmt));
+        Ok(())
+    }
+}
+
+/// A statement's values as the driver binds them ([`params`]).
+fn bound(stmt: &Stmt) -> Vec<Bound<'_>> {
+    stmt.values.0.iter().map(Bound).collect()
+}
+
+fn params<'a>(bound: &'a [Bound<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
 /// The first `types.len()` cells of every row.

@@ -75,6 +75,20 @@ pub fn by_id(
     first_record(db, plan, &stmt)
 }
 
+/// [`by_id`] (no condition but the id), and then the first row `stmt` returns — the row before
+/// a statement that changes it and the row it left — in one round trip where the store can.
+pub fn by_id_and_first(
+    db: &dyn Db,
+    plan: &TablePlan,
+    id: &Json,
+    stmt: &Stmt,
+) -> Result<(Option<Record>, Option<Record>), ApiError> {
+    let read = crate::sql::dml::select(plan, crate::sql::dml::by_id(plan, id), &[], Some(1), 0);
+    let (first, second) = db.query_pair(&read, stmt, &column_types(plan))?;
+    let one = |rows| to_records(plan, rows).into_iter().next();
+    Ok((one(first), one(second)))
+}
+
 /// Runs a `related::select_ids`-shaped statement of `plan` and reads the ids (first column).
 pub fn ids(db: &dyn Db, plan: &TablePlan, stmt: &Stmt) -> Result<Vec<Json>, ApiError> {
     let rows = db.query(stmt, &[id_type(plan.def.id)])?;

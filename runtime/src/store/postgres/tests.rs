@@ -305,3 +305,100 @@ async fn change_numbers_follow_commit_order_without_writers_waiting() {
     );
     assert!(seen_after[1].1 > seen_after[0].1, "numbers rise");
 }
+
+/// Statements appended to a write transaction ([`Db::append`], the change records) are sent with
+/// the next statement or the COMMIT, not alone: they must still run in the order written,
+/// inside the savepoints around them, and fail their transaction with their own error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_statements_run_in_order_and_fail_their_transaction() {
+    use crate::store::Control;
+
+    let Some(base) = postgres_url("appended statements") else {
+        return;
+    };
+    let admin = connect(&base).await;
+    let schema = format!("ward_append_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema}; CREATE TABLE {schema}.t (x INTEGER NOT NULL UNIQUE)"
+        ))
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let store = Store::open(&url, Default::default()).await.unwrap();
+    let insert = |x: i64| Stmt::unbound(format!("INSERT INTO t VALUES ({x})"));
+    let rows = |store: Store| async move {
+        let stmt = Stmt::unbound("SELECT x FROM t ORDER BY x");
+        store
+            .read(move |db| db.query(&stmt, &[ward_ir::ColumnType::Integer]))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| r.first().and_then(serde_json::Value::as_i64))
+            .collect::<Vec<_>>()
+    };
+
+    // A statement after an appended one sees it; one appended inside a savepoint that is rolled
+    // back is undone with it.
+    let seen = store
+        .write(move |db| {
+            db.append(insert(1))?;
+            let seen = row::scalar(db, &Stmt::unbound("SELECT count(*) FROM t"))?;
+            db.control(Control::Savepoint)?;
+            db.append(insert(2))?;
+            db.control(Control::RollbackTo)?;
+            db.append(insert(3))?;
+            Ok(seen)
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, 1, "the appended INSERT ran before the count");
+    assert_eq!(rows(store.clone()).await, [1, 3]);
+
+    // An appended statement that fails fails the write with its own error — not the aborted
+    // transaction's, of the statement sent after it — and leaves nothing.
+    let failed = store
+        .write(move |db| {
+            db.append(insert(4))?;
+            db.append(insert(1))?;
+            db.execute(&insert(5))?;
+            Ok(())
+        })
+        .await;
+    let code = |r: Result<(), ApiError>| r.err().map(|e| e.code().to_owned());
+    assert_eq!(code(failed), code(Err(ApiError::unique_violation())));
+    let at_commit = store
+        .write(move |db| {
+            db.append(insert(6))?;
+            db.append(insert(3))?;
+            Ok(())
+        })
+        .await;
+    assert_eq!(code(at_commit), code(Err(ApiError::unique_violation())));
+    // A write that fails after appending, before anything else is sent, leaves nothing either,
+    // and its connection goes back to the pool outside any transaction.
+    for _ in 0..4 {
+        let refused = store
+            .write(move |db| {
+                db.append(insert(7))?;
+                Err::<(), _>(ApiError::internal("refused"))
+            })
+            .await;
+        assert!(refused.is_err());
+        let sent = store
+            .write(move |db| {
+                db.execute(&insert(8))?;
+                db.append(insert(9))?;
+                Err::<(), _>(ApiError::internal("refused after a statement"))
+            })
+            .await;
+        assert!(sent.is_err());
+    }
+    let after = rows(store.clone()).await;
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    assert_eq!(after, [1, 3]);
+}
