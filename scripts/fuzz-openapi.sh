@@ -6,12 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv="${WARD_FUZZ_VENV:-target/fuzz-venv}"
-if [ ! -x "$venv/bin/schemathesis" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    'schemathesis>=4,<5' 'openapi-spec-validator>=0.7,<1'
-fi
+venv=$(scripts/python-tools.sh)
 cargo build --quiet --locked --bin ward
 ward="$PWD/target/debug/ward"
 

@@ -4,18 +4,12 @@
 # match the document, valid requests must pass it, deliberately invalid ones must not, and every
 # operation must be answered with a success status at least once.
 # By hand: scripts/openapi-replay.sh [EXAMPLE…]   (default: tasks rooms pets)
-# Environment: WARD_BIN (default target/debug/ward: build it first), WARD_REPLAY_VENV (default
-# target/replay-venv), WARD_REPLAY_PORT (first port, default 18501).
+# Environment: WARD_BIN (default target/debug/ward: build it first), WARD_REPLAY_PORT (first port,
+# default 18501); the Python tools come from scripts/python-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv="${WARD_REPLAY_VENV:-target/replay-venv}"
-pin=0.23.1  # openapi-core
-if ! "$venv/bin/python" -c "import sys, requests, openapi_core; sys.exit(openapi_core.__version__ != '$pin')" 2>/dev/null; then
-  if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "openapi-core==$pin" 'requests>=2.31,<3'
-fi
+venv=$(scripts/python-tools.sh)
 ward="${WARD_BIN:-target/debug/ward}"
 case "$ward" in /*) ;; *) ward="$PWD/$ward" ;; esac
 if [ ! -x "$ward" ]; then
