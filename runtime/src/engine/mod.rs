@@ -25,3 +25,23 @@ pub struct Writer<'a> {
     /// The request's id (`x-request-id`), when the write answers one.
     pub request: Option<&'a str>,
 }
+
+/// [`Writer`]'s origin, owned: for a write whose statements run away from the request's stack
+/// ([`crate::store::Store::write_then`]).
+#[derive(Clone)]
+pub struct Origin {
+    pub caller: Caller,
+    pub at: String,
+    pub request: Option<String>,
+}
+
+impl Origin {
+    pub fn writer<'a>(&'a self, db: &'a dyn Db) -> Writer<'a> {
+        Writer {
+            db,
+            caller: &self.caller,
+            at: &self.at,
+            request: self.request.as_deref(),
+        }
+    }
+}

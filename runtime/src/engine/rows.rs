@@ -5,16 +5,19 @@
 //! changes, or by key next to an `UPDATE … RETURNING` of one row) and after an INSERT or UPDATE
 //! (returned by the statement or read by id): those images are what the records carry.
 
+use std::sync::Arc;
+
 use sea_query::{Cond, Condition as SqlCond};
 use serde_json::{Map, Value as Json};
 use ward_ir::{IdKind, system};
 
-use super::{Writer, files, journal};
+use super::{Origin, Writer, files, journal};
 use crate::error::ApiError;
+use crate::snapshot::Snapshot;
 use crate::snapshot::TablePlan;
 use crate::sql::{Stmt, dml, related};
-use crate::store::Db;
 use crate::store::row::{self, Record};
+use crate::store::{Db, Store};
 
 /// What every write of a row does besides its statement, once the row's images are known: its
 /// change record, and the release of the files it no longer holds.
@@ -39,6 +42,69 @@ pub fn insert_returning(
         .ok_or_else(|| ApiError::internal("insert returned no row"))?;
     written(w, plan, None, Some(&rec))?;
     Ok(rec)
+}
+
+/// The INSERT … RETURNING of one prepared row of a table that logs its changes, with its change
+/// record, when the two are the whole write (no reference to check, no trigger): on Postgres two
+/// round trips awaited on the runtime ([`Store::write_then`]). Returns the row as stored.
+pub async fn logged_insert_alone(
+    store: &Store,
+    snap: Arc<Snapshot>,
+    table: String,
+    values: &Map<String, Json>,
+    origin: Origin,
+) -> Result<Record, ApiError> {
+    let plan = in_snapshot(&snap, &table)?;
+    let stmt = dml::insert_returning(plan, values).map_err(ApiError::internal)?;
+    let types = row::column_types(plan);
+    store
+        .write_then(vec![stmt], types, move |db, mut rows| {
+            let plan = in_snapshot(&snap, &table)?;
+            let rec = first(plan, &mut rows, 0)
+                .ok_or_else(|| ApiError::internal("insert returned no row"))?;
+            written(origin.writer(db), plan, None, Some(&rec))?;
+            Ok(rec)
+        })
+        .await
+}
+
+/// [`logged_insert_alone`] for the UPDATE … RETURNING of the row `id` while it satisfies `cond`,
+/// sent together with the read of its `before` image; `None` when the UPDATE found no row.
+pub async fn logged_update_alone(
+    store: &Store,
+    snap: Arc<Snapshot>,
+    table: String,
+    id: &Json,
+    changes: &Map<String, Json>,
+    cond: SqlCond,
+    origin: Origin,
+) -> Result<Option<Record>, ApiError> {
+    let plan = in_snapshot(&snap, &table)?;
+    let before = dml::select(plan, dml::by_id(plan, id), &[], Some(1), 0);
+    let update = dml::update_returning(plan, id, changes, cond);
+    let types = row::column_types(plan);
+    store
+        .write_then(vec![before, update], types, move |db, mut rows| {
+            let plan = in_snapshot(&snap, &table)?;
+            let after = first(plan, &mut rows, 1);
+            if let Some(after) = &after {
+                let before = first(plan, &mut rows, 0);
+                written(origin.writer(db), plan, before.as_ref(), Some(after))?;
+            }
+            Ok(after)
+        })
+        .await
+}
+
+fn in_snapshot<'a>(snap: &'a Snapshot, table: &str) -> Result<&'a TablePlan, ApiError> {
+    snap.table(table)
+        .ok_or_else(|| ApiError::internal("the written table left its snapshot"))
+}
+
+/// The first row statement `i` of a [`Store::write_then`] returned, as a record.
+fn first(plan: &TablePlan, rows: &mut [crate::store::Rows], i: usize) -> Option<Record> {
+    let cells = std::mem::take(rows.get_mut(i)?);
+    row::to_records(plan, cells).into_iter().next()
 }
 
 /// The INSERT … RETURNING of one prepared row that is its request's only statement, run outside

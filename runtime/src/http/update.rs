@@ -1,6 +1,8 @@
 //! `PATCH /api/T/{id}`: update one visible row; the firewall and the `when` condition are
 //! re-applied in the UPDATE's own WHERE.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,13 +14,14 @@ use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{references, upload};
 use super::{triggers, written};
-use crate::engine::rows;
+
+use crate::engine::{Origin, rows};
 use crate::error::ApiError;
-use crate::gate::{Caller, Gate};
+use crate::gate::Gate;
 use crate::mutation::{self, Mutation};
 use crate::security::guards::WriteKind;
 use crate::security::{self, audit, firewall};
-use crate::snapshot::TablePlan;
+use crate::snapshot::{Snapshot, TablePlan};
 use crate::sql::predicate;
 use crate::store::row::{self, Record};
 
@@ -52,9 +55,14 @@ async fn run(
         Err(e) => (Err(e), upload::Uploads::none(&st.files)),
     };
     let now = audit::now();
+    let origin = || Origin {
+        caller: caller.clone(),
+        at: now.clone(),
+        request: request::request_id(&headers),
+    };
     if let Ok(body) = &body
         && precondition.is_empty()
-        && let Some(out) = update_alone(&st, plan, &caller, &gate, &id, body, &now).await?
+        && let Some(out) = update_alone(&st, &snap, plan, &gate, &id, body, origin()).await?
     {
         return Ok(request::json(StatusCode::OK, &json!({ "data": out })));
     }
@@ -101,13 +109,14 @@ async fn run(
 /// those apart in the pipeline's order and changes nothing this attempt did not.
 async fn update_alone(
     st: &Shared,
+    snap: &Arc<Snapshot>,
     plan: &TablePlan,
-    caller: &Caller,
     gate: &Gate,
     id: &Json,
     body: &Map<String, Json>,
-    now: &str,
+    origin: Origin,
 ) -> Result<Option<Json>, ApiError> {
+    let (caller, now) = (&origin.caller, origin.at.as_str());
     let alone = plan.references.is_empty()
         && !plan
             .def
@@ -122,6 +131,16 @@ async fn update_alone(
         return Ok(None);
     };
     let cond = predicate::visibility(plan, gate, caller, now, true);
+    if plan.writes_images && plan.files.is_empty() {
+        // A table that logs its changes: the UPDATE, the read of its `before` image and its
+        // change record are the whole write.
+        let (caller, now) = (origin.caller.clone(), origin.at.clone());
+        let (store, table) = (&st.store, plan.name().to_owned());
+        let updated =
+            rows::logged_update_alone(store, snap.clone(), table, id, &changes, cond, origin)
+                .await?;
+        return Ok(updated.map(|rec| written::render_unreferenced(plan, &caller, &now, rec)));
+    }
     let Some(stmt) = rows::lone_update(plan, id, &changes, cond) else {
         return Ok(None);
     };

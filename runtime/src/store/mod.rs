@@ -58,8 +58,10 @@ pub trait Db {
     }
 }
 
+/// The rows one statement returned, as cells.
+pub type Rows = Vec<Vec<Json>>;
 /// The rows of two statements ([`Db::query_pair`]).
-pub type Rows2 = (Vec<Vec<Json>>, Vec<Vec<Json>>);
+pub type Rows2 = (Rows, Rows);
 
 pub use crate::sql::tx::Control;
 
@@ -299,6 +301,38 @@ impl Store {
         let outcome = match self {
             Store::Sqlite(s) => s.write(move |db| f(&OneStatement::new(db))).await,
             Store::Postgres(p) => p.one_statement(f).await,
+        };
+        self.committed(outcome)
+    }
+
+    /// A write that is a few statements returning rows, none reading what another returned, plus
+    /// what `then` appends to them (change records), atomic together. On SQLite a write like any
+    /// other; on Postgres awaited on the runtime, the statements sent with the transaction's
+    /// opening and the records with its COMMIT
+    /// ([`postgres::PgStore::write_then`]). `then` may run more than once (a lost serialization
+    /// race is run again), so it is `Clone` and has no effect outside the database.
+    pub async fn write_then<R, F>(
+        &self,
+        stmts: Vec<Stmt>,
+        types: Vec<ColumnType>,
+        then: F,
+    ) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Db, Vec<Rows>) -> Result<R, ApiError> + Clone + Send + 'static,
+    {
+        let outcome = match self {
+            Store::Sqlite(s) => {
+                s.write(move |db| {
+                    let rows = stmts
+                        .iter()
+                        .map(|stmt| db.query(stmt, &types))
+                        .collect::<Result<_, _>>()?;
+                    then(db, rows)
+                })
+                .await
+            }
+            Store::Postgres(p) => p.write_then(stmts, types, then).await,
         };
         self.committed(outcome)
     }

@@ -898,5 +898,6 @@ fn text_to_sql(s: &str, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxErro
     }
 }
 
+mod alone;
 #[cfg(test)]
 mod tests;

@@ -123,9 +123,19 @@ impl PgSchema {
 impl Drop for PgSchema {
     fn drop(&mut self) {
         if let Some(base) = postgres_url() {
+            // A server being dropped with this schema may still have a transaction open in it
+            // whose statements its runtime — blocked in this very `drop` — can no longer drive:
+            // such a session is ended first, or the DROP would wait on its locks for ever.
+            let name = &self.name;
             admin(
                 &base,
-                format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+                format!(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                     JOIN pg_class c ON c.oid = l.relation \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = '{name}' AND l.pid <> pg_backend_pid(); \
+                     DROP SCHEMA IF EXISTS {name} CASCADE"
+                ),
             );
         }
     }
