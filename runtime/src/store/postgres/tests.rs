@@ -402,3 +402,87 @@ async fn appended_statements_run_in_order_and_fail_their_transaction() {
         .unwrap();
     assert_eq!(after, [1, 3]);
 }
+
+/// A write on the runtime ([`Store::write_then`]) whose request is dropped mid-transaction —
+/// the client went away while the INSERT waited on a lock — must neither commit nor hand its
+/// connection back to the pool with the transaction still open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() {
+    use std::time::Duration;
+
+    let Some(base) = postgres_url("cancelled write") else {
+        return;
+    };
+    let admin = connect(&base).await;
+    let schema = format!("ward_cancel_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema}; CREATE TABLE {schema}.t (x INTEGER NOT NULL)"
+        ))
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let store = Store::open(&url, Default::default()).await.unwrap();
+    let insert = |x: i64| Stmt::unbound(format!("INSERT INTO t VALUES ({x}) RETURNING x"));
+    let types = vec![ward_ir::ColumnType::Integer];
+
+    // Another session holds ward's write lock exclusively (as a retrying writer does), so the
+    // write waits inside its transaction, its statements prepared and sent; it is dropped
+    // meanwhile.
+    let holder = connect(&base).await;
+    let key = |stmt: Stmt| match stmt.values.0.first() {
+        Some(sea_query::Value::BigInt(Some(k))) => *k,
+        other => panic!("the write lock's key: {other:?}"),
+    };
+    let lock = key(crate::sql::ddl::pg_retry_lock());
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&lock])
+        .await
+        .unwrap();
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(300),
+        store.write_then(vec![insert(1)], types.clone(), |db, _| {
+            db.append(Stmt::unbound("INSERT INTO t VALUES (2)"))
+        }),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the write was still waiting");
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&lock])
+        .await
+        .unwrap();
+
+    // Every connection the pool hands out afterwards starts outside any transaction: writes
+    // commit, and nothing of the cancelled one is there.
+    for x in 3..8 {
+        store
+            .write_then(vec![insert(x)], types.clone(), |_, _| Ok(()))
+            .await
+            .unwrap();
+    }
+    let stmt = Stmt::unbound("SELECT x FROM t ORDER BY x");
+    let rows = store
+        .read(move |db| db.query(&stmt, &[ward_ir::ColumnType::Integer]))
+        .await
+        .unwrap();
+    let open: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' \
+             AND datname = current_database() AND query LIKE 'INSERT INTO t%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    let xs: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.first().and_then(serde_json::Value::as_i64))
+        .collect();
+    assert_eq!(xs, [3, 4, 5, 6, 7]);
+    assert_eq!(open, 0, "no session left inside the cancelled transaction");
+}
