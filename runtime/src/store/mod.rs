@@ -58,6 +58,20 @@ pub trait Db {
     }
 }
 
+/// [`Store::write_then`] one statement at a time, in a transaction already open on `db`.
+pub(crate) fn run_then<R>(
+    db: &dyn Db,
+    stmts: &[Stmt],
+    types: &[ColumnType],
+    then: impl FnOnce(&dyn Db, Vec<Rows>) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
+    let rows = stmts
+        .iter()
+        .map(|stmt| db.query(stmt, types))
+        .collect::<Result<_, _>>()?;
+    then(db, rows)
+}
+
 /// The rows one statement returned, as cells.
 pub type Rows = Vec<Vec<Json>>;
 /// The rows of two statements ([`Db::query_pair`]).
@@ -322,16 +336,7 @@ impl Store {
         F: FnOnce(&dyn Db, Vec<Rows>) -> Result<R, ApiError> + Clone + Send + 'static,
     {
         let outcome = match self {
-            Store::Sqlite(s) => {
-                s.write(move |db| {
-                    let rows = stmts
-                        .iter()
-                        .map(|stmt| db.query(stmt, &types))
-                        .collect::<Result<_, _>>()?;
-                    then(db, rows)
-                })
-                .await
-            }
+            Store::Sqlite(s) => s.write(move |db| run_then(db, &stmts, &types, then)).await,
             Store::Postgres(p) => p.write_then(stmts, types, then).await,
         };
         self.committed(outcome)

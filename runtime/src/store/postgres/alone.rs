@@ -15,7 +15,7 @@ use super::{
 };
 use crate::error::ApiError;
 use crate::sql::Stmt;
-use crate::store::{Control, Db, Rows};
+use crate::store::{Control, Db, Rows, run_then};
 
 impl PgStore {
     /// Runs `stmts` (none reads what another returns), then `then` on the rows they returned
@@ -33,14 +33,8 @@ impl PgStore {
         match self.write_then_once(&stmts, &types, then.clone()).await {
             Attempt::Done(out) => out,
             Attempt::Conflict => {
-                self.write(move |db| {
-                    let rows = stmts
-                        .iter()
-                        .map(|stmt| db.query(stmt, &types))
-                        .collect::<Result<_, _>>()?;
-                    then(db, rows)
-                })
-                .await
+                self.write(move |db| run_then(db, &stmts, &types, then))
+                    .await
             }
         }
     }

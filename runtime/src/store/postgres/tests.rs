@@ -34,6 +34,24 @@ async fn connect(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// A schema of its own on the test database, made by `admin` with `ddl` (its tables, named
+/// `{schema}.…`), and a store whose search path is that schema.
+async fn own_schema(
+    admin: &tokio_postgres::Client,
+    base: &str,
+    prefix: &str,
+    ddl: impl FnOnce(&str) -> String,
+) -> (String, Store) {
+    let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}; {}", ddl(&schema)))
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    (schema, Store::open(&url, Default::default()).await.unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_see_one_snapshot_and_always_end_their_transaction() {
     let Some(url) = postgres_url("read") else {
@@ -206,14 +224,7 @@ async fn change_numbers_follow_commit_order_without_writers_waiting() {
         return;
     };
     let admin = connect(&base).await;
-    let schema = format!("ward_numbering_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    let store = Store::open(&url, Default::default()).await.unwrap();
+    let (schema, store) = own_schema(&admin, &base, "ward_numbering", |_| String::new()).await;
     store
         .schema_write(|db| {
             for sql in changes::create_tables(Dialect::Postgres) {
@@ -317,16 +328,10 @@ async fn appended_statements_run_in_order_and_fail_their_transaction() {
         return;
     };
     let admin = connect(&base).await;
-    let schema = format!("ward_append_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .batch_execute(&format!(
-            "CREATE SCHEMA {schema}; CREATE TABLE {schema}.t (x INTEGER NOT NULL UNIQUE)"
-        ))
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    let store = Store::open(&url, Default::default()).await.unwrap();
+    let (schema, store) = own_schema(&admin, &base, "ward_append", |schema| {
+        format!("CREATE TABLE {schema}.t (x INTEGER NOT NULL UNIQUE)")
+    })
+    .await;
     let insert = |x: i64| Stmt::unbound(format!("INSERT INTO t VALUES ({x})"));
     let rows = |store: Store| async move {
         let stmt = Stmt::unbound("SELECT x FROM t ORDER BY x");
@@ -414,16 +419,10 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
         return;
     };
     let admin = connect(&base).await;
-    let schema = format!("ward_cancel_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .batch_execute(&format!(
-            "CREATE SCHEMA {schema}; CREATE TABLE {schema}.t (x INTEGER NOT NULL)"
-        ))
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    let store = Store::open(&url, Default::default()).await.unwrap();
+    let (schema, store) = own_schema(&admin, &base, "ward_cancel", |schema| {
+        format!("CREATE TABLE {schema}.t (x INTEGER NOT NULL)")
+    })
+    .await;
     let insert = |x: i64| Stmt::unbound(format!("INSERT INTO t VALUES ({x}) RETURNING x"));
     let types = vec![ward_ir::ColumnType::Integer];
 
