@@ -126,24 +126,56 @@ impl Drop for PgSchema {
             // A server being dropped with this schema may still have a transaction open in it
             // whose statements its runtime — blocked in this very `drop` — can no longer drive:
             // such a session is ended first, or the DROP would wait on its locks for ever.
-            let name = &self.name;
+            end_sessions_in(&base, &self.name);
             admin(
                 &base,
-                format!(
-                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
-                     JOIN pg_class c ON c.oid = l.relation \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE n.nspname = '{name}' AND l.pid <> pg_backend_pid(); \
-                     DROP SCHEMA IF EXISTS {name} CASCADE"
-                ),
+                format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
             );
         }
     }
 }
 
-/// Runs one statement on its own connection, on a thread of its own so that it works from
-/// inside a test's runtime and from `Drop`. The statement text is made from a generated name.
+/// Ends every other session holding a lock on a relation of `schema`.
+fn end_sessions_in(url: &str, schema: &str) {
+    let schema = schema.to_owned();
+    on_own_connection(url, |client| async move {
+        client
+            .execute(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                 JOIN pg_class c ON c.oid = l.relation \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
+                &[&schema],
+            )
+            .await
+            .expect("end the sessions in a test schema");
+    });
+}
+
+/// Runs one statement on its own connection. The statement text is made from a generated name.
 fn admin(url: &str, sql: String) {
+    on_own_connection(url, |client| async move {
+        client.batch_execute(&sql).await.expect(&sql);
+    });
+}
+
+/// Runs a query returning one integer on `url`'s database (for assertions about its state).
+pub fn count(url: &str, sql: &str) -> i64 {
+    let sql = sql.to_owned();
+    on_own_connection(url, |client| async move {
+        let row = client.query_one(&sql, &[]).await.expect(&sql);
+        row.get::<_, i64>(0)
+    })
+}
+
+/// Runs `f` with a connection of its own to `url`, on a thread of its own so that it works from
+/// inside a test's runtime and from `Drop`.
+fn on_own_connection<R, F, Fut>(url: &str, f: F) -> R
+where
+    R: Send + 'static,
+    F: FnOnce(tokio_postgres::Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R>,
+{
     let url = url.to_owned();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -155,30 +187,9 @@ fn admin(url: &str, sql: String) {
                 .await
                 .expect("connect to WARD_TEST_POSTGRES_URL");
             tokio::spawn(conn);
-            client.batch_execute(&sql).await.expect(&sql);
-        });
-    })
-    .join()
-    .expect("admin statement");
-}
-
-/// Runs a query returning one integer on `url`'s database (for assertions about its state).
-pub fn count(url: &str, sql: &str) -> i64 {
-    let (url, sql) = (url.to_owned(), sql.to_owned());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .expect("connect to WARD_TEST_POSTGRES_URL");
-            tokio::spawn(conn);
-            let row = client.query_one(&sql, &[]).await.expect(&sql);
-            row.get::<_, i64>(0)
+            f(client).await
         })
     })
     .join()
-    .expect("count query")
+    .expect("a statement on its own connection")
 }

@@ -52,6 +52,37 @@ async fn own_schema(
     (schema, Store::open(&url, Default::default()).await.unwrap())
 }
 
+/// `INSERT INTO t (x) VALUES ($1)`, with `RETURNING x` when asked: the statement the write
+/// tests below send, `x` bound like every value ward sends.
+fn insert_x(x: i64, returning: bool) -> Stmt {
+    use crate::sql::{Dialect, render, tbl};
+    let mut q = sea_query::Query::insert();
+    q.into_table(tbl("t"))
+        .columns([tbl("x")])
+        .values_panic([x.into()]);
+    if returning {
+        q.returning_col(tbl("x"));
+    }
+    render(Dialect::Postgres, &q)
+}
+
+/// Every `x` of table `t`, ascending.
+async fn xs(store: &Store) -> Vec<i64> {
+    use crate::sql::{Dialect, render, tbl};
+    let mut q = sea_query::Query::select();
+    q.column(tbl("x"))
+        .from(tbl("t"))
+        .order_by(tbl("x"), sea_query::Order::Asc);
+    let stmt = render(Dialect::Postgres, &q);
+    store
+        .read(move |db| db.query(&stmt, &[ward_ir::ColumnType::Integer]))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.first().and_then(serde_json::Value::as_i64))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_see_one_snapshot_and_always_end_their_transaction() {
     let Some(url) = postgres_url("read") else {
@@ -332,17 +363,7 @@ async fn appended_statements_run_in_order_and_fail_their_transaction() {
         format!("CREATE TABLE {schema}.t (x INTEGER NOT NULL UNIQUE)")
     })
     .await;
-    let insert = |x: i64| Stmt::unbound(format!("INSERT INTO t VALUES ({x})"));
-    let rows = |store: Store| async move {
-        let stmt = Stmt::unbound("SELECT x FROM t ORDER BY x");
-        store
-            .read(move |db| db.query(&stmt, &[ward_ir::ColumnType::Integer]))
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|r| r.first().and_then(serde_json::Value::as_i64))
-            .collect::<Vec<_>>()
-    };
+    let insert = |x: i64| insert_x(x, false);
 
     // A statement after an appended one sees it; one appended inside a savepoint that is rolled
     // back is undone with it.
@@ -359,7 +380,7 @@ async fn appended_statements_run_in_order_and_fail_their_transaction() {
         .await
         .unwrap();
     assert_eq!(seen, 1, "the appended INSERT ran before the count");
-    assert_eq!(rows(store.clone()).await, [1, 3]);
+    assert_eq!(xs(&store).await, [1, 3]);
 
     // An appended statement that fails fails the write with its own error — not the aborted
     // transaction's, of the statement sent after it — and leaves nothing.
@@ -400,7 +421,7 @@ async fn appended_statements_run_in_order_and_fail_their_transaction() {
             .await;
         assert!(sent.is_err());
     }
-    let after = rows(store.clone()).await;
+    let after = xs(&store).await;
     admin
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await
@@ -423,7 +444,7 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
         format!("CREATE TABLE {schema}.t (x INTEGER NOT NULL)")
     })
     .await;
-    let insert = |x: i64| Stmt::unbound(format!("INSERT INTO t VALUES ({x}) RETURNING x"));
+    let insert = |x: i64| insert_x(x, true);
     let types = vec![ward_ir::ColumnType::Integer];
 
     // Another session holds ward's write lock exclusively (as a retrying writer does), so the
@@ -442,7 +463,7 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
     let cancelled = tokio::time::timeout(
         Duration::from_millis(300),
         store.write_then(vec![insert(1)], types.clone(), |db, _| {
-            db.append(Stmt::unbound("INSERT INTO t VALUES (2)"))
+            db.append(insert_x(2, false))
         }),
     )
     .await;
@@ -460,15 +481,11 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
             .await
             .unwrap();
     }
-    let stmt = Stmt::unbound("SELECT x FROM t ORDER BY x");
-    let rows = store
-        .read(move |db| db.query(&stmt, &[ward_ir::ColumnType::Integer]))
-        .await
-        .unwrap();
+    let rows = xs(&store).await;
     let open: i64 = admin
         .query_one(
             "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' \
-             AND datname = current_database() AND query LIKE 'INSERT INTO t%'",
+             AND datname = current_database() AND query LIKE 'INSERT INTO \"t\"%'",
             &[],
         )
         .await
@@ -478,10 +495,6 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await
         .unwrap();
-    let xs: Vec<i64> = rows
-        .iter()
-        .filter_map(|r| r.first().and_then(serde_json::Value::as_i64))
-        .collect();
-    assert_eq!(xs, [3, 4, 5, 6, 7]);
+    assert_eq!(rows, [3, 4, 5, 6, 7]);
     assert_eq!(open, 0, "no session left inside the cancelled transaction");
 }
