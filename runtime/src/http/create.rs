@@ -10,7 +10,7 @@ use ward_ir::{IdKind, TriggerEvent, TriggerPhase, system};
 use super::request::{self, Shared};
 use super::{references, upload};
 use super::{triggers, written};
-use crate::engine::{Origin, rows};
+use crate::engine::rows;
 use crate::error::ApiError;
 use crate::gate::{Caller, ScopeEq};
 use crate::security::guards::WriteKind;
@@ -49,39 +49,27 @@ async fn run(
             .iter()
             .all(|p| plan.def.triggers(TriggerEvent::Create, *p).next().is_none())
     };
-    // (A table that logs its changes writes its change record in the same transaction.)
     let single =
         plan.references.is_empty() && no_trigger(&[TriggerPhase::Before, TriggerPhase::During]);
-    // … and no trigger after it either: nothing to do in a transaction or on a blocking thread,
-    // and no label to read for the answer.
-    if single
-        && no_trigger(&[TriggerPhase::After])
-        && !plan.writes_images
-        && let Some(stmt) = rows::lone_insert(plan, &values)?
-    {
+    // … and no trigger after it either: nothing to do in a blocking transaction, and no label to
+    // read for the answer.
+    let alone = single && no_trigger(&[TriggerPhase::After]);
+    if alone && let Some(stmt) = rows::lone_insert(plan, &values)? {
         let out = written::alone(&st.store, plan, &caller, &now, stmt)
             .await?
             .ok_or_else(|| ApiError::internal("insert returned no row"))?;
         return Ok(request::json(StatusCode::CREATED, &json!({ "data": out })));
     }
-    let request_id = request::request_id(&headers);
-    if single && no_trigger(&[TriggerPhase::After]) && plan.files.is_empty() {
-        // A table that logs its changes: the INSERT and its change record are the whole write.
-        let rec = rows::logged_insert_alone(
-            &st.store,
-            snap.clone(),
-            table,
-            &values,
-            Origin {
-                caller: caller.clone(),
-                at: now.clone(),
-                request: request_id,
-            },
-        )
-        .await?;
+    if alone && plan.files.is_empty() {
+        // A table that logs its changes (`lone_insert` declined it): the INSERT and its change
+        // record are the whole write.
+        let origin = request::origin(&caller, &now, &headers);
+        let rec =
+            rows::logged_insert_alone(&st.store, snap.clone(), table, &values, origin).await?;
         let out = written::render_unreferenced(plan, &caller, &now, rec);
         return Ok(request::json(StatusCode::CREATED, &json!({ "data": out })));
     }
+    let request_id = request::request_id(&headers);
     let snap2 = snap.clone();
     let caller2 = caller.clone();
     let write_all = move |tx: &dyn Db| {

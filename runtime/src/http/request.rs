@@ -90,6 +90,16 @@ fn within_rate(state: &crate::State, caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Who writes, when and in which request, owned: for a write that leaves the request's stack
+/// ([`crate::store::Store::write_then`]). Made only there, so other writes clone nothing.
+pub fn origin(caller: &Caller, now: &str, headers: &HeaderMap) -> crate::engine::Origin {
+    crate::engine::Origin {
+        caller: caller.clone(),
+        at: now.to_owned(),
+        request: request_id(headers),
+    }
+}
+
 /// The request's id, as the edge set it (`x-request-id`), for the change records.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers

@@ -14,10 +14,9 @@ use super::precondition::Precondition;
 use super::request::{self, Shared};
 use super::{references, upload};
 use super::{triggers, written};
-
-use crate::engine::{Origin, rows};
+use crate::engine::rows;
 use crate::error::ApiError;
-use crate::gate::Gate;
+use crate::gate::{Caller, Gate};
 use crate::mutation::{self, Mutation};
 use crate::security::guards::WriteKind;
 use crate::security::{self, audit, firewall};
@@ -55,14 +54,14 @@ async fn run(
         Err(e) => (Err(e), upload::Uploads::none(&st.files)),
     };
     let now = audit::now();
-    let origin = || Origin {
-        caller: caller.clone(),
-        at: now.clone(),
-        request: request::request_id(&headers),
+    let author = Author {
+        caller: &caller,
+        now: &now,
+        headers: &headers,
     };
     if let Ok(body) = &body
         && precondition.is_empty()
-        && let Some(out) = update_alone(&st, &snap, plan, &gate, &id, body, origin()).await?
+        && let Some(out) = update_alone(&st, &snap, plan, &gate, &id, body, author).await?
     {
         return Ok(request::json(StatusCode::OK, &json!({ "data": out })));
     }
@@ -101,6 +100,14 @@ async fn run(
     Ok(request::json(StatusCode::OK, &json!({ "data": out })))
 }
 
+/// Who updates, when and in which request, as [`run`] holds them.
+#[derive(Clone, Copy)]
+struct Author<'a> {
+    caller: &'a Caller,
+    now: &'a str,
+    headers: &'a HeaderMap,
+}
+
 /// The update as its UPDATE … RETURNING alone, when every step that needs the stored row is in
 /// that statement's WHERE (firewall, `when`) and nothing else reads or writes around it: no
 /// `check`, no reference, no trigger. Guards and validation run first, on the body; its answer
@@ -114,9 +121,9 @@ async fn update_alone(
     gate: &Gate,
     id: &Json,
     body: &Map<String, Json>,
-    origin: Origin,
+    author: Author<'_>,
 ) -> Result<Option<Json>, ApiError> {
-    let (caller, now) = (&origin.caller, origin.at.as_str());
+    let (caller, now) = (author.caller, author.now);
     let alone = plan.references.is_empty()
         && !plan
             .def
@@ -134,12 +141,12 @@ async fn update_alone(
     if plan.writes_images && plan.files.is_empty() {
         // A table that logs its changes: the UPDATE, the read of its `before` image and its
         // change record are the whole write.
-        let (caller, now) = (origin.caller.clone(), origin.at.clone());
+        let origin = request::origin(caller, now, author.headers);
         let (store, table) = (&st.store, plan.name().to_owned());
         let updated =
             rows::logged_update_alone(store, snap.clone(), table, id, &changes, cond, origin)
                 .await?;
-        return Ok(updated.map(|rec| written::render_unreferenced(plan, &caller, &now, rec)));
+        return Ok(updated.map(|rec| written::render_unreferenced(plan, caller, now, rec)));
     }
     let Some(stmt) = rows::lone_update(plan, id, &changes, cond) else {
         return Ok(None);
