@@ -34,22 +34,47 @@ async fn connect(url: &str) -> tokio_postgres::Client {
     client
 }
 
-/// A schema of its own on the test database, made by `admin` with `ddl` (its tables, named
-/// `{schema}.…`), and a store whose search path is that schema.
+/// A schema of its own on the test database (its name generated: sea-query has no schema
+/// statements), with table `t` of one integer column `x` when `x` is given, and a store whose
+/// search path is that schema.
 async fn own_schema(
     admin: &tokio_postgres::Client,
     base: &str,
     prefix: &str,
-    ddl: impl FnOnce(&str) -> String,
+    x: Option<sea_query::ColumnDef>,
 ) -> (String, Store) {
     let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}; {}", ddl(&schema)))
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .await
         .unwrap();
+    if let Some(mut x) = x {
+        let t = sea_query::Table::create()
+            .table((
+                sea_query::Alias::new(schema.as_str()),
+                sea_query::Alias::new("t"),
+            ))
+            .col(&mut x)
+            .to_string(sea_query::PostgresQueryBuilder);
+        admin.batch_execute(&t).await.unwrap();
+    }
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
     (schema, Store::open(&url, Default::default()).await.unwrap())
+}
+
+async fn drop_schema(admin: &tokio_postgres::Client, schema: &str) {
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
+
+/// Column `x` of table `t`: an integer, never null.
+fn x_column() -> sea_query::ColumnDef {
+    let mut x = sea_query::ColumnDef::new(sea_query::Alias::new("x"));
+    x.integer().not_null();
+    x
 }
 
 /// `INSERT INTO t (x) VALUES ($1)`, with `RETURNING x` when asked: the statement the write
@@ -255,7 +280,7 @@ async fn change_numbers_follow_commit_order_without_writers_waiting() {
         return;
     };
     let admin = connect(&base).await;
-    let (schema, store) = own_schema(&admin, &base, "ward_numbering", |_| String::new()).await;
+    let (schema, store) = own_schema(&admin, &base, "ward_numbering", None).await;
     store
         .schema_write(|db| {
             for sql in changes::create_tables(Dialect::Postgres) {
@@ -325,10 +350,7 @@ async fn change_numbers_follow_commit_order_without_writers_waiting() {
     release.send(()).unwrap();
     first.await.unwrap().unwrap();
     let seen_after = log(store.clone()).await;
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    drop_schema(&admin, &schema).await;
 
     assert!(
         second.is_ok_and(|r| r.is_ok()),
@@ -359,10 +381,9 @@ async fn appended_statements_run_in_order_and_fail_their_transaction() {
         return;
     };
     let admin = connect(&base).await;
-    let (schema, store) = own_schema(&admin, &base, "ward_append", |schema| {
-        format!("CREATE TABLE {schema}.t (x INTEGER NOT NULL UNIQUE)")
-    })
-    .await;
+    let mut unique_x = x_column();
+    unique_x.unique_key();
+    let (schema, store) = own_schema(&admin, &base, "ward_append", Some(unique_x)).await;
     let insert = |x: i64| insert_x(x, false);
 
     // A statement after an appended one sees it; one appended inside a savepoint that is rolled
@@ -422,10 +443,7 @@ async fn appended_statements_run_in_order_and_fail_their_transaction() {
         assert!(sent.is_err());
     }
     let after = xs(&store).await;
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    drop_schema(&admin, &schema).await;
     assert_eq!(after, [1, 3]);
 }
 
@@ -440,10 +458,7 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
         return;
     };
     let admin = connect(&base).await;
-    let (schema, store) = own_schema(&admin, &base, "ward_cancel", |schema| {
-        format!("CREATE TABLE {schema}.t (x INTEGER NOT NULL)")
-    })
-    .await;
+    let (schema, store) = own_schema(&admin, &base, "ward_cancel", Some(x_column())).await;
     let insert = |x: i64| insert_x(x, true);
     let types = vec![ward_ir::ColumnType::Integer];
 
@@ -491,10 +506,7 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
         .await
         .unwrap()
         .get(0);
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    drop_schema(&admin, &schema).await;
     assert_eq!(rows, [3, 4, 5, 6, 7]);
     assert_eq!(open, 0, "no session left inside the cancelled transaction");
 }
