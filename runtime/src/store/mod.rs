@@ -323,7 +323,7 @@ impl Store {
     /// what `then` appends to them (change records), atomic together. On SQLite a write like any
     /// other; on Postgres awaited on the runtime, the statements sent with the transaction's
     /// opening and the records with its COMMIT
-    /// ([`postgres::PgStore::write_then`]). `then` may run more than once (a lost serialization
+    /// ([`postgres::PgStore::write_then_once`]). `then` may run more than once (a lost serialization
     /// race is run again), so it is `Clone` and has no effect outside the database.
     pub async fn write_then<R, F>(
         &self,
@@ -337,7 +337,12 @@ impl Store {
     {
         let outcome = match self {
             Store::Sqlite(s) => s.write(move |db| run_then(db, &stmts, &types, then)).await,
-            Store::Postgres(p) => p.write_then(stmts, types, then).await,
+            Store::Postgres(p) => match p.write_then_once(&stmts, &types, then.clone()).await {
+                postgres::Attempt::Done(out) => out,
+                postgres::Attempt::Conflict => {
+                    p.write(move |db| run_then(db, &stmts, &types, then)).await
+                }
+            },
         };
         self.committed(outcome)
     }

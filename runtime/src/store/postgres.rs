@@ -204,7 +204,7 @@ fn cause(e: &dyn StdError) -> String {
 }
 
 /// Why one attempt of a write ended.
-enum Attempt<R> {
+pub(crate) enum Attempt<R> {
     Done(Result<R, ApiError>),
     /// Lost a serialization race (or a deadlock): nothing was committed, run it again.
     Conflict,

@@ -3,7 +3,7 @@
 //! opening, the records with its COMMIT — two round trips, none of them a wake-up of another
 //! thread.
 //! Everything else about it is a write transaction's: SERIALIZABLE, under the shared write lock,
-//! and a lost serialization race runs the write again on the blocking path, which retries.
+//! and a lost serialization race is run again on the blocking path, which retries.
 
 use serde_json::Value as Json;
 use tokio_postgres::Statement;
@@ -15,31 +15,13 @@ use super::{
 };
 use crate::error::ApiError;
 use crate::sql::Stmt;
-use crate::store::{Control, Db, Rows, run_then};
+use crate::store::{Control, Db, Rows};
 
 impl PgStore {
     /// Runs `stmts` (none reads what another returns), then `then` on the rows they returned
-    /// with a [`Db`] that takes only [`Db::append`]ed statements, and commits them together.
-    pub(crate) async fn write_then<R, F>(
-        &self,
-        stmts: Vec<Stmt>,
-        types: Vec<ColumnType>,
-        then: F,
-    ) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&dyn Db, Vec<Rows>) -> Result<R, ApiError> + Clone + Send + 'static,
-    {
-        match self.write_then_once(&stmts, &types, then.clone()).await {
-            Attempt::Done(out) => out,
-            Attempt::Conflict => {
-                self.write(move |db| run_then(db, &stmts, &types, then))
-                    .await
-            }
-        }
-    }
-
-    async fn write_then_once<R>(
+    /// with a [`Db`] that takes only [`Db::append`]ed statements, and commits them together;
+    /// attempted once ([`crate::store::Store::write_then`] runs a lost race again).
+    pub(crate) async fn write_then_once<R>(
         &self,
         stmts: &[Stmt],
         types: &[ColumnType],
