@@ -104,7 +104,11 @@ impl Console {
             .get("x-ward-csrf")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        if csrf != self.csrf {
+        // Compared in constant time: how long a wrong guess took to refuse tells nothing of the
+        // token (only its length, which every page shows).
+        let matches: bool =
+            subtle::ConstantTimeEq::ct_eq(csrf.as_bytes(), self.csrf.as_bytes()).into();
+        if !matches {
             return Err(Box::new(json_error(
                 StatusCode::FORBIDDEN,
                 "auth",
