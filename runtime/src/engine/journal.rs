@@ -3,7 +3,7 @@
 //! a `seq` per table that rises in commit order ([`crate::sql::changes::record_change`]).
 //! Columns the table's `history { exclude … }` names are never stored.
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use ward_ir::system;
 
 use super::Writer;
@@ -87,20 +87,38 @@ fn excluded(plan: &TablePlan) -> &[String] {
 }
 
 /// `rec` as a change record stores it: without excluded columns, and a file column as its
-/// metadata without the object's key (SPEC §13).
-fn image(plan: &TablePlan, rec: &Record) -> Map<String, Json> {
-    let excluded = excluded(plan);
-    let mut image: Map<String, Json> = rec
-        .iter()
-        .filter(|(k, _)| !excluded.contains(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    for c in plan.files.iter().filter_map(|&i| plan.columns().get(i)) {
-        if let Some(v) = image.get_mut(&c.name) {
-            *v = meta::public(v);
-        }
+/// metadata without the object's key (SPEC §13). Serialized straight from the row: on SQLite
+/// the record is made by the one writer thread, where a copy of the row (every name and value
+/// cloned, every key hashed) cost a quarter of what the record added to an update.
+struct Image<'a> {
+    plan: &'a TablePlan,
+    rec: &'a Record,
+}
+
+impl Image<'_> {
+    fn is_file(&self, column: &str) -> bool {
+        self.plan
+            .files
+            .iter()
+            .filter_map(|&i| self.plan.columns().get(i))
+            .any(|c| c.name == column)
     }
-    image
+}
+
+impl serde::Serialize for Image<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let excluded = excluded(self.plan);
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.rec.iter().filter(|(k, _)| !excluded.contains(k)) {
+            if self.is_file(k) {
+                map.serialize_entry(k, &meta::public(v))?;
+            } else {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// One change record as read back.
@@ -288,7 +306,7 @@ pub fn record(
         .and_then(|r| r.get(system::ID))
         .ok_or_else(|| ApiError::internal("a logged row has no id"))?;
     let text = |r: Option<&Record>| -> Result<Option<String>, ApiError> {
-        r.map(|r| serde_json::to_string(&image(plan, r)).map_err(ApiError::internal))
+        r.map(|rec| serde_json::to_string(&Image { plan, rec }).map_err(ApiError::internal))
             .transpose()
     };
     let stmt = changes::record_change(
@@ -303,8 +321,11 @@ pub fn record(
             request: w.request,
             before: text(before)?,
             after: text(after)?,
-            notify: plan.def.realtime,
         },
     )?;
-    w.db.append(stmt)
+    w.db.append(stmt)?;
+    if plan.def.realtime {
+        w.db.announce(plan.name());
+    }
+    Ok(())
 }

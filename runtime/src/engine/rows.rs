@@ -80,7 +80,7 @@ pub async fn logged_update_alone(
     origin: Origin,
 ) -> Result<Option<Record>, ApiError> {
     let plan = in_snapshot(&snap, &table)?;
-    let before = dml::select(plan, dml::by_id(plan, id), &[], Some(1), 0);
+    let before = dml::select_for_update(plan, id);
     let update = dml::update_returning(plan, id, changes, cond);
     let types = row::column_types(plan);
     store

@@ -4,8 +4,8 @@
 //! and ids are bound values like any other.
 
 use sea_query::{
-    Alias, ColumnDef, CommonTableExpression, Expr, ExprTrait, Func, Index, OnConflict, Order,
-    Query, SchemaStatementBuilder, Table, Value, Values, WithClause,
+    Alias, ColumnDef, Expr, ExprTrait, Func, Index, OnConflict, Order, Query,
+    SchemaStatementBuilder, Table, Value, Values,
 };
 
 use super::{Dialect, Stmt, col, render, tbl};
@@ -16,8 +16,9 @@ pub const CHANGES_TABLE: &str = "_ward_changes";
 /// The highest `seq` ever erased per table (by the retention sweep or a purge): a realtime
 /// subscriber resuming from below it has missed records that no longer exist (SPEC §12).
 pub const ERASED_TABLE: &str = "_ward_change_erased";
-/// Postgres: the `NOTIFY` channel a commit with change records of a realtime table signals on,
-/// its payload the table's name; every serving instance listens (SPEC §12).
+/// Postgres: the `NOTIFY` channel the writer signals after committing change records of a
+/// realtime table ([`announce`]), its payload the table's name; every serving instance listens
+/// (SPEC §12).
 pub const CHANNEL: &str = "ward_changes";
 /// Postgres: where every table's `seq` comes from ([`number_pending`]).
 pub const SEQUENCE: &str = "_ward_change_numbers";
@@ -154,9 +155,6 @@ pub struct ChangeRow<'a> {
     pub request: Option<&'a str>,
     pub before: Option<String>,
     pub after: Option<String>,
-    /// Postgres: signal [`CHANNEL`] at commit (the table is realtime); SQLite ignores it, its
-    /// only writer is the serving process itself.
-    pub notify: bool,
 }
 
 /// The statement that writes one change record.
@@ -169,13 +167,11 @@ pub struct ChangeRow<'a> {
 /// serves 7,473; a counter row under SERIALIZABLE was worse, 536). So a write only appends its
 /// record, unnumbered, to the inbox; the records are numbered after their transactions commit,
 /// by whoever reads the log next ([`number_pending`]), in the order they are found committed.
-/// With `notify`, the same statement signals [`CHANNEL`] (delivered at commit, never after a
-/// rollback).
 pub fn record_change(dialect: Dialect, c: ChangeRow<'_>) -> Result<Stmt, ApiError> {
     // The text names no table (the table is a bound value): one text per shape serves every
     // write, rendered once. It is kept only once the values made here are exactly the ones
     // sea-query bound, in its order.
-    let kept = &KEPT_RECORDS[record_shape(dialect, c.notify)];
+    let kept = &KEPT_RECORDS[record_shape(dialect)];
     if let Some(sql) = kept.get() {
         return Ok(Stmt {
             sql: sql.clone(),
@@ -189,30 +185,26 @@ pub fn record_change(dialect: Dialect, c: ChangeRow<'_>) -> Result<Stmt, ApiErro
     Ok(stmt)
 }
 
-/// [`record_change`]'s text per shape: SQLite; Postgres; Postgres with `NOTIFY`.
-static KEPT_RECORDS: [std::sync::OnceLock<String>; 3] = [const { std::sync::OnceLock::new() }; 3];
+/// [`record_change`]'s text per dialect.
+static KEPT_RECORDS: [std::sync::OnceLock<String>; 2] = [const { std::sync::OnceLock::new() }; 2];
 
-fn record_shape(dialect: Dialect, notify: bool) -> usize {
-    match (dialect, notify) {
-        (Dialect::Sqlite, _) => 0,
-        (Dialect::Postgres, false) => 1,
-        (Dialect::Postgres, true) => 2,
+fn record_shape(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 0,
+        Dialect::Postgres => 1,
     }
 }
 
-/// Whether [`record_change`] keeps its text for this shape.
+/// Whether [`record_change`] keeps its text for this dialect.
 #[cfg(test)]
-pub(crate) fn record_is_kept(dialect: Dialect, notify: bool) -> bool {
-    KEPT_RECORDS[record_shape(dialect, notify)].get().is_some()
+pub(crate) fn record_is_kept(dialect: Dialect) -> bool {
+    KEPT_RECORDS[record_shape(dialect)].get().is_some()
 }
 
 /// The values [`render_record`] binds, in the order its text binds them.
 fn record_values(dialect: Dialect, c: ChangeRow<'_>) -> Values {
     let text = |s: Option<&str>| Value::from(s.map(str::to_owned));
     let mut values: Vec<Value> = Vec::with_capacity(15);
-    if dialect == Dialect::Postgres && c.notify {
-        values.extend([CHANNEL.into(), c.table.into()]);
-    }
     values.push(c.table.into());
     if dialect == Dialect::Sqlite {
         // next_seq: the table and 0 for the log, the table and 0 for the erased mark, then 1.
@@ -239,7 +231,6 @@ fn record_values(dialect: Dialect, c: ChangeRow<'_>) -> Values {
 
 /// [`record_change`] rendered afresh (once per shape: it copies the images).
 pub(crate) fn render_record(dialect: Dialect, c: &ChangeRow<'_>) -> Result<Stmt, ApiError> {
-    let table = c.table;
     let mut values = Query::select();
     let cells = [
         Expr::val(c.table),
@@ -256,7 +247,7 @@ pub(crate) fn render_record(dialect: Dialect, c: &ChangeRow<'_>) -> Result<Stmt,
     let record = match dialect {
         Dialect::Sqlite => {
             let mut numbered: Vec<Expr> = cells.into();
-            numbered.insert(1, next_seq(table));
+            numbered.insert(1, next_seq(c.table));
             values.exprs(numbered);
             insert
                 .into_table(tbl(CHANGES_TABLE))
@@ -268,31 +259,26 @@ pub(crate) fn render_record(dialect: Dialect, c: &ChangeRow<'_>) -> Result<Stmt,
             insert
                 .into_table(tbl(INBOX_TABLE))
                 .columns(UNNUMBERED.map(tbl));
-            if c.notify {
-                let mut signal = Query::select();
-                signal.expr_as(
-                    Func::cust(tbl("pg_notify")).arg(CHANNEL).arg(table),
-                    tbl("signalled"),
-                );
-                values.from(tbl("signal"));
-                let signal = CommonTableExpression::new()
-                    .query(signal)
-                    .table_name(tbl("signal"))
-                    .materialized(true)
-                    .to_owned();
-                insert.select_from(values).map(|q| {
-                    render(
-                        dialect,
-                        &q.clone().with(WithClause::new().cte(signal).to_owned()),
-                    )
-                })
-            } else {
-                insert.select_from(values).map(|q| render(dialect, q))
-            }
+            insert.select_from(values).map(|q| render(dialect, q))
         }
     };
     // As many values as columns: an error here is a bug in this function.
     record.map_err(ApiError::internal)
+}
+
+/// Postgres: tells every listening instance that the logs of `tables` grew — one notification
+/// per table on [`CHANNEL`], sent by the writer after its commits (the store's announcer),
+/// outside any write's transaction.
+pub fn announce(tables: &[String]) -> Stmt {
+    let mut q = Query::select();
+    for table in tables {
+        q.expr(
+            Func::cust(tbl("pg_notify"))
+                .arg(CHANNEL)
+                .arg(table.as_str()),
+        );
+    }
+    render(Dialect::Postgres, &q)
 }
 
 /// SQLite: the number after the highest the table's log ever held — the highest it holds, or

@@ -47,6 +47,27 @@ pub fn select(
     limit: Option<u64>,
     offset: u64,
 ) -> Stmt {
+    render(plan.dialect, &select_query(plan, cond, sort, limit, offset))
+}
+
+/// The row `id`, every column, locked until the transaction ends (`FOR UPDATE` on Postgres;
+/// SQLite's single writer needs no row lock): the `before` image of an update that follows it
+/// in a READ COMMITTED transaction, which no other write can change in between.
+pub fn select_for_update(plan: &TablePlan, id: &Json) -> Stmt {
+    let mut q = select_query(plan, by_id(plan, id), &[], Some(1), 0);
+    if plan.dialect == Dialect::Postgres {
+        q.lock(sea_query::LockType::Update);
+    }
+    render(plan.dialect, &q)
+}
+
+fn select_query(
+    plan: &TablePlan,
+    cond: SqlCond,
+    sort: &[SortKey],
+    limit: Option<u64>,
+    offset: u64,
+) -> sea_query::SelectStatement {
     let mut q = Query::select();
     q.from(tbl(plan.name()));
     for c in plan.columns() {
@@ -74,7 +95,7 @@ pub fn select(
     if offset > 0 {
         q.offset(offset);
     }
-    render(plan.dialect, &q)
+    q
 }
 
 pub fn count(plan: &TablePlan, cond: SqlCond) -> Stmt {

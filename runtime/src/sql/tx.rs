@@ -29,6 +29,9 @@ pub const SQLITE_BEGIN_DEFERRED: &str = "BEGIN DEFERRED";
 pub const COMMIT: &str = "COMMIT";
 /// Postgres: every ward write transaction (docs/decisions.md, "Serialization failures").
 pub const PG_BEGIN_SERIALIZABLE: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+/// Postgres: a logged write alone ([`crate::store::Store::write_then`]): statements that read
+/// nothing but the row they write, which the first of them locks.
+pub const PG_BEGIN_READ_COMMITTED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 pub const ROLLBACK: &str = "ROLLBACK";
 
 /// SQLite's writer thread: one savepoint per write inside the group commit's transaction, so a

@@ -46,6 +46,14 @@ pub trait Db {
         self.execute(&stmt).map(|_| ())
     }
 
+    /// Asks that other processes be told, once this transaction commits, that `table`'s change
+    /// log grew: realtime's followers on other instances then read it without waiting for their
+    /// next poll. Nothing is told of a transaction that does not commit. The default tells
+    /// no one: the store has no other process to tell (SQLite's writers are all in this one).
+    fn announce(&self, table: &str) {
+        let _ = table;
+    }
+
     /// Runs `first`, then `second` (which does not depend on what `first` returns), reading both
     /// as rows of `types`: a store may send them together and wait once.
     fn query_pair(
@@ -139,6 +147,10 @@ impl Db for OneStatement<'_> {
         Err(ApiError::internal(
             "a single-statement read has no transaction",
         ))
+    }
+
+    fn announce(&self, table: &str) {
+        self.db.announce(table);
     }
 }
 
@@ -320,7 +332,9 @@ impl Store {
     }
 
     /// A write that is a few statements returning rows, none reading what another returned, plus
-    /// what `then` appends to them (change records), atomic together. On SQLite a write like any
+    /// what `then` appends to them (change records), atomic together. The statements may read
+    /// no row but the one they write, which the first of them locks (on Postgres the transaction
+    /// is READ COMMITTED, as a single statement is). On SQLite a write like any
     /// other; on Postgres awaited on the runtime, the statements sent with the transaction's
     /// opening and the records with its COMMIT
     /// ([`postgres::PgStore::write_then_once`]). `then` may run more than once (a lost serialization

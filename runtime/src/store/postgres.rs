@@ -59,6 +59,8 @@ pub struct PgStore {
     config: Arc<tokio_postgres::Config>,
     /// Woken after every write this process commits ([`super::Store::commits`]).
     pub(crate) commits: Arc<super::Commits>,
+    /// Tells other instances which realtime tables' logs this process's commits grew.
+    announcer: announce::Announcer,
 }
 
 /// Opens a pool on `url` and checks that the database answers, once, without retrying.
@@ -100,11 +102,12 @@ pub async fn open(url: &str) -> Result<PgStore, StartError> {
         .await
         .map_err(|e| StartError::Database(format!("{target} does not answer: {}", cause(&e))))?;
     Ok(PgStore {
-        pool,
         shared: (0..cores).map(|_| tokio::sync::Mutex::new(None)).collect(),
         next_shared: Arc::new(AtomicUsize::new(0)),
         config: Arc::new(config),
         commits: Arc::default(),
+        announcer: announce::Announcer::start(pool.clone()),
+        pool,
     })
 }
 
@@ -303,11 +306,13 @@ impl PgStore {
     {
         for attempt in 0..WRITE_ATTEMPTS {
             let pool = self.pool.clone();
+            let announcer = self.announcer.clone();
             let f = f.clone();
             let retry = attempt > 0;
-            let outcome = tokio::task::spawn_blocking(move || write_once(&pool, retry, f))
-                .await
-                .map_err(ApiError::internal)?;
+            let outcome =
+                tokio::task::spawn_blocking(move || write_once(&pool, &announcer, retry, f))
+                    .await
+                    .map_err(ApiError::internal)?;
             match outcome {
                 Attempt::Done(r) => return r,
                 Attempt::Conflict if attempt + 1 < WRITE_ATTEMPTS => {
@@ -425,6 +430,7 @@ async fn run_query(
 /// race: it then runs under the exclusive write lock ([`crate::sql::ddl::pg_retry_lock`]).
 fn write_once<R>(
     pool: &Pool,
+    announcer: &announce::Announcer,
     retry: bool,
     f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
 ) -> Attempt<R> {
@@ -434,7 +440,7 @@ fn write_once<R>(
         Err(e) => return Attempt::Done(Err(pool_error(e))),
     };
     if !retry {
-        return in_transaction(&rt, &mut client, f);
+        return in_transaction(&rt, &mut client, announcer, f);
     }
     let session = |stmt: Stmt, client: &deadpool_postgres::Object| {
         PgDb::new(&rt, client, &client.statement_cache).query(&stmt, &[])
@@ -442,7 +448,7 @@ fn write_once<R>(
     if let Err(e) = session(crate::sql::ddl::pg_retry_lock(), &client) {
         return Attempt::Done(Err(e));
     }
-    let outcome = in_transaction(&rt, &mut client, f);
+    let outcome = in_transaction(&rt, &mut client, announcer, f);
     if session(crate::sql::ddl::pg_retry_unlock(), &client).is_err() {
         // A connection that may still hold the lock never goes back to the pool: closing it
         // releases the lock.
@@ -454,6 +460,7 @@ fn write_once<R>(
 fn in_transaction<R>(
     rt: &Handle,
     client: &mut deadpool_postgres::Object,
+    announcer: &announce::Announcer,
     f: impl FnOnce(&dyn Db) -> Result<R, ApiError>,
 ) -> Attempt<R> {
     let client: &deadpool_postgres::Object = client;
@@ -469,7 +476,10 @@ fn in_transaction<R>(
         return Attempt::Conflict;
     }
     match out.and_then(|r| db.commit().map(|()| r)) {
-        Ok(r) => Attempt::Done(Ok(r)),
+        Ok(r) => {
+            announcer.committed(db.announced.take());
+            Attempt::Done(Ok(r))
+        }
         Err(_) if db.conflict.get() => Attempt::Conflict,
         Err(e) => Attempt::Done(Err(e)),
     }
@@ -545,6 +555,8 @@ struct PgDb<'a, C: GenericClient> {
     conflict: Cell<bool>,
     state: Cell<TxState>,
     ahead: RefCell<Vec<Ahead>>,
+    /// Realtime tables whose logs the transaction grew ([`Db::announce`]).
+    announced: RefCell<Vec<String>>,
 }
 
 /// Where [`PgDb`] is in a transaction it opened itself.
@@ -576,6 +588,7 @@ impl<'a, C: GenericClient> PgDb<'a, C> {
             conflict: Cell::new(false),
             state: Cell::new(TxState::None),
             ahead: RefCell::new(Vec::new()),
+            announced: RefCell::new(Vec::new()),
         }
     }
 
@@ -732,6 +745,18 @@ impl<C: GenericClient> Db for PgDb<'_, C> {
         let st = self.prepare(&stmt.sql)?;
         self.ahead.borrow_mut().push(Ahead::Prepared(st, stmt));
         Ok(())
+    }
+
+    fn announce(&self, table: &str) {
+        announce_once(&self.announced, table);
+    }
+}
+
+/// Adds `table` to the tables a transaction announces, once.
+fn announce_once(announced: &RefCell<Vec<String>>, table: &str) {
+    let mut announced = announced.borrow_mut();
+    if !announced.iter().any(|t| t == table) {
+        announced.push(table.to_owned());
     }
 }
 
@@ -899,5 +924,6 @@ fn text_to_sql(s: &str, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxErro
 }
 
 mod alone;
+mod announce;
 #[cfg(test)]
 mod tests;

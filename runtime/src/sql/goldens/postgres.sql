@@ -105,8 +105,8 @@ CREATE SEQUENCE IF NOT EXISTS "_ward_change_numbers"
 SELECT setval('"_ward_change_numbers"', max(seq)) FROM "_ward_changes" HAVING max(seq) >= (SELECT last_value FROM "_ward_change_numbers")
 
 -- record a change
-WITH "signal" AS  MATERIALIZED (SELECT pg_notify($1, $2) AS "signalled") INSERT INTO "_ward_change_inbox" ("tbl", "op", "row_id", "at", "actor", "role", "request", "before", "after") SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM "signal"
--- values: [String(Some("ward_changes")), String(Some("rooms")), String(Some("rooms")), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
+INSERT INTO "_ward_change_inbox" ("tbl", "op", "row_id", "at", "actor", "role", "request", "before", "after") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+-- values: [String(Some("rooms")), String(Some("update")), String(Some("00000000-0000-4000-8000-000000000001")), String(Some("2026-01-01T00:00:00.000Z")), String(Some("u1")), String(Some("member")), String(None), String(Some("{}")), String(None)]
 
 -- versions of a row
 SELECT "tbl", "seq", "op", "row_id", "at", "actor", "role", "request", "before", "after" FROM "_ward_changes" WHERE "tbl" = $1 AND "row_id" = $2 AND "seq" < $3 ORDER BY "seq" DESC LIMIT $4
@@ -143,6 +143,10 @@ SELECT pg_advisory_xact_lock($1, $2)
 -- number committed records
 WITH "moved" AS (DELETE FROM "_ward_change_inbox" WHERE "id" IN (SELECT "id" FROM "_ward_change_inbox" ORDER BY "id" LIMIT $1) RETURNING *) INSERT INTO "_ward_changes" ("seq", "tbl", "op", "row_id", "at", "actor", "role", "request", "before", "after") SELECT nextval('"_ward_change_numbers"'), "m"."tbl", "m"."op", "m"."row_id", "m"."at", "m"."actor", "m"."role", "m"."request", "m"."before", "m"."after" FROM (SELECT * FROM "moved" ORDER BY "id") AS "m"
 -- values: [BigInt(Some(5000))]
+
+-- announce the logs that grew
+SELECT pg_notify($1, $2), pg_notify($3, $4)
+-- values: [String(Some("ward_changes")), String(Some("rooms")), String(Some("ward_changes")), String(Some("notes"))]
 
 -- insert many
 INSERT INTO "rooms" ("id", "status", "priority", "org", "createdAt", "modifiedAt") VALUES ($1, $2, $3, $4, $5, $6)

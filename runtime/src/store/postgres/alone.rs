@@ -2,16 +2,23 @@
 //! server's runtime rather than a blocking thread: the statements go out with the transaction's
 //! opening, the records with its COMMIT — two round trips, none of them a wake-up of another
 //! thread.
-//! Everything else about it is a write transaction's: SERIALIZABLE, under the shared write lock,
-//! and a lost serialization race is run again on the blocking path, which retries.
+//!
+//! Its statements read nothing but the one row they write (an INSERT; or an UPDATE and the read
+//! of its `before` image, which locks the row first: [`crate::sql::dml::select_for_update`]),
+//! as the same write of a table without a log is one statement on its own. So it runs READ
+//! COMMITTED, outside the write lock, like that statement: SERIALIZABLE's bookkeeping and the
+//! lock would guard reads it does not make (docs/decisions.md). A lost race (a deadlock) is run
+//! again on the blocking path, which retries.
+
+use std::cell::RefCell;
 
 use serde_json::Value as Json;
 use tokio_postgres::Statement;
 use ward_ir::ColumnType;
 
 use super::{
-    Attempt, PgStore, STATEMENT_CACHE_LIMIT, bound, cells, is_conflict, params, pg_error,
-    pool_error,
+    Attempt, PgStore, STATEMENT_CACHE_LIMIT, announce::Announcer, announce_once, bound, cells,
+    is_conflict, params, pg_error, pool_error,
 };
 use crate::error::ApiError;
 use crate::sql::Stmt;
@@ -32,7 +39,7 @@ impl PgStore {
             Err(e) => return Attempt::Done(Err(pool_error(e))),
         };
         let mut tx = Open(Some(client));
-        let outcome = tx.run(stmts, types, then).await;
+        let outcome = tx.run(stmts, types, &self.announcer, then).await;
         match outcome {
             Ok(r) => {
                 tx.close();
@@ -72,6 +79,7 @@ impl Open {
         &mut self,
         stmts: &[Stmt],
         types: &[ColumnType],
+        announcer: &Announcer,
         then: impl FnOnce(&dyn Db, Vec<Rows>) -> Result<R, ApiError>,
     ) -> Result<R, Failure> {
         let Some(client) = self.0.as_ref() else {
@@ -80,27 +88,22 @@ impl Open {
         if client.statement_cache.size() > STATEMENT_CACHE_LIMIT {
             client.statement_cache.clear();
         }
-        let lock = crate::sql::ddl::pg_write_lock_shared();
-        let lock_st = client.prepare_cached(&lock.sql).await?;
         let mut prepared = Vec::with_capacity(stmts.len());
         for stmt in stmts {
             prepared.push(client.prepare_cached(&stmt.sql).await?);
         }
-        let lock_values = bound(&lock);
         let values: Vec<_> = stmts.iter().map(bound).collect();
         let queries = prepared
             .iter()
             .zip(&values)
             .map(|(st, v)| async move { client.query(st, &params(v)).await });
         // Sent in this order (each request goes out when its future is first polled).
-        let (begun, locked, answers) = futures_util::future::join3(
-            client.batch_execute(crate::sql::tx::PG_BEGIN_SERIALIZABLE),
-            client.query(&lock_st, &params(&lock_values)),
+        let (begun, answers) = futures_util::future::join(
+            client.batch_execute(crate::sql::tx::PG_BEGIN_READ_COMMITTED),
             futures_util::future::join_all(queries),
         )
         .await;
         begun?;
-        locked?;
         let mut rows = Vec::with_capacity(answers.len());
         for answer in answers {
             rows.push(cells(&answer?, types).map_err(Failure::Refused)?);
@@ -108,7 +111,7 @@ impl Open {
 
         let records = Records::default();
         let out = then(&records, rows).map_err(Failure::Refused);
-        let records = records.0.into_inner();
+        let (records, announced) = (records.appended.into_inner(), records.announced);
         let out = out?;
         let mut prepared: Vec<(Statement, &Stmt)> = Vec::with_capacity(records.len());
         for r in &records {
@@ -130,6 +133,7 @@ impl Open {
             return Err(Failure::Database(e));
         }
         committed?;
+        announcer.committed(announced.into_inner());
         Ok(out)
     }
 
@@ -159,7 +163,10 @@ impl Drop for Open {
 /// The [`Db`] a logged write's `then` runs on: it keeps the records appended, to send with the
 /// COMMIT, and refuses any other statement (the write has no more round trips).
 #[derive(Default)]
-struct Records(std::cell::RefCell<Vec<Stmt>>);
+struct Records {
+    appended: RefCell<Vec<Stmt>>,
+    announced: RefCell<Vec<String>>,
+}
 
 impl Records {
     fn refuse<T>() -> Result<T, ApiError> {
@@ -183,7 +190,11 @@ impl Db for Records {
     }
 
     fn append(&self, stmt: Stmt) -> Result<(), ApiError> {
-        self.0.borrow_mut().push(stmt);
+        self.appended.borrow_mut().push(stmt);
         Ok(())
+    }
+
+    fn announce(&self, table: &str) {
+        announce_once(&self.announced, table);
     }
 }

@@ -77,6 +77,13 @@ fn x_column() -> sea_query::ColumnDef {
     x
 }
 
+/// [`x_column`], each value at most once.
+fn unique_x_column() -> sea_query::ColumnDef {
+    let mut x = x_column();
+    x.unique_key();
+    x
+}
+
 /// `INSERT INTO t (x) VALUES ($1)`, with `RETURNING x` when asked: the statement the write
 /// tests below send, `x` bound like every value ward sends.
 fn insert_x(x: i64, returning: bool) -> Stmt {
@@ -302,7 +309,6 @@ async fn change_numbers_follow_commit_order_without_writers_waiting() {
             request: None,
             before: None,
             after: Some("{}".to_owned()),
-            notify: true,
         };
         db.execute(&changes::record_change(Dialect::Postgres, change)?)?;
         Ok(())
@@ -381,9 +387,7 @@ async fn appended_statements_run_in_order_and_fail_their_transaction() {
         return;
     };
     let admin = connect(&base).await;
-    let mut unique_x = x_column();
-    unique_x.unique_key();
-    let (schema, store) = own_schema(&admin, &base, "ward_append", Some(unique_x)).await;
+    let (schema, store) = own_schema(&admin, &base, "ward_append", Some(unique_x_column())).await;
     let insert = |x: i64| insert_x(x, false);
 
     // A statement after an appended one sees it; one appended inside a savepoint that is rolled
@@ -448,7 +452,7 @@ async fn appended_statements_run_in_order_and_fail_their_transaction() {
 }
 
 /// A write on the runtime ([`Store::write_then`]) whose request is dropped mid-transaction —
-/// the client went away while the INSERT waited on a lock — must neither commit nor hand its
+/// the client went away while the INSERT waited on another's — must neither commit nor hand its
 /// connection back to the pool with the transaction still open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() {
@@ -458,23 +462,24 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
         return;
     };
     let admin = connect(&base).await;
-    let (schema, store) = own_schema(&admin, &base, "ward_cancel", Some(x_column())).await;
+    let (schema, store) = own_schema(&admin, &base, "ward_cancel", Some(unique_x_column())).await;
     let insert = |x: i64| insert_x(x, true);
     let types = vec![ward_ir::ColumnType::Integer];
 
-    // Another session holds ward's write lock exclusively (as a retrying writer does), so the
-    // write waits inside its transaction, its statements prepared and sent; it is dropped
-    // meanwhile.
+    // Another session has inserted x = 1 and not yet committed, so the write's INSERT of the
+    // same x waits inside its transaction (sent, with the transaction's opening) for that
+    // session to end; the write is dropped meanwhile.
     let holder = connect(&base).await;
-    let key = |stmt: Stmt| match stmt.values.0.first() {
-        Some(sea_query::Value::BigInt(Some(k))) => *k,
-        other => panic!("the write lock's key: {other:?}"),
-    };
-    let lock = key(crate::sql::ddl::pg_retry_lock());
-    holder
-        .execute("SELECT pg_advisory_lock($1)", &[&lock])
-        .await
-        .unwrap();
+    let taken = sea_query::Query::insert()
+        .into_table((
+            sea_query::Alias::new(schema.as_str()),
+            sea_query::Alias::new("t"),
+        ))
+        .columns([sea_query::Alias::new("x")])
+        .values_panic([1.into()])
+        .to_string(sea_query::PostgresQueryBuilder);
+    holder.batch_execute("BEGIN").await.unwrap();
+    holder.batch_execute(&taken).await.unwrap();
     let cancelled = tokio::time::timeout(
         Duration::from_millis(300),
         store.write_then(vec![insert(1)], types.clone(), |db, _| {
@@ -483,10 +488,7 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
     )
     .await;
     assert!(cancelled.is_err(), "the write was still waiting");
-    holder
-        .execute("SELECT pg_advisory_unlock($1)", &[&lock])
-        .await
-        .unwrap();
+    holder.batch_execute("ROLLBACK").await.unwrap();
 
     // Every connection the pool hands out afterwards starts outside any transaction: writes
     // commit, and nothing of the cancelled one is there.
@@ -509,4 +511,107 @@ async fn a_write_on_the_runtime_cancelled_mid_transaction_leaves_nothing_open() 
     drop_schema(&admin, &schema).await;
     assert_eq!(rows, [3, 4, 5, 6, 7]);
     assert_eq!(open, 0, "no session left inside the cancelled transaction");
+}
+
+/// A write that grew a realtime table's log is announced to every listening instance after it
+/// commits, by the store's announcer, whichever way the write ran; one that did not commit —
+/// refused by ward, or failed at its COMMIT — is never announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_writes_are_announced_after_commit_and_others_never() {
+    use std::time::Duration;
+
+    use crate::sql::changes::CHANNEL;
+    use ward_ir::ColumnType::Integer;
+
+    let Some(base) = postgres_url("announcement") else {
+        return;
+    };
+    let admin = connect(&base).await;
+    let (schema, store) = own_schema(&admin, &base, "ward_announce", Some(unique_x_column())).await;
+
+    // Another instance, listening. Other tests on this database announce their own tables:
+    // this one's names are its own.
+    let (listener, mut connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                let _ = heard.send(n.payload().to_owned());
+            }
+        }
+    });
+    listener
+        .batch_execute(&format!("LISTEN \"{CHANNEL}\""))
+        .await
+        .unwrap();
+    let name = |what: &str| format!("{what}_{schema}");
+    let (refused, failed, written, alone) = (
+        name("refused"),
+        name("failed"),
+        name("written"),
+        name("alone"),
+    );
+
+    let r = refused.clone();
+    let outcome = store
+        .write(move |db| {
+            db.execute(&insert_x(1, false))?;
+            db.announce(&r);
+            Err::<(), _>(ApiError::internal("refused"))
+        })
+        .await;
+    assert!(outcome.is_err());
+    let f = failed.clone();
+    let outcome = store
+        .write(move |db| {
+            db.execute(&insert_x(1, false))?;
+            db.announce(&f);
+            // Fails at the COMMIT it rides with.
+            db.append(insert_x(1, false))
+        })
+        .await;
+    assert!(outcome.is_err());
+    let w = written.clone();
+    store
+        .write(move |db| {
+            db.execute(&insert_x(2, false))?;
+            db.announce(&w);
+            db.announce(&w);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let a = alone.clone();
+    store
+        .write_then(vec![insert_x(3, true)], vec![Integer], move |db, _| {
+            db.announce(&a);
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+    // Notifications arrive in commit order, and the announcer sends what it gathered in order:
+    // by the time both committed tables are heard, any announcement of the others would have
+    // been heard too.
+    let mut ours = Vec::new();
+    while !(ours.contains(&written) && ours.contains(&alone)) {
+        let payload = tokio::time::timeout(Duration::from_secs(10), hearing.recv())
+            .await
+            .expect("the committed writes were announced")
+            .unwrap();
+        if payload.ends_with(schema.as_str()) {
+            ours.push(payload);
+        }
+    }
+    drop(listener);
+    drop_schema(&admin, &schema).await;
+    assert!(!ours.contains(&refused), "{ours:?}");
+    assert!(!ours.contains(&failed), "{ours:?}");
+    assert_eq!(
+        ours.iter().filter(|p| **p == written).count(),
+        1,
+        "one write's table announced once: {ours:?}"
+    );
 }
