@@ -55,7 +55,8 @@ pub struct PgStore {
     /// flight on one connection, sent and answered in batches.
     shared: Arc<[tokio::sync::Mutex<Option<Arc<deadpool_postgres::Object>>>]>,
     next_shared: Arc<AtomicUsize>,
-    /// How the pool connects, for the dedicated connection of [`PgStore::listen`].
+    /// How the pool connects, for the dedicated connections of [`PgStore::listen`] and the
+    /// announcer.
     config: Arc<tokio_postgres::Config>,
     /// Woken after every write this process commits ([`super::Store::commits`]).
     pub(crate) commits: Arc<super::Commits>,
@@ -101,13 +102,14 @@ pub async fn open(url: &str) -> Result<PgStore, StartError> {
         .simple_query("SELECT 1")
         .await
         .map_err(|e| StartError::Database(format!("{target} does not answer: {}", cause(&e))))?;
+    let config = Arc::new(config);
     Ok(PgStore {
+        pool,
         shared: (0..cores).map(|_| tokio::sync::Mutex::new(None)).collect(),
         next_shared: Arc::new(AtomicUsize::new(0)),
-        config: Arc::new(config),
+        announcer: announce::Announcer::start(config.clone()),
+        config,
         commits: Arc::default(),
-        announcer: announce::Announcer::start(pool.clone()),
-        pool,
     })
 }
 

@@ -6,17 +6,19 @@
 //! commit until the transaction is gone: concurrent writes of realtime tables committed one at
 //! a time (35 % of the write throughput of the same table without realtime, nobody subscribed).
 //! So a write only names its tables ([`Db::announce`](crate::store::Db::announce)); after it
-//! commits, they join a set that one task per store sends, one `pg_notify` per table, on a
-//! pooled connection of its own — while it sends, the commits of many writes gather for the
-//! next. A notification lost on the way (the task's connection failed, the process died after
-//! the commit) costs latency, never an event: every instance also polls the log.
+//! commits, they join a set that one task per store sends, one `pg_notify` per table — while it
+//! sends, the commits of many writes gather for the next. The task has a connection of its own,
+//! opened at its first send: waiting for a pooled one behind a load of requests would delay
+//! every instance's events. A notification lost on the way (the connection failed, the process
+//! died after the commit) costs latency, never an event: every instance also polls the log.
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio_postgres::{Client, NoTls};
 
-use super::{pool_error, run_query};
+use super::{bound, params};
 use crate::sql::changes;
 
 /// The shortest pause between two sends: under a stream of commits, one send carries the tables
@@ -30,7 +32,7 @@ pub(crate) struct Announcer {
 }
 
 struct Shared {
-    pool: deadpool_postgres::Pool,
+    config: Arc<tokio_postgres::Config>,
     pending: Mutex<Vec<String>>,
     wake: Arc<Notify>,
 }
@@ -43,11 +45,12 @@ impl Drop for Shared {
 }
 
 impl Announcer {
-    /// Starts the sending task on the current runtime.
-    pub(crate) fn start(pool: deadpool_postgres::Pool) -> Announcer {
+    /// Starts the sending task on the current runtime; it connects with `config` when it first
+    /// has something to send.
+    pub(crate) fn start(config: Arc<tokio_postgres::Config>) -> Announcer {
         let wake = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
-            pool,
+            config,
             pending: Mutex::default(),
             wake: wake.clone(),
         });
@@ -76,6 +79,7 @@ impl Announcer {
 }
 
 async fn send_while_open(shared: Weak<Shared>, wake: Arc<Notify>) {
+    let mut client: Option<Client> = None;
     loop {
         wake.notified().await;
         let Some(shared) = shared.upgrade() else {
@@ -90,20 +94,37 @@ async fn send_while_open(shared: Weak<Shared>, wake: Arc<Notify>) {
         if tables.is_empty() {
             continue;
         }
-        if let Err(e) = send(&shared.pool, &tables).await {
-            tracing::warn!(target: "ward::realtime", error = %e.message(), "announcing changes to other instances");
+        if client.as_ref().is_none_or(Client::is_closed) {
+            client = connect(&shared.config).await;
+        }
+        if let Some(c) = &client
+            && let Err(e) = send(c, &tables).await
+        {
+            tracing::warn!(target: "ward::realtime", error = %e, "announcing changes to other instances");
+            client = None;
         }
         drop(shared);
         tokio::time::sleep(GAP).await;
     }
 }
 
-async fn send(
-    pool: &deadpool_postgres::Pool,
-    tables: &[String],
-) -> Result<(), crate::error::ApiError> {
-    let client = pool.get().await.map_err(pool_error)?;
-    run_query(&client, &changes::announce(tables), &[])
-        .await
-        .map(|_| ())
+/// A connection of the announcer's own, its messages driven by a task that ends with it.
+async fn connect(config: &tokio_postgres::Config) -> Option<Client> {
+    match config.connect(NoTls).await {
+        Ok((client, connection)) => {
+            tokio::spawn(connection);
+            Some(client)
+        }
+        Err(e) => {
+            tracing::warn!(target: "ward::realtime", error = %e, "connecting to announce changes");
+            None
+        }
+    }
+}
+
+async fn send(client: &Client, tables: &[String]) -> Result<(), tokio_postgres::Error> {
+    let stmt = changes::announce(tables);
+    let bound = bound(&stmt);
+    client.execute(stmt.sql.as_str(), &params(&bound)).await?;
+    Ok(())
 }
