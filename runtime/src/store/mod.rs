@@ -10,7 +10,8 @@
 //!   single writer. A write that loses a serialization race is retried once under an exclusive
 //!   advisory lock that every write transaction otherwise takes shared, so the retry cannot lose
 //!   again to another ward write (`sql::ddl::pg_retry_lock`). Reads run in one REPEATABLE READ
-//!   snapshot.
+//!   snapshot. The exception is a write that reads no row but the one it writes
+//!   (`write_then`: a logged create or update alone), READ COMMITTED with that row locked.
 //! - Either: a request that is a single statement runs it without an explicit transaction
 //!   (`query`, `query_by_key`, `write_query`, `write_one`); on Postgres the first three are
 //!   awaited on the runtime, no blocking thread.
@@ -49,7 +50,8 @@ pub trait Db {
     /// Asks that other processes be told, once this transaction commits, that `table`'s change
     /// log grew: realtime's followers on other instances then read it without waiting for their
     /// next poll. Nothing is told of a transaction that does not commit. The default tells
-    /// no one: the store has no other process to tell (SQLite's writers are all in this one).
+    /// no one: SQLite has no other process to tell (its writers are all in this one), and a
+    /// single statement writes no change record (a record is a statement of its own).
     fn announce(&self, table: &str) {
         let _ = table;
     }
@@ -147,10 +149,6 @@ impl Db for OneStatement<'_> {
         Err(ApiError::internal(
             "a single-statement read has no transaction",
         ))
-    }
-
-    fn announce(&self, table: &str) {
-        self.db.announce(table);
     }
 }
 
